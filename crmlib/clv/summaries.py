@@ -1,0 +1,156 @@
+"""Per-customer purchase histories (frequency, recency, T, monetary value) for the CLV models.
+
+Conventions (Fader, Hardie & Lee 2005 on CDNOW; REFERENCES.md):
+
+- a customer's purchases on one calendar day are merged into one purchase worth the day's net
+  amount; a day counts as a purchase day when it holds at least one line with ``amount >= 0``
+  (a day of returns only is not a purchase); anonymous sales (empty ``customer_id``) are left out;
+- ``frequency`` = purchase days − 1 (repeat purchase days); ``recency`` = first to last purchase
+  day; ``T`` = first purchase day to the end of the observation (or of the calibration period),
+  in days or in weeks of 7 days;
+- ``monetary_value`` = mean value of the repeat purchase days (first purchase excluded), 0 for
+  customers without a repeat purchase.
+
+The aggregation runs as one Ibis expression (DuckDB by default); the result is pandas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from crmlib.config import check_choice
+from crmlib.data import as_table, execute
+from crmlib.errors import DataError
+
+#: Time units of the summaries: days, or weeks of 7 days.
+TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}
+
+
+def _as_day(value: Any, name: str) -> pd.Timestamp:
+    try:
+        day = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} is not a date", value=value) from exc
+    if pd.isna(day):
+        raise DataError(f"{name} is not a date", value=value)
+    if day.tzinfo is not None:
+        day = day.tz_localize(None)
+    return day.normalize()
+
+
+def purchase_days(transactions: Any, *, observation_end: Any) -> Any:
+    """Ibis expression of the purchase days of identified customers up to ``observation_end``.
+
+    One row per ``customer_id`` and ``day`` with the day's net ``value``; returns-only days and
+    anonymous sales are dropped.
+    """
+    end = _as_day(observation_end, "observation_end")
+    table = as_table(transactions)
+    cid = table.customer_id.strip()
+    day = table.ordered_at.date()
+    rows = table.filter(
+        cid.notnull(), cid != "", table.ordered_at.notnull(), day <= end.date()
+    ).mutate(customer_id=cid, day=day, amount=table.amount.fill_null(0.0))
+    days = rows.group_by(["customer_id", "day"]).aggregate(
+        value=rows.amount.sum(), buys=(rows.amount >= 0).sum()
+    )
+    return days.filter(days.buys > 0).select("customer_id", "day", "value")
+
+
+def summary(
+    transactions: Any,
+    *,
+    observation_end: Any,
+    calibration_end: Any = None,
+    time_unit: str = "W",
+) -> pd.DataFrame:
+    """Per-customer frequency, recency, T and monetary value, optionally split into calibration
+    and holdout periods.
+
+    Parameters
+    ----------
+    transactions
+        Canonical transactions (DataFrame, file path or Ibis table; see :func:`crmlib.data.as_table`).
+    observation_end
+        Last day of the observation (inclusive); later transactions are ignored.
+    calibration_end
+        Last day of the calibration period (inclusive). When given, only customers whose first
+        purchase is on or before it are kept, frequency/recency/T/monetary_value describe the
+        calibration period and ``frequency_holdout``, ``monetary_value_holdout`` and
+        ``duration_holdout`` the days after it up to ``observation_end``.
+    time_unit
+        ``"W"`` (weeks = days / 7, the CDNOW convention) or ``"D"`` (days).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, frequency, recency, T, monetary_value`` (plus the holdout columns), one row
+        per customer, sorted by ``customer_id``; ``attrs["time_unit"]`` records the unit.
+
+    Raises
+    ------
+    DataError
+        When ``calibration_end`` is not before ``observation_end`` or no customer qualifies.
+    """
+    check_choice("time_unit", time_unit, TIME_UNITS)
+    unit = TIME_UNITS[time_unit]
+    end = _as_day(observation_end, "observation_end")
+    cal = None if calibration_end is None else _as_day(calibration_end, "calibration_end")
+    if cal is not None and cal >= end:
+        raise DataError(
+            "calibration_end must be before observation_end",
+            value=f"{cal.date()} >= {end.date()}",
+        )
+    days = purchase_days(transactions, observation_end=end)
+    first = days.day.min().over(ibis.window(group_by="customer_id"))
+    days = days.mutate(first_day=first)
+    cut = (cal or end).date()
+    in_cal = days.day <= cut
+    repeat = in_cal & (days.day > days.first_day)
+    aggregates = {
+        "first_day": days.first_day.min(),
+        "last_day": days.day.max(where=in_cal),
+        "n_days": in_cal.sum(),
+        "repeat_value": days.value.sum(where=repeat),
+    }
+    if cal is not None:
+        aggregates["holdout_days"] = (~in_cal).sum()
+        aggregates["holdout_value"] = days.value.sum(where=~in_cal)
+    per_customer = days.group_by("customer_id").aggregate(**aggregates)
+    per_customer = per_customer.filter(per_customer.first_day <= cut)
+    raw = execute(per_customer.order_by("customer_id"))
+    if raw.empty:
+        raise DataError(
+            "no identified customer bought on or before "
+            f"{cut}; check the dates and the customer_id column",
+            column="customer_id",
+        )
+    first_day = pd.to_datetime(raw["first_day"])
+    last_day = pd.to_datetime(raw["last_day"])
+    frequency = raw["n_days"].to_numpy(dtype=np.int64) - 1
+    repeat_value = raw["repeat_value"].fillna(0.0).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), 0.0)
+    out = pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"].astype(str).to_numpy(),
+            "frequency": frequency,
+            "recency": ((last_day - first_day).dt.days.to_numpy() / unit),
+            "T": ((pd.Timestamp(cut) - first_day).dt.days.to_numpy() / unit),
+            "monetary_value": monetary,
+        }
+    )
+    if cal is not None:
+        holdout = raw["holdout_days"].to_numpy(dtype=np.int64)
+        holdout_value = raw["holdout_value"].fillna(0.0).to_numpy(dtype=float)
+        out["frequency_holdout"] = holdout
+        out["monetary_value_holdout"] = np.where(
+            holdout > 0, holdout_value / np.maximum(holdout, 1), 0.0
+        )
+        out["duration_holdout"] = (end - cal).days / unit
+    out.attrs["time_unit"] = time_unit
+    return out
