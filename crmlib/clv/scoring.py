@@ -1,0 +1,410 @@
+"""Per-customer predictions: expected purchases, P(alive), expected spend, lifetime value, and
+the lists built on them (future high-value customers, valuable customers at risk).
+
+Every function works on the unique (frequency, recency, T) rows of the summary, so scoring a
+million customers takes seconds. Defaults come from ``params/clv.yaml``; pass ``params=`` (a
+mapping or another YAML path) to override them per report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlib.clv.models import (
+    MODELS,
+    BetaGeoModel,
+    GammaGammaModel,
+    TransactionModel,
+    check_summary,
+    compress,
+)
+from crmlib.clv.summaries import TIME_UNITS
+from crmlib.config import check_choice, check_range, merge, params_path, read_yaml
+from crmlib.data import as_table, execute
+from crmlib.errors import ConfigError
+
+#: Rules for the P(alive) of customers without a repeat purchase under BG/NBD.
+NON_REPEATER_RULES: tuple[str, ...] = ("first_purchase_dropout", "hiatus", "model")
+
+
+def load_params(params: Mapping[str, Any] | str | Path | None = None) -> dict[str, Any]:
+    """The CLV settings: ``params/clv.yaml`` overridden by ``params``, checked.
+
+    Parameters
+    ----------
+    params
+        None (the shipped defaults), a mapping of overrides, or the path of another YAML file
+        whose keys override the defaults.
+
+    Raises
+    ------
+    ConfigError
+        When a value is outside its allowed range or choices.
+    """
+    base = read_yaml(params_path("clv.yaml")) or {}
+    if isinstance(params, str | Path):
+        params = read_yaml(params) or {}
+    if params is not None and not isinstance(params, Mapping):
+        raise ConfigError(f"parameter 'params' must be a mapping or a YAML path; got {params!r}")
+    out = merge(base, params)
+    check_choice("model", out["model"], MODELS)
+    check_choice("time_unit", out["time_unit"], TIME_UNITS)
+    check_choice("non_repeater_p_alive", out["non_repeater_p_alive"], NON_REPEATER_RULES)
+    check_range("horizon_months", out["horizon_months"], low=1, high=600)
+    check_range("monthly_discount_rate", out["monthly_discount_rate"], low=0.0, high=1.0)
+    check_range("days_per_month", out["days_per_month"], low=28.0, high=31.0)
+    check_range("penalizer", out["penalizer"], low=0.0)
+    check_range("p_alive_threshold", out["p_alive_threshold"], low=0.0, high=1.0)
+    check_range("hiatus_weeks", out["hiatus_weeks"], low=0.0, low_inclusive=False)
+    check_range("frequency_buckets", out["frequency_buckets"], low=1, high=100)
+    check_range("top_share", out["top_share"], low=0.0, high=1.0, low_inclusive=False)
+    check_range("at_risk_p_alive", out["at_risk_p_alive"], low=0.0, high=1.0)
+    for key in ("min_repeaters", "min_repeaters_error"):
+        check_range(f"warnings.{key}", out["warnings"][key], low=0)
+    check_range(
+        "warnings.max_spend_correlation", out["warnings"]["max_spend_correlation"], low=0, high=1
+    )
+    return out
+
+
+def months_to_units(months: float, *, time_unit: str, days_per_month: float = 30.4375) -> float:
+    """Length of ``months`` months in the model's time unit (days, or weeks of 7 days)."""
+    check_choice("time_unit", time_unit, TIME_UNITS)
+    return months * days_per_month / TIME_UNITS[time_unit]
+
+
+def _unit(model: TransactionModel, time_unit: str | None) -> str:
+    unit = time_unit or getattr(model, "time_unit_", "W")
+    return check_choice("time_unit", unit, TIME_UNITS)
+
+
+def _p_alive(
+    model: TransactionModel,
+    x: np.ndarray,
+    tx: np.ndarray,
+    T: np.ndarray,
+    *,
+    rule: str,
+    hiatus: float,
+) -> np.ndarray:
+    """P(alive) with the configured rule for BG/NBD customers without a repeat purchase."""
+    p = model.p_alive(x, tx, T)
+    if isinstance(model, BetaGeoModel) and rule != "model":
+        once = x == 0
+        if rule == "first_purchase_dropout":
+            p = np.where(once, model.p_alive_after_first(T), p)
+        else:
+            p = np.where(once & (T > hiatus), 0.0, p)
+    return p
+
+
+def predict(
+    summary: pd.DataFrame,
+    *,
+    model: TransactionModel,
+    horizon: float,
+    time_unit: str | None = None,
+    non_repeater_p_alive: str = "first_purchase_dropout",
+    hiatus_weeks: float = 26.0,
+) -> pd.DataFrame:
+    """Expected repeat purchases over ``horizon`` and P(alive) per customer.
+
+    Parameters
+    ----------
+    summary
+        Customer summary (:func:`crmlib.clv.summary`).
+    model
+        A fitted transaction model (:func:`crmlib.clv.fit`).
+    horizon
+        Prediction horizon in the model's time unit.
+    time_unit
+        Unit of the summary; the model's (from its fitting summary) when None.
+    non_repeater_p_alive
+        Rule for the P(alive) of BG/NBD customers without a repeat purchase (see
+        ``params/clv.yaml``); expected purchases stay the model's.
+    hiatus_weeks
+        Threshold of the ``"hiatus"`` rule.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, expected_purchases, p_alive``.
+    """
+    check_choice("non_repeater_p_alive", non_repeater_p_alive, NON_REPEATER_RULES)
+    check_range("horizon", horizon, low=0.0)
+    unit = _unit(model, time_unit)
+    x, tx, T = check_summary(summary)
+    (xu, txu, Tu), _, inverse = compress(x, tx, T)
+    hiatus = hiatus_weeks * 7.0 / TIME_UNITS[unit]
+    p = _p_alive(model, xu, txu, Tu, rule=non_repeater_p_alive, hiatus=hiatus)
+    expected = model.expected_purchases(horizon, xu, txu, Tu)
+    return pd.DataFrame(
+        {
+            "customer_id": summary["customer_id"].to_numpy()
+            if "customer_id" in summary
+            else summary.index.to_numpy(),
+            "expected_purchases": expected[inverse],
+            "p_alive": p[inverse],
+        }
+    )
+
+
+def discounted_purchases(
+    model: TransactionModel,
+    frequency: np.ndarray,
+    recency: np.ndarray,
+    T: np.ndarray,
+    *,
+    months: int,
+    monthly_discount_rate: float,
+    month_length: float,
+) -> np.ndarray:
+    """Sum over months k = 1..``months`` of the expected purchases in month k discounted by
+    ``(1 + monthly_discount_rate) ** k`` (cash flows at the end of each month, as lifetimes'
+    ``customer_lifetime_value``); ``month_length`` in the model's time unit."""
+    months = int(check_range("horizon_months", months, low=1))
+    total = np.zeros(len(np.atleast_1d(frequency)))
+    previous = np.zeros_like(total)
+    for k in range(1, months + 1):
+        cumulative = model.expected_purchases(k * month_length, frequency, recency, T)
+        total += (cumulative - previous) / (1.0 + monthly_discount_rate) ** k
+        previous = cumulative
+    return total
+
+
+def score(
+    summary: pd.DataFrame,
+    *,
+    model: TransactionModel,
+    spend_model: GammaGammaModel,
+    params: Mapping[str, Any] | str | Path | None = None,
+) -> pd.DataFrame:
+    """Everything per customer: expected purchases, P(alive), expected spend and lifetime value.
+
+    Parameters
+    ----------
+    summary
+        Customer summary (:func:`crmlib.clv.summary`) with ``monetary_value``.
+    model
+        Fitted transaction model (:func:`crmlib.clv.fit`).
+    spend_model
+        Fitted Gamma-Gamma model (:func:`crmlib.clv.fit_spend`).
+    params
+        Overrides of ``params/clv.yaml``: ``horizon_months``, ``monthly_discount_rate``,
+        ``days_per_month``, ``non_repeater_p_alive``, ``hiatus_weeks``; ``time_unit`` is the
+        model's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, frequency, recency, T, monetary_value, expected_purchases`` (over the
+        horizon), ``p_alive``, ``expected_spend`` (per purchase), ``clv`` (discounted over the
+        horizon) and ``clv_if_active`` (CLV divided by the model's own P(alive): the value at
+        stake if the customer is still active), one row per customer in the order of ``summary``.
+        ``p_alive`` applies the ``non_repeater_p_alive`` rule; expected purchases and CLV are
+        the model's.
+    """
+    settings = load_params(params)
+    unit = _unit(model, None)
+    rule = settings["non_repeater_p_alive"]
+    month = months_to_units(1, time_unit=unit, days_per_month=settings["days_per_month"])
+    months = int(settings["horizon_months"])
+    x, tx, T = check_summary(summary)
+    m = pd.to_numeric(summary["monetary_value"], errors="coerce").fillna(0.0).to_numpy(float)
+    (xu, txu, Tu), _, inverse = compress(x, tx, T)
+    hiatus = settings["hiatus_weeks"] * 7.0 / TIME_UNITS[unit]
+    p_model = model.p_alive(xu, txu, Tu)
+    p = _p_alive(model, xu, txu, Tu, rule=rule, hiatus=hiatus)
+    expected = model.expected_purchases(months * month, xu, txu, Tu)
+    discounted = discounted_purchases(
+        model,
+        xu,
+        txu,
+        Tu,
+        months=months,
+        monthly_discount_rate=settings["monthly_discount_rate"],
+        month_length=month,
+    )
+    spend = spend_model.expected_spend(x, m)
+    clv = discounted[inverse] * spend
+    p_all = p[inverse]
+    out = pd.DataFrame(
+        {
+            "customer_id": summary["customer_id"].to_numpy(),
+            "frequency": x.astype(np.int64),
+            "recency": tx,
+            "T": T,
+            "monetary_value": m,
+            "expected_purchases": expected[inverse],
+            "p_alive": p_all,
+            "expected_spend": spend,
+            "clv": clv,
+        }
+    )
+    # the model's expectations are P(alive) × expectations given alive, under its own P(alive)
+    p_own = p_model[inverse]
+    out["clv_if_active"] = np.where(p_own > 0, clv / np.where(p_own > 0, p_own, 1.0), 0.0)
+    out.attrs["time_unit"] = unit
+    out.attrs["horizon_months"] = months
+    return out
+
+
+def historical_value(transactions: Any, *, observation_end: Any) -> pd.DataFrame:
+    """Net amount per identified customer up to ``observation_end`` (inclusive), via Ibis.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, historical_value``.
+    """
+    from crmlib.clv.summaries import _as_day
+
+    end = _as_day(observation_end, "observation_end")
+    table = as_table(transactions)
+    cid = table.customer_id.strip()
+    rows = table.filter(cid.notnull(), cid != "", table.ordered_at.date() <= end.date())
+    rows = rows.mutate(customer_id=cid)
+    expr = rows.group_by("customer_id").aggregate(historical_value=rows.amount.sum())
+    out = execute(expr.order_by("customer_id"))
+    out["customer_id"] = out["customer_id"].astype(str)
+    out["historical_value"] = out["historical_value"].fillna(0.0).astype(float)
+    return out
+
+
+def _top(values: pd.Series, share: float) -> np.ndarray:
+    """Boolean mask of the top ``share`` of rows by ``values`` (ties broken by position)."""
+    n = max(1, int(np.ceil(share * len(values))))
+    order = np.argsort(-values.to_numpy(dtype=float), kind="stable")
+    mask = np.zeros(len(values), dtype=bool)
+    mask[order[:n]] = True
+    return mask
+
+
+def future_high_value(
+    scores: pd.DataFrame,
+    transactions: Any,
+    *,
+    observation_end: Any,
+    top_share: float = 0.1,
+) -> pd.DataFrame:
+    """Customers predicted to be among the top ``top_share`` by CLV who are not yet among the top
+    ``top_share`` by historical value (net amount to date).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, clv, historical_value, top_predicted, top_historical,
+        future_high_value`` for every scored customer, sorted by CLV (highest first).
+    """
+    check_range("top_share", top_share, low=0.0, high=1.0, low_inclusive=False)
+    history = historical_value(transactions, observation_end=observation_end)
+    out = scores[["customer_id", "clv"]].merge(history, on="customer_id", how="left")
+    out["historical_value"] = out["historical_value"].fillna(0.0)
+    out["top_predicted"] = _top(out["clv"], top_share)
+    out["top_historical"] = _top(out["historical_value"], top_share)
+    out["future_high_value"] = out["top_predicted"] & ~out["top_historical"]
+    return out.sort_values("clv", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def at_risk(
+    scores: pd.DataFrame,
+    *,
+    top_share: float = 0.1,
+    p_alive_below: float = 0.5,
+) -> pd.DataFrame:
+    """Valuable customers who are probably slipping away: among the top ``top_share`` of
+    customers by value at stake (``clv_if_active``, what they would be worth if still active),
+    those whose P(alive) is below ``p_alive_below``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, clv_if_active, clv, p_alive, time_since_last_purchase`` (in the summary's
+        time unit) — identifiers and scores only — sorted by value at stake.
+    """
+    check_range("top_share", top_share, low=0.0, high=1.0, low_inclusive=False)
+    check_range("p_alive_below", p_alive_below, low=0.0, high=1.0)
+    top = _top(scores["clv_if_active"], top_share)
+    chosen = scores.loc[top & (scores["p_alive"] < p_alive_below)]
+    out = pd.DataFrame(
+        {
+            "customer_id": chosen["customer_id"].to_numpy(),
+            "clv_if_active": chosen["clv_if_active"].to_numpy(),
+            "clv": chosen["clv"].to_numpy(),
+            "p_alive": chosen["p_alive"].to_numpy(),
+            "time_since_last_purchase": (chosen["T"] - chosen["recency"]).to_numpy(),
+        }
+    )
+    return out.sort_values("clv_if_active", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def deciles(scores: pd.DataFrame, *, column: str = "clv") -> pd.DataFrame:
+    """Customers split into ten equal groups by ``column`` (decile 1 = highest), with each
+    decile's customers, total and share of the total.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``decile, customers, total, mean, share``.
+    """
+    if column not in scores.columns:
+        raise ConfigError(f"parameter 'column' must be a column of the scores; got {column!r}")
+    values = scores[column].to_numpy(dtype=float)
+    order = np.argsort(-values, kind="stable")
+    decile = np.empty(len(values), dtype=np.int64)
+    decile[order] = np.arange(len(values)) * 10 // max(len(values), 1) + 1
+    frame = pd.DataFrame({"decile": decile, "value": values})
+    out = frame.groupby("decile", as_index=False).agg(
+        customers=("value", "size"), total=("value", "sum"), mean=("value", "mean")
+    )
+    grand = out["total"].sum()
+    out["share"] = out["total"] / grand if grand else 0.0
+    return out
+
+
+def by_segment(
+    scores: pd.DataFrame, segments: pd.DataFrame, *, segment: str = "segment"
+) -> pd.DataFrame:
+    """CLV per segment of any segmentation (RFM segment, channel, cohort …).
+
+    Parameters
+    ----------
+    scores
+        Output of :func:`score`.
+    segments
+        Per-customer table with ``customer_id`` and the ``segment`` column.
+    segment
+        Name of the segment column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``segment, customers, clv_total, clv_mean, clv_median, p_alive_mean, share_clv``, sorted
+        by total CLV.
+    """
+    if segment not in segments.columns or "customer_id" not in segments.columns:
+        raise ConfigError(
+            f"parameter 'segments' must have columns 'customer_id' and {segment!r}; "
+            f"got {list(segments.columns)!r}"
+        )
+    table = scores[["customer_id", "clv", "p_alive"]].merge(
+        segments[["customer_id", segment]].astype({"customer_id": str}),
+        on="customer_id",
+        how="inner",
+    )
+    out = table.groupby(segment, as_index=False, observed=True).agg(
+        customers=("clv", "size"),
+        clv_total=("clv", "sum"),
+        clv_mean=("clv", "mean"),
+        clv_median=("clv", "median"),
+        p_alive_mean=("p_alive", "mean"),
+    )
+    total = out["clv_total"].sum()
+    out["share_clv"] = out["clv_total"] / total if total else 0.0
+    out = out.rename(columns={segment: "segment"})
+    return out.sort_values("clv_total", ascending=False, kind="stable").reset_index(drop=True)
