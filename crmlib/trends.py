@@ -1,0 +1,371 @@
+"""Multi-year trends per month or quarter and the decomposition of revenue change.
+
+Scope: sales to identified customers (anonymous sales are left out, as in
+:mod:`crmlib.lifecycle`), so that revenue = customers × orders per customer × average order value
+holds exactly in every period:
+
+* ``customers`` — customers with at least one order (positive net amount) in the period;
+* ``orders`` — those orders; ``orders_per_customer`` = orders / customers;
+* ``revenue`` — net amount of every line, returns included; ``aov`` = revenue / orders.
+
+:func:`decompose_revenue` splits the change in revenue between two periods into the contributions
+of the three factors with the additive LMDI-I (log-mean Divisia index, Ang 2004, "Decomposition
+analysis for policymaking in energy", Energy Policy 32): with L(a, b) = (a − b) / (ln a − ln b),
+the contribution of factor x is L(V₁, V₀) · ln(x₁ / x₀), and the contributions add up exactly to
+V₁ − V₀ with no residual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from crmlib.config import check_choice
+from crmlib.data import execute
+from crmlib.errors import ConfigError, DataError
+from crmlib.i18n import check_language, t
+from crmlib.lifecycle import (
+    PERIODS,
+    _as_period,
+    _freq_of,
+    _identified,
+    _orders_expr,
+    _period_end,
+    _period_of,
+    _purchase_days,
+    _rules,
+    resolve_as_of,
+)
+
+#: Factors of revenue, in the order of the identity.
+FACTORS: tuple[str, ...] = ("customers", "orders_per_customer", "aov")
+
+_PER_YEAR = {"M": 12, "Q": 4}
+
+
+def _window(as_of: pd.Timestamp, freq: str, years: int) -> pd.PeriodIndex:
+    last = pd.Period(as_of, freq=freq)
+    n = years * _PER_YEAR[freq]
+    return pd.period_range(end=last, periods=n, freq=freq)
+
+
+def period_trends(
+    transactions: Any,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    period: str = "month",
+    years: int | None = None,
+    rules: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Revenue, orders, customers, orders per customer, AOV and more per period.
+
+    Parameters
+    ----------
+    transactions
+        Canonical transactions.
+    as_of
+        Analysis date; None or "" means the last transaction day.
+    period
+        ``"month"`` or ``"quarter"``.
+    years
+        Years of periods ending with the period of ``as_of``; None takes ``trends.years`` from
+        ``params/lifecycle.yaml`` (``rules``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per period (empty periods included with zeros): ``period``, ``revenue``,
+        ``orders``, ``customers``, ``orders_per_customer``, ``aov``, ``new_customers``,
+        ``new_revenue`` (from customers whose first order falls in the period),
+        ``returning_revenue``, ``median_interval_days`` (median gap of the purchase days in the
+        period to the customer's previous purchase day) and ``complete`` (period ended by as_of).
+    """
+    check_choice("period", period, PERIODS)
+    freq = PERIODS[period]
+    years = _rules(rules, {"years": years})["trends"]["years"]
+    as_of_ts = resolve_as_of(transactions, as_of)
+    window = _window(as_of_ts, freq, years)
+
+    orders = _orders_expr(transactions, as_of_ts)
+    orders = orders.mutate(period_start=orders.ordered_at.truncate(freq))
+    firsts = (
+        orders.filter(orders.purchase)
+        .group_by("customer_id")
+        .aggregate(first_start=orders.period_start.min())
+    )
+    joined = orders.left_join(firsts, "customer_id")
+    is_new = joined.first_start.notnull() & (joined.period_start == joined.first_start)
+    start = window[0].to_timestamp()
+    joined = joined.filter(joined.period_start >= start)
+    agg = joined.group_by("period_start").aggregate(
+        revenue=joined.amount.sum(),
+        orders=joined.purchase.cast("int64").sum(),
+        customers=joined.customer_id.nunique(where=joined.purchase),
+        new_customers=joined.customer_id.nunique(where=joined.purchase & is_new),
+        new_revenue=joined.amount.sum(where=is_new),
+    )
+    df = execute(agg)
+    df["period"] = _period_of(df["period_start"], freq)
+    out = pd.DataFrame({"period": window}).merge(
+        df.drop(columns="period_start"), on="period", how="left"
+    )
+    for col in ("orders", "customers", "new_customers"):
+        out[col] = out[col].fillna(0).astype("int64")
+    for col in ("revenue", "new_revenue"):
+        out[col] = out[col].fillna(0.0).astype(float)
+    out["returning_revenue"] = out["revenue"] - out["new_revenue"]
+    out["orders_per_customer"] = out["orders"] / out["customers"].where(out["customers"] > 0)
+    out["aov"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
+
+    days = _purchase_days(transactions, as_of_ts)
+    days = days[days["gap_days"].notna()]
+    med = days.groupby(_period_of(days["day"], freq))["gap_days"].median()
+    out["median_interval_days"] = out["period"].map(med).astype(float)
+    out["complete"] = _period_end(out["period"]) <= np.datetime64(as_of_ts.date(), "D")
+    cols = [
+        "period",
+        "revenue",
+        "orders",
+        "customers",
+        "orders_per_customer",
+        "aov",
+        "new_customers",
+        "new_revenue",
+        "returning_revenue",
+        "median_interval_days",
+        "complete",
+    ]
+    return out[cols]
+
+
+def category_mix(
+    transactions: Any,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    period: str = "month",
+    years: int | None = None,
+    top: int | None = None,
+    rules: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Revenue by category per period and each category's share of the period's revenue.
+
+    The ``top`` categories by revenue over the whole window are kept (None: ``trends.top_categories``
+    of the rules); the rest are summed as ``"other"`` and missing categories shown as
+    ``"unknown"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period``, ``category``, ``revenue``, ``share`` (every category for every period).
+    """
+    check_choice("period", period, PERIODS)
+    freq = PERIODS[period]
+    cfg = _rules(rules, {"years": years, "top_categories": top})["trends"]
+    as_of_ts = resolve_as_of(transactions, as_of)
+    window = _window(as_of_ts, freq, cfg["years"])
+    tbl = _identified(transactions)
+    tbl = tbl.filter(
+        tbl.ordered_at.notnull()
+        & (tbl.ordered_at.date() <= as_of_ts.date())
+        & (tbl.ordered_at >= window[0].to_timestamp())
+    )
+    cat = tbl.category.strip()
+    tbl = tbl.mutate(
+        period_start=tbl.ordered_at.truncate(freq),
+        category=ibis.cases((cat.isnull() | (cat == ""), "unknown"), else_=cat),
+    )
+    df = execute(tbl.group_by(["period_start", "category"]).aggregate(revenue=tbl.amount.sum()))
+    cols = ["period", "category", "revenue", "share"]
+    if df.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
+    df["period"] = _period_of(df["period_start"], freq)
+    totals = df.groupby("category")["revenue"].sum().sort_values(ascending=False)
+    keep = list(totals.index[: cfg["top_categories"]])
+    df["category"] = df["category"].where(df["category"].isin(keep), "other")
+    order = keep + (["other"] if (df["category"] == "other").any() else [])
+    grid = pd.MultiIndex.from_product([window, order], names=["period", "category"])
+    out = df.groupby(["period", "category"])["revenue"].sum().reindex(grid, fill_value=0.0)
+    out = out.reset_index()
+    total = out.groupby("period")["revenue"].transform("sum")
+    out["share"] = out["revenue"] / total.where(total != 0)
+    out["category"] = pd.Categorical(out["category"], categories=order, ordered=True)
+    return out[cols]
+
+
+def _log_mean(a: float, b: float) -> float:
+    if a == b:
+        return a
+    return (a - b) / (np.log(a) - np.log(b))
+
+
+def decompose_revenue(
+    trends: pd.DataFrame, *, base: Any = None, current: Any = None
+) -> pd.DataFrame:
+    """Contribution of customers, orders per customer and AOV to the revenue change (LMDI-I).
+
+    Parameters
+    ----------
+    trends
+        Output of :func:`period_trends`.
+    base, current
+        Periods to compare (``"2025-09"``, ``"2025Q3"`` or pandas Period). ``current`` defaults to
+        the last complete period; ``base`` to the same period one year earlier when the table holds
+        it, else the period before ``current``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``customers``, ``orders_per_customer``, ``aov`` and ``revenue`` (the total);
+        columns ``factor``, ``base_value``, ``current_value``, ``contribution`` (in revenue
+        units; the three factors sum exactly to the revenue row), ``share_of_change``,
+        ``base_period``, ``current_period``, ``method`` (``"lmdi"``, ``"no_change"`` or
+        ``"empty_period"`` when one side has no customers: then the whole change is the
+        customers' and the other factors are undefined).
+
+    Raises
+    ------
+    DataError
+        When a period with customers has non-positive revenue (logarithms undefined).
+    """
+    if trends.empty:
+        raise DataError("no periods to compare; the trends table is empty")
+    freq = _freq_of(trends["period"])
+    by_period = trends.set_index("period")
+    if current is None:
+        done = trends[trends["complete"]]
+        cur = (done if not done.empty else trends)["period"].max()
+    else:
+        cur = _as_period(current, freq, "current")
+    if base is None:
+        year_ago = cur - _PER_YEAR[freq]
+        bas = year_ago if year_ago in by_period.index else cur - 1
+    else:
+        bas = _as_period(base, freq, "base")
+    for name, p in (("base", bas), ("current", cur)):
+        if p not in by_period.index:
+            raise ConfigError(
+                f"parameter {name!r} must be a period of the trends table "
+                f"({by_period.index.min()} … {by_period.index.max()}); got {p}"
+            )
+    r0, r1 = by_period.loc[bas], by_period.loc[cur]
+    v0, v1 = float(r0["revenue"]), float(r1["revenue"])
+    values = {
+        f: (
+            float(r0[f]) if r0["customers"] > 0 else np.nan,
+            float(r1[f]) if r1["customers"] > 0 else np.nan,
+        )
+        for f in FACTORS
+    }
+    change = v1 - v0
+    if r0["customers"] == 0 or r1["customers"] == 0:
+        method = "empty_period"
+        contrib = {"customers": change, "orders_per_customer": 0.0, "aov": 0.0}
+    else:
+        for name, p, v in (("base", bas, v0), ("current", cur, v1)):
+            if v <= 0:
+                raise DataError(
+                    f"revenue of the {name} period is not positive; a log decomposition needs "
+                    "positive revenue",
+                    column="amount",
+                    value=f"{p}: {v:.2f}",
+                )
+        method = "no_change" if v0 == v1 else "lmdi"
+        weight = _log_mean(v1, v0)
+        contrib = {f: weight * np.log(values[f][1] / values[f][0]) for f in FACTORS}
+    rows = [
+        {
+            "factor": f,
+            "base_value": values[f][0],
+            "current_value": values[f][1],
+            "contribution": float(contrib[f]),
+        }
+        for f in FACTORS
+    ]
+    rows.append(
+        {"factor": "revenue", "base_value": v0, "current_value": v1, "contribution": change}
+    )
+    out = pd.DataFrame(rows)
+    out["share_of_change"] = out["contribution"] / change if change != 0 else np.nan
+    out["base_period"] = bas
+    out["current_period"] = cur
+    out["method"] = method
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# executive text
+# --------------------------------------------------------------------------------------------
+def _signed_pct(x: float) -> str:
+    return "–" if pd.isna(x) or np.isinf(x) else f"{x:+.1%}"
+
+
+def _money(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def trend_findings(trends: pd.DataFrame, *, language: str = "en") -> str:
+    """Markdown bullets on the last complete period against the same period a year earlier."""
+    check_language(language)
+    done = trends[trends["complete"]]
+    if done.empty:
+        return "- " + t("lifecycle.finding_no_trend", language)
+    cur = done["period"].max()
+    freq = _freq_of(trends["period"])
+    ago = cur - _PER_YEAR[freq]
+    by = trends.set_index("period")
+    if ago not in by.index:
+        ago = cur - 1
+    if ago not in by.index:
+        return "- " + t("lifecycle.finding_no_trend", language)
+    a, b = by.loc[ago], by.loc[cur]
+
+    def rel(col: str) -> str:
+        return _signed_pct(b[col] / a[col] - 1) if a[col] else "–"
+
+    lines = [
+        t(
+            "lifecycle.finding_trend",
+            language,
+            period=str(cur),
+            base=str(ago),
+            revenue=_money(b["revenue"]),
+            revenue_change=rel("revenue"),
+            customers_change=rel("customers"),
+            aov_change=rel("aov"),
+        )
+    ]
+    if b["revenue"]:
+        lines.append(
+            t(
+                "lifecycle.finding_returning",
+                language,
+                share=f"{b['returning_revenue'] / b['revenue']:.0%}",
+            )
+        )
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def decomposition_findings(decomposition: pd.DataFrame, *, language: str = "en") -> str:
+    """Markdown bullet naming the revenue change and each factor's contribution."""
+    check_language(language)
+    d = decomposition.set_index("factor")
+    total = d.loc["revenue"]
+    pct = total["current_value"] / total["base_value"] - 1 if total["base_value"] > 0 else np.nan
+    parts = {
+        f: f"{d.loc[f, 'contribution']:+,.0f}" for f in ("customers", "orders_per_customer", "aov")
+    }
+    return "- " + t(
+        "lifecycle.finding_decomposition",
+        language,
+        base=str(total["base_period"]),
+        current=str(total["current_period"]),
+        change=f"{total['contribution']:+,.0f}",
+        change_pct=_signed_pct(pct),
+        customers=parts["customers"],
+        frequency=parts["orders_per_customer"],
+        aov=parts["aov"],
+    )
