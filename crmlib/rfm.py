@@ -302,7 +302,7 @@ def _edge_scores(metric: str, values: np.ndarray, edges: np.ndarray, ids: pd.Ser
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         raise ConfigError(
-            f"parameter 'edges' for {metric} ({edges.tolist()}) does not cover value {values[i]!r} "
+            f"parameter 'edges' for {metric} ({edges.tolist()}) does not cover value {float(values[i]):g} "
             f"of customer {ids.iloc[i]!r}; widen the first/last edge (use -.inf/.inf)"
         )
     k = len(edges) - 1
@@ -999,6 +999,8 @@ def lorenz_curve(table: pd.DataFrame, *, points: int = 201) -> pd.DataFrame:
     values = _revenue(table)
     n, total = len(values), float(values.sum())
     cum = np.concatenate([[0.0], np.cumsum(values)]) / (total if total else 1.0)
+    if total:
+        cum[-1] = 1.0  # exact end point despite rounding in the running sum
     idx = np.unique(np.round(np.linspace(0, n, min(int(points), n + 1))).astype(np.int64))
     return pd.DataFrame({"share_customers": idx / max(n, 1), "share_revenue": cum[idx]})
 

@@ -1,0 +1,531 @@
+"""RFM: hand-computed cases, tie handling, scheme partitions, recency direction, Pareto and exports."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # tests draw off-screen
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from crmlib import rfm
+from crmlib.errors import ConfigError, DataError
+from crmlib.plots import rfm as rfm_plots
+
+
+def _tx(rows):
+    return pd.DataFrame(rows, columns=["customer_id", "order_id", "ordered_at", "amount"]).assign(
+        ordered_at=lambda d: pd.to_datetime(d["ordered_at"])
+    )
+
+
+# Eight customers and two anonymous sales, small enough to compute by hand (as of 2024-06-30):
+#   a: orders 1 (2024-06-30, 100), 2 (2024-06-01, 50)             -> R 0,  F 2, M 150
+#   b: order 3 (2024-01-01, 200) and order 4 (a pure return, -40)  -> R 181, F 1, M 160
+#   c: order 5 lines 80 and -30 (partial return), order 6 same day 20
+#                                                                  -> R 10 (06-20), F 2 orders / 1 day, M 70
+#   d: order 7 (2023-06-30, 500)                                   -> R 366 (2024 is a leap year), F 1, M 500
+#   e: orders 8, 9, 10 (2024-06-29, 06-15, 05-01, 10 each)         -> R 1, F 3, M 30
+#   f: order 11 (2024-07-05) lies after as_of and is ignored; order 12 (2024-03-31, 60)
+#                                                                  -> R 91, F 1, M 60
+#   g: only a return (order 13, -20)                               -> no purchase, not in the table
+#   h: order 14 (2024-06-25, 0.0, a free sample)                   -> R 5, F 1, M 0
+#   anonymous: order 15 (customer_id null, 70), order 16 (blank id, 30)
+HAND = _tx(
+    [
+        ("a", "1", "2024-06-30 18:00", 100.0),
+        ("a", "2", "2024-06-01 09:00", 50.0),
+        ("b", "3", "2024-01-01 10:00", 200.0),
+        ("b", "4", "2024-02-01 10:00", -40.0),
+        ("c", "5", "2024-06-20 10:00", 80.0),
+        ("c", "5", "2024-06-20 10:00", -30.0),
+        ("c", "6", "2024-06-20 15:00", 20.0),
+        ("d", "7", "2023-06-30 12:00", 500.0),
+        ("e", "8", "2024-06-29 12:00", 10.0),
+        ("e", "9", "2024-06-15 12:00", 10.0),
+        ("e", "10", "2024-05-01 12:00", 10.0),
+        ("f", "11", "2024-07-05 12:00", 999.0),
+        ("f", "12", "2024-03-31 12:00", 60.0),
+        ("g", "13", "2024-05-01 12:00", -20.0),
+        ("h", "14", "2024-06-25 12:00", 0.0),
+        (None, "15", "2024-06-10 12:00", 70.0),
+        ("", "16", "2024-06-11 12:00", 30.0),
+    ]
+)
+EXPECTED = pd.DataFrame(
+    {
+        "customer_id": ["a", "b", "c", "d", "e", "f", "h"],
+        "recency_days": [0, 181, 10, 366, 1, 91, 5],
+        "orders": [2, 1, 2, 1, 3, 1, 1],
+        "purchase_days": [2, 1, 1, 1, 3, 1, 1],
+        "monetary": [150.0, 160.0, 70.0, 500.0, 30.0, 60.0, 0.0],
+    }
+)
+
+
+def test_rfm_table_matches_hand_computation():
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    got = table[EXPECTED.columns]
+    pd.testing.assert_frame_equal(got, EXPECTED, check_dtype=False)
+    assert (table["frequency"] == table["orders"]).all()
+    assert table["aov"].tolist() == pytest.approx([75.0, 160.0, 35.0, 500.0, 10.0, 60.0, 0.0])
+    assert (table["as_of"] == pd.Timestamp("2024-06-30")).all()
+
+
+def test_frequency_can_count_purchase_days():
+    table = rfm.rfm_table(HAND, as_of="2024-06-30", frequency="days")
+    assert table.set_index("customer_id")["frequency"].to_dict() == dict(
+        zip(EXPECTED["customer_id"], EXPECTED["purchase_days"], strict=True)
+    )
+
+
+def test_default_as_of_is_the_last_transaction_date():
+    table = rfm.rfm_table(HAND)  # last line: f's order 11 on 2024-07-05
+    assert table["as_of"].iloc[0] == pd.Timestamp("2024-07-05")
+    f = table.set_index("customer_id").loc["f"]
+    assert (f["recency_days"], f["orders"], f["monetary"]) == (0, 2, 1059.0)
+
+
+def test_member_share_counts_anonymous_sales():
+    share = rfm.member_share(HAND, as_of="2024-06-30").set_index("buyer")
+    member_revenue = 150 + 160 + 70 + 500 + 30 + 60 - 20 + 0  # g's return included
+    assert share.loc["member", "revenue"] == pytest.approx(member_revenue)
+    assert share.loc["anonymous", "revenue"] == pytest.approx(100.0)
+    assert share.loc["anonymous", "share_revenue"] == pytest.approx(100 / (member_revenue + 100))
+    assert share.loc["member", "orders"] == 13  # orders 1-10, 12, 13, 14
+    assert share.loc["anonymous", "orders"] == 2
+    assert share["share_orders"].sum() == pytest.approx(1.0)
+
+
+def test_highlow_scores_against_the_mean_with_ties_high():
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    scores = rfm.score_rfm(table, scoring="highlow", split="mean").table.set_index("customer_id")
+    mean_r = np.mean([0, 181, 10, 366, 1, 91, 5])  # 93.43: recent = at or below
+    mean_f = 11 / 7
+    mean_m = 970 / 7  # 138.57
+    assert mean_r > 91 and mean_f < 2 and 130 < mean_m < 150
+    assert scores["r_score"].to_dict() == {"a": 2, "b": 1, "c": 2, "d": 1, "e": 2, "f": 2, "h": 2}
+    assert scores["f_score"].to_dict() == {"a": 2, "b": 1, "c": 2, "d": 1, "e": 2, "f": 1, "h": 1}
+    assert scores["m_score"].to_dict() == {"a": 2, "b": 2, "c": 1, "d": 2, "e": 1, "f": 1, "h": 1}
+
+
+def test_value_equal_to_the_reference_counts_as_high():
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    thresholds = {"recency": 10, "frequency": 2, "monetary": 160}
+    scores = rfm.score_rfm(table, scoring="highlow", split=thresholds)
+    s = scores.table.set_index("customer_id")
+    assert s.loc["c", "r_score"] == 2  # 10 days == threshold -> recent
+    assert s.loc["f", "r_score"] == 1
+    assert s.loc["a", "f_score"] == 2  # 2 orders == threshold
+    assert s.loc["b", "m_score"] == 2  # 160 == threshold
+    assert s.loc["a", "m_score"] == 1
+    edges = scores.edges.set_index(["metric", "score"])
+    assert edges.loc[("recency", 2), "upper"] == 10
+    assert edges.loc[("recency", 2), "customers"] == 4  # a, c, e, h
+    assert edges["customers"].groupby(level="metric").sum().eq(7).all()
+
+
+def test_median_split():
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    s = rfm.score_rfm(table, scoring="highlow", split="median").table.set_index("customer_id")
+    # median recency 10 days, frequency 1, monetary 70
+    assert s["r_score"].to_dict() == {"a": 2, "b": 1, "c": 2, "d": 1, "e": 2, "f": 1, "h": 2}
+    assert set(s["f_score"]) == {2}
+    assert s["m_score"].to_dict() == {"a": 2, "b": 2, "c": 2, "d": 2, "e": 1, "f": 1, "h": 1}
+
+
+def test_quantile_scores_by_hand():
+    # Ten customers; monetary 10..100 in a shuffled id order; bins=5 -> two customers per score.
+    ids = [f"c{i:02d}" for i in range(10)]
+    money = [40.0, 10.0, 100.0, 70.0, 20.0, 90.0, 30.0, 60.0, 80.0, 50.0]
+    table = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "recency_days": [5, 5, 5, 5, 5, 1, 1, 1, 1, 1],
+            "frequency": [1] * 10,
+            "monetary": money,
+            "aov": money,
+        }
+    )
+    s = rfm.score_rfm(table, scoring="quantile", bins=5).table.set_index("customer_id")
+    assert s["m_score"].tolist() == [2, 1, 5, 4, 1, 5, 2, 3, 4, 3]
+    # Ties broken by customer_id: recency 5 days (c00..c04) get the low scores 1,1,2,2,3;
+    # 1 day (c05..c09) 3,4,4,5,5.
+    assert s["r_score"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert s["f_score"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+def _one_timer_base(n=1000, seed=3):
+    rng = np.random.default_rng(seed)
+    orders = np.where(rng.random(n) < 0.8, 1, rng.integers(2, 12, n))
+    money = np.round(orders * rng.lognormal(4, 0.7, n), 2)
+    ids = rng.permutation([f"m{i:05d}" for i in range(n)])
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "recency_days": rng.integers(0, 1000, n),
+            "frequency": orders,
+            "orders": orders,
+            "monetary": money,
+            "aov": money / orders,
+        }
+    )
+
+
+def test_quantile_scoring_survives_heavy_ties():
+    table = _one_timer_base()
+    assert (table["frequency"] == 1).mean() == pytest.approx(0.8, abs=0.03)
+    with pytest.raises(ValueError):
+        pd.qcut(table["frequency"], 5)  # the naive way fails on the ties
+    scores = rfm.score_rfm(table, scoring="quantile", bins=5)
+    s = scores.table
+    assert s["f_score"].value_counts().sort_index().tolist() == [200] * 5
+    # More orders never means a lower F score.
+    by_f = s.groupby("frequency")["f_score"].agg(["min", "max"]).sort_index()
+    assert (by_f["min"].to_numpy()[1:] >= by_f["max"].to_numpy()[:-1]).all()
+    # Plain pandas re-implementation: sort by id, rank(method="first"), equal-count bins.
+    ref = table.sort_values("customer_id").reset_index(drop=True)
+    pos = ref["frequency"].rank(method="first").astype(int) - 1
+    expected = pos * 5 // len(ref) + 1
+    got = s.set_index("customer_id").loc[ref["customer_id"], "f_score"].to_numpy()
+    assert (got == expected.to_numpy()).all()
+    # The edges table shows one-order customers straddling scores 1-4.
+    edges = scores.edges[scores.edges["metric"] == "frequency"].set_index("score")
+    assert edges.loc[1, "upper"] == 1 and edges.loc[4, "lower"] == 1 and edges.loc[5, "upper"] > 1
+    assert edges["customers"].sum() == 1000
+
+
+def test_custom_edges():
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    edges = {
+        "recency": [0, 7, 100, math.inf],
+        "frequency": [1, 2, 3, math.inf],
+        "monetary": [0, 50, 200, math.inf],
+    }
+    scores = rfm.score_rfm(table, scoring="edges", edges=edges)
+    s = scores.table.set_index("customer_id")
+    # recency [0,7) -> 3, [7,100) -> 2, [100, inf] -> 1
+    assert s["r_score"].to_dict() == {"a": 3, "b": 1, "c": 2, "d": 1, "e": 3, "f": 2, "h": 3}
+    assert s["f_score"].to_dict() == {"a": 2, "b": 1, "c": 2, "d": 1, "e": 3, "f": 1, "h": 1}
+    assert s["m_score"].to_dict() == {"a": 2, "b": 2, "c": 2, "d": 3, "e": 1, "f": 2, "h": 1}
+    r = scores.edges[scores.edges["metric"] == "recency"].set_index("score")
+    assert (r.loc[3, "lower"], r.loc[3, "upper"], r.loc[3, "customers"]) == (0, 7, 3)
+    with pytest.raises(ConfigError, match="does not cover value 366"):
+        rfm.score_rfm(table, scoring="edges", edges={**edges, "recency": [0, 7, 100, 365]})
+    with pytest.raises(ConfigError, match="strictly increasing"):
+        rfm.score_rfm(table, scoring="edges", edges={**edges, "frequency": [1, 3, 2]})
+
+
+@pytest.mark.parametrize("name", ["cn8", "en11"])
+def test_shipped_schemes_are_complete_partitions(name):
+    scheme = rfm.load_scheme(name)
+    cells = [c for cs in scheme.segments["cells"] for c in cs]
+    n_levels, n_dims = len(scheme.levels), len(scheme.dimensions)
+    assert len(cells) == len(set(cells)) == n_levels**n_dims
+    assert set(scheme.segments["name_zh"]).isdisjoint({""})
+    assert scheme.segments["action_zh"].str.len().gt(0).all()
+    assert scheme.segments["action_en"].str.len().gt(0).all()
+
+
+def test_cn8_and_en11_grids_are_the_published_ones():
+    cn8 = rfm.load_scheme("cn8").cell_map
+    names = rfm.load_scheme("cn8").segments.set_index("segment")["name_zh"]
+    published = {
+        "HHH": "重要价值客户",
+        "LHH": "重要保持客户",
+        "HLH": "重要发展客户",
+        "LLH": "重要挽留客户",
+        "HHL": "一般价值客户",
+        "LHL": "一般保持客户",
+        "HLL": "一般发展客户",
+        "LLL": "一般挽留客户",
+    }
+    assert {cell: names[seg] for cell, seg in cn8.items()} == published
+    grid = {
+        5: ["Recent Customers", "Potential Loyalist", "Loyal Customers", "Champions", "Champions"],
+        4: [
+            "Promising",
+            "Potential Loyalist",
+            "Potential Loyalist",
+            "Loyal Customers",
+            "Champions",
+        ],
+        3: [
+            "Promising",
+            "Need Attention",
+            "Potential Loyalist",
+            "Loyal Customers",
+            "Loyal Customers",
+        ],
+        2: ["About To Sleep", "Need Attention", "Need Attention", "At Risk", "At Risk"],
+        1: ["Lost", "Hibernating", "At Risk", "Can't Lose Them", "Can't Lose Them"],
+    }
+    en11 = rfm.load_scheme("en11")
+    en_names = en11.segments.set_index("segment")["name_en"]
+    for r, row in grid.items():
+        for fm, name in enumerate(row, start=1):
+            assert en_names[en11.cell_map[f"{r}{fm}"]] == name
+
+
+def test_scheme_validation_names_missing_and_overlapping_cells(tmp_path):
+    with open("params/segments.yaml", encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh)["schemes"]["cn8"]
+    broken = dict(spec, segments=[dict(s) for s in spec["segments"]])
+    broken["segments"][0]["cells"] = ["HHL"]  # HHH now missing, HHL in two segments
+    with pytest.raises(
+        ConfigError, match=r"missing cell\(s\) HHH.*HHL in important_value and general_value"
+    ):
+        rfm.load_scheme(broken)
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="HHH"):
+        rfm.load_scheme(path)
+    with pytest.raises(ConfigError, match="'scheme' must be one of"):
+        rfm.load_scheme("nope")
+
+
+def test_user_scheme_from_yaml_without_code(tmp_path):
+    mine = {
+        "name": {"en": "Two groups", "zh": "两类"},
+        "dimensions": ["r"],
+        "levels": ["L", "H"],
+        "scoring": "highlow",
+        "segments": [
+            {
+                "key": "active",
+                "name": {"en": "Active", "zh": "活跃"},
+                "cells": ["H"],
+                "action": {"en": "Keep", "zh": "保持"},
+                "colour": "#000000",
+            },
+            {
+                "key": "lapsed",
+                "name": {"en": "Lapsed", "zh": "沉默"},
+                "cells": ["L"],
+                "action": {"en": "Wake", "zh": "唤醒"},
+                "colour": "#999999",
+            },
+        ],
+    }
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(mine, allow_unicode=True), encoding="utf-8")
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    seg = rfm.segment_rfm(
+        table, scheme=str(path), split={"recency": 30, "frequency": 1, "monetary": 1}
+    )
+    assert seg.customers.set_index("customer_id")["segment"].to_dict() == {
+        "a": "active",
+        "b": "lapsed",
+        "c": "active",
+        "d": "lapsed",
+        "e": "active",
+        "f": "lapsed",
+        "h": "active",
+    }
+    assert seg.scheme.segment_name("lapsed", "zh") == "沉默"
+
+
+def _recency_base():
+    """A base where most customers are mid-range, plus two heavy buyers: one bought yesterday,
+    one three years ago."""
+    rng = np.random.default_rng(11)
+    n = 500
+    orders = rng.integers(1, 4, n)
+    base = pd.DataFrame(
+        {
+            "customer_id": [f"x{i:04d}" for i in range(n)],
+            "recency_days": rng.integers(30, 400, n),
+            "frequency": orders,
+            "orders": orders,
+            "monetary": orders * 50.0,
+            "aov": 50.0,
+        }
+    )
+    heavy = pd.DataFrame(
+        {
+            "customer_id": ["yesterday", "three_years_ago"],
+            "recency_days": [1, 3 * 365],
+            "frequency": [40, 40],
+            "orders": [40, 40],
+            "monetary": [20_000.0, 20_000.0],
+            "aov": [500.0, 500.0],
+        }
+    )
+    return pd.concat([base, heavy], ignore_index=True)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "recent", "lapsed"),
+    [("cn8", "重要价值客户", "重要保持客户"), ("en11", "Champions", "Can't Lose Them")],
+)
+def test_recent_always_means_high_r(scheme, recent, lapsed):
+    seg = rfm.segment_rfm(_recency_base(), scheme=scheme)
+    s = seg.customers.set_index("customer_id")
+    lang = "zh" if scheme == "cn8" else "en"
+    assert seg.scheme.segment_name(s.loc["yesterday", "segment"], lang) == recent
+    assert seg.scheme.segment_name(s.loc["three_years_ago", "segment"], lang) == lapsed
+    assert s.loc["yesterday", "r_score"] == len(seg.scheme.levels)
+    assert s.loc["three_years_ago", "r_score"] == 1
+
+
+def test_segment_overview_adds_up():
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    seg = rfm.segment_rfm(table, scheme="cn8")
+    ov = rfm.segment_overview(seg, language="zh")
+    assert len(ov) == 8 and ov["name"].iloc[0] == "重要价值客户"
+    assert ov["customers"].sum() == 7 and ov["revenue"].sum() == pytest.approx(970.0)
+    assert ov["share_customers"].sum() == pytest.approx(1.0)
+    assert ov["share_revenue"].sum() == pytest.approx(1.0)
+    # Hand: a (R H, F H, M H) is the only important_value customer: 150 revenue, 2 orders.
+    top = ov.set_index("segment").loc["important_value"]
+    assert (top["customers"], top["orders"], top["revenue"], top["aov"]) == (1, 2, 150.0, 75.0)
+    assert top["mean_recency"] == 0
+    # b (R L, F L, M H) and d (R L, F L, M H) are important_recover.
+    rec = ov.set_index("segment").loc["important_recover"]
+    assert (rec["customers"], rec["revenue"], rec["mean_recency"]) == (2, 660.0, (181 + 366) / 2)
+    grid = rfm.segment_grid(seg)
+    assert grid["customers"].sum() == 7 and grid["row"].iloc[0] == "H"
+
+
+def test_value_matrix_by_hand():
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    quads = rfm.value_quadrants(table, split="mean").set_index("customer_id")
+    # mean orders 11/7 = 1.57; mean AOV (75+160+35+500+10+60+0)/7 = 120
+    assert quads["quadrant"].to_dict() == {
+        "a": "frequent",
+        "b": "spenders",
+        "c": "frequent",
+        "d": "spenders",
+        "e": "frequent",
+        "f": "uncertain",
+        "h": "uncertain",
+    }
+    summary = rfm.value_matrix(table, split="mean", language="zh").set_index("quadrant")
+    assert summary.loc["spenders", "customers"] == 2
+    assert summary.loc["spenders", "share_revenue"] == pytest.approx(660 / 970)
+    assert summary.loc["best", "customers"] == 0
+    assert summary["aov_split"].iloc[0] == pytest.approx(120.0)
+    assert "最佳" in summary.loc["best", "name"]
+
+
+def test_pareto_and_gini_match_numpy():
+    rng = np.random.default_rng(5)
+    money = rng.lognormal(5, 1.2, 2_000)
+    money[:50] = -10.0  # net returners count as zero
+    table = pd.DataFrame({"customer_id": np.arange(2_000).astype(str), "monetary": money})
+    x = np.clip(money, 0, None)
+    desc = np.sort(x)[::-1]
+    p = rfm.pareto(table).set_index("top_share")
+    for share in (0.01, 0.05, 0.1, 0.2, 0.5):
+        k = int(np.ceil(share * len(x)))
+        assert p.loc[share, "customers"] == k
+        assert p.loc[share, "share_revenue"] == pytest.approx(desc[:k].sum() / x.sum())
+    # Gini as the mean absolute difference over twice the mean (a different formula).
+    mad = np.abs(x[:, None] - x[None, :]).mean()
+    assert rfm.gini(table) == pytest.approx(mad / (2 * x.mean()), rel=1e-9)
+    lorenz = rfm.lorenz_curve(table, points=101)
+    assert lorenz.iloc[0].tolist() == [0.0, 0.0] and lorenz.iloc[-1].tolist() == [1.0, 1.0]
+    assert (np.diff(lorenz["share_revenue"]) >= 0).all()
+    at80 = lorenz.loc[np.isclose(lorenz["share_customers"], 0.8), "share_revenue"].iloc[0]
+    assert 1 - at80 == pytest.approx(p.loc[0.2, "share_revenue"])
+
+
+def test_export_writes_personal_fields_only_when_asked(tmp_path):
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    seg = rfm.segment_rfm(table, scheme="cn8")
+    customers = pd.DataFrame(
+        {
+            "customer_id": list("abcdefgh"),
+            "name": [f"张{c}" for c in "abcdefgh"],
+            "phone": [f"1380000000{i}" for i in range(8)],
+            "email": [f"{c}@example.com" for c in "abcdefgh"],
+        }
+    )
+    leaky = seg.customers.merge(customers, on="customer_id")  # a table that carries personal data
+    files = rfm.export_segments(leaky, tmp_path / "lists")
+    assert sorted(f.name for f in files) == sorted(
+        f"{s}.csv" for s in seg.customers["segment"].unique()
+    )
+    for f in files:
+        head = pd.read_csv(f, dtype=str)
+        assert not {"name", "phone", "email", "address"} & set(head.columns)
+        assert {"customer_id", "segment", "r_score", "f_score", "m_score"} <= set(head.columns)
+    one = rfm.export_segments(seg.customers, tmp_path / "value.csv", segments=["important_value"])
+    assert pd.read_csv(one[0], dtype=str)["customer_id"].tolist() == ["a"]
+    with pytest.raises(ConfigError, match="customers"):
+        rfm.export_segments(seg.customers, tmp_path / "x.csv", include_personal=True)
+    full = rfm.export_segments(
+        seg.customers, tmp_path / "full.csv", include_personal=True, customers=customers
+    )
+    out = pd.read_csv(full[0], dtype=str).set_index("customer_id")
+    assert out.loc["a", "name"] == "张a" and out.loc["a", "phone"] == "13800000000"
+    with pytest.raises(ConfigError, match="nope"):
+        rfm.export_segments(seg.customers, tmp_path / "y.csv", segments=["nope"])
+
+
+def test_findings_text_in_both_languages():
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    seg = rfm.segment_rfm(table, scheme="cn8")
+    p20 = rfm.pareto(table, tops=(0.2,))["share_revenue"].iloc[0]
+    en = rfm.headline_findings(seg, language="en")
+    zh = rfm.headline_findings(seg, language="zh")
+    assert f"Top 20% of customers bring {p20:.0%} of revenue" in en
+    assert "重要价值客户" in zh and f"{p20:.0%}" in zh
+    assert "73%" in rfm.pareto_findings(table, language="en")
+    share = rfm.member_share(HAND, as_of="2024-06-30")
+    assert "匿名" in rfm.member_share_findings(share, language="zh")
+    assert "equal to the reference counts as high" in rfm.scoring_note(seg, language="en")
+    shown = rfm.display_table(rfm.segment_overview(seg, language="zh"), language="zh")
+    assert {"客群", "客户占比", "建议动作"} <= set(shown.columns)
+
+
+def test_bad_parameters_raise_config_errors():
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    with pytest.raises(ConfigError, match="frequency"):
+        rfm.rfm_table(HAND, frequency="visits")
+    with pytest.raises(ConfigError, match="as_of"):
+        rfm.rfm_table(HAND, as_of="30/06/2024x")
+    with pytest.raises(ConfigError, match="bins"):
+        rfm.segment_rfm(table, scheme="en11", bins=4)
+    with pytest.raises(ConfigError, match="split"):
+        rfm.score_rfm(table, scoring="highlow", split="mode")
+    with pytest.raises(DataError, match="customer_id"):
+        rfm.rfm_table(HAND.drop(columns="customer_id"))
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_charts_draw_labelled_axes(language, tmp_path):
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    try:
+        for name in ("cn8", "en11"):
+            seg = rfm.segment_rfm(table, scheme=name)
+            ax = rfm_plots.segment_shares(
+                rfm.segment_overview(seg, language=language), language=language
+            )
+            assert ax.get_title() and len(ax.get_yticklabels()) == len(seg.scheme.segments)
+            ax = rfm_plots.score_heatmap(
+                rfm.segment_grid(seg, language=language),
+                dimensions=seg.scheme.dimensions,
+                language=language,
+            )
+            assert ax.get_xlabel() and ax.get_ylabel()
+        ax = rfm_plots.value_matrix_plot(
+            rfm.value_quadrants(table),
+            rfm.value_matrix(table, language=language),
+            language=language,
+        )
+        assert ax.get_xlabel() and ax.get_title()
+        ax = rfm_plots.lorenz_plot(
+            rfm.lorenz_curve(table), gini=rfm.gini(table), top20_share=0.5, language=language
+        )
+        assert "0." in ax.get_title()
+        ax.figure.savefig(tmp_path / "lorenz.png")
+        assert (tmp_path / "lorenz.png").stat().st_size > 5_000
+    finally:
+        plt.close("all")
