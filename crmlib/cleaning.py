@@ -102,6 +102,8 @@ EVENT_TIME: dict[str, str] = {
     "events": "occurred_at",
 }
 
+# ISO 8601 date with optional time (not counted as a repair)
+_ISO_RE = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
 # a time of day followed by an explicit UTC offset or Z
 _OFFSET_RE = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
 
@@ -432,7 +434,7 @@ class _Cleaner:
             f"(CASE WHEN {has_offset} THEN timezone({tz}, TRY_CAST({s} AS TIMESTAMPTZ)) "
             f"ELSE COALESCE({iso}, {other}) END)"
         )
-        repaired = f"(NOT {has_offset} AND {iso} IS NULL AND {other} IS NOT NULL)"
+        repaired = f"(NOT {has_offset} AND NOT regexp_full_match({s}, {_lit(_ISO_RE)}))"
         converted = f"({has_offset} AND TRY_CAST({s} AS TIMESTAMPTZ) IS NOT NULL)"
         return parsed, repaired, converted
 
