@@ -1,0 +1,278 @@
+"""The report archive: one folder per run under ``reports/<pack>/<period>/`` and an index page.
+
+A run is built in a hidden staging folder ``reports/<pack>/.tmp-<period>-<pid>-<tag>/`` and renamed
+into place when complete, so a crashed run never leaves a half-written report that looks done.
+``run.json`` is written last, through a temporary file and :func:`os.replace`; a folder without
+it is not a run. Re-running a period replaces the old folder: the old one is moved aside, the new
+one renamed in, the old one removed.
+
+``run.json`` (read by the index page, the email digest and delivery)::
+
+    {"pack", "run_id" and "period" (both the period folder name), "started_at", "finished_at"
+     (ISO, with offset),
+     "status": "ok" | "failed", "language", "digest" (notebook name), "as_of" (ISO date or ""),
+     "data_fingerprint", "recipients": {"success": [...], "failure": [...]},
+     "notebooks": [{"name", "status": "ok" | "failed" | "timeout" | "dead_kernel", "seconds",
+                    "error" (short text or null), "parameters", "ipynb", "html"}],
+     "email": {"html", ...}}
+
+Every path inside ``run.json`` is relative to the run folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from crmlib.errors import ReportError
+
+log = logging.getLogger(__name__)
+
+RUN_JSON = "run.json"
+INDEX_HTML = "index.html"
+_STAGING = re.compile(r"^\.(?:tmp|old)-.+-(\d+)-[0-9a-f]+$")
+
+
+def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically (temporary file, fsync, :func:`os.replace`)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def read_run(run_dir: str | Path) -> dict[str, Any]:
+    """The ``run.json`` of a run folder.
+
+    Raises
+    ------
+    ReportError
+        When the folder holds no readable ``run.json`` (not a finished run).
+    """
+    path = Path(run_dir) / RUN_JSON
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise ReportError(
+            f"{str(run_dir)!r} is not a finished report run (no {RUN_JSON})"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReportError(f"cannot read {str(path)!r}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ReportError(f"{str(path)!r} does not hold a JSON object")
+    return data
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(pack_dir: str | Path) -> list[Path]:
+    """Remove staging folders left behind by runs whose process is gone; return them."""
+    pack_dir = Path(pack_dir)
+    removed = []
+    if not pack_dir.is_dir():
+        return removed
+    for entry in pack_dir.iterdir():
+        match = _STAGING.match(entry.name)
+        if match and entry.is_dir() and not _pid_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def staging_dir(reports_dir: str | Path, pack: str, period: str) -> Path:
+    """Create and return a fresh hidden staging folder for a run of ``pack`` for ``period``."""
+    pack_dir = Path(reports_dir) / pack
+    pack_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale(pack_dir)
+    path = pack_dir / f".tmp-{period}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path
+
+
+def publish(staging: str | Path, final: str | Path) -> Path:
+    """Rename a complete staging folder to ``final``, replacing an earlier run of that period.
+
+    Runs of the same pack publish one at a time (a lock file in the pack folder), so two runs
+    for the same period never interleave their renames: the last to finish wins whole.
+
+    Raises
+    ------
+    ReportError
+        When the staging folder has no ``run.json`` (an incomplete run is never published).
+    """
+    from filelock import FileLock
+
+    staging, final = Path(staging), Path(final)
+    if not (staging / RUN_JSON).is_file():
+        raise ReportError(
+            f"{str(staging)!r} has no {RUN_JSON}; refusing to publish an incomplete run"
+        )
+    with FileLock(str(final.parent / ".publish.lock")):
+        old = None
+        if final.exists():
+            old = final.with_name(f".old-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            os.replace(final, old)
+        os.replace(staging, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def is_run(path: str | Path) -> bool:
+    """True for a published run folder: not hidden, holding ``run.json``."""
+    path = Path(path)
+    return path.is_dir() and not path.name.startswith(".") and (path / RUN_JSON).is_file()
+
+
+def list_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
+    """Every published run under ``reports_dir``, newest first.
+
+    Each item is the run's ``run.json`` plus ``"path"`` (the folder, relative to
+    ``reports_dir``, with ``/``). Folders without ``run.json``, hidden staging folders and
+    unreadable ``run.json`` files are skipped (the latter with a logged warning).
+    """
+    reports_dir = Path(reports_dir)
+    runs = []
+    if not reports_dir.is_dir():
+        return runs
+    for pack_dir in sorted(reports_dir.iterdir()):
+        if not pack_dir.is_dir() or pack_dir.name.startswith("."):
+            continue
+        for run_dir in sorted(pack_dir.iterdir()):
+            if not is_run(run_dir):
+                continue
+            try:
+                run = read_run(run_dir)
+            except ReportError as exc:
+                log.warning("skipping %s: %s", run_dir, exc)
+                continue
+            run["path"] = run_dir.relative_to(reports_dir).as_posix()
+            runs.append(run)
+    runs.sort(key=lambda r: (str(r.get("started_at") or ""), r["path"]), reverse=True)
+    return runs
+
+
+def find_run(reference: str | Path, *, reports_dir: str | Path = "reports") -> Path:
+    """The run folder ``reference`` names: a folder path, ``<pack>/<period>`` or ``<pack>`` (latest).
+
+    Raises
+    ------
+    ReportError
+        When no published run matches.
+    """
+    reports_dir = Path(reports_dir)
+    for candidate in (Path(reference), reports_dir / reference):
+        if is_run(candidate):
+            return candidate
+    pack_dir = reports_dir / reference
+    if pack_dir.is_dir():
+        runs = [r for r in list_runs(reports_dir) if r["path"].split("/")[0] == str(reference)]
+        if runs:
+            return reports_dir / runs[0]["path"]
+    raise ReportError(
+        f"no finished report run {str(reference)!r}: give a run folder, <pack>/<period> or a pack "
+        f"name under {str(reports_dir)!r}"
+    )
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = round(seconds)
+    minutes, sec = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
+
+
+def _index_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for run in runs:
+        started, finished = _parse_time(run.get("started_at")), _parse_time(run.get("finished_at"))
+        seconds = (finished - started).total_seconds() if started and finished else None
+        notebooks = []
+        for nb in run.get("notebooks") or []:
+            html = nb.get("html")
+            notebooks.append(
+                {
+                    "name": nb.get("name", ""),
+                    "status": nb.get("status", ""),
+                    "error": nb.get("error") or "",
+                    "href": f"{run['path']}/{html}" if html else None,
+                }
+            )
+        email = (run.get("email") or {}).get("html")
+        rows.append(
+            {
+                "pack": run.get("pack", run["path"].split("/")[0]),
+                "run_id": run.get("run_id", run["path"].split("/")[-1]),
+                "status": run.get("status", ""),
+                "started": started.strftime("%Y-%m-%d %H:%M") if started else "",
+                "duration": _duration(seconds),
+                "as_of": run.get("as_of") or "",
+                "language": run.get("language", ""),
+                "notebooks": notebooks,
+                "email": f"{run['path']}/{email}" if email else None,
+            }
+        )
+    return rows
+
+
+def render_index(reports_dir: str | Path = "reports", *, language: str = "en") -> str:
+    """The HTML of the index page listing every run under ``reports_dir``, newest first."""
+    import jinja2
+
+    from crmlib.i18n import check_language, labels
+
+    check_language(language)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.files("crmlib.report").joinpath("templates"))),
+        autoescape=True,
+    )
+    template = env.get_template("index.html.j2")
+    return template.render(
+        runs=_index_rows(list_runs(reports_dir)),
+        text=labels("report", language),
+        language=language,
+        generated=dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+    )
+
+
+def write_index(reports_dir: str | Path = "reports", *, language: str = "en") -> Path:
+    """Rebuild ``reports_dir/index.html`` (atomically) and return its path."""
+    reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / INDEX_HTML
+    tmp = path.with_name(f".{INDEX_HTML}.{os.getpid()}.tmp")
+    tmp.write_text(render_index(reports_dir, language=language), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

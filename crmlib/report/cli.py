@@ -1,0 +1,300 @@
+"""The ``crmwb`` command: build demo data, check data, run report packs, index, send, schedule.
+
+Run ``crmwb --help`` or ``crmwb <command> --help``. Problems in data or parameters print
+``error: <message>`` and exit with status 2; a run in which a notebook failed exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from crmlib.errors import CrmError
+from crmlib.i18n import LANGUAGES
+
+log = logging.getLogger("crmlib")
+
+EPILOG = """\
+examples:
+  crmwb demo-data                      build the demo retailer in data/demo
+  crmwb validate                       check params/data.yaml and the data it points at
+  crmwb run --all                      run every pack of params/reports.yaml into reports/
+  crmwb run weekly --as-of 2026-11-22  run one pack for the week of that date
+  crmwb run 01_data_quality            run one notebook alone (folder named by day)
+  crmwb index                          rebuild reports/index.html
+  crmwb send weekly --dry-run          build the latest weekly email without sending it
+  crmwb schedule --crontab             print crontab lines for every pack's schedule
+
+exit status: 0 all fine, 1 a report notebook failed (or email not sent), 2 bad data or params.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crmwb",
+        description="CRM Workbook: run the customer-analytics notebooks as scheduled, archived "
+        "and emailed reports.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser(
+        "run",
+        help="run report packs or notebooks into the reports folder",
+        description="Run packs from the packs file (or single notebooks) with papermill, each "
+        "notebook in its own process and with its time limit, export HTML without code, and "
+        "publish the run as <reports-dir>/<pack>/<period>/ with run.json and the email digest. "
+        "Everything is validated before anything runs.",
+    )
+    run.add_argument(
+        "targets",
+        nargs="*",
+        metavar="PACK|NOTEBOOK",
+        help="pack names, or notebook names (without .ipynb) to run a notebook alone",
+    )
+    run.add_argument("--all", action="store_true", help="run every pack of the packs file")
+    run.add_argument(
+        "--packs",
+        default="params/reports.yaml",
+        metavar="YAML",
+        help="the packs file (default: %(default)s)",
+    )
+    run.add_argument(
+        "--reports-dir",
+        default="reports",
+        metavar="DIR",
+        help="where runs are archived (default: %(default)s)",
+    )
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="notebooks run at once (default: the number of CPU cores)",
+    )
+    run.add_argument(
+        "--as-of",
+        default=None,
+        metavar="DATE",
+        help="ISO date the reports are as of; names the run folder (default: each notebook "
+        "uses the last transaction date, the folder today's date)",
+    )
+    run.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        default=None,
+        help="report language (default: the pack's language)",
+    )
+    run.add_argument("--send", action="store_true", help="email each run when it is published")
+    run.add_argument(
+        "--dry-run-email",
+        action="store_true",
+        help="build each run's email and log what would be sent, without sending",
+    )
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    index = sub.add_parser(
+        "index",
+        help="rebuild the index page of the reports folder",
+        description="Rebuild <reports-dir>/index.html listing every finished run, newest first.",
+    )
+    index.add_argument("--reports-dir", default="reports", metavar="DIR")
+    index.add_argument("--language", choices=LANGUAGES, default="en")
+
+    validate = sub.add_parser(
+        "validate",
+        help="check the data source (and optionally the report packs)",
+        description="Load and clean every table the data params name and print what was read, "
+        "repaired and rejected (rejected rows go to the quarantine folder). With --packs, "
+        "also check every pack of the packs file against its notebooks.",
+    )
+    validate.add_argument(
+        "params",
+        nargs="?",
+        default="params/data.yaml",
+        metavar="DATA_PARAMS",
+        help="the data params file (default: %(default)s)",
+    )
+    validate.add_argument("--language", choices=LANGUAGES, default="en")
+    validate.add_argument(
+        "--packs",
+        nargs="?",
+        const="params/reports.yaml",
+        default=None,
+        metavar="YAML",
+        help="also validate the packs file (default when given without a value: %(const)s)",
+    )
+
+    demo = sub.add_parser(
+        "demo-data",
+        help="build the synthetic demo retailer (or the CDNOW copy)",
+        description="Write the demo retailer (transactions, customers, touchpoints, campaigns, "
+        "events and the planted ground truth) or, with --cdnow, the CDNOW sample shipped with "
+        "lifetimes.",
+    )
+    demo.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="output folder (default: data/demo, or data/cdnow with --cdnow)",
+    )
+    demo.add_argument("--customers", type=int, default=50_000, help="default: %(default)s")
+    demo.add_argument("--seed", type=int, default=42, help="default: %(default)s")
+    demo.add_argument("--cdnow", action="store_true", help="write the CDNOW data instead")
+
+    send = sub.add_parser(
+        "send",
+        help="email a finished run",
+        description="Send the email of a finished run to its recipients (success or failure "
+        "list by the run's status).",
+    )
+    send.add_argument(
+        "run",
+        metavar="RUN",
+        help="a run folder, <pack>/<period> under the reports folder, or a pack name (its "
+        "latest run)",
+    )
+    send.add_argument("--reports-dir", default="reports", metavar="DIR")
+    send.add_argument("--dry-run", action="store_true", help="build the message, do not send")
+    send.add_argument(
+        "--retry", action="store_true", help="send again even if the run was already sent"
+    )
+
+    schedule = sub.add_parser(
+        "schedule",
+        help="run the packs on their cron schedules",
+        description="Run each pack at the times its cron 'schedule' gives, in its time zone.",
+    )
+    schedule.add_argument("--packs", default="params/reports.yaml", metavar="YAML")
+    schedule.add_argument(
+        "--crontab", action="store_true", help="print crontab lines instead of running"
+    )
+    schedule.add_argument("--once", metavar="PACK", default=None, help="run PACK once now and exit")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from crmlib.report.runner import run
+
+    results = run(
+        args.targets,
+        all_packs=args.all,
+        reports_yaml=args.packs,
+        reports_dir=args.reports_dir,
+        jobs=args.jobs,
+        as_of=args.as_of,
+        language=args.language,
+        progress=not args.no_progress,
+        send=args.send,
+        dry_run_email=args.dry_run_email,
+    )
+    bad = 0
+    for result in results:
+        failed = [nb for nb in result.run["notebooks"] if nb["status"] != "ok"]
+        print(f"{result.pack} {result.run['run_id']}: {result.run['status']} -> {result.run_dir}")
+        for nb in failed:
+            print(f"  {nb['name']}: {nb['status']}: {nb['error']}", file=sys.stderr)
+        if result.delivery_error:
+            print(f"  email not sent: {result.delivery_error}", file=sys.stderr)
+        bad += bool(failed) or bool(result.delivery_error)
+    return 1 if bad else 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from crmlib.report.archive import write_index
+
+    print(write_index(args.reports_dir, language=args.language))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from crmlib.data import validate
+
+    text, code = validate(args.params, language=args.language)
+    print(text)
+    if args.packs:
+        from crmlib.report.packs import load_packs
+
+        packs = load_packs(args.packs)
+        print(f"{args.packs}: {len(packs)} pack(s) valid: {', '.join(packs)}")
+    return code
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> int:
+    if args.cdnow:
+        from crmlib.datasets import write_cdnow
+
+        print(write_cdnow(args.out or "data/cdnow"))
+        return 0
+    from crmlib.simulate import write_demo
+
+    kwargs = {"customers": args.customers, "seed": args.seed}
+    if "progress" in inspect.signature(write_demo).parameters:
+        kwargs["progress"] = True
+    print(write_demo(args.out or "data/demo", **kwargs))
+    return 0
+
+
+def _cmd_send(args: argparse.Namespace) -> int:
+    from crmlib.report.archive import find_run
+    from crmlib.report.delivery import send_run
+
+    result = send_run(
+        find_run(args.run, reports_dir=args.reports_dir), dry_run=args.dry_run, retry=args.retry
+    )
+    if result is not None:
+        print(result)
+    return 0 if getattr(result, "ok", True) else 1
+
+
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    from crmlib.report.schedule import run_scheduler
+
+    return int(run_scheduler(Path(args.packs), once=args.once, crontab=args.crontab) or 0)
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "index": _cmd_index,
+    "validate": _cmd_validate,
+    "demo-data": _cmd_demo_data,
+    "send": _cmd_send,
+    "schedule": _cmd_schedule,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``crmwb``; returns the exit status.
+
+    Parameters
+    ----------
+    argv
+        Arguments without the program name; default ``sys.argv[1:]``.
+    """
+    args = _parser().parse_args(argv)
+    if args.verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    try:
+        return COMMANDS[args.command](args)
+    except CrmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if args.verbose:
+            log.removeHandler(handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
