@@ -70,7 +70,7 @@ def build_calendar(cfg: dict[str, Any]) -> Calendar:
             factor[(offset >= -cny["before_days"]) & (offset < 0)] *= cny["before_factor"]
             factor[(offset >= 0) & (offset < cny["holiday_days"])] *= cny["holiday_factor"]
     weekday = np.asarray(season.get("weekday_factors", [1.0] * 7), dtype=float)
-    factor *= weekday[dates.weekday.to_numpy()]
+    factor *= weekday[dates.day_of_week.to_numpy()]
     factor /= factor.mean()
     cumulative = np.concatenate([[0.0], np.cumsum(factor)])
     cumulative[-1] = float(len(dates))

@@ -87,27 +87,31 @@ def transactions_export(
 ) -> pa.Table:
     """The order-line export: clean lines with the planted bad rows placed after their sources."""
     n = len(tx)
-    both = pd.concat(
-        [
-            tx.assign(amount_text=None, _key=np.arange(n) * 2),
-            dirty.drop(columns=["dirty_kind"]).assign(_key=dirty["after_line"].to_numpy() * 2 + 1),
-        ],
-        ignore_index=True,
-    ).drop(columns=["after_line"])
-    both = both.sort_values("_key", kind="stable", ignore_index=True)
-    m = len(both)
     dc = cfg["dirty"]
+    # formats are drawn per clean line; a planted row is written like its source line, so a
+    # duplicate is byte-identical to the line it copies
+    slash = rng.random(n) < dc["slash_date_share"]
+    currency = rng.random(n) < dc["currency_format_share"]
+    source_line = np.concatenate([np.arange(n), dirty["after_line"].to_numpy(dtype=np.int64)])
+    key = np.concatenate([np.arange(n) * 2, dirty["after_line"].to_numpy(dtype=np.int64) * 2 + 1])
+    both = pd.concat(
+        [tx.assign(amount_text=None), dirty.drop(columns=["dirty_kind", "after_line"])],
+        ignore_index=True,
+    )
+    order = np.argsort(key, kind="stable")
+    both = both.iloc[order].reset_index(drop=True)
+    source_line = source_line[order]
     labels = cfg["channels"]["labels_zh"]
     channel = both["channel"].map(lambda c: labels.get(c, c) if isinstance(c, str) else c)
     heads = cfg["export"]["transactions_headers"]
     cols = {
         "customer_id": _text(both["customer_id"]),
         "order_id": _text(both["order_id"]),
-        "ordered_at": _date_text(both["ordered_at"], rng.random(m) < dc["slash_date_share"]),
+        "ordered_at": _date_text(both["ordered_at"], slash[source_line]),
         "amount": _amount_text(
             both["amount"].to_numpy(dtype=float),
             both["amount_text"].to_numpy(dtype=object),
-            rng.random(m) < dc["currency_format_share"],
+            currency[source_line],
         ),
         "quantity": pc.cast(pa.array(both["quantity"].to_numpy()), pa.string()),
         "sku": _text(both["sku"]),

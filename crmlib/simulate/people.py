@@ -263,21 +263,15 @@ def events_table(
     n_visit = int(round(n_view / conv["visit_to_view"]))
     stops = np.concatenate(
         [
-            np.full(n_visit - n_view, 1),
-            np.full(n_view - n_cart, 2),
-            np.full(n_cart - n_pay, 3),
+            np.full(max(n_visit - n_view, 0), 1),
+            np.full(max(n_view - n_cart, 0), 2),
+            np.full(max(n_cart - n_pay, 0), 3),
         ]
     ).astype(np.int64)
-    extra = len(stops)
-    who = (
-        np.concatenate(
-            [paid_customer, online_customers[rng.integers(0, len(online_customers), extra)]]
-        )
-        if len(online_customers)
-        else paid_customer
-    )
     if not len(online_customers):
         stops = stops[:0]
+    pool = online_customers if len(online_customers) else np.zeros(1, dtype=np.int64)
+    who = np.concatenate([paid_customer, pool[rng.integers(0, len(pool), len(stops))]])
     t_end = np.concatenate([paid_t, t_start + rng.random(len(stops)) * (cal.days - t_start)])
     depth = np.concatenate([np.full(n_pay, 4), stops])
     # steps of a session end at t_end; earlier steps a few minutes before

@@ -467,7 +467,7 @@ def _plan_dirty(
     n = len(tx)
     parts, counts = [], {}
     unknown = np.asarray(cfg["channels"]["unknown_labels"], dtype=object)
-    bad_texts = np.asarray(["N/A", "--", "12..50", "待定", "#VALUE!", "1,2,3"], dtype=object)
+    bad_texts = np.asarray(["N/A", "--", "待定", "#VALUE!", "金额错误", "abc"], dtype=object)
     for kind in ("duplicate", "zero_amount", "future_date", "bad_amount", "unknown_channel"):
         k = int(rng.binomial(n, dc[kind]))
         src = np.sort(rng.choice(n, size=k, replace=False))
