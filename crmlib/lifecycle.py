@@ -317,8 +317,13 @@ def _customer_periods(transactions: Any, as_of: pd.Timestamp, freq: str) -> pd.D
     return df.drop(columns="period_start")
 
 
-def _purchase_days(transactions: Any, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Distinct purchase days per customer with the gap to the previous one (Ibis windows)."""
+def _purchase_days(
+    transactions: Any, as_of: pd.Timestamp, *, own_median: bool = False
+) -> pd.DataFrame:
+    """Distinct purchase days per customer with the gap to the previous one (Ibis windows).
+
+    With ``own_median`` also ``own_median_gap``: the median of the customer's gaps up to each day.
+    """
     orders = _orders_expr(transactions, as_of)
     orders = orders.filter(orders.purchase)
     days = orders.select("customer_id", "day").distinct()
@@ -327,6 +332,9 @@ def _purchase_days(transactions: Any, as_of: pd.Timestamp) -> pd.DataFrame:
         day_number=ibis.row_number().over(w) + 1,
         gap_days=days.day.delta(days.day.lag().over(w), unit="day"),
     )
+    if own_median:  # median of the gaps so far, up to and including this purchase day
+        upto = ibis.window(group_by="customer_id", order_by="day", rows=(None, 0))
+        days = days.mutate(own_median_gap=days.gap_days.median().over(upto).cast("float64"))
     df = execute(days)
     df["day"] = pd.to_datetime(df["day"]).astype("datetime64[s]")
     return df.sort_values(["customer_id", "day"], ignore_index=True)
@@ -410,12 +418,11 @@ def customer_stages(
         out["purchased"] = out["purchased"].astype(bool)
         return out
 
-    days = _purchase_days(transactions, as_of_ts)
+    own = cfg["rule"] == "own_gap"
+    days = _purchase_days(transactions, as_of_ts, own_median=own)
     days["period"] = _period_of(days["day"], freq)
-    gaps = days["gap_days"]
-    days["own_median_gap"] = (
-        gaps.groupby(days["customer_id"]).expanding().median().reset_index(level=0, drop=True)
-    )
+    if not own:
+        days["own_median_gap"] = np.nan
     days["n_gaps"] = days["day_number"] - 1
     at_period = days.groupby(["customer_id", "period"], sort=False).last()[
         ["day", "day_number", "own_median_gap", "n_gaps"]
