@@ -163,23 +163,37 @@ def baskets(
         Columns ``basket`` (string key) and ``item``, one row per item present in a basket. Return
         lines (negative ``amount``) and lines without an item are left out.
     """
+    return execute(_basket_pairs(transactions, level=level, basket=basket, as_of=as_of))
+
+
+def _basket_pairs(
+    transactions: Transactions, *, level: str, basket: str, as_of: str | pd.Timestamp | None
+) -> ir.Table:
     check_choice("basket", basket, BASKETS)
     tx, item = _purchases(transactions, level, as_of)
-    order_key = ibis.literal("o|") + tx.order_id
     if basket == "order":
-        key = order_key
+        key = tx.order_id
     else:
         day_key = (
             ibis.literal("c|") + tx.customer_id.strip() + "|" + tx.ordered_at.date().cast("string")
         )
-        key = ibis.ifelse(_known_customer(tx), day_key, order_key)
-    expr = tx.select(basket=key, item=item).filter(ibis._.basket.notnull()).distinct()
-    return execute(expr)
+        key = ibis.ifelse(_known_customer(tx), day_key, ibis.literal("o|") + tx.order_id)
+    return tx.select(basket=key, item=item).filter(ibis._.basket.notnull()).distinct()
 
 
-def _incidence(pairs: pd.DataFrame) -> tuple[sparse.csr_matrix, np.ndarray]:
-    b_codes, _ = pd.factorize(pairs["basket"], sort=False)
-    i_codes, items = pd.factorize(pairs["item"], sort=True)
+def _incidence(
+    transactions: Transactions, *, level: str, basket: str, as_of: str | pd.Timestamp | None
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Basket × item incidence matrix (CSR, 0/1) and the item names of its columns.
+
+    Baskets travel from the database as 64-bit hashes of their keys, so only integers and item
+    names cross into Python (two distinct keys share a hash with probability about n² / 2⁶⁵:
+    3e-8 for a million baskets).
+    """
+    pairs = _basket_pairs(transactions, level=level, basket=basket, as_of=as_of)
+    res = execute(pairs.select(key=pairs.basket.hash(), item=pairs.item))
+    b_codes, _ = pd.factorize(res["key"].to_numpy())
+    i_codes, items = pd.factorize(res["item"], sort=True)
     n_b = int(b_codes.max()) + 1 if len(b_codes) else 0
     x = sparse.csr_matrix(
         (np.ones(len(b_codes), dtype=np.int32), (b_codes, i_codes)), shape=(n_b, len(items))
@@ -203,8 +217,6 @@ def _frequent_itemsets(
     x: sparse.csr_matrix, *, min_count: int, max_len: int | None
 ) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, np.ndarray]]]:
     """Item counts and frequent itemsets of 2+ items as {k: (codes (m, k) sorted, counts (m,))}."""
-    from mlxtend.frequent_patterns import fpgrowth
-
     counts = np.asarray(x.sum(axis=0)).ravel().astype(np.int64)
     found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     frequent = np.flatnonzero(counts >= min_count)
@@ -222,13 +234,59 @@ def _frequent_itemsets(
     found[2] = (np.column_stack([a, b]), n_ab)
     if max_len is not None and max_len < 3:
         return counts, found
-    # longer itemsets: fpgrowth on the baskets holding 3+ items that appear in frequent pairs
+    # longer itemsets live in baskets holding 3+ items that appear in frequent pairs
     in_pairs = np.unique(np.concatenate([a, b]))
     xp = x[:, in_pairs].tocsr()
     xp = xp[np.diff(xp.indptr) >= 3]
-    n_red = xp.shape[0]
-    if n_red < min_count:
+    if xp.shape[0] < min_count:
         return counts, found
+    triples = _count_triples(xp, min_count) if max_len == 3 else None
+    if triples is not None:
+        codes, n_abc = triples
+        if len(n_abc):
+            found[3] = (in_pairs[codes], n_abc)
+        return counts, found
+    found.update(_fpgrowth_long(xp, in_pairs, min_count=min_count, max_len=max_len))
+    return counts, found
+
+
+def _count_triples(
+    xp: sparse.csr_matrix, min_count: int, *, budget: int = 20_000_000
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Frequent 3-itemsets by enumerating each basket's item triples (vectorised per basket size).
+
+    Returns local column codes (m, 3) and counts, or ``None`` when the baskets hold more than
+    ``budget`` triples in all (large baskets), in which case fpgrowth does the work.
+    """
+    xp = xp.copy()
+    xp.sort_indices()
+    n_cols = xp.shape[1]
+    sizes = np.diff(xp.indptr).astype(np.int64)
+    if int((sizes * (sizes - 1) * (sizes - 2) // 6).sum()) > budget or n_cols**3 >= 2**62:
+        return None
+    parts = []
+    for size in np.unique(sizes).tolist():
+        rows = np.flatnonzero(sizes == size)
+        block = xp.indices[xp.indptr[rows][:, None] + np.arange(size)].astype(np.int64)
+        combo = np.array(list(combinations(range(size), 3)), dtype=np.int64)
+        code = (block[:, combo[:, 0]] * n_cols + block[:, combo[:, 1]]) * n_cols + block[
+            :, combo[:, 2]
+        ]
+        parts.append(code.ravel())
+    uniq, n = np.unique(np.concatenate(parts), return_counts=True)
+    keep = n >= min_count
+    uniq = uniq[keep]
+    codes = np.column_stack([uniq // (n_cols * n_cols), (uniq // n_cols) % n_cols, uniq % n_cols])
+    return codes, n[keep].astype(np.int64)
+
+
+def _fpgrowth_long(
+    xp: sparse.csr_matrix, columns: np.ndarray, *, min_count: int, max_len: int | None
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Frequent itemsets of 3+ items by mlxtend's fpgrowth on the reduced incidence matrix."""
+    from mlxtend.frequent_patterns import fpgrowth
+
+    n_red = xp.shape[0]
     frame = pd.DataFrame.sparse.from_spmatrix(
         xp.astype(bool), columns=[str(i) for i in range(xp.shape[1])]
     )
@@ -236,15 +294,16 @@ def _frequent_itemsets(
     sets = fpgrowth(
         frame, min_support=(min_count - 0.5) / n_red, use_colnames=False, max_len=max_len
     )
+    found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     if sets.empty:
-        return counts, found
+        return found
     sizes = sets["itemsets"].map(len).to_numpy()
     n_sets = np.rint(sets["support"].to_numpy() * n_red).astype(np.int64)
     for k in sorted(set(sizes[sizes >= 3].tolist())):
         sel = sizes == k
-        codes = np.array([sorted(in_pairs[list(s)]) for s in sets["itemsets"][sel]], dtype=np.int64)
+        codes = np.array([sorted(columns[list(s)]) for s in sets["itemsets"][sel]], dtype=np.int64)
         found[k] = (codes.reshape(-1, k), n_sets[sel])
-    return counts, found
+    return found
 
 
 def _candidate_rules(
@@ -519,8 +578,7 @@ def association_rules(
         check_range("significance", significance, low=0, high=1, low_inclusive=False)
     prune = bool(_pick(prune, section, "prune"))
     check_choice("basket", basket, BASKETS)
-    pairs = baskets(transactions, level=level, basket=basket, as_of=as_of)
-    x, items = _incidence(pairs)
+    x, items = _incidence(transactions, level=level, basket=basket, as_of=as_of)
     rules = _rules_from_incidence(
         x,
         items,
