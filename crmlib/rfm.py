@@ -60,6 +60,7 @@ __all__ = [
     "gini",
     "member_share",
     "export_segments",
+    "export_lists",
     "display_table",
     "headline_findings",
     "scoring_note",
@@ -1114,6 +1115,52 @@ def export_segments(
     return written
 
 
+def export_lists(
+    segmentation: Segmentation,
+    export_dir: str | Path | None,
+    *,
+    include_personal: bool = False,
+    customers: Any = None,
+    language: str = "en",
+) -> str:
+    """Write one CSV per segment to ``export_dir`` (if given) and describe the result.
+
+    Parameters
+    ----------
+    segmentation
+        Output of :func:`segment_rfm`.
+    export_dir
+        Target folder; ``None`` or ``""`` writes nothing.
+    include_personal, customers
+        As in :func:`export_segments`.
+    language
+        ``"en"`` or ``"zh"``.
+
+    Returns
+    -------
+    str
+        Markdown: a table of the files written with their customer counts, or a note that
+        nothing was exported.
+    """
+    check_language(language)
+    if export_dir is None or not str(export_dir).strip():
+        return t("rfm.no_export", language)
+    files = export_segments(
+        segmentation.customers,
+        Path(export_dir),
+        include_personal=include_personal,
+        customers=customers,
+    )
+    counts = segmentation.customers["segment"].value_counts()
+    head = f"| {t('rfm.col_name', language)} | {t('rfm.col_customers', language)} | {t('rfm.col_file', language)} |"
+    lines = [head, "|---|---:|---|"]
+    for f in files:
+        name = segmentation.scheme.segment_name(f.stem, language)
+        lines.append(f"| {name} | {int(counts.get(f.stem, 0)):,} | `{f}` |")
+    note = t("rfm.personal_included" if include_personal else "rfm.personal_excluded", language)
+    return "\n".join(lines) + "\n\n" + note
+
+
 # --------------------------------------------------------------------------------------------
 # Display and executive text
 # --------------------------------------------------------------------------------------------
@@ -1132,6 +1179,9 @@ def display_table(
     colours are dropped by default."""
     check_language(language)
     out = df.drop(columns=[c for c in drop if c in df]).copy()
+    for col in ("metric", "buyer", "orders_level", "aov_level"):
+        if col in out and out[col].dtype != float:
+            out[col] = out[col].map(lambda v: t(f"rfm.{v}", language) if isinstance(v, str) else v)
     for col in out.columns:
         if col in _PERCENT_COLUMNS:
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")

@@ -223,13 +223,14 @@ def lorenz_plot(
         arrowprops={"arrowstyle": "<->", "color": PALETTE[1]},
     )
     ax.text(
-        0.95,
-        y80 + top20_share / 2,
+        0.78,
+        0.05,
         t("rfm.top20_mark", language, share=f"{top20_share:.0%}"),
         ha="right",
-        va="center",
+        va="bottom",
         color=PALETTE[1],
         fontsize=10,
+        bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": PALETTE[1], "alpha": 0.9},
     )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
