@@ -657,29 +657,35 @@ def customer_summary(
     transactions: pd.DataFrame | str | Path | ir.Table,
     *,
     observation_end: str | pd.Timestamp | None = None,
+    monetary: bool = False,
 ) -> pd.DataFrame:
     """Per identified customer: purchase history in the lifetimes convention (days).
 
-    Purchases are lines with a non-negative amount (returns are netted into revenue only);
-    anonymous lines (no ``customer_id``) and lines after ``observation_end`` are left out.
+    Purchases are lines with a non-negative (or missing) amount; returns (negative lines) count
+    in revenue only. Anonymous lines (no ``customer_id``) and lines dated after
+    ``observation_end`` are left out; customers with returns only are left out.
 
     Parameters
     ----------
     transactions
         Canonical transactions (see :func:`as_table`).
     observation_end
-        Last day of observation (ISO date); default the last transaction date.
+        Last day of observation (ISO date); default the date of the last transaction line.
+    monetary
+        Also return ``monetary_value``: mean revenue per repeat purchase day (the first purchase
+        day excluded; 0 when frequency is 0), as lifetimes computes it for Gamma-Gamma. Costs a
+        second pass over the lines.
 
     Returns
     -------
     pandas.DataFrame
-        ``customer_id``, ``first_purchase``, ``last_purchase`` (timestamps), ``orders``
-        (distinct order ids), ``purchase_days`` (distinct purchase dates), ``revenue`` (net,
-        returns included), ``frequency`` (purchase days - 1), ``recency`` (days from first to
-        last purchase day), ``T`` (days from first purchase day to ``observation_end``) and
-        ``monetary_value`` (mean revenue per repeat purchase day, first day excluded; 0 when
-        frequency is 0) — the same definitions as
-        ``lifetimes.utils.summary_data_from_transaction_data(freq="D")``.
+        One row per customer, sorted by ``customer_id``: ``first_purchase``,
+        ``last_purchase`` (timestamps), ``orders`` (distinct order ids with a purchase),
+        ``purchase_days`` (distinct purchase dates), ``revenue`` (net, returns included),
+        ``frequency`` (purchase days - 1), ``recency`` (days from the first to the last purchase
+        day) and ``T`` (days from the first purchase day to ``observation_end``) — the
+        definitions of ``lifetimes.utils.summary_data_from_transaction_data(freq="D")``.
+        ``attrs["observation_end"]`` holds the observation end used.
     """
     tx = as_table(transactions)
     end = _as_of(observation_end)
@@ -689,44 +695,47 @@ def customer_summary(
             raise DataError("transactions hold no dated line", column="ordered_at")
         end = pd.Timestamp(last).normalize()
     end_date = ibis.literal(end.date())
-    tx = tx.filter(
-        tx.customer_id.notnull(), tx.ordered_at.notnull(), tx.ordered_at.date() <= end_date
+    tx = tx.filter(tx.customer_id.notnull(), tx.ordered_at.date() <= end_date)
+    tx = tx.mutate(day=tx.ordered_at.date(), purchase=tx.amount.isnull() | (tx.amount >= 0))
+    per = tx.group_by("customer_id").aggregate(
+        first_purchase=tx.ordered_at.min(where=tx.purchase),
+        last_purchase=tx.ordered_at.max(where=tx.purchase),
+        orders=tx.order_id.nunique(where=tx.purchase),
+        purchase_days=tx.day.nunique(where=tx.purchase),
+        revenue=tx.amount.sum(),
     )
-    day = tx.ordered_at.date()
-    purchase = tx.amount.isnull() | (tx.amount >= 0)
-    daily = (
-        tx.mutate(day=day, purchase=purchase)
-        .group_by(["customer_id", "day"])
-        .aggregate(
-            first_at=ibis.cases((ibis._.purchase, ibis._.ordered_at)).min(),
-            last_at=ibis.cases((ibis._.purchase, ibis._.ordered_at)).max(),
-            bought=ibis._.purchase.any(),
-            day_revenue=ibis._.amount.sum().fill_null(0),
-        )
-    )
-    per = daily.group_by("customer_id").aggregate(
-        first_purchase=daily.first_at.min(),
-        last_purchase=daily.last_at.max(),
-        purchase_days=daily.bought.sum(),
-        first_day=ibis.cases((daily.bought, daily.day)).min(),
-        last_day=ibis.cases((daily.bought, daily.day)).max(),
-        revenue=daily.day_revenue.sum(),
-    )
-    first_rev = (
-        daily.join(per.select("customer_id", "first_day"), "customer_id")
-        .filter(lambda d: d.day == d.first_day)
-        .group_by("customer_id")
-        .aggregate(first_revenue=ibis._.day_revenue.sum())
-    )
-    orders = tx.filter(purchase).group_by("customer_id").aggregate(orders=ibis._.order_id.nunique())
     per = per.filter(per.purchase_days > 0)
-    per = per.left_join(first_rev, "customer_id").select(
-        *[per[c] for c in per.columns], first_revenue=first_rev.first_revenue
-    )
-    per = per.left_join(orders, "customer_id").select(
-        *[per[c] for c in per.columns], orders=orders.orders.fill_null(0)
-    )
-    frequency = per.purchase_days - 1
+    first_day = per.first_purchase.date()
+    columns = {
+        "frequency": per.purchase_days - 1,
+        "recency": per.last_purchase.date().delta(first_day, unit="day"),
+        "T": end_date.delta(first_day, unit="day"),
+    }
+    if monetary:
+        firsts = per.select("customer_id", first_day=first_day)
+        joined = tx.filter(tx.purchase).join(firsts, "customer_id")
+        first_rev = (
+            joined.filter(joined.day == joined.first_day)
+            .group_by("customer_id")
+            .aggregate(first_revenue=ibis._.amount.sum())
+        )
+        per = per.left_join(first_rev, "customer_id").select(
+            *[per[c] for c in per.columns], first_revenue=first_rev.first_revenue.fill_null(0)
+        )
+        positive = tx.filter(tx.purchase)
+        repeat_rev = positive.group_by("customer_id").aggregate(paid=positive.amount.sum())
+        per = per.left_join(repeat_rev, "customer_id").select(
+            *[per[c] for c in per.columns], paid=repeat_rev.paid.fill_null(0)
+        )
+        frequency = per.purchase_days - 1
+        columns = {
+            "frequency": frequency,
+            "recency": per.last_purchase.date().delta(per.first_purchase.date(), unit="day"),
+            "T": end_date.delta(per.first_purchase.date(), unit="day"),
+            "monetary_value": ibis.ifelse(
+                frequency > 0, (per.paid - per.first_revenue) / frequency, 0.0
+            ),
+        }
     result = per.select(
         "customer_id",
         "first_purchase",
@@ -734,20 +743,17 @@ def customer_summary(
         "orders",
         "purchase_days",
         "revenue",
-        frequency=frequency,
-        recency=per.last_day.delta(per.first_day, "day"),
-        T=end_date.delta(per.first_day, "day"),
-        monetary_value=ibis.ifelse(
-            frequency > 0, (per.revenue - per.first_revenue.fill_null(0)) / frequency, 0.0
-        ),
-    ).order_by("customer_id")
-    out = execute(result)
+        **columns,
+    )
+    out = execute(result).sort_values("customer_id", kind="stable")
     for col in ("orders", "purchase_days", "frequency", "recency", "T"):
         out[col] = out[col].astype("int64")
-    out["revenue"] = out["revenue"].astype("float64")
-    out["monetary_value"] = out["monetary_value"].astype("float64")
+    for col in ("revenue", "monetary_value"):
+        if col in out:
+            out[col] = out[col].astype("float64").fillna(0.0)
+    out = out.reset_index(drop=True)
     out.attrs["observation_end"] = end
-    return out.reset_index(drop=True)
+    return out
 
 
 def coverage(
