@@ -1,0 +1,477 @@
+"""Sending the email of a report run over SMTP, exactly once per recipient.
+
+SMTP settings come from environment variables, or from a git-ignored ``.env`` file in the project
+root (real environment variables win; see ``.env.example``):
+
+=========================  ==================================================================
+``CRMWB_SMTP_HOST``        server name (required to send)
+``CRMWB_SMTP_PORT``        port; default 587 for ``starttls``, 465 for ``ssl``, 25 for ``none``
+``CRMWB_SMTP_SECURITY``    ``starttls`` (default), ``ssl`` or ``none``
+``CRMWB_SMTP_USER``        login name (no login when empty)
+``CRMWB_SMTP_PASSWORD``    login password
+``CRMWB_SMTP_SENDER``      the From address, e.g. ``CRM Reports <crm@example.com>`` (required)
+``CRMWB_SMTP_TIMEOUT``     seconds to wait for the server (default 30)
+``CRMWB_SMTP_RETRIES``     further attempts after a failed one (default 3)
+``CRMWB_SMTP_BACKOFF``     seconds before the first retry, doubling each time (default 2)
+=========================  ==================================================================
+
+A successful run's digest goes to the pack's ``success`` recipients; a failed run sends only the
+failure notice to the ``failure`` recipients. Each message is written to ``<run>/outbox/`` before
+it is sent and removed from there once the server accepted it; ``<run>/sent.json`` records, per
+recipient and message kind, the Message-ID and the time. A second ``send`` therefore never
+emails anyone twice, and ``send --retry`` sends what is left in the outbox with its original
+Message-ID. Delivery is at-least-once: if the process dies between the server's acceptance and
+the write of ``sent.json``, that one message is sent again.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import logging
+import os
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
+
+from crmlib.config import check_choice, check_range
+from crmlib.errors import ConfigError, ReportError
+from crmlib.report.email import _write_atomic, build_message, failure_notice, read_run
+
+log = logging.getLogger(__name__)
+
+#: Security modes of the SMTP connection and their default ports.
+SECURITY_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
+#: Folder names inside a run folder.
+OUTBOX, DRY_RUN_OUTBOX, SENT_LOG = "outbox", "outbox-dry-run", "sent.json"
+_KIND_HEADER = "X-CRMWB-Kind"
+_LOCK_WAIT = 120.0  # seconds a send waits for another send of the same run
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach the SMTP server (see the module docstring for the environment variables)."""
+
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"
+    user: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = ""
+    timeout: float = 30.0
+    retries: int = 3
+    backoff: float = 2.0
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working directory) holding
+    ``pyproject.toml``; ``start`` itself when there is none."""
+    start = Path(start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").exists():
+            return folder
+    return start
+
+
+def smtp_settings(
+    *, env: Mapping[str, str] | None = None, dotenv_path: Path | None = None
+) -> SmtpSettings:
+    """Read the SMTP settings from the environment and a ``.env`` file.
+
+    Parameters
+    ----------
+    env
+        The environment to read (default ``os.environ``); its values win over the file's.
+    dotenv_path
+        The ``.env`` file (default: ``.env`` in :func:`project_root`). A missing file is fine.
+        The file is only read: ``os.environ`` is not changed.
+
+    Raises
+    ------
+    ConfigError
+        When a value is invalid; the message names the variable.
+    """
+    path = Path(dotenv_path) if dotenv_path is not None else project_root() / ".env"
+    values: dict[str, str] = {}
+    if path.is_file():
+        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    values.update(os.environ if env is None else env)
+
+    def get(name: str, default: str = "") -> str:
+        return str(values.get(f"CRMWB_SMTP_{name}", "") or default).strip()
+
+    def number(name: str, default: float, *, low: float, high: float | None = None) -> float:
+        raw = get(name, str(default))
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"CRMWB_SMTP_{name} must be a number; got {raw!r}") from None
+        return check_range(f"CRMWB_SMTP_{name}", value, low=low, high=high)
+
+    security = check_choice(
+        "CRMWB_SMTP_SECURITY", get("SECURITY", "starttls").lower(), SECURITY_PORTS
+    )
+    return SmtpSettings(
+        host=get("HOST"),
+        port=int(number("PORT", SECURITY_PORTS[security], low=1, high=65535)),
+        security=security,
+        user=get("USER"),
+        password=str(values.get("CRMWB_SMTP_PASSWORD", "") or ""),
+        sender=get("SENDER"),
+        timeout=number("TIMEOUT", 30.0, low=0.1),
+        retries=int(number("RETRIES", 3, low=0, high=20)),
+        backoff=number("BACKOFF", 2.0, low=0),
+    )
+
+
+@dataclass
+class SendResult:
+    """What :func:`send_run` did.
+
+    Attributes
+    ----------
+    run_dir, kind
+        The run folder and the kind of message (``"digest"`` or ``"failure"``).
+    sent
+        Recipients the server accepted a message for in this call.
+    already_sent
+        Recipients skipped because ``sent.json`` shows they already got this message.
+    failed
+        Recipient to error, for messages not delivered (they stay in the outbox).
+    outbox
+        Messages waiting in ``<run>/outbox/`` for ``send --retry``.
+    written
+        In a dry run, the ``.eml`` files written instead of sending.
+    """
+
+    run_dir: Path
+    kind: str
+    dry_run: bool = False
+    sent: list[str] = field(default_factory=list)
+    already_sent: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    outbox: list[Path] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.failed
+
+    def summary(self) -> str:
+        """One line for logs and the command line."""
+        if self.dry_run:
+            return (
+                f"{self.kind}: dry run, {len(self.written)} message(s) written to {DRY_RUN_OUTBOX}/"
+            )
+        parts = [f"{self.kind}: sent {len(self.sent)}", f"already sent {len(self.already_sent)}"]
+        if self.failed:
+            parts.append(f"failed {len(self.failed)} ({len(self.outbox)} in {OUTBOX}/)")
+        return ", ".join(parts)
+
+
+# -- send log and outbox -------------------------------------------------------------------------
+
+
+def read_sent_log(run_dir: Path) -> list[dict[str, str]]:
+    """The entries of ``<run>/sent.json``: recipient, kind, message_id, sent_at."""
+    path = Path(run_dir) / SENT_LOG
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ReportError(f"{path} is not valid JSON ({exc}); fix or remove it") from exc
+    return list(data.get("sent", []))
+
+
+def _record_sent(run_dir: Path, entry: dict[str, str]) -> None:
+    entries = read_sent_log(run_dir) + [entry]
+    data = json.dumps({"sent": entries}, ensure_ascii=False, indent=2).encode("utf-8")
+    _write_atomic(Path(run_dir) / SENT_LOG, data)
+
+
+def _address(value: str) -> str:
+    return parseaddr(value)[1].strip().lower()
+
+
+def _slug(recipient: str) -> str:
+    return re.sub(r"[^a-z0-9@._-]", "_", recipient.lower())
+
+
+def _outbox_path(folder: Path, kind: str, recipient: str) -> Path:
+    return folder / f"{kind}--{_slug(recipient)}.eml"
+
+
+def _read_eml(path: Path) -> EmailMessage:
+    with path.open("rb") as fh:
+        return email.message_from_binary_file(fh, policy=email.policy.default)
+
+
+def _write_eml(path: Path, msg: EmailMessage) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, msg.as_bytes())
+
+
+def _recipients(run: Mapping[str, Any], kind: str) -> list[str]:
+    group = "success" if kind == "digest" else "failure"
+    given = (run.get("recipients") or {}).get(group) or []
+    if isinstance(given, str):
+        given = [given]
+    seen, out = set(), []
+    for value in given:
+        address = _address(str(value))
+        if address and address not in seen:
+            seen.add(address)
+            out.append(str(value).strip())
+    return out
+
+
+# -- SMTP ----------------------------------------------------------------------------------------
+
+
+def _connect(settings: SmtpSettings) -> smtplib.SMTP:
+    context = ssl.create_default_context()
+    if settings.security == "ssl":
+        conn: smtplib.SMTP = smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=settings.timeout, context=context
+        )
+    else:
+        conn = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        if settings.security == "starttls":
+            conn.starttls(context=context)
+    if settings.user:
+        conn.login(settings.user, settings.password)
+    return conn
+
+
+def _close(conn: smtplib.SMTP | None) -> None:
+    if conn is None:
+        return
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        message = exc.smtp_error
+        text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+        return f"{type(exc).__name__} {exc.smtp_code}: {text}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _permanent(exc: BaseException) -> bool:
+    """A refusal that retrying will not change (5xx, refused recipient)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+def _fatal(exc: BaseException) -> bool:
+    """A problem with the server or the account that stops every further message."""
+    return isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError)
+
+
+# -- sending -------------------------------------------------------------------------------------
+
+
+def send_run(
+    run_dir: Path,
+    *,
+    dry_run: bool = False,
+    retry: bool = False,
+    settings: SmtpSettings | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SendResult:
+    """Email a run: the digest to its success list, or the failure notice to its failure list.
+
+    Parameters
+    ----------
+    run_dir
+        The run folder ``reports/<pack>/<period>/`` holding ``run.json``.
+    dry_run
+        Write the messages to ``<run>/outbox-dry-run/*.eml`` instead of sending them.
+    retry
+        Send only the messages left in ``<run>/outbox/`` by an earlier failed send.
+    settings
+        SMTP settings (default: :func:`smtp_settings` with the ``.env`` of the run's project).
+    sleep
+        Waits between attempts (replaceable in tests).
+
+    Returns
+    -------
+    SendResult
+        Who got the message now, who had it already, what failed and what waits in the outbox.
+
+    Raises
+    ------
+    ConfigError
+        When sending is needed and the SMTP host or sender is not configured.
+    ReportError
+        When the run folder is unusable or another send of the same run holds its lock too long.
+    """
+    run_dir = Path(run_dir)
+    run = read_run(run_dir)
+    kind = "digest" if run["status"] == "ok" else "failure"
+    if settings is None:
+        settings = smtp_settings(dotenv_path=project_root(run_dir) / ".env")
+    result = SendResult(run_dir=run_dir, kind=kind, dry_run=dry_run)
+    try:
+        with FileLock(run_dir / ".send.lock", timeout=_LOCK_WAIT):
+            _send_locked(run, run_dir, kind, settings, result, retry=retry, sleep=sleep)
+    except LockTimeout:
+        raise ReportError(
+            f"another send of {run_dir} has been running for over {_LOCK_WAIT:.0f} s"
+        ) from None
+    log.info("%s: %s", run_dir, result.summary())
+    return result
+
+
+def _send_locked(
+    run: Mapping[str, Any],
+    run_dir: Path,
+    kind: str,
+    settings: SmtpSettings,
+    result: SendResult,
+    *,
+    retry: bool,
+    sleep: Callable[[float], None],
+) -> None:
+    outbox = run_dir / OUTBOX
+    done = {(e.get("kind"), _address(e.get("recipient", ""))) for e in read_sent_log(run_dir)}
+    # (recipient, .eml path or None when the message still has to be built)
+    pending: list[tuple[str, Path | None]] = []
+    if retry:
+        for path in sorted(outbox.glob(f"{kind}--*.eml")) if outbox.exists() else []:
+            pending.append((str(_read_eml(path)["To"]), path))
+    else:
+        recipients = _recipients(run, kind)
+        if not recipients:
+            log.warning("%s: no %s recipients in run.json; nothing to send", run_dir, kind)
+        for recipient in recipients:
+            path = _outbox_path(outbox, kind, _address(recipient))
+            pending.append((recipient, path if path.exists() else None))
+    todo = []
+    for recipient, path in pending:
+        if (kind, _address(recipient)) in done:
+            result.already_sent.append(recipient)
+            if path is not None:
+                path.unlink(missing_ok=True)
+        elif "@" not in _address(recipient):
+            result.failed[recipient] = "not an email address"
+        else:
+            todo.append((recipient, path))
+    if not todo:
+        return
+    # a dry run sends nothing, so a placeholder may stand in for a missing sender
+    sender = settings.sender or ("CRM Workbook <crm-reports@localhost>" if result.dry_run else "")
+    if not sender:
+        raise ConfigError(
+            "CRMWB_SMTP_SENDER is not set (environment or .env); it is the From address"
+        )
+    if not result.dry_run and not settings.host:
+        raise ConfigError("CRMWB_SMTP_HOST is not set (environment or .env); cannot send email")
+
+    messages: list[tuple[str, Path, EmailMessage]] = []
+    for recipient, path in todo:
+        if path is not None:
+            messages.append((recipient, path, _read_eml(path)))
+            continue
+        builder = build_message if kind == "digest" else failure_notice
+        msg = builder(run_dir, to=recipient, sender=sender)
+        path = _outbox_path(outbox, kind, _address(recipient))
+        if not result.dry_run:
+            _write_eml(path, msg)  # written before sending, so a crash leaves it for --retry
+        messages.append((recipient, path, msg))
+
+    if result.dry_run:
+        for recipient, _, msg in messages:
+            target = _outbox_path(run_dir / DRY_RUN_OUTBOX, kind, _address(recipient))
+            _write_eml(target, msg)
+            result.written.append(target)
+        return
+    _deliver(messages, run_dir, kind, settings, result, sleep=sleep)
+
+
+def _deliver(
+    messages: list[tuple[str, Path, EmailMessage]],
+    run_dir: Path,
+    kind: str,
+    settings: SmtpSettings,
+    result: SendResult,
+    *,
+    sleep: Callable[[float], None],
+) -> None:
+    conn: smtplib.SMTP | None = None
+    envelope_from = _address(settings.sender)
+    stop_reason = ""
+    try:
+        for recipient, path, msg in messages:
+            if stop_reason:
+                result.failed[recipient] = f"not attempted: {stop_reason}"
+                result.outbox.append(path)
+                continue
+            for attempt in range(settings.retries + 1):
+                try:
+                    if conn is None:
+                        conn = _connect(settings)
+                    conn.send_message(
+                        msg, from_addr=envelope_from or None, to_addrs=[_address(recipient)]
+                    )
+                except (smtplib.SMTPException, OSError) as exc:
+                    error = _describe(exc)
+                    if _fatal(exc) or _permanent(exc) or attempt == settings.retries:
+                        log.warning("%s: %s to %s not sent: %s", run_dir, kind, recipient, error)
+                        result.failed[recipient] = error
+                        result.outbox.append(path)
+                        if _fatal(exc) or not _permanent(exc):
+                            stop_reason = error
+                        if not isinstance(exc, smtplib.SMTPRecipientsRefused):
+                            _close(conn)
+                            conn = None
+                        break
+                    wait = settings.backoff * 2**attempt
+                    log.info(
+                        "%s: %s to %s failed (%s); retrying in %.1f s",
+                        run_dir,
+                        kind,
+                        recipient,
+                        error,
+                        wait,
+                    )
+                    _close(conn)
+                    conn = None
+                    sleep(wait)
+                else:
+                    _record_sent(
+                        run_dir,
+                        {
+                            "recipient": _address(recipient),
+                            "kind": kind,
+                            "message_id": str(msg["Message-ID"]),
+                            "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                        },
+                    )
+                    path.unlink(missing_ok=True)
+                    result.sent.append(recipient)
+                    break
+    finally:
+        _close(conn)
+    outbox = run_dir / OUTBOX
+    if outbox.exists() and not any(outbox.iterdir()):
+        outbox.rmdir()
