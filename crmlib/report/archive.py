@@ -45,7 +45,7 @@ _STAGING = re.compile(r"^\.(?:tmp|old)-.+-(\d+)-[0-9a-f]+$")
 def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:
     """Write ``data`` as JSON to ``path`` atomically (temporary file, fsync, :func:`os.replace`)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
         fh.write("\n")
@@ -272,7 +272,7 @@ def write_index(reports_dir: str | Path = "reports", *, language: str = "en") ->
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / INDEX_HTML
-    tmp = path.with_name(f".{INDEX_HTML}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{INDEX_HTML}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     tmp.write_text(render_index(reports_dir, language=language), encoding="utf-8")
     os.replace(tmp, path)
     return path

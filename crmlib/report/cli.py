@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from crmlib.errors import CrmError
+from crmlib.errors import CrmError, ReportError
 from crmlib.i18n import LANGUAGES
 
 log = logging.getLogger("crmlib")
@@ -214,8 +214,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from crmlib.data import validate
-
+    validate = _optional("crmlib.data", "validate")
     text, code = validate(args.params, language=args.language)
     print(text)
     if args.packs:
@@ -241,21 +240,29 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _optional(module: str, name: str):
+    """``module.name``, or a ReportError saying that part of the workbook is not installed."""
+    from importlib import import_module
+
+    try:
+        return getattr(import_module(module), name)
+    except (ImportError, AttributeError):
+        raise ReportError(f"{module}.{name} is not available in this installation") from None
+
+
 def _cmd_send(args: argparse.Namespace) -> int:
     from crmlib.report.archive import find_run
-    from crmlib.report.delivery import send_run
 
-    result = send_run(
-        find_run(args.run, reports_dir=args.reports_dir), dry_run=args.dry_run, retry=args.retry
-    )
+    run_dir = find_run(args.run, reports_dir=args.reports_dir)
+    send_run = _optional("crmlib.report.delivery", "send_run")
+    result = send_run(run_dir, dry_run=args.dry_run, retry=args.retry)
     if result is not None:
         print(result)
     return 0 if getattr(result, "ok", True) else 1
 
 
 def _cmd_schedule(args: argparse.Namespace) -> int:
-    from crmlib.report.schedule import run_scheduler
-
+    run_scheduler = _optional("crmlib.report.schedule", "run_scheduler")
     return int(run_scheduler(Path(args.packs), once=args.once, crontab=args.crontab) or 0)
 
 

@@ -560,6 +560,10 @@ def run(
     ConfigError
         Before anything runs, for any invalid pack, notebook or parameter.
     """
+    if options.get("as_of"):
+        options["as_of"] = check_date("as_of", options["as_of"])
+    if options.get("language"):
+        check_language(options["language"])
     root = Path(root).resolve() if root is not None else Path.cwd()
     path = Path(reports_yaml) if Path(reports_yaml).is_absolute() else root / reports_yaml
     packs = load_packs(path, root=root) if path.exists() else {}
@@ -573,8 +577,4 @@ def run(
         root=root,
         language=options.get("language") or "en",
     )
-    if options.get("as_of"):
-        options["as_of"] = check_date("as_of", options["as_of"])
-    if options.get("language"):
-        check_language(options["language"])
     return [run_pack(pack, **options) for pack in chosen]

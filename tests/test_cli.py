@@ -1,0 +1,171 @@
+"""The crmwb command: every subcommand wired, readable errors, meaningful exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crmlib.report import archive
+from crmlib.report.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
+
+
+def _packs(tmp_path: Path, packs: dict) -> Path:
+    path = tmp_path / "reports.yaml"
+    path.write_text(yaml.safe_dump({"notebooks_dir": str(FIXTURES), "packs": packs}))
+    return path
+
+
+def _published_run(reports: Path, status: str = "ok") -> Path:
+    run_dir = reports / "weekly" / "2026-W47"
+    run_dir.mkdir(parents=True)
+    archive.write_json(
+        run_dir / "run.json",
+        {"pack": "weekly", "run_id": "2026-W47", "status": status, "notebooks": []},
+    )
+    return run_dir
+
+
+def test_help_documents_every_command(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("run", "index", "validate", "demo-data", "send", "schedule"):
+        assert command in out
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--all", "--reports-dir", "--jobs", "--as-of", "--language", "--send"):
+        assert option in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["run", "no_such_pack_or_notebook"], "neither a pack"),
+        (["run", "ok", "--as-of", "22/11/2026"], "ISO date"),
+        (["send", "weekly/2019-W01", "--reports-dir", "nowhere"], "no finished report run"),
+    ],
+)
+def test_user_errors_print_one_line_and_exit_2(argv, says, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    packs = _packs(tmp_path, {"weekly": {"notebooks": ["ok"]}})
+    code = main([*argv, "--packs", str(packs)] if argv[0] == "run" else argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert says in err
+
+
+def test_invalid_pack_stops_before_anything_runs(tmp_path, capsys):
+    packs = _packs(tmp_path, {"weekly": {"notebooks": ["ok"], "schedule": "0 25 * * *"}})
+    reports = tmp_path / "reports"
+    code = main(["run", "--all", "--packs", str(packs), "--reports-dir", str(reports)])
+    assert code == 2
+    assert "'weekly'" in capsys.readouterr().err
+    assert not reports.exists()
+
+
+@pytest.mark.slow
+def test_failed_notebook_exits_1_and_names_the_cell(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)  # notebooks run from the project root
+    reports = tmp_path / "reports"
+    code = main(
+        ["run", "failing", "--packs", str(_packs(tmp_path, {})), "--reports-dir", str(reports),
+         "--no-progress"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "ValueError" in captured.err and "planted failure" in captured.err
+    # a notebook run alone is a one-notebook pack named after it, its folder named by day
+    [run] = archive.list_runs(reports)
+    assert run["pack"] == "failing" and run["status"] == "failed"
+    dt.date.fromisoformat(run["run_id"])
+    assert (reports / "index.html").is_file()
+
+
+def test_index_rebuilds_the_page(tmp_path, capsys):
+    reports = tmp_path / "reports"
+    _published_run(reports)
+    assert main(["index", "--reports-dir", str(reports), "--language", "zh"]) == 0
+    page = (reports / "index.html").read_text(encoding="utf-8")
+    assert "2026-W47" in page and "报告" in page
+
+
+def test_send_resolves_the_run_and_calls_delivery(tmp_path, monkeypatch):
+    reports = tmp_path / "reports"
+    run_dir = _published_run(reports)
+    calls = []
+
+    def send_run(path, *, dry_run=False, retry=False):
+        calls.append((Path(path), dry_run, retry))
+        return types.SimpleNamespace(ok=True)
+
+    monkeypatch.setitem(
+        sys.modules, "crmlib.report.delivery", types.SimpleNamespace(send_run=send_run)
+    )
+    assert main(["send", "weekly", "--reports-dir", str(reports), "--dry-run"]) == 0
+    assert main(["send", str(run_dir), "--retry"]) == 0
+    assert calls == [(run_dir, True, False), (run_dir, False, True)]
+
+
+def test_schedule_passes_its_options(monkeypatch):
+    calls = []
+
+    def run_scheduler(reports_yaml, *, once=None, crontab=False):
+        calls.append((Path(reports_yaml), once, crontab))
+        return 0
+
+    monkeypatch.setitem(
+        sys.modules, "crmlib.report.schedule", types.SimpleNamespace(run_scheduler=run_scheduler)
+    )
+    assert main(["schedule", "--crontab"]) == 0
+    assert main(["schedule", "--once", "weekly", "--packs", "p.yaml"]) == 0
+    assert calls == [
+        (Path("params/reports.yaml"), None, True),
+        (Path("p.yaml"), "weekly", False),
+    ]
+
+
+def test_validate_prints_the_report_and_returns_its_code(monkeypatch, capsys):
+    import crmlib.data
+
+    seen = []
+
+    def validate(params, *, language="en"):
+        seen.append((params, language))
+        return "transactions: 10 rows read, 1 rejected", 1
+
+    monkeypatch.setattr(crmlib.data, "validate", validate)
+    assert main(["validate", "my.yaml", "--language", "zh"]) == 1
+    assert seen == [("my.yaml", "zh")]
+    assert "1 rejected" in capsys.readouterr().out
+
+
+def test_demo_data_builds_demo_or_cdnow(monkeypatch, tmp_path, capsys):
+    import crmlib.datasets
+    import crmlib.simulate
+
+    calls = []
+
+    def write_demo(out_dir="data/demo", *, customers=50_000, seed=42, progress=False):
+        calls.append(("demo", out_dir, customers, seed, progress))
+        return Path(out_dir)
+
+    def write_cdnow(out_dir="data/cdnow"):
+        calls.append(("cdnow", out_dir))
+        return Path(out_dir)
+
+    monkeypatch.setattr(crmlib.simulate, "write_demo", write_demo)
+    monkeypatch.setattr(crmlib.datasets, "write_cdnow", write_cdnow)
+    assert main(["demo-data", "--customers", "500", "--seed", "3", "--out", str(tmp_path)]) == 0
+    assert main(["demo-data", "--cdnow"]) == 0
+    assert calls == [("demo", str(tmp_path), 500, 3, True), ("cdnow", "data/cdnow")]

@@ -1,0 +1,348 @@
+"""Running packs: failures are contained, outputs are complete, publishing is atomic."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from crmlib.errors import ReportError
+from crmlib.report import archive, runner
+from crmlib.report.packs import build_pack, load_packs
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
+
+pytestmark = pytest.mark.slow
+
+
+def _packs_file(tmp_path: Path, packs: dict, notebooks_dir: Path = FIXTURES) -> Path:
+    path = tmp_path / "reports.yaml"
+    path.write_text(
+        yaml.safe_dump({"notebooks_dir": str(notebooks_dir), "packs": packs}), encoding="utf-8"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """One run of four notebooks: one fine, one failing cell, one over its 5 s limit, one whose
+    kernel dies. Two run at a time."""
+    tmp = tmp_path_factory.mktemp("mixed")
+    packs = {
+        "mixed": {
+            "notebooks": ["ok", "failing", "slow", "dead_kernel"],
+            "parameters": {
+                "defaults": {"data_params": "params/data.yaml"},
+                "ok": {"customer_id": "007", "title": "<Revenue & 收入>"},
+                "slow": {"pause": 60.0},
+            },
+            "timeout": {"default": 300, "slow": 5},
+            "recipients": {"success": ["boss@example.com"], "failure": ["team@example.com"]},
+            "language": "zh",
+            "period": "month",
+        }
+    }
+    started = time.monotonic()
+    [result] = runner.run(
+        ["mixed"],
+        reports_yaml=_packs_file(tmp, packs),
+        root=ROOT,
+        reports_dir=tmp / "reports",
+        as_of="2026-11-22",
+        jobs=2,
+        progress=False,
+    )
+    return result, tmp / "reports", time.monotonic() - started
+
+
+def test_failures_are_contained_with_readable_reasons(mixed):
+    result, _, _ = mixed
+    by_name = {nb["name"]: nb for nb in result.run["notebooks"]}
+    assert [nb["name"] for nb in result.run["notebooks"]] == [
+        "ok",
+        "failing",
+        "slow",
+        "dead_kernel",
+    ]
+    assert {k: v["status"] for k, v in by_name.items()} == {
+        "ok": "ok",
+        "failing": "failed",
+        "slow": "timeout",
+        "dead_kernel": "dead_kernel",
+    }
+    assert by_name["ok"]["error"] is None
+    assert "ValueError" in by_name["failing"]["error"]
+    assert "planted failure" in by_name["failing"]["error"]
+    assert "5 s" in by_name["slow"]["error"]
+    assert "kernel died" in by_name["dead_kernel"]["error"]
+    # the 60 s sleep was cut off by the 5 s limit, not waited out
+    assert by_name["slow"]["seconds"] < 55
+    assert result.run["status"] == "failed"
+    assert not result.ok
+
+
+def test_every_notebook_keeps_its_executed_copy_and_html(mixed):
+    result, _, _ = mixed
+    for nb in result.run["notebooks"]:
+        ipynb, html = result.run_dir / nb["ipynb"], result.run_dir / nb["html"]
+        assert ipynb.is_file() and html.is_file(), nb["name"]
+        page = html.read_text(encoding="utf-8")
+        # code is hidden: no code editor blocks, no prompts, nothing loaded from the network
+        assert 'class="jp-CodeMirrorEditor' not in page
+        assert "<script src=" not in page
+    failing = (result.run_dir / "failing.html").read_text(encoding="utf-8")
+    assert "planted failure in the fixture notebook" in failing
+    ok = (result.run_dir / "ok.html").read_text(encoding="utf-8")
+    assert re.search(r'<img[^>]+src="data:image/png;base64,', ok)
+
+
+def test_parameters_reach_the_notebook_with_their_types(mixed):
+    result, _, _ = mixed
+    nb = nbformat.read(result.run_dir / "ok.ipynb", as_version=4)
+    outputs = "".join(
+        out.get("data", {}).get("text/plain", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+    # the id stayed the text "007" (papermill's -p would have made it the number 7)
+    assert re.search(r"customer_id\s+007\s+str", outputs)
+    assert re.search(r"language\s+zh\s+str", outputs)
+    assert re.search(r"as_of\s+2026-11-22\s+str", outputs)
+
+
+def test_run_json_describes_the_published_run(mixed):
+    result, reports, _ = mixed
+    assert result.run_dir == reports / "mixed" / "2026-11"
+    run = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
+    assert run == result.run
+    assert run["pack"] == "mixed" and run["run_id"] == "2026-11"
+    assert run["language"] == "zh" and run["as_of"] == "2026-11-22" and run["digest"] == "ok"
+    assert run["recipients"] == {"success": ["boss@example.com"], "failure": ["team@example.com"]}
+    assert run["started_at"] <= run["finished_at"]
+    assert run["data_fingerprint"] is None or isinstance(run["data_fingerprint"], str)
+    ok = run["notebooks"][0]
+    assert ok["parameters"] == {
+        "data_params": "params/data.yaml",
+        "customer_id": "007",
+        "title": "<Revenue & 收入>",
+        "language": "zh",
+        "as_of": "2026-11-22",
+    }
+    for nb in run["notebooks"]:
+        assert set(nb) == {"name", "status", "seconds", "error", "parameters", "ipynb", "html"}
+        assert not Path(nb["html"]).is_absolute()
+    if run.get("email"):
+        assert (result.run_dir / run["email"]["html"]).is_file()
+    # nothing of the staging area is left behind
+    assert [p.name for p in (reports / "mixed").iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_index_lists_the_run_with_links(mixed):
+    result, reports, _ = mixed
+    page = (reports / "index.html").read_text(encoding="utf-8")
+    for name in ("ok", "failing", "slow", "dead_kernel"):
+        assert f'href="mixed/2026-11/{name}.html"' in page
+    assert "2026-11" in page and "badge failed" in page
+
+
+def test_worker_outliving_its_limit_is_killed(tmp_path):
+    # every cell stays under the 2 s cell limit, but four 1.5 s cells outlast 2 s + 1 s grace
+    started = time.monotonic()
+    result = runner.execute_notebook(
+        FIXTURES / "slow.ipynb",
+        tmp_path / "slow.ipynb",
+        parameters={"pause": 1.5, "cells": 4},
+        timeout=2,
+        grace=1,
+        cwd=ROOT,
+    )
+    assert result.status == "timeout"
+    assert "stopped" in result.error
+    assert time.monotonic() - started < 30
+
+
+# --- publishing: a fake executor stands in for papermill so these tests take no kernel time ---
+
+
+def _fake_execute(notebook, output, *, parameters, timeout, cwd, grace, log_file, html=None):
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata["fake_parameters"] = dict(parameters)
+    nbformat.write(nb, output)
+    page = output.with_suffix(".html")
+    page.write_text(f"<html><body>{output.stem} as of {parameters.get('as_of')}</body></html>")
+    time.sleep(0.2)
+    return runner.NotebookResult(
+        Path(notebook).stem, "ok", 0.2, None, dict(parameters), str(output), str(page)
+    )
+
+
+@pytest.fixture
+def fake_pack(monkeypatch):
+    monkeypatch.setattr(runner, "execute_notebook", _fake_execute)
+    monkeypatch.setattr(runner, "_write_email", lambda run_dir: None)
+    return build_pack(
+        "fake", {"notebooks": ["ok", "failing"], "period": "day"}, notebooks_dir=FIXTURES, root=ROOT
+    )
+
+
+def _options(reports: Path) -> dict:
+    return {"reports_dir": reports, "progress": False}
+
+
+def test_rerun_replaces_the_period_and_a_crash_keeps_the_old_run(tmp_path, fake_pack, monkeypatch):
+    reports = tmp_path / "reports"
+    first = runner.run_pack(fake_pack, as_of="2026-11-20", **_options(reports))
+    second = runner.run_pack(fake_pack, as_of="2026-11-20", **_options(reports))
+    assert first.run_dir == second.run_dir
+    assert archive.read_run(second.run_dir)["started_at"] == second.run["started_at"]
+
+    def crash(staging, final):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(archive, "publish", crash)
+    with pytest.raises(RuntimeError, match="disk full"):
+        runner.run_pack(fake_pack, as_of="2026-11-20", **_options(reports))
+    # the earlier run is intact and still the one listed; the crashed one left nothing behind
+    assert archive.read_run(second.run_dir) == second.run
+    assert sorted(p.name for p in (reports / "fake").iterdir()) == [".publish.lock", "2026-11-20"]
+    assert [r["path"] for r in archive.list_runs(reports)] == ["fake/2026-11-20"]
+
+
+KILLED_RUN = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_report_runner import _fake_execute
+from crmlib.report import archive, runner
+from crmlib.report.packs import build_pack
+
+runner.execute_notebook = _fake_execute
+runner._write_email = lambda run_dir: None
+archive.publish = lambda staging, final: os._exit(9)  # the process dies before the rename
+pack = build_pack("fake", {{"notebooks": ["ok"], "period": "day"}},
+                  notebooks_dir={fixtures!r}, root={root!r})
+runner.run_pack(pack, as_of="2026-11-21", reports_dir={reports!r}, progress=False)
+"""
+
+
+def test_killed_run_never_looks_complete(tmp_path):
+    reports = tmp_path / "reports"
+    script = KILLED_RUN.format(
+        tests=str(ROOT / "tests"), fixtures=str(FIXTURES), root=str(ROOT), reports=str(reports)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=120
+    )
+    assert proc.returncode == 9, proc.stderr.decode()
+    left = [p for p in (reports / "fake").iterdir() if p.is_dir()]
+    # the half-built run stays in its hidden staging folder, even with its run.json written
+    assert len(left) == 1 and left[0].name.startswith(".tmp-2026-11-21-")
+    assert not (reports / "fake" / "2026-11-21").exists()
+    assert archive.list_runs(reports) == []
+    index = archive.write_index(reports).read_text(encoding="utf-8")
+    assert ".tmp-" not in index and "2026-11-21" not in index
+    # the next run of the pack clears what the dead process left
+    archive.staging_dir(reports, "fake", "2026-11-22")
+    assert not left[0].exists()
+
+
+def test_overlapping_runs_of_one_period_publish_whole(tmp_path, fake_pack):
+    reports = tmp_path / "reports"
+    results, errors = [], []
+
+    def go(as_of):
+        try:
+            results.append(runner.run_pack(fake_pack, as_of=as_of, **_options(reports)))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=("2026-11-19",)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 3 and len({r.run_dir for r in results}) == 1
+    run_dir = results[0].run_dir
+    published = archive.read_run(run_dir)
+    # the folder is one run's output, whole: its run.json is one of the three and its files exist
+    assert published in [r.run for r in results]
+    for nb in published["notebooks"]:
+        assert (run_dir / nb["ipynb"]).is_file() and (run_dir / nb["html"]).is_file()
+    assert sorted(p.name for p in (reports / "fake").iterdir()) == [".publish.lock", "2026-11-19"]
+
+
+def test_publish_refuses_a_staging_folder_without_run_json(tmp_path):
+    staging = archive.staging_dir(tmp_path, "pack", "2026-W47")
+    with pytest.raises(ReportError, match="incomplete"):
+        archive.publish(staging, tmp_path / "pack" / "2026-W47")
+    assert not (tmp_path / "pack" / "2026-W47").exists()
+
+
+def test_index_escapes_what_it_shows(tmp_path):
+    run_dir = tmp_path / "p" / "2026-11"
+    run_dir.mkdir(parents=True)
+    archive.write_json(
+        run_dir / "run.json",
+        {
+            "pack": "p",
+            "run_id": "2026-11",
+            "status": "failed",
+            "started_at": "2026-11-22T07:00:00+08:00",
+            "finished_at": "2026-11-22T07:03:05+08:00",
+            "notebooks": [
+                {
+                    "name": "x",
+                    "status": "failed",
+                    "error": '<script>alert("x")</script>',
+                    "html": "x.html",
+                }
+            ],
+        },
+    )
+    (tmp_path / "p" / "no-run-json").mkdir()
+    page = archive.write_index(tmp_path, language="zh").read_text(encoding="utf-8")
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert" in page
+    assert "3:05" in page and "失败" in page
+    assert "no-run-json" not in page
+
+
+@pytest.mark.timeout(900)
+def test_real_data_quality_notebook_on_demo_data(tmp_path, request):
+    notebook = ROOT / "notebooks" / "01_data_quality.ipynb"
+    if not notebook.exists():
+        pytest.skip("notebooks/01_data_quality.ipynb has not landed yet")
+    demo_params = request.getfixturevalue("demo_params")
+    packs = load_packs(
+        _packs_file(
+            tmp_path,
+            {
+                "dq": {
+                    "notebooks": ["01_data_quality"],
+                    "parameters": {"defaults": {"data_params": str(demo_params)}},
+                    "language": "en",
+                    "period": "day",
+                }
+            },
+            notebooks_dir=ROOT / "notebooks",
+        ),
+        root=ROOT,
+    )
+    result = runner.run_pack(packs["dq"], reports_dir=tmp_path / "reports", progress=False)
+    nb = result.run["notebooks"][0]
+    assert nb["status"] == "ok", nb["error"]
+    page = (result.run_dir / nb["html"]).read_text(encoding="utf-8")
+    assert "<img" in page and 'class="jp-CodeMirrorEditor' not in page
