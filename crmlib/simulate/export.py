@@ -27,28 +27,29 @@ _BOM = "\ufeff".encode()
 
 def _text(values: pd.Series | np.ndarray) -> pa.Array:
     """Strings with empty text for missing values."""
-    arr = pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
+    arr = pa.array(values, from_pandas=True)
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
     return pc.fill_null(arr, "")
 
 
-def _amount_text(amount: np.ndarray, bad: np.ndarray, currency: np.ndarray) -> pa.Array:
+def _amount_text(amount: np.ndarray, bad: pd.Series, currency: np.ndarray) -> pa.Array:
     """``123.50`` for most amounts, ``¥1,234.50`` where ``currency``; ``bad`` text where given."""
     finite = np.isfinite(amount)
     cents = np.where(finite, np.round(np.nan_to_num(amount) * 100.0), 0).astype(np.int64)
     whole = pc.cast(pa.array(np.abs(cents) // 100), pa.string())
     frac = pc.utf8_lpad(pc.cast(pa.array(np.abs(cents) % 100), pa.string()), width=2, padding="0")
     sign = pa.array(np.where(cents < 0, "-", ""))
-    text = np.asarray(
-        pc.binary_join_element_wise(sign, whole, pa.array(["."] * len(cents)), frac, "").to_numpy(
-            zero_copy_only=False
-        ),
-        dtype=object,
-    )
-    idx = np.flatnonzero(currency & finite)
-    text[idx] = [("-" if c < 0 else "") + f"¥{abs(c) / 100:,.2f}" for c in cents[idx].tolist()]
-    has_bad = np.asarray([b is not None for b in bad]) if len(bad) else np.zeros(0, bool)
-    text[has_bad] = np.asarray(bad, dtype=object)[has_bad]
-    return pa.array(text, type=pa.string())
+    text = pc.binary_join_element_wise(sign, whole, ".", frac, "")
+    fancy = currency & finite
+    if fancy.any():
+        shown = [("-" if c < 0 else "") + f"¥{abs(c) / 100:,.2f}" for c in cents[fancy].tolist()]
+        text = pc.replace_with_mask(text, pa.array(fancy), pa.array(shown, type=pa.string()))
+    has_bad = bad.notna().to_numpy()
+    if has_bad.any():
+        spoiled = pa.array(bad[has_bad].astype(str).tolist(), type=pa.string())
+        text = pc.replace_with_mask(text, pa.array(has_bad), spoiled)
+    return text
 
 
 def _date_text(ts: pd.Series, slash: np.ndarray) -> pa.Array:
@@ -102,7 +103,8 @@ def transactions_export(
     both = both.iloc[order].reset_index(drop=True)
     source_line = source_line[order]
     labels = cfg["channels"]["labels_zh"]
-    channel = both["channel"].map(lambda c: labels.get(c, c) if isinstance(c, str) else c)
+    # channel codes to Chinese names; labels outside the code list (planted dirt) stay as they are
+    channel = both["channel"].map(labels).fillna(both["channel"])
     heads = cfg["export"]["transactions_headers"]
     cols = {
         "customer_id": _text(both["customer_id"]),
@@ -110,7 +112,7 @@ def transactions_export(
         "ordered_at": _date_text(both["ordered_at"], slash[source_line]),
         "amount": _amount_text(
             both["amount"].to_numpy(dtype=float),
-            both["amount_text"].to_numpy(dtype=object),
+            both["amount_text"],
             currency[source_line],
         ),
         "quantity": pc.cast(pa.array(both["quantity"].to_numpy()), pa.string()),
@@ -131,7 +133,7 @@ def _category_names(cfg: dict[str, Any]) -> dict[str, str]:
 def customers_export(customers: pd.DataFrame, cfg: dict[str, Any]) -> pa.Table:
     """The member export with Chinese headers; dates as text, points as whole numbers."""
     heads = cfg["export"]["customers_headers"]
-    birthday = customers["birthday"].map(lambda d: d.isoformat() if d is not None else None)
+    birthday = pd.to_datetime(customers["birthday"]).dt.strftime("%Y-%m-%d")
     signup = _date_text(customers["signup_at"], np.zeros(len(customers), dtype=bool))
     cols = {
         "customer_id": _text(customers["customer_id"]),

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from crmlib.simulate.calendar import Calendar
 
@@ -76,8 +77,16 @@ _CONTENT = {
 }
 
 
-def _pick(rng: np.random.Generator, values: list[str] | np.ndarray, n: int) -> np.ndarray:
-    return np.asarray(values, dtype=object)[rng.integers(0, len(values), n)]
+def take_text(values: Any, idx: np.ndarray) -> pd.Series:
+    """``values[idx]`` as an Arrow-backed string Series; a negative index gives a missing value."""
+    if not isinstance(values, pa.Array):
+        values = pa.array(np.asarray(values, dtype=object), type=pa.string())
+    idx = np.asarray(idx, dtype=np.int64)
+    return values.take(pa.array(idx, mask=idx < 0)).to_pandas()
+
+
+def _pick(rng: np.random.Generator, values: list[str] | np.ndarray, n: int) -> pd.Series:
+    return take_text(values, rng.integers(0, len(values), n))
 
 
 def _letters(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
@@ -87,10 +96,10 @@ def _letters(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
 
 def customers_table(
     rng: np.random.Generator,
-    ids: np.ndarray,
+    ids: pa.Array,
     acquired: pd.Series,
     spend: np.ndarray,
-    source_channel: np.ndarray,
+    source_channel: pd.Series,
     cfg: dict[str, Any],
 ) -> pd.DataFrame:
     """Member master data in canonical columns (Chinese member-level labels).
@@ -109,39 +118,40 @@ def customers_table(
     n = len(ids)
     ccfg = cfg["customers"]
     given_len = rng.choice([1, 2], size=n, p=[0.3, 0.7])
-    name = pd.Series(_pick(rng, _SURNAMES, n)) + pd.Series(_pick(rng, _GIVEN, n))
-    second = pd.Series(_pick(rng, _GIVEN, n))
+    name = _pick(rng, _SURNAMES, n) + _pick(rng, _GIVEN, n)
+    second = _pick(rng, _GIVEN, n)
     name = name.where(given_len == 1, name + second)
 
-    mobile = _MOBILE[rng.integers(0, len(_MOBILE), n)].astype(str)
+    mobile = take_text(_MOBILE.astype(str), rng.integers(0, len(_MOBILE), n))
     digits = pd.Series(rng.integers(0, 100_000_000, n)).astype(str).str.zfill(8)
-    plain = pd.Series(mobile) + digits
-    spaced = pd.Series(mobile) + " " + digits.str[:4] + " " + digits.str[4:]
+    plain = mobile + digits
+    spaced = mobile + " " + digits.str[:4] + " " + digits.str[4:]
     style = rng.random(n)
     phone = plain.where(style < 0.8, spaced.where(style < 0.95, "+86 " + plain))
 
-    user = pd.Series(_letters(rng, n, 6)) + pd.Series(rng.integers(0, 10_000, n)).astype(str)
-    domain = _MAIL[rng.choice(len(_MAIL), size=n, p=_MAIL_SHARE)]
+    user = pd.Series(_letters(rng, n, 6), dtype="str") + pd.Series(
+        rng.integers(0, 10_000, n)
+    ).astype(str)
+    domain = take_text(_MAIL, rng.choice(len(_MAIL), size=n, p=_MAIL_SHARE))
     email = (user + "@" + domain).where(rng.random(n) < ccfg["email_share"], None)
 
     city = rng.integers(0, len(_CITIES), n)
-    district = np.array(
-        [rng.integers(0, 1 << 30) % len(_CITIES[c][2]) for c in range(len(_CITIES))]
-    )
-    # district per member, drawn within the member's city
-    offset = rng.integers(0, 1 << 30, n)
-    dist_name = np.empty(n, dtype=object)
-    postcode = np.empty(n, dtype=object)
-    city_name = np.empty(n, dtype=object)
-    for c, (cname, prefix, dists) in enumerate(_CITIES):
-        hit = city == c
-        dist_name[hit] = np.asarray(dists, dtype=object)[(offset[hit] + district[c]) % len(dists)]
-        city_name[hit] = cname
-        postcode[hit] = prefix
-    road = _pick(rng, _ROADS, n)
+    # district drawn within the member's city, from one flat list of all cities' districts
+    sizes = np.array([len(c[2]) for c in _CITIES])
+    first = np.cumsum(np.r_[0, sizes[:-1]])
+    district = first[city] + (rng.random(n) * sizes[city]).astype(np.int64)
+    flat = [d for c in _CITIES for d in c[2]]
     number = pd.Series(rng.integers(1, 999, n)).astype(str)
-    address = pd.Series(city_name) + pd.Series(dist_name) + pd.Series(road) + number + "号"
-    postcode = pd.Series(postcode) + pd.Series(rng.integers(0, 1000, n)).astype(str).str.zfill(3)
+    address = (
+        take_text([c[0] for c in _CITIES], city)
+        + take_text(flat, district)
+        + _pick(rng, _ROADS, n)
+        + number
+        + "号"
+    )
+    postcode = take_text([c[1] for c in _CITIES], city) + pd.Series(
+        rng.integers(0, 1000, n)
+    ).astype(str).str.zfill(3)
 
     lead = rng.uniform(0, float(ccfg["signup_lead_days"]), n)
     signup = acquired - pd.to_timedelta(np.round(lead * 86400), unit="s")
@@ -153,20 +163,20 @@ def customers_table(
     levels = ccfg["member_levels"]
     mins = np.array([lv["min_spend"] for lv in levels], dtype=float)
     level_idx = np.searchsorted(mins, spend, side="right") - 1
-    level = np.asarray([lv["label"] for lv in levels], dtype=object)[np.maximum(level_idx, 0)]
+    level = take_text([lv["label"] for lv in levels], np.maximum(level_idx, 0))
     points = np.floor(np.maximum(spend, 0) * (1.0 - rng.uniform(0.0, 0.6, n)))
 
     return pd.DataFrame(
         {
-            "customer_id": ids,
-            "name": name.to_numpy(),
-            "phone": phone.to_numpy(),
-            "email": email.to_numpy(),
-            "address": address.to_numpy(),
-            "postcode": postcode.to_numpy(),
+            "customer_id": ids.to_pandas(),
+            "name": name,
+            "phone": phone,
+            "email": email,
+            "address": address,
+            "postcode": postcode,
             "source_channel": source_channel,
             "signup_at": signup.to_numpy(),
-            "birthday": birthday.to_numpy(),
+            "birthday": birthday,
             "member_level": level,
             "points": points,
         }
@@ -182,7 +192,7 @@ def complaint_flags(rng: np.random.Generator, p: np.ndarray, cfg: dict[str, Any]
 
 def touchpoints_table(
     rng: np.random.Generator,
-    ids: np.ndarray,
+    ids: pa.Array,
     signup_t: np.ndarray,
     acquired_t: np.ndarray,
     last_t: np.ndarray,
@@ -217,31 +227,32 @@ def touchpoints_table(
     parts.append((who, np.where(dropped[who], t_drop, t_alive), "complaint"))
     parts.append((clicks["customer"].to_numpy(), clicks["t"].to_numpy(), "message_click"))
 
+    kinds = list(_CONTENT)
     who = np.concatenate([p[0] for p in parts])
     t = np.concatenate([p[1] for p in parts])
-    kind = np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in parts])
+    kind = np.concatenate([np.full(len(p[0]), kinds.index(p[2])) for p in parts])
     keep = t < cal.days
-    who, t, kind = who[keep], t[keep], kind[keep]
-    content = np.empty(len(kind), dtype=object)
-    for k, texts in _CONTENT.items():
-        hit = kind == k
-        content[hit] = _pick(rng, texts, int(hit.sum()))
-    channel = channels[rng.integers(0, len(channels), len(kind))]
-    frame = pd.DataFrame(
+    sort = np.lexsort((who[keep], t[keep]))
+    who, t, kind = who[keep][sort], t[keep][sort], kind[keep][sort]
+    # content: one of the kind's texts, as an index into all texts
+    texts = [text for k in kinds for text in _CONTENT[k]]
+    first = np.cumsum([0] + [len(_CONTENT[k]) for k in kinds])
+    sizes = np.diff(first)
+    content = first[kind] + (rng.random(len(kind)) * sizes[kind]).astype(np.int64)
+    return pd.DataFrame(
         {
-            "customer_id": ids[who],
+            "customer_id": take_text(ids, who),
             "occurred_at": to_timestamps(cal, t),
-            "channel": channel,
-            "kind": kind,
-            "content": content,
+            "channel": take_text(channels, rng.integers(0, len(channels), len(kind))),
+            "kind": take_text(kinds, kind),
+            "content": take_text(texts, content),
         }
     )
-    return frame.sort_values(["occurred_at", "customer_id"], kind="stable", ignore_index=True)
 
 
 def events_table(
     rng: np.random.Generator,
-    ids: np.ndarray,
+    ids: pa.Array,
     paid_customer: np.ndarray,
     paid_t: np.ndarray,
     online_customers: np.ndarray,
@@ -280,14 +291,14 @@ def events_table(
     gap = rng.uniform(0.5, 6.0, len(session)) / 1440.0
     back = (np.repeat(depth, depth) - 1 - step) * gap
     t = np.maximum(t_end[session] - back, t_start)
-    names = np.array(["visit", "view", "cart", "pay"], dtype=object)
+    sort = np.lexsort((who[session], t))
     frame = pd.DataFrame(
         {
-            "customer_id": ids[who[session]],
-            "occurred_at": to_timestamps(cal, t),
-            "event": names[step],
+            "customer_id": take_text(ids, who[session][sort]),
+            "occurred_at": to_timestamps(cal, t[sort]),
+            "event": take_text(["visit", "view", "cart", "pay"], step[sort]),
         }
-    ).sort_values(["occurred_at", "customer_id"], kind="stable", ignore_index=True)
+    )
     counts = {"visit": len(depth), "view": int((depth >= 2).sum()), "cart": int((depth >= 3).sum()),
               "pay": int((depth >= 4).sum())}  # fmt: skip
     planted = {

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from crmlib.config import check_range
 from crmlib.errors import ConfigError
@@ -53,10 +54,9 @@ def _order_ids(cal: Calendar, t: np.ndarray) -> np.ndarray:
     return ("SO" + pd.Series(dates[day]) + seq).to_numpy(dtype=object)
 
 
-def _codes(values: list[str], idx: np.ndarray) -> np.ndarray:
-    """Map integer codes to strings; -1 becomes None."""
-    table = np.asarray(list(values) + [None], dtype=object)
-    return table[np.where(idx < 0, len(values), idx)]
+def _codes(values: Any, idx: np.ndarray) -> pd.Series:
+    """Map integer codes to strings; -1 becomes missing (Arrow-backed, fast for millions)."""
+    return people.take_text(values, idx)
 
 
 def _rate_within(
@@ -150,10 +150,12 @@ def simulate(
     rank[by_time] = np.arange(len(by_time))
     order_id = np.empty(len(orders), dtype=object)
     order_id[by_time] = _order_ids(cal, orders.t[by_time])
+    # return lines carry "R" + the order number of the sale; they index the second half
+    order_text = pa.array(np.concatenate([order_id, "R" + order_id]), type=pa.string())
     ret_idx, ret_t = pu.returns(rng["returns"], orders, lines, cfg, cal)
     step("returns")
 
-    ids = _member_ids(customers)
+    ids = pa.array(_member_ids(customers), type=pa.string())
     coupon_codes = list(cfg["coupons"]["codes"]) + [
         c["coupon_code"] for c in cfg["campaigns"]["list"]
     ]
@@ -161,7 +163,7 @@ def simulate(
     lo = lines.order
     sale = {
         "cust": orders.customer[lo],
-        "order_id": order_id[lo],
+        "oidx": lo,
         "t": orders.t[lo],
         "cents": lines.cents,
         "qty": lines.qty,
@@ -175,7 +177,7 @@ def simulate(
     ro = lo[ret_idx]
     back = {
         "cust": orders.customer[ro],
-        "order_id": np.asarray(["R" + o for o in order_id[ro]], dtype=object),
+        "oidx": ro + len(orders),
         "t": ret_t,
         "cents": -lines.cents[ret_idx],
         "qty": -lines.qty[ret_idx],
@@ -191,13 +193,13 @@ def simulate(
     cols = {k: v[sort] for k, v in cols.items()}
     tx = pd.DataFrame(
         {
-            "customer_id": _codes(list(ids), cols["cust"]),
-            "order_id": cols["order_id"],
+            "customer_id": _codes(ids, cols["cust"]),
+            "order_id": _codes(order_text, cols["oidx"]),
             "ordered_at": people.to_timestamps(cal, cols["t"]),
             "amount": cols["cents"] / 100.0,
             "quantity": cols["qty"].astype(np.int64),
-            "sku": cat.codes[cols["sku"]].astype(object),
-            "category": np.asarray(cat.category_codes, dtype=object)[cat.category[cols["sku"]]],
+            "sku": _codes(cat.codes, cols["sku"]),
+            "category": _codes(cat.category_codes, cat.category[cols["sku"]]),
             "channel": _codes(codes, cols["channel"]),
             "store": _codes(cfg["stores"]["names"], cols["store"]),
             "coupon_code": _codes(coupon_codes, cols["coupon"]),
@@ -224,7 +226,7 @@ def simulate(
     )
     truth_customers = pd.DataFrame(
         {
-            "customer_id": ids,
+            "customer_id": ids.to_pandas(),
             "acquired_at": acquired_ts.to_numpy(),
             "lambda": members.lam,
             "p": members.p,
@@ -266,7 +268,7 @@ def simulate(
     campaign_members_df = pd.DataFrame(
         {
             "campaign_id": camp_ids[cm["campaign"].to_numpy()],
-            "customer_id": ids[cm["customer"].to_numpy()],
+            "customer_id": _codes(ids, cm["customer"].to_numpy()),
             "group": np.where(cm["control"].to_numpy(), "control", "target").astype(object),
             "sent_at": people.to_timestamps(cal, cm["sent"].to_numpy()),
         }
@@ -319,7 +321,7 @@ def simulate(
             }
         )
     basket_truth = []
-    order_sku = pd.DataFrame({"o": cols["order_id"], "s": cols["sku"]})[cols["cents"] > 0]
+    order_sku = pd.DataFrame({"o": cols["oidx"], "s": cols["sku"]})[cols["cents"] > 0]
     for pair in cfg["cross_sell"]["same_basket"]:
         a, b = pair["first_rank"] - 1, pair["then_rank"] - 1
         with_a = set(order_sku["o"][order_sku["s"] == a])
@@ -343,7 +345,7 @@ def simulate(
         ids,
         acquired_ts,
         spend,
-        np.asarray([labels_zh[c] for c in codes], dtype=object)[members.home_channel],
+        _codes([labels_zh[c] for c in codes], members.home_channel),
         cfg,
     )
     signup_t = (cust_df["signup_at"] - cal.start).dt.total_seconds().to_numpy() / 86400.0
@@ -386,7 +388,7 @@ def simulate(
         & (cols["t"] >= window_start)
     )
     paid = pd.DataFrame(
-        {"o": cols["order_id"][is_paid], "c": cols["cust"][is_paid], "t": cols["t"][is_paid]}
+        {"o": cols["oidx"][is_paid], "c": cols["cust"][is_paid], "t": cols["t"][is_paid]}
     )
     paid = paid.drop_duplicates("o")
     online_home = np.flatnonzero(np.isin(members.home_channel, online) & (acquired_t < cal.days))
@@ -433,7 +435,7 @@ def simulate(
         "return_lines": int((tx["amount"] < 0).sum()),
         "counts": {
             "lines": len(tx),
-            "orders": int(tx["order_id"].nunique()),
+            "orders": len(np.unique(cols["oidx"])),
             "members_dropped_out": int(members.dropped.sum()),
             "dropped_share": dropped_share,
             "one_time_buyers": int((n_orders == 1).sum()),
