@@ -428,28 +428,49 @@ def customer_stages(
         ["day", "day_number", "own_median_gap", "n_gaps"]
     ]
 
-    # full grid: every customer from the first purchase period to the as_of period
+    # full grid: every customer from the first purchase period to the as_of period, laid out
+    # customer by customer, so row (customer c, period o) sits at start[c] + o - first[c]
     last_ord = pd.Period(as_of_ts, freq=freq).ordinal
     first = cp.groupby("customer_id")["period"].min()
     first_ord = first.array.asi8
     counts = last_ord - first_ord + 1
-    cust = np.repeat(first.index.to_numpy(), counts)
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    ords = np.arange(counts.sum()) - starts + np.repeat(first_ord, counts)
+    start = np.cumsum(counts) - counts
+    n_rows = int(counts.sum())
+    owner = np.repeat(np.arange(len(first)), counts)
+    ords = np.arange(n_rows) - start[owner] + first_ord[owner]
     grid = pd.DataFrame(
-        {"customer_id": cust, "period": pd.PeriodIndex.from_ordinals(ords, freq=freq)}
+        {
+            "customer_id": first.index.take(owner),
+            "period": pd.PeriodIndex.from_ordinals(ords, freq=freq),
+        }
     )
-    grid["is_first"] = np.repeat(first_ord, counts) == ords
-    grid = grid.merge(
-        cp[["customer_id", "period", "orders", "revenue"]], on=["customer_id", "period"], how="left"
-    )
-    grid = grid.merge(at_period.reset_index(), on=["customer_id", "period"], how="left")
-    grid["purchased"] = grid["orders"].notna()
-    grid["orders"] = grid["orders"].fillna(0).astype("int64")
-    grid["revenue"] = grid["revenue"].fillna(0.0)
-    # every customer's first grid row has a purchase, so a plain forward fill stays per customer
-    carried = ["day", "day_number", "own_median_gap", "n_gaps"]
-    grid[carried] = grid[carried].ffill()
+    grid["is_first"] = first_ord[owner] == ords
+
+    def positions(frame: pd.DataFrame) -> np.ndarray:
+        code = first.index.get_indexer(frame["customer_id"])
+        return start[code] + frame["period"].array.asi8 - first_ord[code]
+
+    pos = positions(cp)
+    purchased = np.zeros(n_rows, dtype=bool)
+    purchased[pos] = True
+    orders_arr = np.zeros(n_rows, dtype="int64")
+    orders_arr[pos] = cp["orders"].to_numpy(dtype="int64")
+    revenue_arr = np.zeros(n_rows)
+    revenue_arr[pos] = cp["revenue"].to_numpy(dtype=float)
+    grid["purchased"], grid["orders"], grid["revenue"] = purchased, orders_arr, revenue_arr
+    at = at_period.reset_index()
+    pos = positions(at)
+    # carry the last purchase day forward; every customer's first row has a purchase, so the
+    # running index of the latest filled row never crosses into another customer
+    filled = np.zeros(n_rows, dtype=bool)
+    filled[pos] = True
+    latest = np.maximum.accumulate(np.where(filled, np.arange(n_rows), 0))
+    src = np.full(n_rows, -1)
+    src[pos] = np.arange(len(at))
+    take = src[latest]
+    grid["day"] = at["day"].to_numpy()[take]
+    for col in ("day_number", "own_median_gap", "n_gaps"):
+        grid[col] = at[col].to_numpy(dtype=float)[take]
 
     ref = np.minimum(_period_end(grid["period"]), np.datetime64(as_of_ts.date(), "D"))
     last_day = grid["day"].values.astype("datetime64[D]")
