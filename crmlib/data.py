@@ -355,27 +355,23 @@ def fingerprint(params: str | Path | Mapping[str, Any] = "params/data.yaml") -> 
     When ``cleaning.max_date`` is empty (future dates are judged against the load time), the
     load date is part of the hash, so a cache is reused within the day it was built.
     """
-    resolved = params if _is_resolved(params) else _resolve(params)
+    return _fingerprint(_resolve(params))
+
+
+def _fingerprint(resolved: Mapping[str, Any]) -> str:
     stats = []
     for path in _source_files(resolved):
         st = path.stat() if path.exists() else None
         stats.append([str(path), st.st_size if st else None, st.st_mtime_ns if st else None])
     tz = resolved["transactions"].get("timezone", "Asia/Shanghai")
     day = "" if resolved["cleaning"]["max_date"] else str(_max_date({}, tz).date())
+    content = {k: v for k, v in resolved.items() if k not in ("quarantine_dir", "cache_dir")}
     payload = json.dumps(
-        {"params": resolved, "files": stats, "day": day, "version": CLEANING_VERSION},
+        {"params": content, "files": stats, "day": day, "version": CLEANING_VERSION},
         sort_keys=True,
         default=str,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
-
-
-def _is_resolved(params: Any) -> bool:
-    return (
-        isinstance(params, Mapping)
-        and isinstance(params.get("cleaning"), Mapping)
-        and ("cache_dir" in params and "quarantine_dir" in params)
-    )
 
 
 def _source_of(name: str, entry: Mapping[str, Any]) -> cleaning.Source:
@@ -494,7 +490,7 @@ def load_dataset(
     if quarantine_dir is not None:
         resolved["quarantine_dir"] = str(Path(quarantine_dir).resolve())
     qdir = Path(resolved["quarantine_dir"])
-    fp = fingerprint(resolved)
+    fp = _fingerprint(resolved)
     con = connection()
     if not cache:
         report, where = _clean_all(resolved, quarantine_dir=qdir, out_dir=None, strict=True)

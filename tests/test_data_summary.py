@@ -1,0 +1,154 @@
+"""Per-customer summary, coverage and masking of personal fields."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmlib import data
+from crmlib.errors import ConfigError
+
+
+def lines(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["customer_id", "order_id", "ordered_at", "amount"]).assign(
+        ordered_at=lambda d: pd.to_datetime(d["ordered_at"])
+    )
+
+
+def test_customer_summary_hand_computed_case():
+    tx = lines(
+        [
+            ("A", "1", "2024-01-01 09:00", 10.0),
+            ("A", "1", "2024-01-01 09:00", 5.0),  # second line of the same order
+            ("A", "2", "2024-01-01 18:00", 7.0),  # same day: not a repeat purchase day
+            ("A", "3", "2024-01-11 10:00", 20.0),
+            ("A", "4", "2024-01-12 10:00", -4.0),  # return: revenue only
+            ("B", "5", "2024-01-20 12:00", 30.0),
+            (None, "6", "2024-01-31 12:00", 99.0),  # anonymous: sets the default end only
+        ]
+    )
+    got = data.customer_summary(tx, monetary=True).set_index("customer_id")
+    assert got.attrs["observation_end"] == pd.Timestamp("2024-01-31")
+    a, b = got.loc["A"], got.loc["B"]
+    assert (a.orders, a.purchase_days, a.frequency, a.recency, a["T"]) == (3, 2, 1, 10, 30)
+    assert a.revenue == pytest.approx(38.0)
+    assert a.monetary_value == pytest.approx(20.0)
+    assert a.first_purchase == pd.Timestamp("2024-01-01 09:00")
+    assert a.last_purchase == pd.Timestamp("2024-01-11 10:00")
+    assert (b.orders, b.frequency, b.recency, b["T"], b.monetary_value) == (1, 0, 0, 11, 0.0)
+
+
+def test_customer_summary_observation_end_cuts_later_lines():
+    tx = lines([("A", "1", "2024-01-01", 1.0), ("A", "2", "2024-02-01", 1.0)])
+    got = data.customer_summary(tx, observation_end="2024-01-15")
+    assert got[["frequency", "recency", "T"]].values.tolist() == [[0, 0, 14]]
+
+
+def test_customer_summary_matches_lifetimes():
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    tx = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 300, n).astype(str),
+            "order_id": np.arange(n).astype(str),
+            "ordered_at": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 200 * 24 * 60, n), unit="min"),
+            "amount": rng.gamma(2.0, 40.0, n).round(2),
+        }
+    )
+    ours = data.customer_summary(tx, monetary=True).set_index("customer_id")
+    ref = summary_data_from_transaction_data(
+        tx, "customer_id", "ordered_at", monetary_value_col="amount", freq="D"
+    ).reindex(ours.index)
+    for col in ("frequency", "recency", "T"):
+        assert (ours[col].to_numpy() == ref[col].to_numpy()).all(), col
+    np.testing.assert_allclose(ours["monetary_value"], ref["monetary_value"])
+
+
+def test_customer_summary_matches_plain_pandas_with_returns_and_anonymous_lines():
+    rng = np.random.default_rng(5)
+    n = 2000
+    ids = rng.integers(0, 150, n).astype(str).astype(object)
+    ids[rng.random(n) < 0.1] = None
+    tx = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "order_id": (np.arange(n) // 2).astype(str),
+            "ordered_at": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 90 * 24, n), unit="h"),
+            "amount": np.where(rng.random(n) < 0.1, -5.0, rng.gamma(2.0, 20.0, n).round(2)),
+        }
+    )
+    end = pd.Timestamp("2024-03-15")
+    ours = data.customer_summary(tx, observation_end="2024-03-15").set_index("customer_id")
+
+    known = tx[tx["customer_id"].notna() & (tx["ordered_at"].dt.normalize() <= end)]
+    buys = known[known["amount"] >= 0].assign(day=lambda d: d["ordered_at"].dt.normalize())
+    expect = buys.groupby("customer_id").agg(
+        orders=("order_id", "nunique"),
+        purchase_days=("day", "nunique"),
+        first=("day", "min"),
+        last=("day", "max"),
+    )
+    expect["revenue"] = known.groupby("customer_id")["amount"].sum()
+    expect["recency"] = (expect["last"] - expect["first"]).dt.days
+    expect["T"] = (end - expect["first"]).dt.days
+    expect = expect.reindex(ours.index)
+    assert len(ours) == buys["customer_id"].nunique()
+    for col in ("orders", "purchase_days", "recency", "T"):
+        assert (ours[col].to_numpy() == expect[col].to_numpy()).all(), col
+    assert (ours["frequency"] == ours["purchase_days"] - 1).all()
+    np.testing.assert_allclose(ours["revenue"], expect["revenue"])
+
+
+def test_coverage_by_month_and_channel():
+    tx = lines(
+        [
+            ("A", "1", "2024-01-05", 10.0),
+            ("A", "1", "2024-01-05", 5.0),
+            ("B", "2", "2024-01-20", 7.0),
+            (None, "3", "2024-02-01", 3.0),
+            ("A", "4", "2024-03-01", 1.0),
+        ]
+    ).assign(channel=["store", "store", "web", None, "store"])
+    got = data.coverage(tx, as_of="2024-02-28")
+    assert got.assign(period=got["period"].dt.strftime("%Y-%m")).values.tolist() == [
+        ["2024-01", "store", 2, 1, 1, 15.0],
+        ["2024-01", "web", 1, 1, 1, 7.0],
+        ["2024-02", "unknown", 1, 1, 0, 3.0],
+    ]
+    with pytest.raises(ConfigError, match="freq"):
+        data.coverage(tx, freq="year")
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "expected"),
+    [
+        ("phone", "13812341234", "138****1234"),
+        ("phone", "+86 138-1234-1234", "861******1234"),
+        ("email", "alice@x.com", "a***@x.com"),
+        ("name", "张三丰", "张**"),
+        ("name", "Alice Smith", "A**"),
+        ("address", "上海市浦东新区世纪大道100号", "上海市浦东新…"),
+        ("postcode", "200120", "200***"),
+        ("birthday", "1990-05-06", "1990-**-**"),
+        ("phone", "", ""),
+    ],
+)
+def test_mask_value(kind, value, expected):
+    assert data.mask_value(value, kind) == expected
+
+
+def test_mask_personal_leaves_other_columns_and_missing_values():
+    frame = pd.DataFrame({"phone": ["13812341234", None], "city": ["上海", "北京"]})
+    got = data.mask_personal(frame)
+    assert got["phone"].tolist()[0] == "138****1234" and got["phone"].isna().tolist()[1]
+    assert got["city"].tolist() == ["上海", "北京"]
+    assert frame["phone"].tolist()[0] == "13812341234"  # input untouched
+    renamed = data.mask_personal(frame.rename(columns={"phone": "手机"}), columns={"手机": "phone"})
+    assert renamed["手机"].tolist()[0] == "138****1234"
+    with pytest.raises(ConfigError, match="kind"):
+        data.mask_value("x", "iban")

@@ -1,0 +1,152 @@
+"""Quality report, load cache, the validate command and the quality charts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # tests draw off-screen
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from crmlib import data
+from crmlib.errors import DataError
+from crmlib.plots import quality as qplots
+from crmlib.quality import QualityReport, TableQuality
+
+ROOT = Path(__file__).resolve().parents[1]
+CHANNELS = ROOT / "params" / "channels.yaml"
+
+
+def source(tmp_path: Path, body: str) -> dict:
+    path = tmp_path / "tx.csv"
+    path.write_text(
+        "customer_id,order_id,ordered_at,amount,channel,phone\n" + body, encoding="utf-8"
+    )
+    return {
+        "transactions": {"path": str(path)},
+        "cleaning": {"channels_file": str(CHANNELS), "max_date": "2030-01-01"},
+        "quarantine_dir": str(tmp_path / "quarantine"),
+        "cache_dir": str(tmp_path / "cache"),
+    }
+
+
+BODY = (
+    "C1,O1,2024-01-05,10,门店,13812341234\n"
+    "C1,O1,2024-01-05,10,门店,13812341234\n"
+    "C2,O2,2024-02-05,¥20,web,13900001111\n"
+    "C3,O3,bad-date,5,web,13700002222\n"
+)
+
+
+def test_counts_must_add_up():
+    with pytest.raises(DataError, match="rows read"):
+        TableQuality("transactions", "x.csv", rows_read=5, kept=3, rejected={"return": 1})
+
+
+def test_report_frame_text_and_round_trip(tmp_path):
+    ds = data.load_dataset(source(tmp_path, BODY), cache=False)
+    report = ds.quality
+    frame = report.to_frame()
+    read = frame.query("status == 'read'")["rows"].sum()
+    kept = frame.query("status == 'kept'")["rows"].sum()
+    rejected = frame.query("status == 'rejected'")["rows"].sum()
+    assert (read, kept, rejected) == (4, 2, 2)
+    assert report.ok == ["transactions"] and report.fatal == []
+    zh = report.to_frame("zh")
+    assert "行数" in zh.columns and "完全重复行" in set(zh["规则"])
+    text = report.to_text("en")
+    assert "4 rows read, 2 kept, 2 rejected" in text and "Exact duplicate line: 1" in text
+    assert "读取 4 行" in report.to_text("zh")
+    assert QualityReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
+    assert report.summary().values.tolist() == [["transactions", 4, 2, 2, 0, 2]]  # ¥20, 门店
+
+
+def test_quarantined_rows_are_masked(tmp_path):
+    ds = data.load_dataset(source(tmp_path, BODY), cache=False)
+    sample = ds.quarantined("transactions")
+    assert sample[["source_row", "reason"]].values.tolist() == [
+        [2, "duplicate_line"],
+        [4, "unparseable_ordered_at"],
+    ]
+    assert sample["phone"].tolist() == ["138****1234", "137****2222"]
+    assert ds.quarantined("transactions", mask=False)["phone"].tolist()[0] == "13812341234"
+
+
+def test_cache_is_reused_and_invalidated(tmp_path):
+    p = source(tmp_path, BODY)
+    first = data.load_dataset(p)
+    cached = tmp_path / "cache" / first.fingerprint
+    assert (cached / "transactions.parquet").exists() and (cached / "quality.json").exists()
+    stamp = (cached / "quality.json").stat().st_mtime_ns
+    second = data.load_dataset(p)
+    assert second.fingerprint == first.fingerprint == data.fingerprint(p)
+    assert (cached / "quality.json").stat().st_mtime_ns == stamp  # not rebuilt
+    assert second.quality == first.quality
+    pd.testing.assert_frame_equal(
+        data.execute(second.transactions), data.execute(first.transactions)
+    )
+    assert Path(second.quality["transactions"].quarantine_file).parent == tmp_path / "quarantine"
+
+    path = Path(p["transactions"]["path"])
+    path.write_text(path.read_text(encoding="utf-8") + "C4,O4,2024-03-01,1,jd,\n", encoding="utf-8")
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+    third = data.load_dataset(p)
+    assert third.fingerprint != first.fingerprint
+    assert third.quality["transactions"].rows_read == 5
+    changed = {**p, "cleaning": {**p["cleaning"], "duplicates": "keep"}}
+    assert data.fingerprint(changed) != third.fingerprint
+
+
+def test_parallel_processes_share_one_cache(tmp_path):
+    p = source(tmp_path, BODY)
+    (tmp_path / "p.json").write_text(json.dumps(p), encoding="utf-8")
+    code = (
+        "import json, sys; from crmlib import data; "
+        f"ds = data.load_dataset(json.load(open({str(tmp_path / 'p.json')!r}))); "
+        "print(ds.fingerprint, ds.quality['transactions'].kept)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        for _ in range(3)
+    ]
+    outs = [proc.communicate(timeout=240)[0].split() for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs)
+    assert {tuple(o) for o in outs} == {(data.fingerprint(p), "2")}
+    entries = [e.name for e in (tmp_path / "cache").iterdir() if not e.name.endswith(".lock")]
+    assert entries == [data.fingerprint(p)]  # no leftover temporary folders
+
+
+def test_validate_exit_codes(tmp_path):
+    p = source(tmp_path, BODY)
+    text, code = data.validate(p, language="en")
+    assert code == 0 and "4 rows read" in text
+    bad = {**p, "customers": {"path": str(tmp_path / "missing.csv")}}
+    text, code = data.validate(bad, language="zh")
+    assert code == 1 and "missing.csv" in text and "失败" in text
+    text, code = data.validate({**p, "cleaning": {"returns": "maybe"}})
+    assert code == 2 and "returns" in text
+
+
+def test_quality_charts_draw(tmp_path):
+    ds = data.load_dataset(source(tmp_path, BODY), cache=False)
+    cov = data.coverage(ds.transactions)
+    for language in ("en", "zh"):
+        ax = qplots.coverage_plot(cov, metric="orders", language=language)
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels == [qplots.channel_label(c, language) for c in ("store", "web")]
+        heights = sorted(round(p.get_height()) for p in ax.patches)
+        assert heights == [0, 0, 1, 1]  # Jan: store 1, web 0; Feb: store 0, web 1
+        plt.close(ax.figure)
+        ax = qplots.cleaning_plot(ds.quality, language=language)
+        assert len(ax.get_yticklabels()) == len(
+            ds.quality.to_frame().query("status in ['repaired', 'flagged', 'rejected']")
+        )
+        plt.close(ax.figure)
