@@ -78,6 +78,8 @@ _DIMENSIONS = ("r", "f", "m", "fm")
 _SCORINGS = ("quantile", "edges", "highlow")
 _SPLITS = ("mean", "median")
 _TOPS: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50)
+#: Decimals kept in per-customer money totals (far below any currency's smallest unit).
+_MONEY_DECIMALS = 6
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,7 +148,8 @@ def rfm_table(
         One row per customer with at least one purchase, sorted by ``customer_id``: ``customer_id``,
         ``first_purchase``, ``last_purchase``, ``recency_days`` (whole days from the last purchase
         day to ``as_of``; 0 = bought on the reference day), ``orders``, ``purchase_days``,
-        ``frequency``, ``monetary`` (net revenue: sales minus returns), ``aov`` (monetary / orders)
+        ``frequency``, ``monetary`` (net revenue: sales minus returns, rounded to 6 decimals so that
+        equal totals tie exactly), ``aov`` (monetary / orders)
         and ``as_of``.
     """
     check_choice("frequency", frequency, ("orders", "days"))
@@ -177,7 +180,9 @@ def rfm_table(
             out[col] = out[col].dt.tz_localize(None)
     out["orders"] = out["orders"].astype("int64")
     out["purchase_days"] = out["purchase_days"].astype("int64")
-    out["monetary"] = out["monetary"].astype("float64")
+    # Round away floating-point summation noise (1e-13 of a total): equal totals must tie
+    # whatever order the engine added the lines in, or tie-broken ranks would depend on it.
+    out["monetary"] = out["monetary"].astype("float64").round(_MONEY_DECIMALS)
     out["recency_days"] = (day - out["last_purchase"].dt.normalize()).dt.days.astype("int64")
     out["frequency"] = out["orders"] if frequency == "orders" else out["purchase_days"]
     out["aov"] = out["monetary"] / out["orders"]

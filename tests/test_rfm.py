@@ -529,3 +529,25 @@ def test_charts_draw_labelled_axes(language, tmp_path):
         assert (tmp_path / "lorenz.png").stat().st_size > 5_000
     finally:
         plt.close("all")
+
+
+def test_demo_truth_recency_and_anonymous_share(demo_dir, demo_params, demo_truth):
+    from crmlib.data import load_dataset
+
+    data = load_dataset(demo_params)
+    table = rfm.rfm_table(data.transactions)
+    truth = pd.read_parquet(demo_dir / "truth_customers.parquet")
+    # Every planted member with an order is a scored customer, and nobody else.
+    assert set(table["customer_id"]) == set(truth.loc[truth["orders"] > 0, "customer_id"])
+    # Anonymous sales: the share of order lines without a member matches the planted share.
+    share = rfm.member_share(data.transactions).set_index("buyer")
+    lines = share.loc["anonymous", "lines"] / share["lines"].sum()
+    assert lines == pytest.approx(demo_truth["anonymous_line_share"], abs=0.01)
+    # Planted dropouts among repeat buyers sit at low R: high R really means still buying.
+    seg = rfm.segment_rfm(table, scheme="en11")
+    s = seg.customers.merge(truth[["customer_id", "alive_at_end", "orders"]], on="customer_id")
+    repeaters = s[s["orders_y"] >= 2]
+    alive_by_r = repeaters.groupby("r_score")["alive_at_end"].mean()
+    assert alive_by_r[5] > alive_by_r[1] + 0.2
+    gone = repeaters.groupby("alive_at_end")["recency_days"].mean()
+    assert gone[False] > gone[True]

@@ -106,7 +106,7 @@ def run_pandas(src: str, out: str) -> float:
     per = bought.groupby("customer_id").agg(
         orders=("order_id", "size"), last_purchase=("ordered_at", "max")
     )
-    per["monetary"] = monetary.reindex(per.index)
+    per["monetary"] = monetary.reindex(per.index).round(6)  # as crmlib: equal totals tie
     per = per.sort_index()
     recency = (as_of - per["last_purchase"].dt.normalize()).dt.days
     n = len(per)
@@ -192,6 +192,11 @@ def main() -> None:
             len(a) == len(b) and all((a[c].to_numpy() == b[c].to_numpy()).all() for c in cols)
         )
         file_bytes = src.stat().st_size
+        if not identical:
+            merged = a.merge(b, on="customer_id", how="outer", suffixes=("_crmlib", "_pandas"))
+            for c in cols[1:]:
+                diff = merged[merged[f"{c}_crmlib"] != merged[f"{c}_pandas"]]
+                print(f"{c}: {len(diff):,} customers differ", diff.head(3).to_dict("records"))
         scored = len(a)
 
     rows = []
