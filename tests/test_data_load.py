@@ -474,3 +474,30 @@ def test_quarantine_rows_match_an_independent_check(tmp_path):
             expected.append([str(i + 1), "future_date"])
     assert quarantine(ds)[["source_row", "reason"]].values.tolist() == expected
     check_counts(ds, len(frame))
+
+
+def test_demo_dirty_rows_match_the_planted_truth(demo_params, demo_truth, tmp_path):
+    """The demo export plants dirty rows and records how many; cleaning must find each kind."""
+    ds = data.load_dataset(demo_params, quarantine_dir=tmp_path / "q", cache=False)
+    q = ds.quality["transactions"]
+    dirty = demo_truth["dirty"]
+    assert q.rejected == {
+        "duplicate_line": dirty["duplicate"],
+        "future_date": dirty["future_date"],
+        "unparseable_amount": dirty["bad_amount"],
+    }
+    assert q.flagged["zero_amount"] == dirty["zero_amount"]
+    assert q.repaired["channel_unknown"] == dirty["unknown_channel"]
+    assert q.flagged["return"] == demo_truth["return_lines"]
+    assert set(ds.quality.ok) == set(data.SCHEMAS)
+    channels = set(data.execute(ds.transactions.select("channel").distinct())["channel"])
+    assert channels <= {
+        "store",
+        "web",
+        "wechat",
+        "tmall",
+        "jd",
+        "key_account",
+        "call_centre",
+        "unknown",
+    }
