@@ -98,6 +98,11 @@ def test_index_rebuilds_the_page(tmp_path, capsys):
     assert main(["index", "--reports-dir", str(reports), "--language", "zh"]) == 0
     page = (reports / "index.html").read_text(encoding="utf-8")
     assert "2026-W47" in page and "报告" in page
+    # the language sticks when the page is rebuilt without one (as every run does)
+    assert main(["index", "--reports-dir", str(reports)]) == 0
+    assert "报告" in (reports / "index.html").read_text(encoding="utf-8")
+    assert main(["index", "--reports-dir", str(reports), "--language", "en"]) == 0
+    assert "CRM Workbook reports" in (reports / "index.html").read_text(encoding="utf-8")
 
 
 def test_send_resolves_the_run_and_calls_delivery(tmp_path, monkeypatch):

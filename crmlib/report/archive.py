@@ -247,13 +247,26 @@ def _index_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def render_index(reports_dir: str | Path = "reports", *, language: str = "en") -> str:
-    """The HTML of the index page listing every run under ``reports_dir``, newest first."""
+def index_language(reports_dir: str | Path = "reports") -> str:
+    """The language of the existing index page (``"en"`` when there is none)."""
+    try:
+        head = (Path(reports_dir) / INDEX_HTML).read_text(encoding="utf-8")[:300]
+    except OSError:
+        return "en"
+    return "zh" if '<html lang="zh' in head else "en"
+
+
+def render_index(reports_dir: str | Path = "reports", *, language: str | None = None) -> str:
+    """The HTML of the index page listing every run under ``reports_dir``, newest first.
+
+    ``language`` defaults to the language of the existing page, so a page built once in
+    Chinese stays Chinese when runs rebuild it.
+    """
     import jinja2
 
     from crmlib.i18n import check_language, labels
 
-    check_language(language)
+    language = check_language(language or index_language(reports_dir))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("crmlib.report").joinpath("templates"))),
         autoescape=True,
@@ -267,8 +280,11 @@ def render_index(reports_dir: str | Path = "reports", *, language: str = "en") -
     )
 
 
-def write_index(reports_dir: str | Path = "reports", *, language: str = "en") -> Path:
-    """Rebuild ``reports_dir/index.html`` (atomically) and return its path."""
+def write_index(reports_dir: str | Path = "reports", *, language: str | None = None) -> Path:
+    """Rebuild ``reports_dir/index.html`` (atomically) and return its path.
+
+    ``language`` (``"en"`` or ``"zh"``) defaults to the language of the existing page.
+    """
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / INDEX_HTML

@@ -105,7 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Rebuild <reports-dir>/index.html listing every finished run, newest first.",
     )
     index.add_argument("--reports-dir", default="reports", metavar="DIR")
-    index.add_argument("--language", choices=LANGUAGES, default="en")
+    index.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        default=None,
+        help="language of the page; it sticks for later rebuilds (default: the page's "
+        "current language, else en)",
+    )
 
     validate = sub.add_parser(
         "validate",

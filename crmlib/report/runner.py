@@ -320,7 +320,11 @@ def _write_email(run_dir: Path) -> dict[str, Any] | None:
     except ImportError:
         log.info("crmlib.report.email is not available; the run has no email digest")
         return None
-    html = write_email(run_dir)
+    try:
+        html = write_email(run_dir)
+    except Exception as exc:  # the reports stand without their digest; say why it is missing
+        log.error("no email digest for %s: %s", run_dir.name, exc)
+        return {"html": None, "error": _short(f"{type(exc).__name__}: {exc}")}
     run = archive.read_run(run_dir)
     email = dict(run.get("email") or {})
     email["html"] = Path(html).resolve().relative_to(run_dir.resolve()).as_posix()
@@ -359,7 +363,7 @@ def run_pack(
     progress: bool = True,
     send: bool = False,
     dry_run_email: bool = False,
-    index_language: str = "en",
+    index_language: str | None = None,
     grace: float = GRACE,
 ) -> RunResult:
     """Run every notebook of ``pack`` and publish the run under ``reports_dir/<pack>/<period>/``.
@@ -384,7 +388,8 @@ def run_pack(
         After publishing, send the email (:func:`crmlib.report.delivery.send_run`); with
         ``dry_run_email`` the message is built but not sent.
     index_language
-        Language of ``reports/index.html``, rebuilt after the run.
+        Language of ``reports/index.html``, rebuilt after the run; default the language the
+        page already has (English for a new page).
     grace
         Seconds a worker may outlive its notebook's timeout before it is killed.
 
@@ -522,7 +527,11 @@ def _run_notebooks(
                 result = future.result()
                 results[result.name] = result
                 if result.status != "ok":
-                    bar.write(f"{label}: {result.name} {result.status}: {result.error}")
+                    message = f"{label}: {result.name} {result.status}: {result.error}"
+                    if progress:
+                        bar.write(message, file=sys.stderr)
+                    else:
+                        log.warning(message)
                 bar.update(1)
             with lock:
                 bar.set_postfix_str(", ".join(running), refresh=False)
