@@ -23,7 +23,7 @@ import io
 import logging
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -116,56 +116,120 @@ def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.nda
 # --------------------------------------------------------------------------- BG/NBD likelihood
 
 
-def _bgnbd_ll_grad(
-    params: np.ndarray,
-    x: np.ndarray,
-    tx: np.ndarray,
-    T: np.ndarray,
-    w: np.ndarray,
-    xu: np.ndarray,
-    wu: np.ndarray,
-) -> tuple[float, np.ndarray]:
+def _dot(weights: np.ndarray, values: np.ndarray) -> float:
+    """Weighted sum without BLAS (whose threads stall on busy shared machines)."""
+    return float(np.einsum("i,i->", weights, values))
+
+
+class _BgnbdRows(NamedTuple):
+    """Data of the BG/NBD likelihood arranged for speed.
+
+    The unique frequencies with their summed weights (for the terms in x only), the ages of
+    customers without a repeat purchase (whose term needs T only), and the rows of repeat
+    customers, whose ``x``, ``t_x`` and ``T`` are held as unique values plus an index: at day
+    resolution they take few distinct values, so logarithms are taken once per value.
+    """
+
+    xu: np.ndarray
+    wu: np.ndarray
+    T0: np.ndarray
+    w0: np.ndarray
+    w: np.ndarray
+    x: np.ndarray
+    x_vals: np.ndarray
+    x_idx: np.ndarray
+    tx_vals: np.ndarray
+    tx_idx: np.ndarray
+    T_vals: np.ndarray
+    T_idx: np.ndarray
+
+    @classmethod
+    def build(
+        cls, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray, scale: float = 1.0
+    ) -> _BgnbdRows:
+        xu, inv = np.unique(x, return_inverse=True)
+        wu = np.bincount(inv.ravel(), weights=w)
+        zero = x == 0
+        T0, inv0 = np.unique(T[zero], return_inverse=True)
+        w0 = np.bincount(inv0.ravel(), weights=w[zero], minlength=len(T0))
+        pos = ~zero
+        x_vals, x_idx = np.unique(x[pos], return_inverse=True)
+        tx_vals, tx_idx = np.unique(tx[pos], return_inverse=True)
+        T_vals, T_idx = np.unique(T[pos], return_inverse=True)
+        return cls(
+            xu,
+            wu,
+            T0 * scale,
+            w0,
+            w[pos],
+            x[pos],
+            x_vals,
+            x_idx.ravel(),
+            tx_vals * scale,
+            tx_idx.ravel(),
+            T_vals * scale,
+            T_idx.ravel(),
+        )
+
+    def rescaled(self, factor: float) -> _BgnbdRows:
+        """The same rows with every time multiplied by ``factor``."""
+        return self._replace(
+            T0=self.T0 * factor, tx_vals=self.tx_vals * factor, T_vals=self.T_vals * factor
+        )
+
+
+def _bgnbd_ll_grad(params: np.ndarray, d: _BgnbdRows) -> tuple[float, np.ndarray]:
     """Total BG/NBD log-likelihood and its gradient in (r, alpha, a, b).
 
-    The terms that depend on the frequency only (A1, A2 in lifetimes' notation) are evaluated on
-    the unique frequencies ``xu`` with summed weights ``wu``; the rest row by row.
+    Per customer (lifetimes' notation, FHL 2005 eq. 6):
+    ``A1 + A2 + ln(exp(A3) + [x > 0] exp(A4))`` with
+    ``A1 = lnΓ(r+x) − lnΓ(r) + r ln α``,
+    ``A2 = lnΓ(a+b) + lnΓ(b+x) − lnΓ(b) − lnΓ(a+b+x)``,
+    ``A3 = −(r+x) ln(α+T)``, ``A4 = ln a − ln(b+x−1) − (r+x) ln(α+t_x)``.
+    A1 + A2 are evaluated on the unique frequencies; customers without a repeat purchase
+    contribute A3 only; for the others ``ln(e^A3 + e^A4) = A3 + ln(1 + e^D)`` with
+    ``D = A4 − A3``, whose derivative weights are ``1 − σ(D)`` and ``σ(D)``.
     """
     r, alpha, a, b = params
-    # A1 + A2: lnΓ(r+x) − lnΓ(r) + r ln α + lnΓ(a+b) + lnΓ(b+x) − lnΓ(b) − lnΓ(a+b+x)
-    ll = wu @ (
+    xu, wu = d.xu, d.wu
+    ll = _dot(
+        wu,
         gammaln(r + xu)
         - gammaln(r)
         + r * np.log(alpha)
         + gammaln(a + b)
         + gammaln(b + xu)
         - gammaln(b)
-        - gammaln(a + b + xu)
+        - gammaln(a + b + xu),
     )
-    g_r = wu @ (digamma(r + xu) - digamma(r) + np.log(alpha))
+    g_r = _dot(wu, digamma(r + xu) - digamma(r) + np.log(alpha))
     g_alpha = wu.sum() * r / alpha
     dg_ab = digamma(a + b) - digamma(a + b + xu)
-    g_a = wu @ dg_ab
-    g_b = wu @ (dg_ab + digamma(b + xu) - digamma(b))
-    # ln( exp(A3) + [x > 0] exp(A4) ),  A3 = −(r+x) ln(α+T),
-    # A4 = ln a − ln(b+x−1) − (r+x) ln(α+t_x)
-    pos = x > 0
+    g_a = _dot(wu, dg_ab)
+    g_b = _dot(wu, dg_ab + digamma(b + xu) - digamma(b))
+    # customers without repeat purchase: A3 = −r ln(α+T)
+    log_aT0 = np.log(alpha + d.T0)
+    ll -= r * _dot(d.w0, log_aT0)
+    g_r -= _dot(d.w0, log_aT0)
+    g_alpha -= r * _dot(d.w0, 1.0 / (alpha + d.T0))
+    # repeat customers; logarithms once per distinct value, then gathered
+    w, x = d.w, d.x
     rx = r + x
-    log_aT = np.log(alpha + T)
-    log_at = np.log(alpha + tx)
-    bx1 = b + np.maximum(x, 1) - 1
-    a3 = -rx * log_aT
-    a4 = np.log(a) - np.log(bx1) - rx * log_at
-    top = np.where(pos, np.maximum(a3, a4), a3)
-    e3 = np.exp(a3 - top)
-    e4 = np.where(pos, np.exp(a4 - top), 0.0)
-    total = e3 + e4
-    ll += w @ (top + np.log(total))
-    p3 = e3 / total
-    p4 = e4 / total
-    g_r -= w @ (p3 * log_aT + p4 * log_at)
-    g_alpha -= w @ (rx * (p3 / (alpha + T) + p4 / (alpha + tx)))
-    g_a += (w @ p4) / a
-    g_b -= w @ (p4 / bx1)
+    log_aT = np.log(alpha + d.T_vals)[d.T_idx]
+    log_at = np.log(alpha + d.tx_vals)[d.tx_idx]
+    inv_aT = (1.0 / (alpha + d.T_vals))[d.T_idx]
+    inv_at = (1.0 / (alpha + d.tx_vals))[d.tx_idx]
+    log_bx1 = np.log(b + d.x_vals - 1)[d.x_idx]
+    diff = np.log(a) - log_bx1 + rx * (log_aT - log_at)  # D = A4 − A3
+    e = np.exp(np.minimum(diff, 700.0))
+    soft = np.log1p(e) + np.maximum(diff - 700.0, 0.0)  # ln(1 + e^D) without overflow
+    ll += _dot(w, soft - rx * log_aT)
+    p4 = e / (1.0 + e)
+    p3 = 1.0 - p4
+    g_r -= _dot(w, log_aT + p4 * (log_at - log_aT))
+    g_alpha -= _dot(w, rx * (p3 * inv_aT + p4 * inv_at))
+    g_a += _dot(w, p4) / a
+    g_b -= _dot(w, p4 * (1.0 / (b + d.x_vals - 1))[d.x_idx])
     return float(ll), np.array([g_r, g_alpha, g_a, g_b])
 
 
@@ -196,12 +260,55 @@ def bgnbd_log_likelihood(
     theta = _as_params(params, PARAM_NAMES["bgnbd"])
     x = np.asarray(frequency, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    xu, inv = np.unique(x, return_inverse=True)
-    wu = np.bincount(inv.ravel(), weights=w)
-    return _bgnbd_ll_grad(theta, x, np.asarray(recency, float), np.asarray(T, float), w, xu, wu)
+    rows = _BgnbdRows.build(x, np.asarray(recency, float), np.asarray(T, float), w)
+    return _bgnbd_ll_grad(theta, rows)
 
 
 # --------------------------------------------------------------------------- Gamma-Gamma likelihood
+
+
+class _SpendRows(NamedTuple):
+    """Data of the Gamma-Gamma likelihood: unique frequencies with summed weights (the gamma
+    functions depend on x only), per-row ``x·m`` and weights, and the constant sums of ln m."""
+
+    xu: np.ndarray
+    wu: np.ndarray
+    x: np.ndarray
+    xm: np.ndarray
+    w: np.ndarray
+    sum_log_m: float
+    sum_x_log_m: float
+
+    @classmethod
+    def build(cls, x: np.ndarray, m: np.ndarray, w: np.ndarray) -> _SpendRows:
+        xu, inv = np.unique(x, return_inverse=True)
+        wu = np.bincount(inv.ravel(), weights=w)
+        log_m = np.log(m)
+        return cls(xu, wu, x, x * m, w, _dot(w, log_m), _dot(w, x * log_m))
+
+
+def _gamma_gamma_ll_grad(params: np.ndarray, d: _SpendRows) -> tuple[float, np.ndarray]:
+    """Total Gamma-Gamma log-likelihood and gradient in (p, q, v); see
+    :func:`gamma_gamma_log_likelihood` for the formula."""
+    p, q, v = params
+    xu, wu = d.xu, d.wu
+    u = p * xu
+    dg_uq = digamma(u + q)
+    log_v = np.log(v)
+    log_xu = np.log(xu)
+    ll = _dot(wu, gammaln(u + q) - gammaln(u) - gammaln(q) + q * log_v + u * log_xu)
+    ll += p * d.sum_x_log_m - d.sum_log_m
+    g_p = _dot(wu, xu * (dg_uq - digamma(u) + log_xu)) + d.sum_x_log_m
+    g_q = _dot(wu, dg_uq - digamma(q) + log_v)
+    g_v = wu.sum() * q / v
+    # per row: −(p x + q) ln(x m + v)
+    log_xmv = np.log(d.xm + v)
+    pxq = p * d.x + q
+    ll -= _dot(d.w, pxq * log_xmv)
+    g_p -= _dot(d.w, d.x * log_xmv)
+    g_q -= _dot(d.w, log_xmv)
+    g_v -= _dot(d.w, pxq / (d.xm + v))
+    return float(ll), np.array([g_p, g_q, g_v])
 
 
 def gamma_gamma_log_likelihood(
@@ -217,26 +324,11 @@ def gamma_gamma_log_likelihood(
     density of the mean of ``x`` gamma variables): for ``u = p x``,
     ``lnΓ(u+q) − lnΓ(u) − lnΓ(q) + q ln v + (u−1) ln m + u ln x − (u+q) ln(x m + v)``.
     """
-    p, q, v = _as_params(params, PARAM_NAMES["gamma_gamma"])
+    theta = _as_params(params, PARAM_NAMES["gamma_gamma"])
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary_value, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    u = p * x
-    log_m, log_x, log_xmv = np.log(m), np.log(x), np.log(x * m + v)
-    dg_uq = digamma(u + q)
-    ll = w @ (
-        gammaln(u + q)
-        - gammaln(u)
-        - gammaln(q)
-        + q * np.log(v)
-        + (u - 1) * log_m
-        + u * log_x
-        - (u + q) * log_xmv
-    )
-    g_p = w @ (x * (dg_uq - digamma(u) + log_m + log_x - log_xmv))
-    g_q = w @ (dg_uq - digamma(q) + np.log(v) - log_xmv)
-    g_v = w @ (q / v - (u + q) / (x * m + v))
-    return float(ll), np.array([g_p, g_q, g_v])
+    return _gamma_gamma_ll_grad(theta, _SpendRows.build(x, m, w))
 
 
 # --------------------------------------------------------------------------- optimisation helpers
@@ -246,6 +338,17 @@ def _as_params(params: Mapping[str, float] | np.ndarray, names: tuple[str, ...])
     if isinstance(params, Mapping):
         return np.array([float(params[n]) for n in names])
     return np.asarray(params, dtype=float)
+
+
+def _single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
+    """Limit BLAS to one thread while optimising: L-BFGS-B's tiny matrix products gain nothing
+    from threads and stall when cores are busy. Restored on exit; no effect without threadpoolctl
+    (a dependency of scikit-learn, installed with mlxtend)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _maximise(
@@ -258,42 +361,42 @@ def _maximise(
     """
 
     def objective(log_theta: np.ndarray) -> tuple[float, np.ndarray]:
-        theta = np.exp(log_theta)
         with np.errstate(all="ignore"):
+            theta = np.exp(log_theta)
             ll, grad = ll_grad(theta)
-        value = -ll / total_weight + penalizer * np.sum(theta**2)
-        gradient = (-grad / total_weight + 2 * penalizer * theta) * theta
+            value = -ll / total_weight + penalizer * np.sum(theta**2)
+            gradient = (-grad / total_weight + 2 * penalizer * theta) * theta
         if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
             return np.inf, np.zeros_like(log_theta)
         return value, gradient
 
-    result = minimize(
-        objective,
-        np.log(start),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-30.0, 30.0)] * len(start),
-        options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20},
-    )
+    with _single_threaded_blas():
+        result = minimize(
+            objective,
+            np.log(start),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 3000, "ftol": 1e-13, "gtol": 1e-8, "maxcor": 20},
+        )
+    # a line search that stalls at the optimum (round-off) still counts when the gradient is flat
+    result.success = bool(result.success or np.max(np.abs(result.jac)) < 1e-5)
     return np.exp(result.x), result
 
 
 def _covariance(ll_grad: Any, theta: np.ndarray) -> np.ndarray:
     """Covariance of the estimates: inverse of the observed information (−Hessian of the total
-    log-likelihood), from central differences of the analytic gradient in log-parameters and
-    mapped back to the natural parameters by the delta method."""
+    log-likelihood), from forward differences of the analytic gradient in log-parameters
+    (step 1e-6), mapped back to the natural parameters by the delta method."""
     k = len(theta)
-    h = 1e-5
-    hess = np.empty((k, k))
+    h = 1e-6
     log_theta = np.log(theta)
+    base = ll_grad(theta)[1] * theta
+    hess = np.empty((k, k))
     for i in range(k):
         step = np.zeros(k)
         step[i] = h
-        up = np.exp(log_theta + step)
-        down = np.exp(log_theta - step)
-        g_up = ll_grad(up)[1] * up
-        g_down = ll_grad(down)[1] * down
-        hess[:, i] = (g_up - g_down) / (2 * h)
+        moved = np.exp(log_theta + step)
+        hess[:, i] = (ll_grad(moved)[1] * moved - base) / h
     hess = (hess + hess.T) / 2
     try:
         cov_log = np.linalg.inv(-hess)
@@ -430,6 +533,18 @@ class TransactionModel(_Fitted, abc.ABC):
     ) -> np.ndarray:
         """Expected repeat purchases in the next ``t`` time units of customers with this history."""
 
+    def expected_purchases_sum(
+        self, times: Any, coefficients: Any, frequency: Any, recency: Any, T: Any
+    ) -> np.ndarray:
+        """``Σ_k coefficients[k] · expected_purchases(times[k], …)`` per customer (a discounted
+        sum of monthly purchases is such a combination), computed on the unique rows."""
+        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        (xu, txu, Tu), _, inverse = compress(x, tx, T)
+        total = np.zeros(len(xu))
+        for t, c in zip(times, coefficients, strict=True):
+            total += c * self.expected_purchases(t, xu, txu, Tu)
+        return total[inverse]
+
     @abc.abstractmethod
     def p_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """Probability that customers with this history are still active (model's own value)."""
@@ -446,12 +561,11 @@ class BetaGeoModel(TransactionModel):
 
     def _fit_rows(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> None:
         scale = 10.0 / T.max()  # fit in rescaled time for conditioning; alpha scales back
-        xs, txs, Ts = x, tx * scale, T * scale
-        xu, inv = np.unique(x, return_inverse=True)
-        wu = np.bincount(inv.ravel(), weights=w)
+        scaled = _BgnbdRows.build(x, tx, T, w, scale)
+        rows = scaled.rescaled(1.0 / scale)
 
         def ll_scaled(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            return _bgnbd_ll_grad(theta, xs, txs, Ts, w, xu, wu)
+            return _bgnbd_ll_grad(theta, scaled)
 
         theta, result = _maximise(ll_scaled, np.ones(4), w.sum(), self.penalizer)
         self._message = str(result.message)
@@ -459,7 +573,7 @@ class BetaGeoModel(TransactionModel):
         theta = theta * unscale
 
         def ll(theta_: np.ndarray) -> tuple[float, np.ndarray]:
-            return _bgnbd_ll_grad(theta_, x, tx, T, w, xu, wu)
+            return _bgnbd_ll_grad(theta_, rows)
 
         with np.errstate(all="ignore"):
             cov = _covariance(ll, theta)
@@ -469,10 +583,28 @@ class BetaGeoModel(TransactionModel):
     def expected_purchases(
         self, t: float | np.ndarray, frequency: Any, recency: Any, T: Any
     ) -> np.ndarray:
-        """Conditional expected repeat purchases in ``(T, T + t]`` (FHL 2005, eq. 10)."""
+        """Conditional expected repeat purchases in ``(T, T + t]`` (FHL 2005, eq. 10): the
+        expectation of a customer still active times P(alive)."""
+        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        return self._if_alive(t, x, T) * self.p_alive(x, tx, T)
+
+    def expected_purchases_sum(
+        self, times: Any, coefficients: Any, frequency: Any, recency: Any, T: Any
+    ) -> np.ndarray:
+        """``Σ_k coefficients[k] · expected_purchases(times[k], …)``, with the hypergeometric
+        part computed once per unique (frequency, T) pair and times P(alive) per customer."""
+        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        (xk, Tk), _, inverse = compress(x, T)
+        total = np.zeros(len(xk))
+        for t, c in zip(times, coefficients, strict=True):
+            total += c * self._if_alive(t, xk, Tk)
+        return total[inverse] * self.p_alive(x, tx, T)
+
+    def _if_alive(self, t: Any, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Expected purchases in ``(T, T + t]`` of an active customer with ``x`` repeat purchases:
+        ``(a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))]``."""
         self._check_fitted()
         r, alpha, a, b = (self.params_[n] for n in PARAM_NAMES["bgnbd"])
-        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
         t = np.asarray(t, dtype=float)
         ca, cb, cc = r + x, b + x, a + b + x - 1
         z = t / (alpha + T + t)
@@ -482,15 +614,11 @@ class BetaGeoModel(TransactionModel):
             if np.any(bad):  # Euler's transformation where the series overflows
                 alt = np.log(hyp2f1(cc - ca, cc - cb, cc, z)) + (cc - ca - cb) * np.log1p(-z)
                 hyp = np.where(bad, alt, hyp)
-            numerator = (
+            return (
                 (a + b + x - 1)
                 / (a - 1)
                 * -np.expm1(hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
             )
-            denominator = 1 + (x > 0) * (a / (b + np.maximum(x, 1) - 1)) * (
-                (alpha + T) / (alpha + tx)
-            ) ** (r + x)
-        return numerator / denominator
 
     def p_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive) of FHL (2005) eq. 12; 1 for customers without repeat purchase."""
@@ -679,7 +807,8 @@ class GammaGammaModel(_Fitted):
                 stacklevel=2,
             )
         xk, mk = x[keep], m[keep]
-        self.correlation_ = float(np.corrcoef(xk, mk)[0, 1]) if n > 2 else float("nan")
+        varied = n > 2 and xk.std() > 0 and mk.std() > 0
+        self.correlation_ = float(np.corrcoef(xk, mk)[0, 1]) if varied else float("nan")
         if np.isfinite(self.correlation_) and abs(self.correlation_) > self.max_spend_correlation:
             warnings.warn(
                 f"frequency and mean spend of repeat customers are correlated "
@@ -691,15 +820,15 @@ class GammaGammaModel(_Fitted):
         (xu, mu), w, _ = compress(xk, mk)
         self.n_rows_ = len(xu)
         scale = 10.0 / mu.max()  # spend rescaled for conditioning; v scales back
-
-        def ll_scaled(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            return gamma_gamma_log_likelihood(theta, xu, mu * scale, weights=w)
-
-        theta, result = _maximise(ll_scaled, np.ones(3), w.sum(), self.penalizer)
+        scaled = _SpendRows.build(xu, mu * scale, w)
+        theta, result = _maximise(
+            lambda th: _gamma_gamma_ll_grad(th, scaled), np.ones(3), w.sum(), self.penalizer
+        )
         theta = theta * np.array([1.0, 1.0, 1.0 / scale])
+        rows = _SpendRows.build(xu, mu, w)
 
         def ll(theta_: np.ndarray) -> tuple[float, np.ndarray]:
-            return gamma_gamma_log_likelihood(theta_, xu, mu, weights=w)
+            return _gamma_gamma_ll_grad(theta_, rows)
 
         with np.errstate(all="ignore"):
             cov = _covariance(ll, theta)

@@ -21,7 +21,6 @@ from crmlib.clv.models import (
     GammaGammaModel,
     TransactionModel,
     check_summary,
-    compress,
 )
 from crmlib.clv.summaries import TIME_UNITS
 from crmlib.config import check_choice, check_range, merge, params_path, read_yaml
@@ -139,17 +138,13 @@ def predict(
     check_range("horizon", horizon, low=0.0)
     unit = _unit(model, time_unit)
     x, tx, T = check_summary(summary)
-    (xu, txu, Tu), _, inverse = compress(x, tx, T)
     hiatus = hiatus_weeks * 7.0 / TIME_UNITS[unit]
-    p = _p_alive(model, xu, txu, Tu, rule=non_repeater_p_alive, hiatus=hiatus)
-    expected = model.expected_purchases(horizon, xu, txu, Tu)
+    ids = summary["customer_id"] if "customer_id" in summary else pd.Series(summary.index)
     return pd.DataFrame(
         {
-            "customer_id": summary["customer_id"].to_numpy()
-            if "customer_id" in summary
-            else summary.index.to_numpy(),
-            "expected_purchases": expected[inverse],
-            "p_alive": p[inverse],
+            "customer_id": ids.reset_index(drop=True),
+            "expected_purchases": model.expected_purchases_sum([horizon], [1.0], x, tx, T),
+            "p_alive": _p_alive(model, x, tx, T, rule=non_repeater_p_alive, hiatus=hiatus),
         }
     )
 
@@ -168,13 +163,11 @@ def discounted_purchases(
     ``(1 + monthly_discount_rate) ** k`` (cash flows at the end of each month, as lifetimes'
     ``customer_lifetime_value``); ``month_length`` in the model's time unit."""
     months = int(check_range("horizon_months", months, low=1))
-    total = np.zeros(len(np.atleast_1d(frequency)))
-    previous = np.zeros_like(total)
-    for k in range(1, months + 1):
-        cumulative = model.expected_purchases(k * month_length, frequency, recency, T)
-        total += (cumulative - previous) / (1.0 + monthly_discount_rate) ** k
-        previous = cumulative
-    return total
+    steps = np.arange(1, months + 1, dtype=float)
+    discount = (1.0 + monthly_discount_rate) ** -steps
+    # Σ_k d_k (E_k − E_{k−1}) = Σ_k (d_k − d_{k+1}) E_k with d_{months+1} = 0
+    coefficients = discount - np.append(discount[1:], 0.0)
+    return model.expected_purchases_sum(steps * month_length, coefficients, frequency, recency, T)
 
 
 def score(
@@ -216,39 +209,36 @@ def score(
     months = int(settings["horizon_months"])
     x, tx, T = check_summary(summary)
     m = pd.to_numeric(summary["monetary_value"], errors="coerce").fillna(0.0).to_numpy(float)
-    (xu, txu, Tu), _, inverse = compress(x, tx, T)
     hiatus = settings["hiatus_weeks"] * 7.0 / TIME_UNITS[unit]
-    p_model = model.p_alive(xu, txu, Tu)
-    p = _p_alive(model, xu, txu, Tu, rule=rule, hiatus=hiatus)
-    expected = model.expected_purchases(months * month, xu, txu, Tu)
+    p_model = model.p_alive(x, tx, T)
+    p = _p_alive(model, x, tx, T, rule=rule, hiatus=hiatus)
+    expected = model.expected_purchases_sum([months * month], [1.0], x, tx, T)
     discounted = discounted_purchases(
         model,
-        xu,
-        txu,
-        Tu,
+        x,
+        tx,
+        T,
         months=months,
         monthly_discount_rate=settings["monthly_discount_rate"],
         month_length=month,
     )
     spend = spend_model.expected_spend(x, m)
-    clv = discounted[inverse] * spend
-    p_all = p[inverse]
+    clv = discounted * spend
     out = pd.DataFrame(
         {
-            "customer_id": summary["customer_id"].to_numpy(),
+            "customer_id": summary["customer_id"].reset_index(drop=True),
             "frequency": x.astype(np.int64),
             "recency": tx,
             "T": T,
             "monetary_value": m,
-            "expected_purchases": expected[inverse],
-            "p_alive": p_all,
+            "expected_purchases": expected,
+            "p_alive": p,
             "expected_spend": spend,
             "clv": clv,
         }
     )
     # the model's expectations are P(alive) × expectations given alive, under its own P(alive)
-    p_own = p_model[inverse]
-    out["clv_if_active"] = np.where(p_own > 0, clv / np.where(p_own > 0, p_own, 1.0), 0.0)
+    out["clv_if_active"] = np.where(p_model > 0, clv / np.where(p_model > 0, p_model, 1.0), 0.0)
     out.attrs["time_unit"] = unit
     out.attrs["horizon_months"] = months
     return out

@@ -107,7 +107,7 @@ def tracking(
     first_offsets = (firsts["first_day"] - start).dt.days.to_numpy()
     n_first = firsts["n"].to_numpy(float)
     ages = np.clip(week_end_offsets[None, :] - first_offsets[:, None], 0, None) / unit
-    expected = n_first @ np.nan_to_num(model.expected_purchases_new(ages))
+    expected = np.einsum("i,ij->j", n_first, np.nan_to_num(model.expected_purchases_new(ages)))
     out = pd.DataFrame(
         {
             "week": np.arange(1, n_weeks + 1),
