@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import nbformat
@@ -282,6 +283,39 @@ def test_overlapping_runs_of_one_period_publish_whole(tmp_path, fake_pack):
     for nb in published["notebooks"]:
         assert (run_dir / nb["ipynb"]).is_file() and (run_dir / nb["html"]).is_file()
     assert sorted(p.name for p in (reports / "fake").iterdir()) == [".publish.lock", "2026-11-19"]
+
+
+def test_email_digest_is_built_in_the_run_and_its_failure_does_not_lose_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "execute_notebook", _fake_execute)
+    pack = build_pack(
+        "fake", {"notebooks": ["ok"], "period": "day"}, notebooks_dir=FIXTURES, root=ROOT
+    )
+
+    def write_email(run_dir):
+        # what the digest builder is promised: a finished run.json beside the executed notebooks
+        run = archive.read_run(run_dir)
+        assert (run_dir / run["notebooks"][0]["html"]).is_file()
+        (run_dir / "email.html").write_text(f"<p>{run['pack']} {run['run_id']}</p>")
+        archive.write_json(run_dir / "run.json", {**run, "email": {"subject": "Weekly"}})
+        return run_dir / "email.html"
+
+    monkeypatch.setitem(
+        sys.modules, "crmlib.report.email", types.SimpleNamespace(write_email=write_email)
+    )
+    done = runner.run_pack(pack, as_of="2026-11-20", reports_dir=tmp_path, progress=False)
+    assert done.run["email"] == {"subject": "Weekly", "html": "email.html"}
+    assert (done.run_dir / "email.html").read_text() == "<p>fake 2026-11-20</p>"
+    assert 'href="fake/2026-11-20/email.html"' in (tmp_path / "index.html").read_text()
+
+    def broken(run_dir):
+        raise RuntimeError("template missing")
+
+    monkeypatch.setitem(
+        sys.modules, "crmlib.report.email", types.SimpleNamespace(write_email=broken)
+    )
+    kept = runner.run_pack(pack, as_of="2026-11-21", reports_dir=tmp_path, progress=False)
+    assert kept.run["email"] == {"html": None, "error": "RuntimeError: template missing"}
+    assert archive.read_run(kept.run_dir) == kept.run
 
 
 def test_publish_refuses_a_staging_folder_without_run_json(tmp_path):
