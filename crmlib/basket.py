@@ -48,6 +48,11 @@ __all__ = [
     "sequential_rules",
     "sequential_gaps",
     "recommend",
+    "segment_members",
+    "summary_text",
+    "describe_recommend",
+    "recommend_table",
+    "export_rules",
     "bundle_candidates",
     "fisher_p_values",
     "rule_metrics",
@@ -725,9 +730,10 @@ def sequential_rules(
     within_days: int | None = None,
     level: str | None = None,
     min_customers: int | None = None,
+    min_lift: float | None = None,
     as_of: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """ "A then B within N days" rules from each member's dated purchases.
+    """Rules "A then B within N days" from each member's dated purchases.
 
     A member *bought B within N days after A* when some purchase of B falls on a later calendar
     day than some purchase of A and at most ``within_days`` days after it (same-day purchases
@@ -746,6 +752,8 @@ def sequential_rules(
     min_customers
         Minimum number of members who bought A and then B within the window; items with fewer
         buyers than this are skipped before pairing.
+    min_lift
+        Minimum lift (``share / baseline_share``) of a rule (``None``: ``params/basket.yaml``).
     as_of
         Last day of data used (ISO date); ``None`` or ``""`` uses everything.
 
@@ -774,14 +782,17 @@ def sequential_rules(
             raise ConfigError(f"parameter {name!r} must be a whole number; got {value!r}")
     check_range("within_days", int(within_days), low=1)
     check_range("min_customers", int(min_customers), low=1)
+    min_lift = check_range("min_lift", _pick(min_lift, "sequential", "min_lift"), low=0)
     ev = _events(transactions, level, as_of)
     table, *_ = _sequential_core(ev, int(within_days), int(min_customers))
+    table = table[table["lift"] >= min_lift]
     table = table.sort_values(
         ["lift", "n_both", "antecedent", "consequent"],
         ascending=[False, False, True, True],
         kind="stable",
     ).reset_index(drop=True)
-    table.attrs.update({"level": level, "within_days": int(within_days)})
+    n_members = int(ev["cust"].max()) + 1 if len(ev) else 0
+    table.attrs.update({"level": level, "within_days": int(within_days), "n_customers": n_members})
     return table
 
 
@@ -809,7 +820,7 @@ def sequential_gaps(
     -------
     pandas.DataFrame
         ``customer_id``, ``antecedent``, ``consequent``, ``days`` (the member's shortest gap
-        from an A purchase to a later B purchase within the window).
+        from an A purchase to a later B purchase within the window), in the order of ``pairs``.
     """
     within_days = int(_pick(within_days, "sequential", "within_days"))
     check_range("within_days", within_days, low=1)
@@ -837,15 +848,22 @@ def sequential_gaps(
     }
     sel = np.isin(p, np.fromiter(wanted_codes, dtype=np.int64, count=len(wanted_codes)))
     ids = ev.drop_duplicates("cust").set_index("cust")["customer_id"]
+    rank = {
+        index[a] * len(items) + index[b]: i
+        for i, (a, b) in enumerate(wanted)
+        if a in index and b in index
+    }
     res = pd.DataFrame(
         {
+            "_rank": pd.Series(p[sel]).map(rank).to_numpy(),
             "customer_id": ids.reindex(c[sel]).to_numpy(),
             "antecedent": items[p[sel] // len(items)].astype(str),
             "consequent": items[p[sel] % len(items)].astype(str),
             "days": g[sel].astype(np.int64),
         }
     )
-    return res.sort_values(["antecedent", "consequent", "customer_id"]).reset_index(drop=True)
+    res = res.sort_values(["_rank", "customer_id"], kind="stable")
+    return res.drop(columns="_rank").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -873,12 +891,58 @@ def _customer_filter(
         if "customer_id" not in customers.columns:
             raise DataError("customers table lacks customer_id", column="customer_id")
         frame = customers
-        if segment is not None and "segment" in frame.columns:
+        if "segment" in frame.columns and (frame["segment"].astype(str) == str(segment)).any():
             frame = frame[frame["segment"].astype(str) == str(segment)]
         return frame["customer_id"].astype(str).tolist()
     if isinstance(customers, str):
         return [customers]
     return [str(c) for c in customers]
+
+
+def segment_members(
+    transactions: Transactions,
+    *,
+    segment: str | None,
+    scheme: str = "cn8",
+    as_of: str | pd.Timestamp | None = None,
+) -> pd.DataFrame | None:
+    """Members of one RFM segment (:mod:`crmlib.rfm`), for :func:`recommend`.
+
+    Parameters
+    ----------
+    transactions
+        Order lines in the canonical schema.
+    segment
+        Segment key (``"important_value"``) or its English or Chinese name; ``None`` or ``""``
+        means every member (returns ``None``).
+    scheme
+        RFM scheme name of ``params/segments.yaml`` (``"cn8"`` or ``"en11"``).
+    as_of
+        Reference date of the RFM scores (ISO date).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``customer_id`` and ``segment`` (the key) of the segment's members.
+    """
+    if segment is None or not str(segment).strip():
+        return None
+    from crmlib import rfm
+
+    seg = rfm.segment_rfm(rfm.rfm_table(transactions, as_of=as_of), scheme=scheme)
+    table = seg.scheme.segments
+    wanted = str(segment).strip()
+    match = table[
+        (table["segment"] == wanted) | (table["name_en"] == wanted) | (table["name_zh"] == wanted)
+    ]
+    if match.empty:
+        raise ConfigError(
+            f"parameter 'segment' must be one of {', '.join(map(repr, table['segment']))} "
+            f"(or their names); got {segment!r}"
+        )
+    key = str(match["segment"].iloc[0])
+    members = seg.customers.loc[seg.customers["segment"] == key, ["customer_id", "segment"]]
+    return members.reset_index(drop=True)
 
 
 def recommend(
@@ -908,8 +972,8 @@ def recommend(
         Members to recommend for: customer ids, or a per-member frame with ``customer_id`` (and
         ``segment``, used with ``segment``). ``None``: every member with a purchase.
     segment
-        A segment name. With a frame in ``customers`` holding a ``segment`` column, only its
-        members are used; either way the result is one list for the whole group.
+        A segment name. With a frame in ``customers`` whose ``segment`` column holds this
+        value, only those rows are used; either way the result is one list for the group.
     top_n
         Products per member or for the segment (``None``: ``params/basket.yaml``).
     level
@@ -1146,3 +1210,103 @@ def bundles_table(bundles: pd.DataFrame, *, language: str = "en", top: int = 20)
     return out.rename(columns={c: t(f"basket.col_{c}", language) for c in cols}).reset_index(
         drop=True
     )
+
+
+def summary_text(
+    rules: pd.DataFrame,
+    sequential: pd.DataFrame,
+    bundles: pd.DataFrame,
+    *,
+    language: str = "en",
+) -> str:
+    """One sentence with what was analysed and found (for the top of the report)."""
+    check_language(language)
+    level = rules.attrs.get("level", "sku")
+    kind = rules.attrs.get("basket", "order")
+    return t(
+        "basket.summary",
+        language,
+        baskets=int(rules.attrs.get("n_baskets", 0)),
+        basket_kind=t(f"basket.basket_{kind}", language),
+        members=int(sequential.attrs.get("n_customers", 0)),
+        level=t(f"basket.level_{level}", language),
+        rules=len(rules),
+        sequential=len(sequential),
+        bundles=len(bundles),
+    )
+
+
+def describe_recommend(segment: str | None, *, language: str = "en", scheme: str = "cn8") -> str:
+    """The explanation above the recommendation table, naming the segment when there is one."""
+    check_language(language)
+    if segment is None or not str(segment).strip():
+        who = t("basket.all_members", language)
+    else:
+        from crmlib import rfm
+
+        table = rfm.load_scheme(scheme).segments
+        wanted = str(segment).strip()
+        match = table[
+            (table["segment"] == wanted)
+            | (table["name_en"] == wanted)
+            | (table["name_zh"] == wanted)
+        ]
+        name = str(match[f"name_{language}"].iloc[0]) if len(match) else wanted
+        who = t("basket.segment_members", language, name=name)
+    return t("basket.explain_recommend", language, who=who)
+
+
+def recommend_table(recs: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:
+    """Segment-level recommendations (:func:`recommend` with ``segment``) for display."""
+    check_language(language)
+    cols = ["rank", "item", "n_customers", "share", "mean_score"]
+    out = recs[cols].copy()
+    out["share"] = out["share"].map("{:.1%}".format)
+    out["mean_score"] = out["mean_score"].map("{:.2f}".format)
+    names = {c: t(f"basket.col_{c}", language) for c in cols if c != "share"}
+    names["share"] = t("common.share_customers", language)
+    return out.rename(columns=names).reset_index(drop=True)
+
+
+def export_rules(
+    rules: pd.DataFrame,
+    sequential: pd.DataFrame | None = None,
+    bundles: pd.DataFrame | None = None,
+    *,
+    export_dir: str | Path,
+) -> list[Path]:
+    """Write the rule tables as CSV (UTF-8 with BOM, so spreadsheet programs show Chinese).
+
+    Parameters
+    ----------
+    rules
+        Output of :func:`association_rules`; item tuples are written as ``"A + B"``.
+    sequential, bundles
+        Outputs of :func:`sequential_rules` and :func:`bundle_candidates` (optional).
+    export_dir
+        Folder to write to; created when missing.
+
+    Returns
+    -------
+    list of Path
+        The files written: ``association_rules.csv``, ``sequential_rules.csv``,
+        ``bundle_candidates.csv``.
+    """
+    folder = Path(export_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = rules.copy()
+    for col in ("antecedents", "consequents"):
+        out[col] = out[col].map(_JOIN.join)
+    written = []
+    tables = {
+        "association_rules": out,
+        "sequential_rules": sequential,
+        "bundle_candidates": bundles,
+    }
+    for name, table in tables.items():
+        if table is None:
+            continue
+        path = folder / f"{name}.csv"
+        table.to_csv(path, index=False, encoding="utf-8-sig")
+        written.append(path)
+    return written

@@ -261,7 +261,7 @@ def test_sequential_rules_hand_computed() -> None:
             ("c6", "2024-01-01", "C"),
         ]
     )
-    rules = basket.sequential_rules(lines, within_days=30, min_customers=1)
+    rules = basket.sequential_rules(lines, within_days=30, min_customers=1, min_lift=0.0)
     ab = rules.set_index(["antecedent", "consequent"]).loc[("A", "B")]
     assert ab["n_antecedent"] == 5 and ab["n_both"] == 2
     assert ab["share"] == pytest.approx(2 / 5)
@@ -273,7 +273,7 @@ def test_sequential_rules_hand_computed() -> None:
     assert ba["n_both"] == 1 and ba["median_days"] == pytest.approx(19.0)
     gaps = basket.sequential_gaps(lines, pairs=[("A", "B")], within_days=30)
     assert sorted(zip(gaps["customer_id"], gaps["days"], strict=True)) == [("c1", 10), ("c4", 4)]
-    wider = basket.sequential_rules(lines, within_days=45, min_customers=1)
+    wider = basket.sequential_rules(lines, within_days=45, min_customers=1, min_lift=0.0)
     assert wider.set_index(["antecedent", "consequent"]).loc[("A", "B"), "n_both"] == 3
 
 
@@ -292,7 +292,7 @@ def test_sequential_rules_match_a_plain_pandas_version() -> None:
     )
     lines["order_id"] = [f"o{i}" for i in range(n)]
     window = 21
-    rules = basket.sequential_rules(lines, within_days=window, min_customers=5)
+    rules = basket.sequential_rules(lines, within_days=window, min_customers=5, min_lift=0.0)
     # plain pandas: cross join each member's purchase days
     buys = lines[lines["amount"] >= 0].assign(day=lambda d: d["ordered_at"].dt.normalize())
     buys = buys[["customer_id", "sku", "day"]].drop_duplicates()
@@ -313,6 +313,9 @@ def test_sequential_rules_match_a_plain_pandas_version() -> None:
     share = agg["n_both"].to_numpy() / buyers.reindex(agg.index.get_level_values(0)).to_numpy()
     base = buyers.reindex(agg.index.get_level_values(1)).to_numpy() / total
     np.testing.assert_allclose(got["lift"].to_numpy(), share / base, rtol=1e-12)
+    strong = basket.sequential_rules(lines, within_days=window, min_customers=5, min_lift=1.2)
+    assert len(strong) == int((got["lift"] >= 1.2).sum())
+    assert (strong["lift"] >= 1.2).all()
 
 
 # ------------------------------------------------------------------------------------------
@@ -377,6 +380,16 @@ def test_bundle_candidates_merge_both_directions() -> None:
 
 # ------------------------------------------------------------------------------------------
 # parameters, text, charts
+
+
+def test_export_rules_writes_readable_csv(tmp_path) -> None:
+    lines = random_lines(15)
+    rules = basket.association_rules(lines, min_support=0.01, max_len=3, min_lift=1.0)
+    files = basket.export_rules(rules, export_dir=tmp_path / "out")
+    back = pd.read_csv(files[0], encoding="utf-8-sig")
+    assert len(back) == len(rules)
+    assert back["antecedents"].tolist() == [" + ".join(a) for a in rules["antecedents"]]
+    np.testing.assert_allclose(back["lift"].to_numpy(), rules["lift"].to_numpy())
 
 
 def test_bad_parameters_raise_config_error() -> None:
@@ -462,6 +475,11 @@ def test_demo_planted_pairs_are_found(demo_params, demo_truth) -> None:
         assert key in found.index
         assert found.loc[key, "lift"] > 2
         assert found.loc[key, "confidence"] == pytest.approx(pair["confidence"], abs=0.03)
+    members = basket.segment_members(tx, segment="重要价值客户", scheme="cn8")
+    assert len(members) > 0 and set(members["segment"]) == {"important_value"}
+    offers = basket.recommend(tx, rules, customers=members, segment="important_value", top_n=3)
+    assert 0 < len(offers) <= 3 and (offers["n_customers"] <= len(members)).all()
+    assert basket.segment_members(tx, segment="") is None
     strongest = set(map(tuple, (rules["antecedents"] + rules["consequents"]).head(6)))
     for pair in truth["same_basket"]:
         assert (pair["first"], pair["then"]) in strongest or (

@@ -73,6 +73,7 @@ def pair_heatmap(
         linewidths=0.5,
         cbar_kws={"label": t("basket.lift", language)},
         mask=grid.isna(),
+        vmin=1.0,
     )
     ax.set_title(title)
     ax.set_xlabel("")
@@ -99,8 +100,8 @@ def timing_chart(
     within_days
         The window, shown in the title and as the axis limit.
     top
-        Number of pairs shown, in the order they first appear in ``gaps`` when it follows the
-        rules' order, otherwise by number of members.
+        Number of pairs shown, in the order they first appear in ``gaps`` (the order of the
+        rules given to :func:`crmlib.basket.sequential_gaps`).
     language
         ``"en"`` or ``"zh"``.
     ax
@@ -114,7 +115,7 @@ def timing_chart(
         return _empty(ax, title, language)
     arrow = " → "
     data = gaps.assign(pair=gaps["antecedent"].astype(str) + arrow + gaps["consequent"].astype(str))
-    order = list(data["pair"].value_counts().index[:top])
+    order = list(pd.unique(data["pair"]))[:top]
     data = data[data["pair"].isin(order)]
     sns.boxplot(
         data=data,
