@@ -346,7 +346,10 @@ def score_rfm(
     split
         For ``scoring="highlow"``: ``"mean"`` or ``"median"`` of the base, or thresholds
         ``{"recency": 90, "frequency": 2, "monetary": 500}``. Tie rule: a value EQUAL to the
-        reference counts as HIGH (for recency: days <= reference is high = recent).
+        reference counts as HIGH (for recency: days <= reference is high = recent). Beware the
+        median on a base where most customers bought once: the median frequency is then 1 and
+        every customer is high F (the edges table shows 0 customers at score 1); the mean
+        separates repeat buyers.
     monetary
         ``"total"`` scores net revenue per customer, ``"aov"`` the average order value.
 
@@ -1270,7 +1273,7 @@ def value_matrix_findings(summary: pd.DataFrame, *, language: str = "en") -> str
             aov=f"{summary['aov_split'].iloc[0]:,.2f}",
         )
     ]
-    for key, row in rows.iterrows():
+    for _, row in rows.iterrows():
         lines.append(
             t(
                 "rfm.finding_quadrant",
@@ -1280,7 +1283,6 @@ def value_matrix_findings(summary: pd.DataFrame, *, language: str = "en") -> str
                 revenue=_pct(row["share_revenue"]),
             )
         )
-        del key
     return "\n".join(f"- {line}" for line in lines)
 
 
