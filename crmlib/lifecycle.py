@@ -48,7 +48,7 @@ from scipy import stats
 from crmlib.config import check_choice, check_range, merge, params_path, read_yaml
 from crmlib.data import as_table, execute
 from crmlib.errors import ConfigError, DataError
-from crmlib.i18n import check_language, t
+from crmlib.i18n import check_language, labels, t
 
 #: Lifecycle stages in display order.
 STAGES: tuple[str, ...] = ("new", "active", "reactivated", "at_risk", "churned")
@@ -102,6 +102,7 @@ def load_rules(
     params: str | Path | Mapping[str, Any] | None = None,
     *,
     overrides: Mapping[str, Any] | None = None,
+    zero_means_default: bool = False,
     **flat: Any,
 ) -> dict[str, Any]:
     """Lifecycle rules from ``params/lifecycle.yaml`` with per-report or per-call overrides.
@@ -114,8 +115,11 @@ def load_rules(
         A nested mapping deep-merged onto the file (``{"window": {"at_risk_days": 60}}``).
     **flat
         Single values by their flat name (see :data:`FLAT_RULES`, e.g. ``at_risk_days=60``,
-        ``rule="percentile"``, ``period="quarter"``). ``None`` values are ignored, so a notebook can
-        pass its optional parameters straight through.
+        ``rule="percentile"``, ``period="quarter"``). ``None`` and empty strings are ignored, so a
+        notebook can pass its optional parameters straight through.
+    zero_means_default
+        Also ignore flat values equal to 0 (notebook parameters use 0 for "as in the params
+        file"; no threshold can be 0).
 
     Returns
     -------
@@ -140,7 +144,9 @@ def load_rules(
             raise ConfigError(
                 f"unknown lifecycle parameter {name!r}; expected one of {', '.join(FLAT_RULES)}"
             )
-        if value is None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if zero_means_default and not isinstance(value, bool | str) and value == 0:
             continue
         *parents, leaf = FLAT_RULES[name]
         node = rules
@@ -1222,3 +1228,68 @@ def headline_findings(
     if intervals is not None:
         parts.append(interval_findings(intervals, language=language))
     return "\n".join(p for p in parts if p)
+
+
+# --------------------------------------------------------------------------------------------
+# report helpers
+# --------------------------------------------------------------------------------------------
+def report_title(
+    as_of: str | pd.Timestamp, *, rules: Mapping[str, Any] | None = None, language: str = "en"
+) -> str:
+    """Markdown title of the lifecycle report with the data date and period length."""
+    check_language(language)
+    cfg = _rules(rules, {})
+    return "# {}\n\n{}".format(
+        t("lifecycle.nb_title", language),
+        t(
+            "lifecycle.nb_subtitle",
+            language,
+            as_of=_to_date(as_of).date().isoformat(),
+            period=t(f"lifecycle.period_{cfg['period']}", language),
+        ),
+    )
+
+
+#: Report sections with a heading (``h_<name>``) and an explanation (``md_<name>``) label.
+SECTIONS: tuple[str, ...] = (
+    "stages",
+    "flows",
+    "cohorts",
+    "milestones",
+    "intervals",
+    "trends",
+    "category_mix",
+    "decomposition",
+)
+
+
+def section(name: str, *, language: str = "en") -> str:
+    """Markdown heading and executive explanation of a report section (see :data:`SECTIONS`)."""
+    check_choice("section", name, (*SECTIONS, "headline", "rules"))
+    heading = "## " + t(f"lifecycle.h_{name}", language)
+    if name in SECTIONS:
+        return heading + "\n\n" + t(f"lifecycle.md_{name}", language)
+    return heading
+
+
+def display_table(frame: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:
+    """A copy of a lifecycle or trends table for display: labelled columns and stage names.
+
+    Stage, factor and segment values are translated; periods become text. Numbers are unchanged.
+    """
+    check_language(language)
+    names = {**labels("common", language), **labels("lifecycle", language)}
+    out = frame.copy()
+    for col in ("stage", "from_stage", "to_stage"):
+        if col in out.columns:
+            out[col] = [t(f"lifecycle.stage_{v}", language) for v in out[col].astype(str)]
+    if "factor" in out.columns:
+        out["factor"] = [t(f"lifecycle.factor_{v}", language) for v in out["factor"]]
+    if "segment" in out.columns:
+        out["segment"] = [
+            t("lifecycle.segment_all", language) if v == "all" else v for v in out["segment"]
+        ]
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.PeriodDtype):
+            out[col] = out[col].astype(str)
+    return out.rename(columns=lambda c: names.get(c, c))

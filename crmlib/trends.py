@@ -214,7 +214,7 @@ def decompose_revenue(
     base, current
         Periods to compare (``"2025-09"``, ``"2025Q3"`` or pandas Period). ``current`` defaults to
         the last complete period; ``base`` to the same period one year earlier when the table holds
-        it, else the period before ``current``.
+        it, else the period before ``current``. Empty strings mean the default.
 
     Returns
     -------
@@ -235,6 +235,10 @@ def decompose_revenue(
         raise DataError("no periods to compare; the trends table is empty")
     freq = _freq_of(trends["period"])
     by_period = trends.set_index("period")
+    if isinstance(current, str) and not current.strip():
+        current = None
+    if isinstance(base, str) and not base.strip():
+        base = None
     if current is None:
         done = trends[trends["complete"]]
         cur = (done if not done.empty else trends)["period"].max()
