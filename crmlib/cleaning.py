@@ -491,9 +491,7 @@ class _Cleaner:
                 repairs.setdefault("channel_unknown", []).append(
                     f"({original} IS NOT NULL AND {channel_unknown})"
                 )
-                repairs.setdefault("channel_alias", []).append(
-                    f"({original} IS NOT NULL AND NOT {channel_unknown} AND {expr} <> {original})"
-                )
+                # names mapped through channels.yaml are the documented mapping, not repairs
             elif dtype == "string":
                 expr = self._text(raw, rtype)
             elif dtype in ("float64", "int64"):

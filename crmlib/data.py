@@ -31,7 +31,7 @@ from crmlib import cleaning
 from crmlib.config import check_choice, read_yaml
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, t
-from crmlib.quality import QualityReport
+from crmlib.quality import QualityReport, kind_label
 
 #: Canonical schema of every table: column -> Ibis type. The first columns listed in
 #: :data:`REQUIRED` must be present in a source; the rest are filled with nulls when absent.
@@ -239,7 +239,12 @@ class Dataset:
         return getattr(self, name)
 
     def quarantined(
-        self, table: str = "transactions", *, limit: int | None = None, mask: bool = True
+        self,
+        table: str = "transactions",
+        *,
+        limit: int | None = None,
+        mask: bool = True,
+        language: str | None = None,
     ) -> pd.DataFrame:
         """Rejected rows of ``table``: ``source_row``, ``reason`` and the original columns.
 
@@ -252,6 +257,8 @@ class Dataset:
         mask
             Mask personal fields (:data:`PERSONAL_FIELDS`, found through the column mapping)
             with :func:`mask_personal`.
+        language
+            Translate the reasons and the two leading column names for a report.
         """
         q = self.quality.tables.get(table)
         if q is None or not q.quarantine_file or not Path(q.quarantine_file).exists():
@@ -262,6 +269,14 @@ class Dataset:
             mapping = (self.source.get(table) or {}).get("columns") or {}
             kinds = {mapping.get(f, f): f for f in PERSONAL_FIELDS}
             frame = mask_personal(frame, columns={c: k for c, k in kinds.items() if c in frame})
+        if language is not None:
+            frame["reason"] = [kind_label(r, language) for r in frame["reason"]]
+            frame = frame.rename(
+                columns={
+                    "source_row": t("data.col_source_row", language),
+                    "reason": t("data.col_reason", language),
+                }
+            )
         return frame
 
 

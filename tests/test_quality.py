@@ -66,7 +66,7 @@ def test_report_frame_text_and_round_trip(tmp_path):
     assert "4 rows read, 2 kept, 2 rejected" in text and "Exact duplicate line: 1" in text
     assert "读取 4 行" in report.to_text("zh")
     assert QualityReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
-    assert report.summary().values.tolist() == [["transactions", 4, 2, 2, 0, 2]]  # ¥20, 门店
+    assert report.summary().values.tolist() == [["transactions", 4, 2, 1, 0, 2]]  # ¥20
 
 
 def test_quarantined_rows_are_masked(tmp_path):

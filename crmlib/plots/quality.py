@@ -136,12 +136,21 @@ def cleaning_plot(
     y = np.arange(len(frame))
     ax.barh(y, frame["rows"].to_numpy(), color=[colours[s] for s in frame["status"]])
     top = float(frame["rows"].max()) if len(frame) else 1.0
+    low = float(frame["rows"].min()) if len(frame) else 1.0
+    log = top / max(low, 1.0) > 50  # small counts stay visible next to large ones
     for yi, n, share in zip(y, frame["rows"], frame["share"], strict=True):
-        ax.text(n + top * 0.01, yi, f"{n:,} ({share:.1%})", va="center", fontsize=8)
+        ax.text(
+            n * 1.15 if log else n + top * 0.01, yi, f"{n:,} ({share:.1%})", va="center", fontsize=8
+        )
     ax.set_yticks(y, names)
     ax.invert_yaxis()
-    ax.set_xlim(0, top * 1.25)
-    ax.set_xlabel(t("data.col_rows", language))
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(0.8, top * 8)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    else:
+        ax.set_xlim(0, top * 1.25)
+    ax.set_xlabel(t("data.col_rows_log" if log else "data.col_rows", language))
     handles = [Patch(color=c, label=t(f"data.status_{s}", language)) for s, c in colours.items()]
     ax.legend(handles=handles, loc="lower right", frameon=False)
     ax.set_title(t("data.chart_cleaning", language, table=t(f"data.table_{table}", language)))
