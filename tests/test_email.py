@@ -273,8 +273,42 @@ def test_tables_are_cut_to_the_configured_rows_and_say_so(tmp_path):
     body_rows = [tr for tr in data_tables[0].find_all("tr") if tr.find("td")]
     assert [tr.find("td").get_text() for tr in body_rows] == [f"Segment {i:02d}" for i in range(5)]
     assert t("email.rows_shown", "en", shown=5, total=40) in html
-    # numbers are right-aligned
+    # numbers and their headers are right-aligned, text columns left-aligned
     assert "text-align: right" in body_rows[0].find_all("td")[1].get("style", "")
+    headers = {th.get_text(): th.get("style", "") for th in data_tables[0].find_all("th")}
+    assert "text-align: right" in headers["customers"]
+    assert "text-align: left" in headers["segment"]
+
+
+def test_pandas_notebook_table_loses_row_numbers_and_its_own_alignment(tmp_path):
+    frame = pd.DataFrame({"channel": ["store", "web", "wechat"], "orders": [120, 80, 45]})
+    # what a notebook shows for a DataFrame: pandas' scoped CSS right-aligns the headers
+    shown = (
+        "<div><style scoped>.dataframe thead th { text-align: right; }</style>"
+        + frame.to_html()
+        + "</div>"
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "frame",
+                outputs=[
+                    nbformat.v4.new_output(
+                        "execute_result", data={"text/html": shown}, execution_count=1
+                    )
+                ],
+            )
+        ]
+    )
+    html = report_email.write_email(make_run(tmp_path, notebook=nb)).read_text(encoding="utf-8")
+    table = next(
+        tb
+        for tb in BeautifulSoup(html, "html.parser").find_all("table")
+        if "wechat" in tb.get_text() and tb.get("role") != "presentation"
+    )
+    rows = [[c.get_text() for c in tr.find_all(["td", "th"])] for tr in table.find_all("tr")]
+    assert rows == [["channel", "orders"], ["store", "120"], ["web", "80"], ["wechat", "45"]]
+    assert "text-align: left" in table.find("th").get("style", "")
 
 
 def test_personal_data_is_masked_unless_allowed(tmp_path):
@@ -391,7 +425,8 @@ def test_oversized_digest_is_shrunk_under_the_limit(tmp_path):
             assert len(body) <= max(record["table_rows"], 1)
             assert max(len(tr.find_all(["td", "th"])) for tr in table.find_all("tr")) <= 10
     assert "value 0-13" not in html  # the 14th column was cut
-    assert t("email.columns_shown", "en", shown=10, total=15) in html
+    # pandas' row numbers (0, 1, 2, ...) are dropped: 14 data columns remain, 10 are shown
+    assert t("email.columns_shown", "en", shown=10, total=14) in html
 
 
 def test_charts_over_the_limit_are_left_out_with_a_note(tmp_path):

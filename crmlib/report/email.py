@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,6 +195,7 @@ _ALLOWED_STYLE = frozenset(
     ]
 )
 _NUMBER = re.compile(r"^[\s(+\-−]*[¥$€£]?\s*[\d.,\s]*\d[\d.,\s]*(%|‰|[kKmMbB]|万|亿)?\)?\s*$")
+_NOWRAP_WIDTH = 12  # table cells this wide or less (CJK counts 2) are not wrapped
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 # -- personal data -------------------------------------------------------------------------------
@@ -292,6 +294,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the archive is read by other users
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -373,12 +376,12 @@ class _Content:
     charts_left_out: int = 0
 
 
-def _clean_style(style: str) -> str:
+def _clean_style(style: str, *, drop: tuple[str, ...] = ()) -> str:
     keep = []
     for decl in style.split(";"):
         prop, sep, value = decl.partition(":")
         prop, value = prop.strip().lower(), value.strip()
-        if not sep or prop not in _ALLOWED_STYLE:
+        if not sep or prop not in _ALLOWED_STYLE or prop in drop:
             continue
         low = value.lower()
         if any(bad in low for bad in ("url(", "expression", "javascript:", "@import", "\\")):
@@ -436,7 +439,8 @@ def _sanitize(
                 continue
             value = " ".join(value) if isinstance(value, list) else str(value)
             if key == "style":
-                value = _clean_style(value)
+                # pandas' own CSS right-aligns every header; the email aligns by content
+                value = _clean_style(value, drop=("text-align",) if name in ("th", "tr") else ())
                 if not value:
                     continue
             attrs[key] = value
@@ -516,6 +520,25 @@ def _pretrim(fragment: str, max_rows: int) -> str:
     return re.sub(r"<table\b", f'<table {_ROWS_ATTR}="{len(ends)}"', fragment, count=1, flags=re.I)
 
 
+def _text_width(text: str) -> int:
+    """Display width: CJK and other wide characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _drop_range_index(head: list[Tag], body: list[Tag]) -> None:
+    """Remove pandas' default row numbers (an unnamed first column 0, 1, 2, ...)."""
+    firsts = [r.find(["td", "th"], recursive=False) for r in body]
+    if not body or any(c is None or c.name != "th" for c in firsts):
+        return
+    if [c.get_text(strip=True) for c in firsts] != [str(i) for i in range(len(body))]:
+        return
+    heads = [r.find(["td", "th"], recursive=False) for r in head]
+    if any(c is not None and (c.get_text(strip=True) or c.get("colspan")) for c in heads):
+        return
+    for cell in firsts + [c for c in heads if c is not None]:
+        cell.decompose()
+
+
 def _cut_tables(html: str, *, max_rows: int, max_cols: int, language: str) -> str:
     """Cut every top-level table in ``html`` to ``max_rows`` body rows and ``max_cols`` columns.
 
@@ -534,6 +557,7 @@ def _cut_tables(html: str, *, max_rows: int, max_cols: int, language: str) -> st
                     break
                 head.append(r)
         body = [r for r in rows if r not in head]
+        _drop_range_index(head, body)
         total_rows = max(len(body), int(_num(table.attrs.pop(_ROWS_ATTR, None)) or 0))
         if max_rows == 0:
             note = soup.new_tag("p", attrs={"class": "note"})
@@ -565,12 +589,14 @@ def _cut_tables(html: str, *, max_rows: int, max_cols: int, language: str) -> st
                 numeric[position] = numeric.get(position, True) and is_number
                 if is_number:
                     cell["class"] = "num"
+                elif _text_width(cell.get_text(strip=True)) <= _NOWRAP_WIDTH:
+                    cell["class"] = "short"
         for r in head:
             cells = r.find_all(["td", "th"], recursive=False)
             if all(int(_num(c.get("colspan")) or 1) == 1 for c in cells):
                 for position, cell in enumerate(cells):
                     if numeric.get(position):
-                        cell["class"] = "num"
+                        cell["class"] = "num-head"
         for note_text in reversed(notes):
             note = soup.new_tag("p", attrs={"class": "note"})
             note.string = note_text

@@ -149,7 +149,7 @@ def crontab_lines(
     now = now or datetime.now(UTC)
     folder = shlex.quote(str(Path(root).resolve())).replace("%", r"\%")
     lines = [
-        "# CRM Workbook report packs: install with `crontab -e` (or save into /etc/cron.d with a user).",
+        "# CRM Workbook report packs: install with `crontab -e`.",
         "# CRON_TZ sets the time zone of the line after it (cronie, systemd-cron). Cron versions",
         "# without CRON_TZ (Debian/Ubuntu cron) read the times in the system time zone.",
     ]
