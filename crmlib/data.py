@@ -189,7 +189,7 @@ def as_table(obj: pd.DataFrame | str | Path | ir.Table, *, table: str = "transac
 # ---------------------------------------------------------------------------------------------
 
 #: Bump when the cleaning rules change, so cached tables of an older version are not reused.
-CLEANING_VERSION = "1"
+CLEANING_VERSION = "2"
 
 #: Top-level keys of params/data.yaml that are not tables.
 _SETTINGS = ("cleaning", "quarantine_dir", "cache_dir")
