@@ -362,6 +362,7 @@ def base_gap_percentiles(
     pandas.Series
         Days, indexed by quantile; NaN when nobody bought on two different days.
     """
+    transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     gaps = _purchase_days(transactions, as_of_ts)["gap_days"].dropna()
     if gaps.empty:
@@ -400,6 +401,7 @@ def customer_stages(
     """
     cfg = _rules(rules, overrides)
     freq = PERIODS[cfg["period"]]
+    transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     cp = _customer_periods(transactions, as_of_ts, freq)
     cp = cp[cp["orders"] > 0]
@@ -655,6 +657,7 @@ def cohort_retention(
     """
     check_choice("period", period, PERIODS)
     freq = PERIODS[period]
+    transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     cp = _customer_periods(transactions, as_of_ts, freq)
     buyers = cp[cp["orders"] > 0]
@@ -807,6 +810,7 @@ def order_milestones(
         ``ci_high``, ``window_days``.
     """
     cfg = _rules(rules, overrides)["milestones"]
+    transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     orders = _orders_expr(transactions, as_of_ts)
     orders = orders.filter(orders.purchase)
@@ -878,6 +882,7 @@ def purchase_intervals(
         ``customer_id``, ``interval_number`` (1 = between the first and second purchase day),
         ``from_day``, ``to_day``, ``days``.
     """
+    transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     days = _purchase_days(transactions, as_of_ts)
     days["from_day"] = days.groupby("customer_id")["day"].shift()
@@ -905,6 +910,7 @@ def acquisition_segments(
     from crmlib.data import SCHEMAS
 
     check_choice("column", column, [c for c in SCHEMAS["transactions"] if c != "customer_id"])
+    transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     tbl = _identified(transactions)
     tbl = tbl.filter(tbl.ordered_at.notnull() & (tbl.ordered_at.date() <= as_of_ts.date()))
@@ -1168,6 +1174,7 @@ def describe_rules(
                 at_risk=f"{q.iloc[0]:.0f}",
                 churned=f"{max(q.iloc[1], q.iloc[0] + 1):.0f}",
             )
+    transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     lines = [
         text,

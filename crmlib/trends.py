@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.config import check_choice
-from crmlib.data import execute
+from crmlib.data import as_table, execute
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, t
 from crmlib.lifecycle import (
@@ -73,12 +73,12 @@ def period_trends(
         ``"month"`` or ``"quarter"``.
     years
         Years of periods ending with the period of ``as_of``; None takes ``trends.years`` from
-        ``params/lifecycle.yaml`` (``rules``).
+        ``params/lifecycle.yaml`` (``rules``). Periods before the first sale are left out.
 
     Returns
     -------
     pandas.DataFrame
-        One row per period (empty periods included with zeros): ``period``, ``revenue``,
+        One row per period (empty periods after the first sale included with zeros): ``period``, ``revenue``,
         ``orders``, ``customers``, ``orders_per_customer``, ``aov``, ``new_customers``,
         ``new_revenue`` (from customers whose first order falls in the period),
         ``returning_revenue``, ``median_interval_days`` (median gap of the purchase days in the
@@ -87,6 +87,7 @@ def period_trends(
     check_choice("period", period, PERIODS)
     freq = PERIODS[period]
     years = _rules(rules, {"years": years})["trends"]["years"]
+    transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     window = _window(as_of_ts, freq, years)
 
@@ -110,6 +111,8 @@ def period_trends(
     )
     df = execute(agg)
     df["period"] = _period_of(df["period_start"], freq)
+    if not df.empty:  # start at the first period with data, not years before it
+        window = window[window >= df["period"].min()]
     out = pd.DataFrame({"period": window}).merge(
         df.drop(columns="period_start"), on="period", how="left"
     )
@@ -165,6 +168,7 @@ def category_mix(
     check_choice("period", period, PERIODS)
     freq = PERIODS[period]
     cfg = _rules(rules, {"years": years, "top_categories": top})["trends"]
+    transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     window = _window(as_of_ts, freq, cfg["years"])
     tbl = _identified(transactions)
@@ -187,6 +191,7 @@ def category_mix(
     keep = list(totals.index[: cfg["top_categories"]])
     df["category"] = df["category"].where(df["category"].isin(keep), "other")
     order = keep + (["other"] if (df["category"] == "other").any() else [])
+    window = window[window >= df["period"].min()]
     grid = pd.MultiIndex.from_product([window, order], names=["period", "category"])
     out = df.groupby(["period", "category"])["revenue"].sum().reindex(grid, fill_value=0.0)
     out = out.reset_index()

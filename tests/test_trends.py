@@ -90,23 +90,25 @@ def test_quarterly_trends_and_median_interval_by_hand():
             ("b", "4", "2024-02-01", 40.0, "tea"),
             ("b", "5", "2024-04-01", 50.0, "tea"),  # gap 60 (Q2)
             ("c", "6", "2024-06-30", 5.0, None),
+            ("d", "7", "2023-08-01", 8.0, "tea"),  # 2023Q3; 2023Q4 stays empty
         ]
     )
-    got = trends.period_trends(tx, period="quarter", years=1).set_index("period")
+    got = trends.period_trends(tx, period="quarter", years=2).set_index("period")
+    # two years would start at 2022Q3; periods before the first sale are left out
     assert list(got.index.astype(str)) == ["2023Q3", "2023Q4", "2024Q1", "2024Q2"]
     q1, q2 = got.loc[pd.Period("2024Q1", "Q")], got.loc[pd.Period("2024Q2", "Q")]
     assert (q1["revenue"], q1["orders"], q1["customers"], q1["new_customers"]) == (70, 3, 2, 2)
     assert q1["median_interval_days"] == 20
     assert q2["median_interval_days"] == 80  # median of 100 and 60
     assert (q2["new_revenue"], q2["returning_revenue"]) == (5, 80)
-    assert got.loc[pd.Period("2023Q3", "Q"), "revenue"] == 0  # empty periods are kept
+    assert got.loc[pd.Period("2023Q4", "Q"), "revenue"] == 0  # empty periods are kept
     assert got["complete"].all()  # as_of = 2024-06-30, the last day of Q2
 
-    mix = trends.category_mix(tx, period="quarter", years=1, top=1)
+    mix = trends.category_mix(tx, period="quarter", years=2, top=1)
     q2mix = mix[mix["period"] == pd.Period("2024Q2", "Q")].set_index("category")["revenue"]
     assert q2mix.to_dict() == {"tea": 50.0, "other": 35.0}  # cups 30 + unknown 5 → other
     shares = mix.dropna(subset=["share"]).groupby("period")["share"].sum()
-    assert len(shares) == 2  # the two empty quarters have no shares
+    assert len(shares) == 3  # the empty quarter has no shares
     assert shares.to_numpy() == pytest.approx(1.0)
 
 

@@ -203,10 +203,11 @@ def stage_flow(
                 fontsize=9,
             )
     ax.set_xlim(-0.45, 1.5)
-    ax.set_ylim(-0.02, 1.0 + gap * (max(len(left_order), len(right_order)) - 1) + 0.06)
+    top = 1.0 + gap * (max(len(left_order), len(right_order)) - 1)
+    ax.set_ylim(-0.02, top + 0.08)
     from_p, to_p = transitions["from_period"].iloc[0], transitions["to_period"].iloc[0]
-    ax.text(x0 + bar_w / 2, ax.get_ylim()[1] - 0.02, str(from_p), ha="center", va="top")
-    ax.text(x1 + bar_w / 2, ax.get_ylim()[1] - 0.02, str(to_p), ha="center", va="top")
+    for x, label in ((x0, from_p), (x1, to_p)):
+        ax.text(x + bar_w / 2, top + 0.03, str(label), ha="center", va="bottom", fontweight="bold")
     ax.set_axis_off()
     ax.set_title(t("lifecycle.title_flow", language, from_period=from_p, to_period=to_p))
     return ax
@@ -302,6 +303,7 @@ def cohort_heatmap(
         vmin=0,
         linewidths=0 if wide.shape[1] > 20 else 0.3,
     )
+    ax.grid(False)
     sizes = cohorts.groupby("cohort")["cohort_size"].first()
     labels = [f"{c}  (n={sizes[c]:,})" for c in wide.index]
     step = max(1, len(labels) // 24)
@@ -465,7 +467,7 @@ def interval_distribution(
             sel = merged.loc[merged[col] == name, "days"]
             sns.ecdfplot(x=sel, ax=ax, color=PALETTE[i % len(PALETTE)], lw=1.2, label=str(name))
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.set_ylabel(t("lifecycle.customers_share", language))
+        ax.set_ylabel(t("lifecycle.intervals_share", language))
         ax.legend(frameon=False, fontsize=8, loc="lower right")
     ax.set_xlim(0, max(xmax, 1))
     ax.set_xlabel(t("lifecycle.interval_days", language))
