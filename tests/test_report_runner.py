@@ -318,6 +318,29 @@ def test_email_digest_is_built_in_the_run_and_its_failure_does_not_lose_it(tmp_p
     assert archive.read_run(kept.run_dir) == kept.run
 
 
+def test_fixed_as_of_names_the_folder_and_send_follows_publishing(tmp_path, fake_pack, monkeypatch):
+    pack = build_pack(
+        "fixed",
+        {"notebooks": ["ok"], "period": "month", "parameters": {"ok": {"as_of": "2026-10-31"}}},
+        notebooks_dir=FIXTURES,
+        root=ROOT,
+    )
+    sent = []
+
+    def send_run(run_dir, *, dry_run=False, retry=False):
+        sent.append((archive.read_run(run_dir)["run_id"], dry_run))  # published before sending
+        return types.SimpleNamespace(ok=False, error="smtp refused")
+
+    monkeypatch.setitem(
+        sys.modules, "crmlib.report.delivery", types.SimpleNamespace(send_run=send_run)
+    )
+    result = runner.run_pack(pack, reports_dir=tmp_path, progress=False, dry_run_email=True)
+    assert result.run_dir == tmp_path / "fixed" / "2026-10"
+    assert result.run["as_of"] == "2026-10-31"
+    assert sent == [("2026-10", True)]
+    assert result.delivery_error == "smtp refused"
+
+
 def test_publish_refuses_a_staging_folder_without_run_json(tmp_path):
     staging = archive.staging_dir(tmp_path, "pack", "2026-W47")
     with pytest.raises(ReportError, match="incomplete"):

@@ -337,9 +337,11 @@ def _send(run_dir: Path, *, dry_run: bool) -> str | None:
     except ImportError:
         return "crmlib.report.delivery is not available; nothing was sent"
     try:
-        send_run(run_dir, dry_run=dry_run)
+        result = send_run(run_dir, dry_run=dry_run)
     except CrmError as exc:
         return str(exc)
+    if not getattr(result, "ok", True):
+        return str(getattr(result, "error", None) or result)
     return None
 
 
@@ -378,8 +380,8 @@ def run_pack(
         Notebooks run at once; default the number of CPU cores.
     as_of
         ISO date passed to every notebook as ``as_of`` and naming the run folder; default: the
-        notebooks use their own default (the last transaction date) and the folder is named by
-        today's date in the pack's time zone.
+        ``as_of`` the pack's parameters give, else the notebooks use their own default (the last
+        transaction date) and the folder is named by today's date in the pack's time zone.
     language
         ``"en"`` or ``"zh"``; default the pack's language.
     progress
@@ -405,7 +407,13 @@ def run_pack(
     """
     language = check_language(language or pack.language)
     as_of = check_date("as_of", as_of) if as_of else ""
-    day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(ZoneInfo(pack.timezone)).date()
+    # a pack may fix as_of in its parameters; the run folder is then named by that date
+    shown_as_of = as_of or pack.notebook(pack.digest).parameters.get("as_of") or ""
+    day = (
+        dt.date.fromisoformat(shown_as_of)
+        if shown_as_of
+        else dt.datetime.now(ZoneInfo(pack.timezone)).date()
+    )
     period = period_name(pack.period, day)
     reports_dir = Path(reports_dir)
     if not reports_dir.is_absolute():
@@ -434,7 +442,7 @@ def run_pack(
             "status": "ok" if all(r.status == "ok" for r in results) else "failed",
             "language": language,
             "digest": pack.digest,
-            "as_of": as_of,
+            "as_of": shown_as_of,
             "data_fingerprint": data_fingerprint(
                 digest.parameters.get("data_params", "params/data.yaml"), root=pack.root
             ),
