@@ -369,6 +369,9 @@ def test_reports_attached_under_the_limit_else_listed(tmp_path):
     assert t("email.in_archive", "en") in html and "rfm" in html
     record = json.loads((tight / "run.json").read_text(encoding="utf-8"))["email"]
     assert record["attachments"] == ["digest.html"] and record["archived"] == ["rfm.html"]
+    lines = msg.get_body(preferencelist=("plain",)).get_content().splitlines()
+    assert "- rfm: " + t("email.in_archive", "en") in lines
+    assert "- digest: " + t("email.attached", "en", size="20.0 KB") in lines
 
 
 def test_reports_linked_when_a_base_url_is_set(tmp_path):

@@ -617,13 +617,18 @@ def _html_to_text(html: str) -> str:
         table.replace_with(NavigableString("\n" + "\n".join(lines) + "\n"))
     for br in soup.find_all("br"):
         br.replace_with(NavigableString("\n"))
+    for items in soup.find_all(["ul", "ol"]):
+        for child in list(items.children):
+            if isinstance(child, NavigableString) and not child.strip():
+                child.extract()  # list items on consecutive lines
     for li in soup.find_all("li"):
         li.insert(0, NavigableString("- "))
     for tag in soup.find_all(["p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "tr"]):
         tag.append(NavigableString("\n"))
     for tag in soup.find_all(["h1", "h2", "h3"]):
         title = " ".join(tag.get_text(" ").split())
-        tag.replace_with(NavigableString(f"\n{title}\n{'-' * min(len(title) * 2, 60)}\n"))
+        underline = "-" * min(_text_width(title), 60)
+        tag.replace_with(NavigableString(f"\n{title}\n{underline}\n"))
     text = soup.get_text()
     text = "\n".join(line.rstrip() for line in text.splitlines())
     return re.sub(r"\n{3,}", "\n\n", text).strip()
@@ -686,6 +691,9 @@ def _extract(nb_path: Path, *, language: str, token: str, settings: Mapping[str,
             fragment, add_image=add_image, attachments=attachments, allow_personal_data=allow
         )
         content.masked += masked
+        nonlocal heading
+        titles = soup.find_all(["h1", "h2", "h3", "h4"])
+        heading = " ".join(titles[-1].get_text(" ").split()) if titles else heading
         if soup.get_text(strip=True) or soup.find("img"):
             content.blocks.append(
                 _Block("html", html=str(soup), tables=len(soup.find_all("table")))
@@ -698,8 +706,6 @@ def _extract(nb_path: Path, *, language: str, token: str, settings: Mapping[str,
             continue
         if cell.cell_type == "markdown":
             if cell.source.strip():
-                found = re.search(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", cell.source, re.M)
-                heading = found.group(1).strip() if found else heading
                 add_html(str(render(cell.source)), cell.get("attachments"))
             continue
         if cell.cell_type != "code" or tags & _SKIP_OUTPUT_TAGS:
