@@ -11,6 +11,7 @@ Typical use::
     check = clv.backtest(transactions, calibration_end="2026-03-31", observation_end="2026-09-30")
 """
 
+from crmlib.clv import text
 from crmlib.clv.models import (
     BetaGeoModel,
     CrmWarning,
@@ -28,6 +29,7 @@ from crmlib.clv.scoring import (
     by_segment,
     deciles,
     discounted_purchases,
+    export_list,
     future_high_value,
     historical_value,
     load_params,
@@ -37,8 +39,24 @@ from crmlib.clv.scoring import (
 )
 from crmlib.clv.summaries import summary
 from crmlib.clv.validation import Backtest, backtest, tracking
+from crmlib.clv.workflow import (
+    Analysis,
+    analyse,
+    calibration_end,
+    export_note,
+    observation_end,
+    rfm_segments,
+    value_by_segment,
+)
 
 __all__ = [
+    "Analysis",
+    "analyse",
+    "calibration_end",
+    "observation_end",
+    "rfm_segments",
+    "value_by_segment",
+    "export_note",
     "Backtest",
     "BetaGeoModel",
     "CrmWarning",
@@ -52,6 +70,7 @@ __all__ = [
     "by_segment",
     "deciles",
     "discounted_purchases",
+    "export_list",
     "fit",
     "fit_spend",
     "future_high_value",
@@ -62,5 +81,6 @@ __all__ = [
     "predict",
     "score",
     "summary",
+    "text",
     "tracking",
 ]

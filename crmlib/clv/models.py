@@ -98,19 +98,29 @@ def check_summary(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Unique rows of the given equal-length columns.
+    """Unique rows of the given equal-length columns (hash-based, in order of first appearance).
 
     Returns
     -------
     (unique_columns, counts, inverse)
         ``unique_columns[k][inverse] == columns[k]`` and ``counts`` the number of rows per unique row.
     """
-    frame = pd.DataFrame({f"c{k}": c for k, c in enumerate(columns)})
-    codes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
-    counts = np.bincount(codes)
-    first = np.full(len(counts), -1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    return [np.asarray(c)[first] for c in columns], counts.astype(float), codes
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(np.asarray(column), sort=False)
+        if len(uniques) and key.max(initial=0) > (np.iinfo(np.int64).max // len(uniques)) - 1:
+            key, _ = pd.factorize(key, sort=False)  # re-number to keep the combined key small
+        key = key * len(uniques) + codes
+    inverse, _ = pd.factorize(key, sort=False)
+    inverse = inverse.astype(np.int64)
+    counts = np.bincount(inverse).astype(float)
+    # codes are numbered by first appearance: a row is first where its code exceeds all before it
+    is_new = np.empty(len(inverse), dtype=bool)
+    if len(inverse):
+        is_new[0] = True
+        is_new[1:] = inverse[1:] > np.maximum.accumulate(inverse)[:-1]
+    first = np.flatnonzero(is_new)
+    return [np.asarray(c)[first] for c in columns], counts, inverse
 
 
 # --------------------------------------------------------------------------- BG/NBD likelihood

@@ -398,3 +398,17 @@ def by_segment(
     out["share_clv"] = out["clv_total"] / total if total else 0.0
     out = out.rename(columns={segment: "segment"})
     return out.sort_values("clv_total", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def export_list(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a customer list to CSV (UTF-8 with BOM, so spreadsheet tools read Chinese) keeping
+    only ``customer_id`` and numeric score columns — never personal fields. Returns the path."""
+    if "customer_id" not in table.columns:
+        raise ConfigError("parameter 'table' must have a 'customer_id' column")
+    keep = ["customer_id"] + [
+        c for c in table.columns if c != "customer_id" and pd.api.types.is_numeric_dtype(table[c])
+    ]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table[keep].to_csv(path, index=False, encoding="utf-8-sig", float_format="%.6g")
+    return path
