@@ -171,6 +171,9 @@ class SendResult:
         """True when nothing failed."""
         return not self.failed
 
+    def __str__(self) -> str:
+        return f"{self.run_dir}: {self.summary()}"
+
     def summary(self) -> str:
         """One line for logs and the command line."""
         if self.dry_run:
