@@ -412,7 +412,7 @@ def milestone_curve(
     ax.set_xlabel(t("lifecycle.order_number", language))
     ax.set_ylabel(t("lifecycle.reorder_probability", language))
     ax.set_title(t("lifecycle.title_milestones", language))
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.07), frameon=False, fontsize=8)
     return ax
 
 
