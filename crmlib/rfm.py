@@ -157,7 +157,9 @@ def rfm_table(
     members = window.filter(_is_member(window))
     order_key = ibis.coalesce(members.order_id, members.ordered_at.cast("string"))
     orders = members.group_by(customer_id=members.customer_id, order_key=order_key).aggregate(
-        amount=members.amount.fill_null(0).sum(), ordered_at=members.ordered_at.min()
+        # Rounded so an order whose lines cancel out is exactly 0, not -1e-15 (see below).
+        amount=members.amount.fill_null(0).sum().round(_MONEY_DECIMALS),
+        ordered_at=members.ordered_at.min(),
     )
     bought = orders.amount >= 0
     per_customer = (

@@ -551,3 +551,14 @@ def test_demo_truth_recency_and_anonymous_share(demo_dir, demo_params, demo_trut
     assert alive_by_r[5] > alive_by_r[1] + 0.2
     gone = repeaters.groupby("alive_at_end")["recency_days"].mean()
     assert gone[False] > gone[True]
+
+
+def test_lines_that_cancel_out_net_to_exactly_zero():
+    # 14.54 + 22.70 + 12.12 - 49.36 is -7.1e-15 in floating point; the order nets to 0 and so
+    # counts as a (zero-value) purchase, the same whatever order the engine adds the lines in.
+    lines = [14.54, 22.70, 12.12, -49.36]
+    assert sum(lines) != 0
+    tx = _tx([("z", "1", "2024-01-01", a) for a in lines] + [("y", "2", "2024-01-02", 5.0)])
+    table = rfm.rfm_table(tx).set_index("customer_id")
+    assert table.loc["z", "orders"] == 1
+    assert table.loc["z", "monetary"] == 0.0
