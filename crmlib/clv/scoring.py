@@ -281,6 +281,7 @@ def future_high_value(
     *,
     observation_end: Any,
     top_share: float = 0.1,
+    flagged_only: bool = False,
 ) -> pd.DataFrame:
     """Customers predicted to be among the top ``top_share`` by CLV who are not yet among the top
     ``top_share`` by historical value (net amount to date).
@@ -289,7 +290,8 @@ def future_high_value(
     -------
     pandas.DataFrame
         ``customer_id, clv, historical_value, top_predicted, top_historical,
-        future_high_value`` for every scored customer, sorted by CLV (highest first).
+        future_high_value`` for every scored customer, sorted by CLV (highest first); with
+        ``flagged_only`` just ``customer_id, clv, historical_value`` of the flagged customers.
     """
     check_range("top_share", top_share, low=0.0, high=1.0, low_inclusive=False)
     history = historical_value(transactions, observation_end=observation_end)
@@ -298,7 +300,11 @@ def future_high_value(
     out["top_predicted"] = _top(out["clv"], top_share)
     out["top_historical"] = _top(out["historical_value"], top_share)
     out["future_high_value"] = out["top_predicted"] & ~out["top_historical"]
-    return out.sort_values("clv", ascending=False, kind="stable").reset_index(drop=True)
+    out = out.sort_values("clv", ascending=False, kind="stable").reset_index(drop=True)
+    if flagged_only:
+        out = out.loc[out["future_high_value"], ["customer_id", "clv", "historical_value"]]
+        return out.reset_index(drop=True)
+    return out
 
 
 def at_risk(

@@ -124,9 +124,8 @@ def at_risk_text(
 def future_text(future: pd.DataFrame, language: str = "en", *, top_share: float = 0.1) -> str:
     """How many customers are predicted to become top customers."""
     check_language(language)
-    return t(
-        "clv.future_text", language, count=int(future["future_high_value"].sum()), top=top_share
-    )
+    count = int(future["future_high_value"].sum()) if "future_high_value" in future else len(future)
+    return t("clv.future_text", language, count=count, top=top_share)
 
 
 def model_text(model: TransactionModel, spend: GammaGammaModel, language: str = "en") -> str:

@@ -26,7 +26,7 @@ __all__ = [
 
 
 def _thousands(value: float, _pos: int = 0) -> str:
-    return f"{value:,.0f}"
+    return f"{value:,.0f}" if abs(value) >= 1 or value == 0 else f"{value:.2g}"
 
 
 def backtest_by_frequency(check: Backtest, *, language: str = "en", ax: Axes | None = None) -> Axes:
@@ -108,9 +108,10 @@ def clv_distribution(
     values = scores["clv"].to_numpy(dtype=float)
     values = values[np.isfinite(values) & (values > 0)]
     if len(values):
-        low, high = np.quantile(values, [0.0, 1.0])
+        # the lowest 0.1% share the first bin so a few near-zero values do not stretch the axis
+        low, high = np.quantile(values, [0.001, 1.0])
         edges = np.geomspace(max(low, high * 1e-6), high * 1.0001, bins + 1)
-        ax.hist(values, bins=edges, color=PALETTE[0], alpha=0.85)
+        ax.hist(np.clip(values, edges[0], None), bins=edges, color=PALETTE[0], alpha=0.85)
         median = float(np.median(values))
         ax.axvline(median, color=PALETTE[1], linewidth=1.5)
         ax.text(
@@ -157,7 +158,7 @@ def clv_by_segment(
         ax.text(share, yi, f" {share:.0%} · {mean:,.0f}", va="center", fontsize=9)
     ax.set_yticks(y, [str(s) for s in shown["segment"]])
     ax.invert_yaxis()
-    ax.set_xlim(0, max(float(shown["share_clv"].max(initial=0)), 0.01) * 1.3)
+    ax.set_xlim(0, max(float(np.max(shown["share_clv"].to_numpy(), initial=0)), 0.01) * 1.3)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlabel(t("clv.axis_share_clv", language) + " · " + t("clv.axis_mean_clv", language))
     ax.set_title(t("clv.chart_by_segment", language))
