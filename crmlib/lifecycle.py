@@ -1038,17 +1038,19 @@ def stage_findings(stages: pd.DataFrame, *, language: str = "en") -> str:
 
 
 def cohort_findings(cohorts: pd.DataFrame, *, language: str = "en") -> str:
-    """Markdown bullet on retention after 1 and 12 periods (cohorts that had time to get there)."""
+    """Markdown bullets on retention 1 period and 1 year after acquisition (complete cohorts only)."""
     check_language(language)
     if cohorts.empty:
         return t("lifecycle.no_purchases", language)
     parts = []
-    for k in (1, 12):
+    quarterly = _freq_of(cohorts["cohort"]) == "Q"
+    unit = t(f"lifecycle.unit_{'quarter' if quarterly else 'month'}", language)
+    for k in (1, 4) if quarterly else (1, 12):
         sel = cohorts[(cohorts["period_number"] == k) & cohorts["complete"]]
         if sel.empty:
             continue
         share = sel["customers"].sum() / sel["cohort_size"].sum()
-        parts.append(t("lifecycle.finding_cohort", language, k=k, share=_pct(share)))
+        parts.append(t("lifecycle.finding_cohort", language, k=k, unit=unit, share=_pct(share)))
     if not parts:
         return "- " + t("lifecycle.finding_cohort_short", language)
     return "\n".join(f"- {p}" for p in parts)
