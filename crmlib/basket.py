@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any, Literal
@@ -208,6 +209,25 @@ def _incidence(
     return x, np.asarray(items, dtype=object)
 
 
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array with the index of their first row and their counts.
+
+    Sort-based on purpose: ``np.unique`` on large int64 arrays takes a hash path in numpy 2.3+
+    that is many times slower than a sort.
+    """
+    if not len(values):
+        empty = np.empty(0, dtype=np.int64)
+        return values[:0], empty, empty
+    start = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    counts = np.diff(np.r_[start, len(values)])
+    return values[start], start, counts
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an int64 array (sort-based, see :func:`_runs`)."""
+    return _runs(np.sort(values))[0]
+
+
 def _min_count(min_support: float, n: int) -> int:
     """Smallest basket count c with c / n >= min_support (mlxtend's float test)."""
     m = max(1, math.ceil(min_support * n))
@@ -240,7 +260,7 @@ def _frequent_itemsets(
     if max_len is not None and max_len < 3:
         return counts, found
     # longer itemsets live in baskets holding 3+ items that appear in frequent pairs
-    in_pairs = np.unique(np.concatenate([a, b]))
+    in_pairs = _distinct(np.concatenate([a, b]))
     xp = x[:, in_pairs].tocsr()
     xp = xp[np.diff(xp.indptr) >= 3]
     if xp.shape[0] < min_count:
@@ -278,7 +298,7 @@ def _count_triples(
             :, combo[:, 2]
         ]
         parts.append(code.ravel())
-    uniq, n = np.unique(np.concatenate(parts), return_counts=True)
+    uniq, _, n = _runs(np.sort(np.concatenate(parts)))
     keep = n >= min_count
     uniq = uniq[keep]
     codes = np.column_stack([uniq // (n_cols * n_cols), (uniq // n_cols) % n_cols, uniq % n_cols])
@@ -602,25 +622,90 @@ def association_rules(
 # A then B within N days
 
 
+@dataclass(frozen=True)
+class _Events:
+    """Members' distinct purchase days per item, as integer arrays sorted by (member, day)."""
+
+    cust: np.ndarray  # dense member code
+    day: np.ndarray  # days since 1970-01-01
+    code: np.ndarray  # index into items
+    items: np.ndarray  # item names, sorted
+    buyers: np.ndarray  # members who bought each item
+    n_customers: int  # members with any purchase
+    ids: np.ndarray | None = None  # customer_id per member code (when asked for)
+
+
 def _events(
-    transactions: Transactions, level: str, as_of: str | pd.Timestamp | None
-) -> pd.DataFrame:
-    """Distinct (customer, item, purchase day) of members, with integer codes, sorted."""
+    transactions: Transactions,
+    level: str,
+    as_of: str | pd.Timestamp | None,
+    *,
+    only: Sequence[str] | None = None,
+    with_ids: bool = False,
+) -> _Events:
+    """Distinct (member, item, purchase day) of members' purchases, built in the database.
+
+    Only integers cross into Python: members and items travel as 64-bit hashes (items are
+    checked for hash collisions against their names; two members share a hash with probability
+    about n² / 2⁶⁵, 3e-8 for a million members), already sorted by member and day.
+    """
     tx, item = _purchases(transactions, level, as_of)
     tx = tx.filter(_known_customer(tx))
-    expr = tx.select(
+    if only is not None:
+        tx = tx.filter(item.isin(list(only)))
+    base = tx.select(
         customer_id=tx.customer_id.strip(), item=item, day=tx.ordered_at.date().epoch_days()
-    ).distinct()
-    ev = execute(expr)
+    )
+    per_item = execute(base.group_by(["item", base.item.hash().name("h")]).aggregate())
+    per_item = per_item.sort_values("item", ignore_index=True)
+    items = per_item["item"].astype(str).to_numpy(dtype=object)
+    hashes = per_item["h"].to_numpy(dtype=np.int64)
+    exact = len(np.unique(hashes)) == len(hashes)
+    member = base.customer_id if with_ids else base.customer_id.hash()
+    ev = execute(base.select(c=member, i=base.item.hash() if exact else base.item, d=base.day))
+    n_items = len(items)
     if ev.empty:
-        return ev.assign(cust=np.int64(0), code=np.int64(0))
-    cust, _ = pd.factorize(ev["customer_id"])
-    code, _ = pd.factorize(ev["item"], sort=True)
-    ev["cust"] = cust.astype(np.int64)
-    ev["code"] = code.astype(np.int64)
-    ev["day"] = ev["day"].astype(np.int64)
-    order = np.lexsort((ev["code"].to_numpy(), ev["day"].to_numpy(), ev["cust"].to_numpy()))
-    return ev.iloc[order].reset_index(drop=True)
+        empty = np.empty(0, dtype=np.int64)
+        return _Events(empty, empty, empty, items, np.zeros(n_items, dtype=np.int64), 0, None)
+    if with_ids:
+        cust, ids = pd.factorize(ev["c"], sort=True)
+        ids = np.asarray(ids, dtype=object)
+    else:
+        cust, _ = pd.factorize(ev["c"].to_numpy(dtype=np.int64))
+        ids = None
+    if exact:
+        order = np.argsort(hashes)
+        code = order[np.searchsorted(hashes[order], ev["i"].to_numpy(dtype=np.int64))]
+    else:
+        code = np.searchsorted(items, ev["i"].astype(str).to_numpy(dtype=object))
+    day = ev["d"].to_numpy(dtype=np.int64)
+    del ev
+    cust, code = cust.astype(np.int64), code.astype(np.int64)
+    n_customers = int(cust.max()) + 1
+    first_day = int(day.min())
+    span = int(day.max()) - first_day + 1
+    if n_customers * span * n_items < 2**62:
+        # one int64 key per line: sorting it orders by (member, day, item) and drops repeats
+        key = _distinct((cust * span + (day - first_day)) * n_items + code)
+        code = key % n_items
+        rest = key // n_items
+        day, cust = rest % span + first_day, rest // span
+    else:
+        o = np.lexsort((code, day, cust))
+        cust, day, code = cust[o], day[o], code[o]
+        new = np.ones(len(cust), dtype=bool)
+        new[1:] = (cust[1:] != cust[:-1]) | (day[1:] != day[:-1]) | (code[1:] != code[:-1])
+        cust, day, code = cust[new], day[new], code[new]
+    buyers = np.bincount(_distinct(cust * n_items + code) % n_items, minlength=n_items)
+    return _Events(
+        cust=cust,
+        day=day,
+        code=code,
+        items=items,
+        buyers=buyers.astype(np.int64),
+        n_customers=n_customers,
+        ids=ids,
+    )
 
 
 def _follow_pairs(
@@ -670,8 +755,14 @@ def _follow_pairs(
         pair = a * n_items + b
         c = cust[i]
         # keep the shortest gap per (member, pair)
-        order = np.lexsort((gap, pair, c))
-        c, pair, gap = c[order], pair[order], gap[order]
+        width = n_items * n_items * (within_days + 1)
+        if (int(c.max()) + 1) * width < 2**62:
+            key = np.sort((c * n_items * n_items + pair) * (within_days + 1) + gap)
+            c, rest = key // width, key % width
+            pair, gap = rest // (within_days + 1), rest % (within_days + 1)
+        else:
+            order = np.lexsort((gap, pair, c))
+            c, pair, gap = c[order], pair[order], gap[order]
         first = np.ones(len(c), dtype=bool)
         first[1:] = (c[1:] != c[:-1]) | (pair[1:] != pair[:-1])
         out_c.append(c[first])
@@ -682,23 +773,17 @@ def _follow_pairs(
     return np.concatenate(out_c), np.concatenate(out_p), np.concatenate(out_g)
 
 
-def _sequential_core(
-    ev: pd.DataFrame, within_days: int, min_customers: int
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-pair table plus the per-member (cust, pair, gap) arrays it was built from."""
-    items = np.asarray(sorted(ev["item"].unique()), dtype=object) if len(ev) else np.array([])
+def _sequential_core(ev: _Events, within_days: int, min_customers: int) -> pd.DataFrame:
+    """Per-pair table of the "A then B" rules."""
+    items, buyers, n_customers = ev.items, ev.buyers, ev.n_customers
     n_items = len(items)
-    n_customers = int(ev["cust"].max()) + 1 if len(ev) else 0
-    cust, code, day = ev["cust"].to_numpy(), ev["code"].to_numpy(), ev["day"].to_numpy()
-    # buyers per item: distinct (member, item)
-    ci = np.unique(cust * max(n_items, 1) + code)
-    buyers = np.bincount(ci % max(n_items, 1), minlength=n_items)
     eligible = buyers >= min_customers
-    keep = eligible[code] if n_items else np.zeros(0, dtype=bool)
-    c, p, g = _follow_pairs(cust[keep], day[keep], code[keep], n_items, within_days)
-    order = np.lexsort((g, p))
-    c, p, g = c[order], p[order], g[order]
-    uniq, first, n_both = np.unique(p, return_index=True, return_counts=True)
+    keep = eligible[ev.code] if n_items else np.zeros(0, dtype=bool)
+    _, p, g = _follow_pairs(ev.cust[keep], ev.day[keep], ev.code[keep], n_items, within_days)
+    # sort by (pair, gap) through one int64 key: pair * (window + 1) + gap
+    key = np.sort(p * (within_days + 1) + g)
+    p, g = key // (within_days + 1), key % (within_days + 1)
+    uniq, first, n_both = _runs(p)
     big = n_both >= min_customers
     lo, n = first[big], n_both[big]
     median = (g[lo + (n - 1) // 2] + g[lo + n // 2]) / 2.0
@@ -721,7 +806,7 @@ def _sequential_core(
             "within_days": np.full(len(n), within_days, dtype=np.int64),
         }
     )
-    return table, c, p, g, items
+    return table
 
 
 def sequential_rules(
@@ -784,14 +869,14 @@ def sequential_rules(
     check_range("min_customers", int(min_customers), low=1)
     min_lift = check_range("min_lift", _pick(min_lift, "sequential", "min_lift"), low=0)
     ev = _events(transactions, level, as_of)
-    table, *_ = _sequential_core(ev, int(within_days), int(min_customers))
+    table = _sequential_core(ev, int(within_days), int(min_customers))
     table = table[table["lift"] >= min_lift]
     table = table.sort_values(
         ["lift", "n_both", "antecedent", "consequent"],
         ascending=[False, False, True, True],
         kind="stable",
     ).reset_index(drop=True)
-    n_members = int(ev["cust"].max()) + 1 if len(ev) else 0
+    n_members = ev.n_customers
     table.attrs.update({"level": level, "within_days": int(within_days), "n_customers": n_members})
     return table
 
@@ -832,33 +917,27 @@ def sequential_gaps(
     else:
         wanted = [(str(a), str(b)) for a, b in pairs]
     out = pd.DataFrame({"customer_id": [], "antecedent": [], "consequent": [], "days": []})
-    ev = _events(transactions, level, as_of)
-    if ev.empty or not wanted:
+    if not wanted:
         return out.astype({"days": np.int64})
-    names = set(a for a, _ in wanted) | set(b for _, b in wanted)
-    ev = ev[ev["item"].isin(names)].reset_index(drop=True)
-    items = np.asarray(sorted(ev["item"].unique()), dtype=object)
+    names = sorted({a for a, _ in wanted} | {b for _, b in wanted})
+    ev = _events(transactions, level, as_of, only=names, with_ids=True)
+    if not len(ev.cust) or ev.ids is None:
+        return out.astype({"days": np.int64})
+    items, n_items = ev.items, len(ev.items)
     index = {name: i for i, name in enumerate(items)}
-    code = ev["item"].map(index).to_numpy(dtype=np.int64)
-    c, p, g = _follow_pairs(
-        ev["cust"].to_numpy(), ev["day"].to_numpy(), code, len(items), within_days
-    )
-    wanted_codes = {
-        index[a] * len(items) + index[b] for a, b in wanted if a in index and b in index
-    }
-    sel = np.isin(p, np.fromiter(wanted_codes, dtype=np.int64, count=len(wanted_codes)))
-    ids = ev.drop_duplicates("cust").set_index("cust")["customer_id"]
+    c, p, g = _follow_pairs(ev.cust, ev.day, ev.code, n_items, within_days)
     rank = {
-        index[a] * len(items) + index[b]: i
+        index[a] * n_items + index[b]: i
         for i, (a, b) in enumerate(wanted)
         if a in index and b in index
     }
+    sel = np.isin(p, np.fromiter(rank, dtype=np.int64, count=len(rank)))
     res = pd.DataFrame(
         {
             "_rank": pd.Series(p[sel]).map(rank).to_numpy(),
-            "customer_id": ids.reindex(c[sel]).to_numpy(),
-            "antecedent": items[p[sel] // len(items)].astype(str),
-            "consequent": items[p[sel] % len(items)].astype(str),
+            "customer_id": ev.ids[c[sel]],
+            "antecedent": items[p[sel] // n_items].astype(str),
+            "consequent": items[p[sel] % n_items].astype(str),
             "days": g[sel].astype(np.int64),
         }
     )
