@@ -517,6 +517,7 @@ def _run_notebooks(
                 running.remove(spec.name)
 
     results: dict[str, NotebookResult] = {}
+    interactive = progress and sys.stderr.isatty()
     with (
         tqdm(
             total=len(pack.notebooks),
@@ -525,6 +526,8 @@ def _run_notebooks(
             disable=not progress,
             file=sys.stderr,
             dynamic_ncols=True,
+            # a terminal sees the clock tick; a log file (cron) gets a line a minute
+            mininterval=0.1 if interactive else 60,
         ) as bar,
         ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crmwb") as pool,
     ):
@@ -543,7 +546,8 @@ def _run_notebooks(
                 bar.update(1)
             with lock:
                 bar.set_postfix_str(", ".join(running), refresh=False)
-            bar.refresh()
+            if interactive:
+                bar.refresh()
     return [results[spec.name] for spec in pack.notebooks]
 
 
