@@ -437,3 +437,18 @@ def test_load_params_checks() -> None:
         clv.load_params({"monthly_discount_rate": 2})
     with pytest.raises(ConfigError, match="non_repeater_p_alive"):
         clv.load_params({"non_repeater_p_alive": "sometimes"})
+
+
+def test_non_convergence_warns(simulated: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scipy.optimize import OptimizeResult
+
+    from crmlib.clv import models
+
+    def stalled(fun, x0, **kwargs):  # an optimiser that gives up at the start
+        value, grad = fun(x0)
+        return OptimizeResult(x=x0, fun=value, jac=grad, success=False, message="stopped")
+
+    monkeypatch.setattr(models, "minimize", stalled)
+    with pytest.warns(clv.CrmWarning, match="did not converge"):
+        model = clv.fit(simulated)
+    assert not model.converged_
