@@ -172,6 +172,21 @@ def test_worker_outliving_its_limit_is_killed(tmp_path):
     assert time.monotonic() - started < 30
 
 
+def test_worker_killed_from_outside_is_reported_and_its_notebook_kept(tmp_path):
+    # the notebook kills the process running it (as the OOM killer or an operator would)
+    result = runner.execute_notebook(
+        FIXTURES / "dead_kernel.ipynb",
+        tmp_path / "dead_kernel.ipynb",
+        parameters={"how": "kill_worker"},
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.status == "dead_kernel"
+    assert "signal 9" in result.error
+    # what papermill saved before the kill is still exported for reading
+    assert Path(result.ipynb).is_file() and Path(result.html).is_file()
+
+
 # --- publishing: a fake executor stands in for papermill so these tests take no kernel time ---
 
 
