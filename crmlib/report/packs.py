@@ -451,13 +451,12 @@ def build_pack(
     for key, value in parameters.items():
         if value is not None and not isinstance(value, Mapping):
             raise ConfigError(f"{where}parameters.{key} must be a mapping of name: value")
-    defaults = dict(parameters.get("defaults") or {})
-    for key, value in parameters.items():
         if "language" in (value or {}):
             raise ConfigError(
                 f"{_where(name, None if key == 'defaults' else key, 'language')}set the "
                 "pack's 'language' instead; it is passed to every notebook"
             )
+    defaults = dict(parameters.get("defaults") or {})
 
     declared_by = {nb: inspect_parameters(paths[nb]) for nb in names}
     notebooks = []
