@@ -57,7 +57,7 @@ def segment_shares(overview: pd.DataFrame, *, language: str = "en", ax: Axes | N
     ax.set_xlim(0, top * 1.15)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_title(t("rfm.chart_segments", language))
-    ax.legend(loc="lower right", frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
     ax.grid(axis="y", visible=False)
     return ax
 
