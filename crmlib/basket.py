@@ -121,19 +121,22 @@ def _as_of_bound(as_of: str | pd.Timestamp | None) -> pd.Timestamp | None:
 def _purchases(
     transactions: Transactions, level: str, as_of: str | pd.Timestamp | None
 ) -> tuple[ir.Table, ir.Value]:
-    """Purchase lines (no returns, an item present, up to ``as_of``) and their item column."""
+    """Purchase lines (no returns, an item present, up to ``as_of``) and their item column.
+
+    Values are used as they are (``crmlib.data.load_dataset`` trims them while cleaning).
+    """
     check_choice("level", level, LEVELS)
     tx = as_table(transactions)
     end = _as_of_bound(as_of)
     if end is not None:
         tx = tx.filter(tx.ordered_at < ibis.literal(end.to_pydatetime()))
-    item = tx[level].strip()
+    item = tx[level]
     tx = tx.filter(tx.amount.fill_null(0) >= 0, item.notnull(), item != "")
-    return tx, tx[level].strip()
+    return tx, tx[level]
 
 
 def _known_customer(tx: ir.Table) -> ir.BooleanValue:
-    cid = tx.customer_id.strip()
+    cid = tx.customer_id
     return cid.notnull() & (cid != "")
 
 
@@ -175,16 +178,21 @@ def baskets(
 def _basket_pairs(
     transactions: Transactions, *, level: str, basket: str, as_of: str | pd.Timestamp | None
 ) -> ir.Table:
+    return _basket_lines(transactions, level=level, basket=basket, as_of=as_of).distinct()
+
+
+def _basket_lines(
+    transactions: Transactions, *, level: str, basket: str, as_of: str | pd.Timestamp | None
+) -> ir.Table:
+    """(basket key, item) of every purchase line, repeats included."""
     check_choice("basket", basket, BASKETS)
     tx, item = _purchases(transactions, level, as_of)
     if basket == "order":
         key = tx.order_id
     else:
-        day_key = (
-            ibis.literal("c|") + tx.customer_id.strip() + "|" + tx.ordered_at.date().cast("string")
-        )
+        day_key = ibis.literal("c|") + tx.customer_id + "|" + tx.ordered_at.date().cast("string")
         key = ibis.ifelse(_known_customer(tx), day_key, ibis.literal("o|") + tx.order_id)
-    return tx.select(basket=key, item=item).filter(ibis._.basket.notnull()).distinct()
+    return tx.select(basket=key, item=item).filter(ibis._.basket.notnull())
 
 
 def _incidence(
@@ -192,14 +200,24 @@ def _incidence(
 ) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Basket × item incidence matrix (CSR, 0/1) and the item names of its columns.
 
-    Baskets travel from the database as 64-bit hashes of their keys, so only integers and item
-    names cross into Python (two distinct keys share a hash with probability about n² / 2⁶⁵:
-    3e-8 for a million baskets).
+    Baskets and items travel from the database as 64-bit hashes, so only integers cross into
+    Python; repeated lines merge in the sparse matrix. Item hashes are checked against the item
+    names (one small grouped query); two basket keys share a hash with probability about
+    n² / 2⁶⁵ (3e-8 for a million baskets).
     """
-    pairs = _basket_pairs(transactions, level=level, basket=basket, as_of=as_of)
-    res = execute(pairs.select(key=pairs.basket.hash(), item=pairs.item))
-    b_codes, _ = pd.factorize(res["key"].to_numpy())
-    i_codes, items = pd.factorize(res["item"], sort=True)
+    lines = _basket_lines(transactions, level=level, basket=basket, as_of=as_of)
+    per_item = execute(lines.group_by(["item", lines.item.hash().name("h")]).aggregate())
+    per_item = per_item.sort_values("item", ignore_index=True)
+    items = per_item["item"].astype(str).to_numpy(dtype=object)
+    hashes = per_item["h"].to_numpy(dtype=np.int64)
+    if len(_distinct(hashes)) == len(hashes):
+        res = execute(lines.select(key=lines.basket.hash(), i=lines.item.hash()))
+        order = np.argsort(hashes)
+        i_codes = order[np.searchsorted(hashes[order], res["i"].to_numpy(dtype=np.int64))]
+    else:
+        res = execute(lines.select(key=lines.basket.hash(), i=lines.item))
+        i_codes = np.searchsorted(items, res["i"].astype(str).to_numpy(dtype=object))
+    b_codes, _ = pd.factorize(res["key"].to_numpy(dtype=np.int64))
     n_b = int(b_codes.max()) + 1 if len(b_codes) else 0
     x = sparse.csr_matrix(
         (np.ones(len(b_codes), dtype=np.int32), (b_codes, i_codes)), shape=(n_b, len(items))
@@ -653,9 +671,7 @@ def _events(
     tx = tx.filter(_known_customer(tx))
     if only is not None:
         tx = tx.filter(item.isin(list(only)))
-    base = tx.select(
-        customer_id=tx.customer_id.strip(), item=item, day=tx.ordered_at.date().epoch_days()
-    )
+    base = tx.select(customer_id=tx.customer_id, item=item, day=tx.ordered_at.date().epoch_days())
     per_item = execute(base.group_by(["item", base.item.hash().name("h")]).aggregate())
     per_item = per_item.sort_values("item", ignore_index=True)
     items = per_item["item"].astype(str).to_numpy(dtype=object)
@@ -1080,7 +1096,7 @@ def recommend(
     wanted = _customer_filter(customers, segment)
     tx, item = _purchases(transactions, level, as_of)
     tx = tx.filter(_known_customer(tx))
-    bought = execute(tx.select(customer_id=tx.customer_id.strip(), item=item).distinct())
+    bought = execute(tx.select(customer_id=tx.customer_id, item=item).distinct())
     if wanted is not None:
         bought = bought[bought["customer_id"].isin(set(wanted))]
     ante, cons = _rule_items(rules)
