@@ -35,6 +35,7 @@ Charts are in :mod:`crmlib.plots.lifecycle`; trends and the revenue decompositio
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from crmlib.config import check_choice, check_range, merge, params_path, read_yaml
-from crmlib.data import as_table, execute
+from crmlib.data import SCHEMAS, as_table, connection, execute
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, labels, t
 
@@ -308,9 +309,11 @@ def _as_period(value: Any, freq: str, name: str) -> pd.Period:
         ) from exc
 
 
-def _customer_periods(transactions: Any, as_of: pd.Timestamp, freq: str) -> pd.DataFrame:
-    """Per customer and period with activity: orders, revenue, last purchase day (Ibis)."""
-    orders = _orders_expr(transactions, as_of)
+def _customer_periods(orders: ir.Table, freq: str) -> pd.DataFrame:
+    """Per customer and period with activity: orders, revenue, last purchase day (Ibis).
+
+    ``orders`` is :func:`_orders_expr` of the transactions.
+    """
     unit = "M" if freq == "M" else "Q"
     orders = orders.mutate(period_start=orders.ordered_at.truncate(unit))
     agg = orders.group_by(["customer_id", "period_start"]).aggregate(
@@ -323,14 +326,12 @@ def _customer_periods(transactions: Any, as_of: pd.Timestamp, freq: str) -> pd.D
     return df.drop(columns="period_start")
 
 
-def _purchase_days(
-    transactions: Any, as_of: pd.Timestamp, *, own_median: bool = False
-) -> pd.DataFrame:
+def _purchase_days(orders: ir.Table, *, own_median: bool = False) -> pd.DataFrame:
     """Distinct purchase days per customer with the gap to the previous one (Ibis windows).
 
-    With ``own_median`` also ``own_median_gap``: the median of the customer's gaps up to each day.
+    ``orders`` is :func:`_orders_expr` of the transactions. With ``own_median`` also
+    ``own_median_gap``: the median of the customer's gaps up to each day.
     """
-    orders = _orders_expr(transactions, as_of)
     orders = orders.filter(orders.purchase)
     days = orders.select("customer_id", "day").distinct()
     w = ibis.window(group_by="customer_id", order_by="day")
@@ -364,7 +365,7 @@ def base_gap_percentiles(
     """
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
-    gaps = _purchase_days(transactions, as_of_ts)["gap_days"].dropna()
+    gaps = _purchase_days(_orders_expr(transactions, as_of_ts))["gap_days"].dropna()
     if gaps.empty:
         return pd.Series(np.nan, index=list(quantiles), name="gap_days")
     return gaps.quantile(list(quantiles)).rename("gap_days")
@@ -403,7 +404,15 @@ def customer_stages(
     freq = PERIODS[cfg["period"]]
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
-    cp = _customer_periods(transactions, as_of_ts, freq)
+    # the orders are read twice below: materialise them once in the database
+    con = connection()
+    temp_name = f"crm_lifecycle_orders_{uuid.uuid4().hex}"
+    orders = con.create_table(temp_name, _orders_expr(transactions, as_of_ts), temp=True)
+    try:
+        cp = _customer_periods(orders, freq)
+        days = _purchase_days(orders, own_median=cfg["rule"] == "own_gap")
+    finally:
+        con.raw_sql(f'DROP TABLE IF EXISTS "{temp_name}"')
     cp = cp[cp["orders"] > 0]
     columns = [
         "customer_id",
@@ -426,10 +435,8 @@ def customer_stages(
         out["purchased"] = out["purchased"].astype(bool)
         return out
 
-    own = cfg["rule"] == "own_gap"
-    days = _purchase_days(transactions, as_of_ts, own_median=own)
     days["period"] = _period_of(days["day"], freq)
-    if not own:
+    if cfg["rule"] != "own_gap":
         days["own_median_gap"] = np.nan
     days["n_gaps"] = days["day_number"] - 1
     at_period = days.groupby(["customer_id", "period"], sort=False).last()[
@@ -484,7 +491,7 @@ def customer_stages(
     last_day = grid["day"].values.astype("datetime64[D]")
     grid["recency_days"] = (ref - last_day).astype("int64")
     repeat = grid["day_number"].to_numpy() >= 2
-    at_risk, churned = _thresholds(grid, repeat, cfg, transactions, as_of_ts)
+    at_risk, churned = _thresholds(grid, repeat, cfg, days["gap_days"])
     grid["at_risk_after"] = at_risk
     grid["churned_after"] = churned
 
@@ -516,8 +523,7 @@ def _thresholds(
     grid: pd.DataFrame,
     repeat: np.ndarray,
     cfg: Mapping[str, Any],
-    transactions: Any,
-    as_of: pd.Timestamp,
+    gaps: pd.Series,
 ) -> tuple[np.ndarray, np.ndarray]:
     win = cfg["window"]
     win_at = np.where(repeat, win["at_risk_days"], win["one_time_at_risk_days"]).astype(float)
@@ -526,15 +532,13 @@ def _thresholds(
         return win_at, win_ch
     if cfg["rule"] == "percentile":
         pct = cfg["percentile"]
-        q = base_gap_percentiles(
-            transactions, as_of=as_of, quantiles=(pct["at_risk"], pct["churned"])
-        )
-        if q.isna().any():
+        gaps = gaps.dropna()
+        if gaps.empty:
             return (
                 np.full(len(grid), float(win["one_time_at_risk_days"])),
                 np.full(len(grid), float(win["one_time_churned_days"])),
             )
-        q_at, q_ch = float(q.iloc[0]), float(q.iloc[1])
+        q_at, q_ch = (float(v) for v in gaps.quantile([pct["at_risk"], pct["churned"]]))
         if q_ch <= q_at:  # heavy ties in the gap distribution: keep the two stages apart
             q_ch = q_at + 1
         return np.full(len(grid), q_at), np.full(len(grid), q_ch)
@@ -659,7 +663,7 @@ def cohort_retention(
     freq = PERIODS[period]
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
-    cp = _customer_periods(transactions, as_of_ts, freq)
+    cp = _customer_periods(_orders_expr(transactions, as_of_ts), freq)
     buyers = cp[cp["orders"] > 0]
     cols = [
         "cohort",
@@ -884,7 +888,7 @@ def purchase_intervals(
     """
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
-    days = _purchase_days(transactions, as_of_ts)
+    days = _purchase_days(_orders_expr(transactions, as_of_ts))
     days["from_day"] = days.groupby("customer_id")["day"].shift()
     out = days[days["gap_days"].notna()].rename(columns={"day": "to_day", "gap_days": "days"})
     out["interval_number"] = out["day_number"] - 1
@@ -907,8 +911,6 @@ def acquisition_segments(
     pandas.DataFrame
         ``customer_id`` and ``column`` (missing values as ``"unknown"``).
     """
-    from crmlib.data import SCHEMAS
-
     check_choice("column", column, [c for c in SCHEMAS["transactions"] if c != "customer_id"])
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)

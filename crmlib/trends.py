@@ -124,7 +124,7 @@ def period_trends(
     out["orders_per_customer"] = out["orders"] / out["customers"].where(out["customers"] > 0)
     out["aov"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
 
-    days = _purchase_days(transactions, as_of_ts)
+    days = _purchase_days(_orders_expr(transactions, as_of_ts))
     days = days[days["gap_days"].notna()]
     med = days.groupby(_period_of(days["day"], freq))["gap_days"].median()
     out["median_interval_days"] = out["period"].map(med).astype(float)

@@ -18,6 +18,7 @@ from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from crmlib.errors import ConfigError
 from crmlib.i18n import check_language, t
 from crmlib.lifecycle import NOT_YET, STAGES
 from crmlib.plots import PALETTE, font_path, get_ax
@@ -88,7 +89,8 @@ def stage_area(
         alpha=0.9,
         linewidth=0,
     )
-    ax.set_xlim(x.min(), x.max()) if len(x) > 1 else None
+    if len(x) > 1:
+        ax.set_xlim(x.min(), x.max())
     if share:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_ylim(0, 1)
@@ -516,8 +518,6 @@ def trend_panels(
     check_language(language)
     for m in metrics:
         if m not in trends.columns:
-            from crmlib.errors import ConfigError
-
             raise ConfigError(
                 f"parameter 'metrics' must name columns of the trends table; got {m!r}"
             )
