@@ -140,7 +140,11 @@ def test_run_json_describes_the_published_run(mixed):
         "as_of": "2026-11-22",
     }
     for nb in run["notebooks"]:
-        assert set(nb) == {"name", "status", "seconds", "error", "parameters", "ipynb", "html"}
+        assert set(nb) == {
+            "name", "status", "seconds", "error", "parameters", "ipynb", "html", "log"
+        }  # fmt: skip
+        assert nb["log"] == f"logs/{nb['name']}.log"
+        assert (result.run_dir / nb["log"]).is_file()
         assert not Path(nb["html"]).is_absolute()
     if run.get("email"):
         assert (result.run_dir / run["email"]["html"]).is_file()

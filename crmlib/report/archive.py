@@ -13,7 +13,8 @@ one renamed in, the old one removed.
      "status": "ok" | "failed", "language", "digest" (notebook name), "as_of" (ISO date or ""),
      "data_fingerprint", "recipients": {"success": [...], "failure": [...]},
      "notebooks": [{"name", "status": "ok" | "failed" | "timeout" | "dead_kernel", "seconds",
-                    "error" (short text or null), "parameters", "ipynb", "html"}],
+                    "error" (short text or null), "parameters", "ipynb", "html",
+                    "log" (the worker's console output)}],
      "email": {"html", ...}}
 
 Every path inside ``run.json`` is relative to the run folder.

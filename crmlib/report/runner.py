@@ -74,6 +74,8 @@ class NotebookResult:
         What the notebook received.
     ipynb, html
         The executed notebook and its HTML page (None when they could not be produced).
+    log
+        The worker's console output (kernel messages, warnings).
     """
 
     name: str
@@ -83,6 +85,7 @@ class NotebookResult:
     parameters: dict[str, Any]
     ipynb: str | None
     html: str | None
+    log: str | None = None
 
 
 @dataclass
@@ -285,6 +288,7 @@ def execute_notebook(
         parameters=dict(parameters or {}),
         ipynb=str(output) if output.is_file() else None,
         html=outcome.get("html"),
+        log=str(log_file),
     )
 
 
@@ -452,6 +456,7 @@ def run_pack(
                     **asdict(r),
                     "ipynb": _relative(r.ipynb, staging),
                     "html": _relative(r.html, staging),
+                    "log": _relative(r.log, staging),
                 }
                 for r in results
             ],
