@@ -144,9 +144,13 @@ def make_run(
     failure: list[str] | None = None,
     notebook: nbformat.NotebookNode | None = None,
     report_bytes: int = 20_000,
+    folder: str | None = None,
 ) -> Path:
-    """A run folder ``root/reports/<pack>/<period>/`` as the runner leaves it."""
-    run_dir = root / "reports" / pack / period
+    """A run folder ``root/reports/<pack>/<period>/`` as the runner leaves it.
+
+    ``folder`` names the folder differently, e.g. like the runner's staging folder.
+    """
+    run_dir = root / "reports" / pack / (folder or period)
     run_dir.mkdir(parents=True)
     nbformat.write(notebook or digest_notebook(language=language), run_dir / "digest.ipynb")
     (run_dir / "digest.html").write_text(
@@ -156,10 +160,14 @@ def make_run(
         "<html><body>" + "y" * report_bytes + "</body></html>", encoding="utf-8"
     )
     nbformat.write(nbformat.v4.new_notebook(), run_dir / "rfm.ipynb")
+    (run_dir / "logs").mkdir()
+    for name in ("digest", "rfm"):
+        (run_dir / "logs" / f"{name}.log").write_text(f"{name} console\n", encoding="utf-8")
     failed = status == "failed"
     run = {
         "pack": pack,
-        "run_id": f"{pack}-{period}-20261001T070000",
+        "run_id": period,
+        "period": period,
         "started_at": "2026-10-01T07:00:00+08:00",
         "finished_at": "2026-10-01T07:03:10+08:00",
         "status": status,
@@ -180,6 +188,7 @@ def make_run(
                 "parameters": {"language": language},
                 "ipynb": "digest.ipynb",
                 "html": "digest.html",
+                "log": "logs/digest.log",
             },
             {
                 "name": "rfm",
@@ -194,6 +203,7 @@ def make_run(
                 "parameters": {"language": language},
                 "ipynb": "rfm.ipynb",
                 "html": "rfm.html",
+                "log": "logs/rfm.log",
             },
         ],
     }
@@ -441,7 +451,7 @@ def test_charts_over_the_limit_are_left_out_with_a_note(tmp_path):
 
 def test_failure_notice_names_failed_notebooks_and_logs(tmp_path):
     run_dir = make_run(tmp_path, status="failed")
-    (run_dir / "runner.log").write_text("log", encoding="utf-8")
+    (run_dir / "stray.log").write_text("not a notebook log", encoding="utf-8")
     msg = report_email.failure_notice(run_dir, to="analyst@example.com", sender="crm@example.com")
     assert list(msg.iter_attachments()) == []
     assert not any(p.get_content_maintype() == "image" for p in msg.walk())
@@ -451,7 +461,9 @@ def test_failure_notice_names_failed_notebooks_and_logs(tmp_path):
         assert (
             "rfm" in body and "KeyError: &#39;amount&#39;" in body or "KeyError: 'amount'" in body
         )
-        assert str(run_dir.resolve()) in body and "rfm.ipynb" in body and "runner.log" in body
+        assert str(run_dir.resolve()) in body and "rfm.ipynb" in body
+        # the failed notebook's log as the runner records it; not every *.log lying around
+        assert "logs/rfm.log" in body and "stray.log" not in body and "digest.log" not in body
         assert "\x1b[" not in body and "13912345678" not in body
         assert "crmwb run monthly_exec --send" in body
     assert "Segment 00" not in html  # never the report itself
@@ -517,3 +529,43 @@ def test_really_executed_notebook(tmp_path):
     assert "Quarterly summary" in html and "Revenue flat" in html
     assert t("email.rows_shown", "en", shown=15, total=20) in html
     assert len(re.findall(r'src="cid:', html)) == 1
+
+
+@pytest.mark.parametrize("status", ["ok", "failed"])
+def test_write_email_in_the_runners_staging_folder(tmp_path, status):
+    """The runner writes the email before renaming .tmp-<period>-<pid>-<tag> into place: pack,
+    period and folder come from run.json, never from the staging folder's name."""
+    staging = make_run(
+        tmp_path,
+        pack="weekly",
+        period="2026-W47",
+        status=status,
+        folder=".tmp-2026-W47-4242-0a1b2c3d",
+    )
+    run = json.loads((staging / "run.json").read_text(encoding="utf-8"))
+    run["title"] = "Weekly overview"
+    (staging / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    html = report_email.write_email(staging).read_text(encoding="utf-8")
+    text = (staging / "email.txt").read_text(encoding="utf-8")
+    record = json.loads((staging / "run.json").read_text(encoding="utf-8"))["email"]
+    key = "subject_ok" if status == "ok" else "subject_failed"
+    assert record["subject"] == t(f"email.{key}", "en", title="Weekly overview", period="2026-W47")
+    soup = BeautifulSoup(html, "html.parser")
+    heading = soup.find("div", string=re.compile("Weekly overview"))
+    assert heading is not None
+    for body in (html, text):
+        assert ".tmp-" not in body and "4242" not in body
+        assert "2026-W47" in body and "weekly" in body
+    if status == "failed":
+        final = (tmp_path / "reports" / "weekly" / "2026-W47").resolve()
+        for body in (html, text):
+            assert str(final) in body and "logs/rfm.log" in body
+            assert t("email.failure_title", "en", title="Weekly overview") in body
+    else:
+        # the chart ids do not depend on the folder, so the published run sends the same files
+        moved = tmp_path / "reports" / "weekly" / "2026-W47"
+        staging.rename(moved)
+        msg = report_email.build_message(moved, to="a@example.com", sender="crm@example.com")
+        assert cids_of(msg) == {img["cid"] for img in record["images"]}
+        rebuilt = report_email.build_digest(moved)
+        assert {cid for cid, *_ in rebuilt.images} == cids_of(msg)

@@ -327,7 +327,25 @@ def _language(run: Mapping[str, Any]) -> str:
 
 
 def _period(run: Mapping[str, Any], run_dir: Path) -> str:
-    return str(run.get("period") or Path(run_dir).resolve().name)
+    """The run's period from ``run.json`` (the runner writes the email in a staging folder whose
+    name is not the period, so the folder name is never used)."""
+    period = run.get("period") or run.get("run_id")
+    if not period:
+        raise ReportError(f"{Path(run_dir) / 'run.json'} names no 'period' (or 'run_id')")
+    return str(period)
+
+
+def _published_dir(run: Mapping[str, Any], run_dir: Path) -> Path:
+    """Where the run is (or will be) published: ``reports/<pack>/<period>/``.
+
+    The runner writes the email while the run is still in its hidden staging folder
+    ``reports/<pack>/.tmp-<period>-<pid>-<tag>/``, which is renamed into place afterwards; a
+    failure notice must point at the final folder, not at the staging one.
+    """
+    run_dir = Path(run_dir).resolve()
+    if run_dir.name.startswith((".tmp-", ".old-")):
+        return run_dir.parent / _period(run, run_dir)
+    return run_dir
 
 
 def _title(run: Mapping[str, Any]) -> str:
@@ -335,7 +353,8 @@ def _title(run: Mapping[str, Any]) -> str:
 
 
 def _cid_token(run: Mapping[str, Any], run_dir: Path) -> str:
-    seed = f"{run.get('run_id', '')}|{Path(run_dir).resolve()}"
+    # from run.json only: the same run gives the same content ids in staging and once published
+    seed = f"{run['pack']}|{_period(run, run_dir)}|{run.get('started_at', '')}"
     return hashlib.sha1(seed.encode("utf-8")).hexdigest()[:12]
 
 
@@ -1069,13 +1088,20 @@ def _failure_digest(
                 "error": clean(run.get("error")),
             }
         )
-    files += sorted(p.name for p in Path(run_dir).glob("*.log"))
+    # the console logs the runner records per notebook (run.json "log", under logs/): those of
+    # the failed notebooks, or all of them when the run failed outside any notebook
+    notebooks = [nb for nb in run.get("notebooks") or [] if isinstance(nb, Mapping)]
+    broken = [nb for nb in notebooks if str(nb.get("status", "ok")) != "ok"] or notebooks
+    for nb in broken:
+        log_file = nb.get("log")
+        if log_file and (Path(run_dir) / str(log_file)).exists() and str(log_file) not in files:
+            files.append(str(log_file))
     rendered = {
         **context,
         "title": text["failure_title"].format(title=_title(run)),
-        "intro": text["failure_intro"].format(pack=_title(run), period=context["period"]),
+        "intro": text["failure_intro"].format(pack=run["pack"], period=context["period"]),
         "failed": failed,
-        "folder": str(Path(run_dir).resolve()),
+        "folder": str(_published_dir(run, run_dir)),
         "files": files,
         "command": f".venv/bin/crmwb run {run['pack']} --send",
     }
