@@ -452,3 +452,24 @@ def test_non_convergence_warns(simulated: pd.DataFrame, monkeypatch: pytest.Monk
     with pytest.warns(clv.CrmWarning, match="did not converge"):
         model = clv.fit(simulated)
     assert not model.converged_
+
+
+def test_large_data_path_matches_lifetimes(
+    simulated: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above _NEWTON_ROWS unique rows the fit starts from a sample and polishes with Newton
+    steps; forced here on the small simulated base, it must still equal lifetimes' fit."""
+    from crmlib.clv import models
+
+    monkeypatch.setattr(models, "_NEWTON_ROWS", 500)
+    monkeypatch.setattr(models, "_SAMPLE_ROWS", 600)
+    model = clv.fit(simulated)
+    assert model._message == "converged (Newton)"
+    base = lifetimes.BetaGeoFitter().fit(
+        simulated["frequency"], simulated["recency"], simulated["T"]
+    )
+    for name in ("r", "alpha", "a", "b"):
+        assert model.params_[name] == pytest.approx(float(base.params_[name]), rel=1e-4)
+        assert model.standard_errors_[name] == pytest.approx(
+            float(base.standard_errors_[name]), rel=1e-2
+        )

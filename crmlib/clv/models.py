@@ -123,12 +123,44 @@ def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.nda
     return [np.asarray(c)[first] for c in columns], counts, inverse
 
 
+def _compress_summary(
+    x: np.ndarray, tx: np.ndarray, T: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Unique (frequency, recency, T) rows with counts. Customers without repeat purchase have
+    recency 0, so they collapse on T alone; only repeat customers need the full key."""
+    zero = x == 0
+    codes, T0 = pd.factorize(T[zero], sort=False)
+    counts0 = np.bincount(codes, minlength=len(T0)).astype(float)
+    pos = ~zero
+    (xp, txp, Tp), counts_p, _ = compress(x[pos], tx[pos], T[pos])
+    return (
+        [
+            np.concatenate([np.zeros(len(T0)), xp]),
+            np.concatenate([np.zeros(len(T0)), txp]),
+            np.concatenate([np.asarray(T0, dtype=float), Tp]),
+        ],
+        np.concatenate([counts0, counts_p]),
+    )
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (in order of appearance) and each element's index into them."""
+    codes, uniques = pd.factorize(values, sort=False)
+    return np.asarray(uniques, dtype=float), codes.astype(np.intp)
+
+
 # --------------------------------------------------------------------------- BG/NBD likelihood
 
 
 def _dot(weights: np.ndarray, values: np.ndarray) -> float:
     """Weighted sum without BLAS (whose threads stall on busy shared machines)."""
     return float(np.einsum("i,i->", weights, values))
+
+
+#: Above this many unique rows, BG/NBD is estimated on a sample of rows and polished by Newton
+#: steps on all of them (see :func:`_newton`).
+_NEWTON_ROWS = 100_000
+_SAMPLE_ROWS = 20_000
 
 
 class _BgnbdRows(NamedTuple):
@@ -152,20 +184,22 @@ class _BgnbdRows(NamedTuple):
     tx_idx: np.ndarray
     T_vals: np.ndarray
     T_idx: np.ndarray
+    w_T: np.ndarray
+    wx_T: np.ndarray
 
     @classmethod
     def build(
         cls, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray, scale: float = 1.0
     ) -> _BgnbdRows:
-        xu, inv = np.unique(x, return_inverse=True)
-        wu = np.bincount(inv.ravel(), weights=w)
+        xu, inv = _factorize(x)
+        wu = np.bincount(inv, weights=w, minlength=len(xu))
         zero = x == 0
-        T0, inv0 = np.unique(T[zero], return_inverse=True)
-        w0 = np.bincount(inv0.ravel(), weights=w[zero], minlength=len(T0))
+        T0, inv0 = _factorize(T[zero])
+        w0 = np.bincount(inv0, weights=w[zero], minlength=len(T0))
         pos = ~zero
-        x_vals, x_idx = np.unique(x[pos], return_inverse=True)
-        tx_vals, tx_idx = np.unique(tx[pos], return_inverse=True)
-        T_vals, T_idx = np.unique(T[pos], return_inverse=True)
+        x_vals, x_idx = _factorize(x[pos])
+        tx_vals, tx_idx = _factorize(tx[pos])
+        T_vals, T_idx = _factorize(T[pos])
         return cls(
             xu,
             wu,
@@ -174,11 +208,13 @@ class _BgnbdRows(NamedTuple):
             w[pos],
             x[pos],
             x_vals,
-            x_idx.ravel(),
+            x_idx,
             tx_vals * scale,
-            tx_idx.ravel(),
+            tx_idx,
             T_vals * scale,
-            T_idx.ravel(),
+            T_idx,
+            np.bincount(T_idx, weights=w[pos], minlength=len(T_vals)),
+            np.bincount(T_idx, weights=w[pos] * x[pos], minlength=len(T_vals)),
         )
 
     def rescaled(self, factor: float) -> _BgnbdRows:
@@ -222,24 +258,30 @@ def _bgnbd_ll_grad(params: np.ndarray, d: _BgnbdRows) -> tuple[float, np.ndarray
     ll -= r * _dot(d.w0, log_aT0)
     g_r -= _dot(d.w0, log_aT0)
     g_alpha -= r * _dot(d.w0, 1.0 / (alpha + d.T0))
-    # repeat customers; logarithms once per distinct value, then gathered
-    w, x = d.w, d.x
-    rx = r + x
-    log_aT = np.log(alpha + d.T_vals)[d.T_idx]
-    log_at = np.log(alpha + d.tx_vals)[d.tx_idx]
-    inv_aT = (1.0 / (alpha + d.T_vals))[d.T_idx]
-    inv_at = (1.0 / (alpha + d.tx_vals))[d.tx_idx]
-    log_bx1 = np.log(b + d.x_vals - 1)[d.x_idx]
-    diff = np.log(a) - log_bx1 + rx * (log_aT - log_at)  # D = A4 − A3
+    # repeat customers. Terms in T only are summed per distinct T with the weights w_T and
+    # w·x_T gathered at build time; the rest row by row, logarithms once per distinct value.
+    log_aT_vals = np.log(alpha + d.T_vals)
+    inv_aT_vals = 1.0 / (alpha + d.T_vals)
+    rx_T = r * d.w_T + d.wx_T  # Σ w (r + x) per distinct T
+    ll -= _dot(rx_T, log_aT_vals)  # −Σ w (r+x) ln(α+T)
+    g_r -= _dot(d.w_T, log_aT_vals)
+    g_alpha -= _dot(rx_T, inv_aT_vals)
+    rx = r + d.x
+    log_ratio = np.log(alpha + d.tx_vals)[d.tx_idx] - log_aT_vals[d.T_idx]  # ln(α+t_x) − ln(α+T)
+    diff = (np.log(a) - np.log(b + d.x_vals - 1))[d.x_idx] - rx * log_ratio  # D = A4 − A3
     e = np.exp(np.minimum(diff, 700.0))
-    soft = np.log1p(e) + np.maximum(diff - 700.0, 0.0)  # ln(1 + e^D) without overflow
-    ll += _dot(w, soft - rx * log_aT)
-    p4 = e / (1.0 + e)
-    p3 = 1.0 - p4
-    g_r -= _dot(w, log_aT + p4 * (log_at - log_aT))
-    g_alpha -= _dot(w, rx * (p3 * inv_aT + p4 * inv_at))
-    g_a += _dot(w, p4) / a
-    g_b -= _dot(w, p4 * (1.0 / (b + d.x_vals - 1))[d.x_idx])
+    soft = np.log1p(e)  # ln(1 + e^D)
+    if diff.max(initial=0.0) > 700.0:  # beyond exp's range ln(1 + e^D) = D
+        soft += np.maximum(diff - 700.0, 0.0)
+    ll += _dot(d.w, soft)
+    wp4 = d.w * (e / (1.0 + e))  # w σ(D): weight of the A4 branch
+    g_r -= _dot(wp4, log_ratio)
+    inv_gap = (1.0 / (alpha + d.tx_vals))[d.tx_idx] - inv_aT_vals[d.T_idx]
+    g_alpha -= _dot(wp4 * rx, inv_gap)
+    g_a += wp4.sum() / a
+    g_b -= _dot(
+        np.bincount(d.x_idx, weights=wp4, minlength=len(d.x_vals)), 1.0 / (b + d.x_vals - 1)
+    )
     return float(ll), np.array([g_r, g_alpha, g_a, g_b])
 
 
@@ -370,12 +412,10 @@ def _maximise(
     (lifetimes' objective), so the tolerances do not depend on the number of customers.
     """
 
+    mean_objective = _log_objective(ll_grad, total_weight, penalizer)
+
     def objective(log_theta: np.ndarray) -> tuple[float, np.ndarray]:
-        with np.errstate(all="ignore"):
-            theta = np.exp(log_theta)
-            ll, grad = ll_grad(theta)
-            value = -ll / total_weight + penalizer * np.sum(theta**2)
-            gradient = (-grad / total_weight + 2 * penalizer * theta) * theta
+        value, gradient = mean_objective(log_theta)
         if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
             return np.inf, np.zeros_like(log_theta)
         return value, gradient
@@ -386,11 +426,93 @@ def _maximise(
             np.log(start),
             jac=True,
             method="L-BFGS-B",
-            options={"maxiter": 3000, "ftol": 1e-13, "gtol": 1e-8, "maxcor": 20},
+            options={"maxiter": 3000, "ftol": 1e-12, "gtol": 1e-7, "maxcor": 20},
         )
     # a line search that stalls at the optimum (round-off) still counts when the gradient is flat
     result.success = bool(result.success or np.max(np.abs(result.jac)) < 1e-5)
     return np.exp(result.x), result
+
+
+def _log_objective(ll_grad: Any, total_weight: float, penalizer: float) -> Any:
+    """Mean negative log-likelihood (+ penalty) and its gradient as functions of log-parameters."""
+
+    def objective(log_theta: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(all="ignore"):
+            theta = np.exp(log_theta)
+            ll, grad = ll_grad(theta)
+            value = -ll / total_weight + penalizer * np.sum(theta**2)
+            gradient = (-grad / total_weight + 2 * penalizer * theta) * theta
+        return value, gradient
+
+    return objective
+
+
+def _newton(
+    ll_grad: Any,
+    start: np.ndarray,
+    total_weight: float,
+    penalizer: float,
+    *,
+    tol: float = 1e-8,
+    max_iter: int = 12,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Polish a good starting point with Newton steps on the log-parameters.
+
+    The Hessian comes from forward differences of the analytic gradient; it is computed at the
+    start and once more after the first step, then reused (each further step costs one
+    likelihood evaluation), and refreshed at the end if the optimum lies further away. Steps are halved until the objective decreases. Stops when the
+    largest gradient component of the mean objective is below ``tol``.
+
+    Returns
+    -------
+    (theta, hessian) or None
+        The optimum and the Hessian of the mean objective (in log-parameters) last computed, or
+        None when the Hessian is not positive definite or the steps stall (use L-BFGS-B then).
+    """
+    objective = _log_objective(ll_grad, total_weight, penalizer)
+
+    def hessian(phi: np.ndarray, grad: np.ndarray, h: float = 1e-6) -> np.ndarray:
+        k = len(phi)
+        out = np.empty((k, k))
+        for i in range(k):
+            moved = phi.copy()
+            moved[i] += h
+            out[:, i] = (objective(moved)[1] - grad) / h
+        return (out + out.T) / 2
+
+    phi = np.log(start)
+    value, grad = objective(phi)
+    hess, at = None, phi
+
+    def done() -> tuple[np.ndarray, np.ndarray]:
+        # the covariance needs the Hessian at the optimum: refresh it unless computed close by
+        final = hess if np.max(np.abs(phi - at)) < 1e-4 else hessian(phi, grad)
+        return np.exp(phi), final
+
+    for iteration in range(max_iter):
+        if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+            return None
+        if np.max(np.abs(grad)) < tol and hess is not None:
+            return done()
+        if iteration < 2:
+            hess, at = hessian(phi, grad), phi
+        try:
+            np.linalg.cholesky(hess)
+            step = -np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            return None
+        size = 1.0
+        while True:
+            new_value, new_grad = objective(phi + size * step)
+            if np.isfinite(new_value) and new_value <= value + 1e-4 * size * (grad @ step):
+                break
+            size /= 2
+            if size < 1e-3:
+                # no decrease left to find: at the optimum up to round-off, or lost
+                good = np.max(np.abs(grad)) < 100 * tol and hess is not None
+                return done() if good else None
+        phi, value, grad = phi + size * step, new_value, new_grad
+    return None
 
 
 def _covariance(ll_grad: Any, theta: np.ndarray) -> np.ndarray:
@@ -518,7 +640,7 @@ class TransactionModel(_Fitted, abc.ABC):
                 "no customer bought more than once, so repeat buying cannot be modelled",
                 column="frequency",
             )
-        (xu, txu, Tu), counts, _ = compress(x, tx, T)
+        (xu, txu, Tu), counts = _compress_summary(x, tx, T)
         self.time_unit_ = str(summary.attrs.get("time_unit", "W"))
         self.n_customers_ = len(x)
         self.n_rows_ = len(xu)
@@ -577,18 +699,41 @@ class BetaGeoModel(TransactionModel):
         def ll_scaled(theta: np.ndarray) -> tuple[float, np.ndarray]:
             return _bgnbd_ll_grad(theta, scaled)
 
-        theta, result = _maximise(ll_scaled, np.ones(4), w.sum(), self.penalizer)
-        self._message = str(result.message)
-        unscale = np.array([1.0, 1.0 / scale, 1.0, 1.0])
-        theta = theta * unscale
-
         def ll(theta_: np.ndarray) -> tuple[float, np.ndarray]:
             return _bgnbd_ll_grad(theta_, rows)
 
+        unscale = np.array([1.0, 1.0 / scale, 1.0, 1.0])
+        polished = None
+        with _single_threaded_blas():
+            if len(x) > _NEWTON_ROWS:
+                # Large data: estimate on a uniform sample of the rows (weights kept, an unbiased
+                # estimate of the likelihood), then polish on all rows with a few Newton steps.
+                pick = np.random.default_rng(0).choice(len(x), _SAMPLE_ROWS, replace=False)
+                sample = _BgnbdRows.build(x[pick], tx[pick], T[pick], w[pick], scale)
+                start, _ = _maximise(
+                    lambda th: _bgnbd_ll_grad(th, sample), np.ones(4), w[pick].sum(), 0.0
+                )
+                polished = _newton(ll_scaled, start, w.sum(), self.penalizer)
+        if polished is not None:
+            theta_scaled, hess = polished
+            theta = theta_scaled * unscale
+            self._message = "converged (Newton)"
+            converged = True
+            # Hessian of the mean objective in log-parameters -> covariance of the estimates
+            try:
+                cov = np.linalg.inv(hess * w.sum()) * np.outer(theta, theta)
+            except np.linalg.LinAlgError:
+                cov = np.full((4, 4), np.nan)
+        else:
+            theta, result = _maximise(ll_scaled, np.ones(4), w.sum(), self.penalizer)
+            self._message = str(result.message)
+            converged = bool(result.success)
+            theta = theta * unscale
+            with np.errstate(all="ignore"):
+                cov = _covariance(ll, theta)
         with np.errstate(all="ignore"):
-            cov = _covariance(ll, theta)
             value = ll(theta)[0]
-        self._store(theta, cov, value, bool(result.success))
+        self._store(theta, cov, value, converged)
 
     def expected_purchases(
         self, t: float | np.ndarray, frequency: Any, recency: Any, T: Any
