@@ -759,13 +759,14 @@ def findings(comparison: pd.DataFrame, bench: pd.DataFrame, *, language: str = "
                 kpi=kpi_name(b["kpi"], language=language),
                 ours=format_value(b["our_value"], fmt),
                 bench=format_value(b["value"], fmt),
-                source=_short_source(b["source"], b["year"]),
+                source=short_source(b["source"], b["year"]),
             )
         )
     return "\n".join(f"- {x}" for x in lines)
 
 
-def _short_source(source: str, year: int) -> str:
+def short_source(source: str, year: int) -> str:
+    """The first part of a source citation with its year, for chart labels."""
     head = str(source).split(",")[0].strip()
     return head if str(year) in head else f"{head} {year}"
 

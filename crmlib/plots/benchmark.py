@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-from crmlib.benchmark import kpi_name
+from crmlib.benchmark import kpi_name, short_source
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
 
@@ -35,7 +35,7 @@ def benchmark_chart(bench: pd.DataFrame, *, language: str = "en", ax: Axes | Non
     ax = get_ax(ax, figsize=(8, max(2.5, 0.5 * len(rows) + 1.2)))
     y = np.arange(len(rows))
     names = [
-        f"{kpi_name(k, language=language)} · {str(s).split(',')[0][:28]} {yr}"
+        f"{kpi_name(k, language=language)} · {short_source(s, yr)[:34]}"
         for k, s, yr in zip(rows["kpi"], rows["source"], rows["year"], strict=True)
     ]
     colors = [_GOOD if s == "good" else _BAD if s == "bad" else _GREY for s in rows["status"]]

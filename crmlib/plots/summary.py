@@ -52,9 +52,10 @@ def kpi_tiles_chart(
         ax.text(x + 0.45, y + 0.72, bm.kpi_name(key, language=language), ha="center",
                 va="center", fontsize=9, color="#333333")  # fmt: skip
         ax.text(x + 0.45, y + 0.44, bm.format_value(row["value"], fmt, language=language),
-                ha="center", va="center", fontsize=15, weight="bold", color="#222222")  # fmt: skip
+                ha="center", va="center", fontsize=15, color="#222222")  # fmt: skip
         change = bm.change_text(row.to_dict() | {"kpi": key}, "last_year", fmt=fmt,
                                 language=language)  # fmt: skip
+        change = change.replace(" ✓", "").replace(" ✗", "")  # the colour carries the verdict
         ax.text(x + 0.45, y + 0.15, f"{change} {t('summary.chart_yoy', language)}"
                 if change != "–" else "–", ha="center", va="center", fontsize=8.5,
                 color=edge)  # fmt: skip
@@ -80,6 +81,7 @@ def movement_chart(summary: Summary, *, language: str = "en", ax: Axes | None = 
     ax.set_yticks(y, names)
     ax.set_title(t("summary.chart_movements", language, previous=m.attrs.get("previous", ""),
                    current=m.attrs.get("current", "")))  # fmt: skip
-    ax.legend(frameon=False, loc="lower right")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.margins(x=0.12)
     ax.grid(axis="y", visible=False)
     return ax

@@ -1,0 +1,217 @@
+"""Campaign response, uplift intervals, channels, touchpoints, services and the funnel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmlib import campaigns as cp
+from crmlib.errors import ConfigError
+
+
+def _tx(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows, columns=["customer_id", "order_id", "ordered_at", "amount", "channel", "coupon_code"]
+    ).assign(ordered_at=lambda d: pd.to_datetime(d["ordered_at"]))
+
+
+# -------------------------------------------------------------------------- intervals
+@pytest.mark.parametrize(
+    ("x1", "n1", "x2", "n2", "low", "high"),
+    [
+        # Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10
+        (56, 70, 48, 80, 0.0524, 0.3339),
+        (9, 10, 3, 10, 0.1705, 0.8090),
+    ],
+)
+def test_newcombe_interval_matches_published_values(x1, n1, x2, n2, low, high):
+    d, lo, hi = cp.uplift_interval(x1, n1, x2, n2)
+    assert d == pytest.approx(x1 / n1 - x2 / n2)
+    assert lo == pytest.approx(low, abs=5e-5)
+    assert hi == pytest.approx(high, abs=5e-5)
+
+
+def test_wald_interval_matches_published_values():
+    # Newcombe (1998) Table II, method 1 (simple asymptotic): 56/70 - 48/80 -> 0.0575, 0.3425
+    _, lo, hi = cp.uplift_interval(56, 70, 48, 80, method="wald")
+    assert (float(lo), float(hi)) == pytest.approx((0.0575, 0.3425), abs=5e-5)
+
+
+def test_interval_is_nan_for_an_empty_group_and_rejects_unknown_methods():
+    d, lo, hi = cp.uplift_interval(3, 10, 0, 0)
+    assert np.isnan(d) and np.isnan(lo) and np.isnan(hi)
+    with pytest.raises(ConfigError, match="method"):
+        cp.uplift_interval(1, 2, 1, 2, method="exact")
+
+
+# -------------------------------------------------------------------------- responses
+def test_member_responses_window_and_coupon_on_a_small_case():
+    members = pd.DataFrame(
+        {
+            "campaign_id": ["C1"] * 4,
+            "customer_id": ["a", "b", "c", "d"],
+            "group": ["target", "target", "control", "target"],
+            "sent_at": pd.to_datetime(["2024-01-01 10:00"] * 4),
+        }
+    )
+    campaigns = pd.DataFrame({"campaign_id": ["C1"], "name": ["Spring"], "coupon_code": ["SPR"],
+                              "partner": [None], "channel": ["sms"],
+                              "starts_at": pd.to_datetime(["2024-01-01"])})  # fmt: skip
+    tx = _tx(
+        [
+            ("a", "o1", "2024-01-03 09:00", 50.0, "store", "SPR"),  # in window, coupon
+            ("a", "o1", "2024-01-03 09:00", 30.0, "store", "SPR"),  # second line, same order
+            ("b", "o2", "2024-01-15 10:00", 80.0, "web", None),  # exactly 14 days: outside
+            ("b", "o3", "2024-01-01 09:59", 20.0, "web", None),  # before the message
+            ("c", "o4", "2024-01-10 12:00", 40.0, "web", None),  # control responds
+            ("d", "o5", "2024-01-05 12:00", -10.0, "web", None),  # return only: no response
+        ]
+    )
+    r = cp.member_responses(members, tx, campaigns=campaigns, response_days=14).set_index(
+        "customer_id"
+    )
+    assert r["responded"].to_dict() == {"a": True, "b": False, "c": True, "d": False}
+    assert r.loc["a", "orders"] == 1 and r.loc["a", "coupon_orders"] == 1
+    assert r.loc["a", "revenue"] == pytest.approx(80.0)
+    assert r.loc["d", "revenue"] == pytest.approx(-10.0)
+
+    table = cp.campaign_response(campaigns, members, tx, responses=r.reset_index())
+    row = table.iloc[0]
+    assert (row["targets"], row["controls"], row["responders"]) == (3, 1, 1)
+    assert row["response_rate"] == pytest.approx(1 / 3)
+    assert row["control_rate"] == pytest.approx(1.0)
+    assert row["uplift"] == pytest.approx(1 / 3 - 1)
+    assert row["coupon_redemption_rate"] == pytest.approx(1 / 3)
+    # revenue per recipient: (80 + 0 - 10) / 3 targets vs 40 / 1 control
+    assert row["revenue_per_recipient"] == pytest.approx(70 / 3)
+    assert row["incremental_revenue"] == pytest.approx((70 / 3 - 40) * 3)
+
+
+def test_campaign_uplift_recovers_the_planted_uplift(demo_params, demo_truth):
+    from crmlib.data import load_dataset
+
+    data = load_dataset(demo_params)
+    table = cp.campaign_response(
+        data.campaigns, data.campaign_members, data.transactions,
+        response_days=demo_truth["campaigns"]["response_days"],
+    ).set_index("campaign_id")  # fmt: skip
+    planted = demo_truth["campaigns"]["list"]
+    assert set(table.index) == {c["campaign_id"] for c in planted}
+    for camp in planted:
+        row = table.loc[camp["campaign_id"]]
+        assert row["targets"] == camp["targets"] and row["controls"] == camp["controls"]
+        # the simulator counts responders on its own clock: the rates must agree
+        assert row["response_rate"] == pytest.approx(camp["target_response_rate"], abs=1e-9)
+        assert row["control_rate"] == pytest.approx(camp["control_response_rate"], abs=1e-9)
+        # the planted uplift (net of dropouts and natural buyers) lies in the interval
+        assert row["uplift_low"] <= camp["expected_uplift"] <= row["uplift_high"]
+
+
+def test_response_by_segment_splits_and_sums_to_the_total():
+    responses = pd.DataFrame(
+        {
+            "campaign_id": ["C1"] * 6,
+            "customer_id": list("abcdef"),
+            "group": ["target", "target", "target", "control", "control", "target"],
+            "sent_at": pd.Timestamp("2024-01-01"),
+            "responded": [True, False, True, False, True, False],
+            "orders": [1, 0, 1, 0, 1, 0],
+            "revenue": [10.0, 0, 20, 0, 5, 0],
+            "coupon_orders": [0] * 6,
+        }
+    )
+    segments = pd.DataFrame({"customer_id": list("abcde"), "segment": ["x", "x", "y", "x", "y"]})
+    out = cp.response_by_segment(responses, segments).set_index("segment")
+    assert out.loc["x", "targets"] == 2 and out.loc["x", "responders"] == 1
+    assert out.loc["y", "control_rate"] == pytest.approx(1.0)
+    assert out.loc["unknown", "targets"] == 1
+    assert out["targets"].sum() == 4 and out["controls"].sum() == 2
+
+
+# -------------------------------------------------------------------------- channels
+def test_multichannel_and_channel_trends_on_a_small_case():
+    tx = _tx(
+        [
+            ("a", "1", "2023-01-05", 100.0, "store", None),
+            ("a", "2", "2024-06-05", 50.0, "web", None),
+            ("b", "3", "2023-02-05", 30.0, "store", None),
+            ("c", "4", "2024-06-20", 70.0, "store", None),
+            (None, "5", "2024-06-21", 10.0, "store", None),
+        ]
+    )
+    m = cp.multichannel(tx, as_of="2024-06-30", active_days=365).set_index("group")
+    assert m.loc["multi", "customers"] == 1 and m.loc["single", "customers"] == 2
+    assert m.loc["single", "revenue_per_customer"] == pytest.approx(50.0)
+    # retention: first purchase before 2023-07-01 -> a (multi, retained), b (single, lost)
+    assert m.loc["multi", "retention_rate"] == 1.0 and m.loc["single", "retention_rate"] == 0.0
+    tr = cp.channel_trends(tx, as_of="2024-06-30")
+    june = tr[(tr["period"] == "2024-06-01") & (tr["channel"] == "store")].iloc[0]
+    assert june["revenue"] == pytest.approx(80.0) and june["orders"] == 2
+    assert june["customers"] == 1 and june["aov"] == pytest.approx(40.0)
+
+
+def test_touchpoint_effects_and_complaint_churn_on_a_small_case():
+    tx = _tx(
+        [
+            ("a", "1", "2024-01-01", 10.0, "store", None),
+            ("a", "2", "2024-01-20", 10.0, "store", None),
+            ("b", "3", "2024-01-01", 10.0, "store", None),
+            ("b", "4", "2024-09-01", 10.0, "store", None),
+        ]
+    )
+    tp = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "occurred_at": pd.to_datetime(["2024-01-10", "2024-01-10"]),
+            "channel": ["web", "web"],
+            "kind": ["complaint", "inquiry"],
+            "content": ["", ""],
+        }
+    )
+    eff = cp.touchpoint_effects(tp, tx, window_days=30, as_of="2024-09-30").set_index("kind")
+    assert eff.loc["complaint", "purchase_rate"] == 1.0
+    assert eff.loc["inquiry", "purchase_rate"] == 0.0
+    # base: both customers acquired before 2024-01-01? no: first purchases on 2024-01-01, so
+    # the January base counts customers acquired before January -> none -> NaN
+    assert np.isnan(eff.loc["complaint", "base_rate"])
+    churn = cp.complaint_churn(tp, tx, churn_days=180, as_of="2024-09-30").set_index("group")
+    assert churn.loc["with_kind", "churn_rate"] == 1.0  # a: last purchase in January
+    assert churn.loc["others", "churn_rate"] == 0.0
+
+
+def test_service_usage_groups_by_level_points_and_coupons():
+    tx = _tx(
+        [
+            ("a", "1", "2024-01-01", 100.0, "store", "X"),
+            ("b", "2", "2024-01-01", 20.0, "store", None),
+            ("b", "3", "2024-02-01", 20.0, "store", None),
+        ]
+    )
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "member_level": ["gold", "regular"],
+                              "points": [10.0, 0.0]})  # fmt: skip
+    u = cp.service_usage(customers, tx, as_of="2024-03-01").set_index(["service", "group"])
+    assert u.loc[("coupon", "coupon_user"), "revenue_per_customer"] == pytest.approx(100.0)
+    assert u.loc[("points", "no_points"), "orders_per_customer"] == pytest.approx(2.0)
+    assert u.loc[("member_level", "gold"), "share"] == pytest.approx(0.5)
+
+
+# -------------------------------------------------------------------------- funnel
+def test_funnel_on_a_small_case():
+    ev = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b", "b", "c", "d"],
+            "occurred_at": pd.to_datetime(["2024-01-01"] * 8),
+            "event": ["visit", "view", "cart", "pay", "visit", "view", "visit", "visit"],
+        }
+    )
+    f = cp.funnel(ev)
+    assert f["count"].tolist() == [4, 2, 1, 1]
+    assert f["rate_from_previous"].tolist() == pytest.approx([1.0, 0.5, 0.5, 1.0])
+    assert f["rate_from_first"].iloc[-1] == pytest.approx(0.25)
+    assert f["dropped"].tolist() == [2, 1, 0, 0]
+    assert cp.funnel(ev, count="customers")["count"].tolist() == [4, 2, 1, 1]
+    names = cp.funnel_labels(model="aarrr", language="zh")
+    assert set(names) == {"visit", "view", "cart", "pay"} and all(names.values())
+    with pytest.raises(ConfigError):
+        cp.funnel(ev, steps=["visit"])
