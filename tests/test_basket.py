@@ -178,6 +178,30 @@ def test_fisher_p_values_match_scipy_and_a_hand_sum() -> None:
         assert got == pytest.approx(hand, rel=1e-12)
 
 
+def test_fisher_p_values_match_scipy_on_large_tables() -> None:
+    rng = np.random.default_rng(4)
+    n = 200_000
+    n_a = rng.integers(1, 60_000, 400)
+    n_c = rng.integers(1, 60_000, 400)
+    low, high = np.maximum(0, n_a + n_c - n), np.minimum(n_a, n_c)
+    mean = n_a * n_c / n
+    # both sides of the mode, the extremes of the support, and far above the mean
+    k = np.concatenate(
+        [
+            np.clip(np.rint(mean + rng.normal(0, 3, 400) * np.sqrt(mean + 1)), low, high),
+            low,
+            high,
+            np.clip(np.rint(mean * 1.5 + 5), low, high),
+        ]
+    ).astype(np.int64)
+    a, c = np.tile(n_a, 4), np.tile(n_c, 4)
+    got = basket.fisher_p_values(k, a, c, n)
+    ref = stats.hypergeom.sf(k - 1, n, c, a)
+    np.testing.assert_allclose(got, ref, rtol=1e-7, atol=1e-15)
+    chunked = basket.fisher_p_values(k, a, c, n, chunk_terms=1_000)
+    np.testing.assert_allclose(chunked, got, rtol=1e-9, atol=1e-15)
+
+
 def test_rule_p_values_and_bh_q_values() -> None:
     lines = random_lines(10)
     rules = ours(lines, min_support=0.01, max_len=2)
