@@ -1,0 +1,168 @@
+"""KPI definitions on hand-computed cases, the direction logic and the benchmark file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmlib import benchmark as bm
+from crmlib.errors import ConfigError
+
+
+def _tx(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "ordered_at", "amount"])
+    return frame.assign(ordered_at=pd.to_datetime(frame["ordered_at"]))
+
+
+# A small shop. Period under test: 2024-06 (as_of 2024-06-30).
+ROWS = [
+    ("a", "1", "2022-08-10", 100.0),  # a: first 2022-08, again 2022-09 (repeat within a year)
+    ("a", "2", "2022-09-10", 50.0),
+    ("a", "3", "2024-06-03", 40.0),  # a active in June 2024, also in the last 12 months
+    ("b", "4", "2022-10-01", 60.0),  # b: first 2022-10, never again; bought in prev year only
+    ("b", "5", "2023-03-01", 10.0),  # (same customer, later day: repeat within a year)
+    ("c", "6", "2023-05-01", 30.0),  # c: bought in the previous 12 months and in June 2024
+    ("c", "7", "2024-06-10", 20.0),
+    ("c", "7", "2024-06-10", 10.0),  # second line of order 7
+    ("d", "8", "2024-06-15", 200.0),  # d: new in June 2024
+    ("d", "9", "2024-06-20", -50.0),  # d: a return
+    (None, "10", "2024-06-21", 30.0),  # anonymous sale
+    ("e", "11", "2022-12-01", 10.0),  # e: acquired in the repeat cohort, never again
+]
+
+
+def test_kpis_on_a_hand_computed_case():
+    p = bm.period_bounds("2024-06-30", period="month")
+    assert (p.start, p.end, p.label) == (pd.Timestamp("2024-06-01"), pd.Timestamp("2024-06-30"),
+                                         "2024-06")  # fmt: skip
+    v = bm.kpi_values(_tx(ROWS), period=p)
+    assert v["customers"] == 5
+    assert v["active_customers"] == 3  # a, c, d
+    assert v["new_customers"] == 1  # d
+    june_revenue = 40 + 20 + 10 + 200 - 50 + 30
+    assert v["revenue"] == pytest.approx(june_revenue)
+    assert v["aov"] == pytest.approx(june_revenue / 4)  # orders 3, 7, 8, 10 (9 is a return)
+    assert v["purchase_frequency"] == pytest.approx(3 / 3)  # member orders 3, 7, 8
+    assert v["member_share"] == pytest.approx((june_revenue - 30) / june_revenue)
+    # repeat within a year: cohort first purchase in [2022-07-01, 2023-07-01): a, b, c, e
+    # a again 2022-09 (yes), b again 2023-03 (yes, within 365 days), c no, e no
+    assert v["repeat_rate_1y"] == pytest.approx(2 / 4)
+    # retention: bought in [2022-07-01, 2023-07-01): a, b, c, e; again in the last 12 months: a, c
+    assert v["retention_rate"] == pytest.approx(2 / 4)
+    assert v["churn_rate"] == pytest.approx(0.5)
+    # top 20% of 3 customers with revenue in the last 12 months -> ceil(0.6) = 1 customer:
+    # a 40, c 30, d 150 -> 150 / 220
+    assert v["top20_share"] == pytest.approx(150 / 220)
+    # no campaign, events or CLV tables: not computed
+    assert np.isnan(v["campaign_response_rate"]) and np.isnan(v["cart_abandonment"])
+
+
+def test_top20_share_against_a_plain_pandas_computation():
+    rng = np.random.default_rng(3)
+    n = 400
+    tx = _tx(
+        [
+            (f"c{rng.integers(0, 120)}", str(i), f"2024-{rng.integers(1, 13):02d}-15",
+             float(rng.gamma(2.0, 50.0)))
+            for i in range(n)
+        ]
+    )  # fmt: skip
+    v = bm.kpi_values(tx, period=bm.period_bounds("2024-12-31", period="year"))
+    spend = tx.groupby("customer_id")["amount"].sum().sort_values(ascending=False)
+    top = int(np.ceil(0.2 * len(spend)))
+    assert v["top20_share"] == pytest.approx(spend.iloc[:top].sum() / spend.sum())
+    assert v["revenue"] == pytest.approx(tx["amount"].sum())
+
+
+def test_period_bounds_and_shifts():
+    p = bm.period_bounds("2024-05-15", period="month")
+    assert p.label == "2024-04"  # the last complete month
+    running = bm.period_bounds("2024-05-15", period="month", complete=False)
+    assert (running.start, running.end) == (pd.Timestamp("2024-05-01"), pd.Timestamp("2024-05-15"))
+    q = bm.period_bounds("2024-06-30", period="quarter")
+    assert q.label == "2024Q2"
+    assert bm.shift(q, kind="previous", unit="quarter").label == "2024Q1"
+    ly = bm.shift(running, kind="last_year", unit="month")
+    assert (ly.start, ly.end) == (pd.Timestamp("2023-05-01"), pd.Timestamp("2023-05-15"))
+    with pytest.raises(ConfigError, match="period"):
+        bm.period_bounds("2024-05-15", period="week")
+
+
+@pytest.mark.parametrize(
+    ("change", "better", "tol", "expected"),
+    [
+        (0.05, True, 0.0, "good"),
+        (-0.05, True, 0.0, "bad"),
+        (0.05, False, 0.0, "bad"),
+        (-0.05, False, 0.0, "good"),
+        (0.005, True, 0.01, "flat"),
+        (0.05, None, 0.0, "neutral"),
+        (float("nan"), True, 0.0, "n/a"),
+    ],
+)
+def test_direction(change, better, tol, expected):
+    assert bm.direction(change, higher_is_better=better, tolerance=tol) == expected
+
+
+def test_compare_periods_judges_churn_down_as_good():
+    # churn falls and retention rises year over year -> good for both
+    rows = [(f"x{i}", f"o{i}", "2022-06-10", 10.0) for i in range(4)]
+    rows += [("x0", "p0", "2023-06-10", 10.0)]  # 1 of 4 retained into the year to 2023-06
+    rows += [(f"x{i}", f"q{i}", "2023-05-10", 10.0) for i in range(4, 8)]
+    rows += [(f"x{i}", f"r{i}", "2024-06-10", 10.0) for i in range(4, 7)]  # 3 of 5 retained
+    comp = bm.compare_periods(_tx(rows), as_of="2024-06-30", period="month").set_index("kpi")
+    assert comp.loc["retention_rate", "vs_last_year"] == "good"
+    assert comp.loc["churn_rate", "vs_last_year"] == "good"
+    assert comp.loc["churn_rate", "change_last_year"] < 0
+
+
+def test_shipped_kpis_and_benchmarks_are_valid():
+    defs = bm.load_kpis()
+    for key in ("customers", "revenue", "aov", "repeat_rate_1y", "retention_rate", "churn_rate",
+                "top20_share", "member_share", "campaign_response_rate", "coupon_redemption",
+                "avg_clv"):  # fmt: skip
+        assert key in defs["kpis"]
+    assert defs["kpis"]["churn_rate"]["higher_is_better"] is False
+    bench = bm.load_benchmarks(include_examples=True)
+    for col in ("value", "unit", "year", "source", "scope"):
+        assert bench[col].notna().all() and (bench[col].astype(str) != "").all()
+    values = bench.set_index("id")["value"]
+    # the figures cited in REFERENCES.md
+    assert values["rjmetrics_repeat_1y"] == 0.32
+    assert values["cart_abandonment_baymard"] == pytest.approx(0.6982)
+    assert values["email_click_mailchimp"] == pytest.approx(0.0207)
+    assert values["coupon_redemption_inmar"] == pytest.approx(0.009)
+    assert "secondary" in bench.set_index("id").loc["retention_retail", "source"]
+    assert "competitor_example" not in set(bm.load_benchmarks()["id"])
+
+
+@pytest.mark.parametrize("missing", ["value", "unit", "year", "source", "scope"])
+def test_a_benchmark_entry_without_a_required_field_is_rejected(missing):
+    entry = {"kpi": "retention_rate", "value": 0.6, "unit": "share", "year": 2020,
+             "source": "x", "scope": "y"}  # fmt: skip
+    del entry[missing]
+    with pytest.raises(ConfigError, match=missing):
+        bm.load_benchmarks({"benchmarks": {"bad": entry}})
+
+
+def test_benchmark_comparison_notes_unit_and_scope_mismatch():
+    values = pd.DataFrame({"kpi": ["retention_rate", "aov"], "value": [0.5, 200.0]})
+    figures = bm.load_benchmarks(
+        {
+            "benchmarks": {
+                "same": {"kpi": "retention_rate", "value": 0.63, "unit": "share", "year": 2018,
+                         "source": "s", "scope": "retail", "comparability": "direct"},
+                "wrong_unit": {"kpi": "aov", "value": 30.0, "unit": "ratio", "year": 2018,
+                               "source": "s", "scope": "x", "comparability": "approximate"},
+                "claim": {"kind": "context", "value": 5, "unit": "ratio", "year": 2014,
+                          "source": "HBR", "scope": "5-25x"},
+            }
+        }
+    )  # fmt: skip
+    out = bm.compare_benchmarks(values, figures).set_index("id")
+    assert out.loc["same", "status"] == "bad" and out.loc["same", "gap"] == pytest.approx(-0.13)
+    assert out.loc["same", "comparable_note"] == ""
+    assert out.loc["wrong_unit", "status"] == "n/a"
+    assert out.loc["wrong_unit", "comparable_note"] == "unit,scope"
+    assert out.loc["claim", "status"] == "context"
