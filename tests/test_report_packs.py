@@ -202,3 +202,51 @@ def test_shipped_packs_file_is_valid():
         assert pack.schedule, f"shipped pack {pack.name} has no schedule"
         for nb in pack.notebooks:
             assert nb.path.parent == ROOT / "notebooks"
+
+
+def test_email_settings_are_checked_and_kept(tmp_path):
+    email = {
+        "report_base_url": "https://reports.example.com/crm",
+        "attach_limit_mb": 2.5,
+        "allow_personal_data": True,
+        "max_table_rows": 5,
+        "max_table_columns": 6,
+        "max_charts": 3,
+        "max_html_kb": 80,
+    }
+    assert _load(tmp_path, email=email).email == email
+    assert _load(tmp_path).email == {}
+    # the names are the ones the email digest reads, and only those
+    from crmlib.report import email as report_email
+
+    assert set(email) == set(report_email.EMAIL_DEFAULTS)
+
+
+@pytest.mark.parametrize(
+    ("email", "names"),
+    [
+        ({"max_rows": 5}, ["'weekly'", "max_rows", "max_table_rows"]),
+        ({"max_table_rows": "5"}, ["'weekly'", "email.max_table_rows", "int"]),
+        ({"max_table_rows": 2.5}, ["'weekly'", "email.max_table_rows", "int"]),
+        ({"max_charts": 0}, ["'weekly'", "email.max_charts", ">= 1"]),
+        ({"allow_personal_data": "yes"}, ["'weekly'", "email.allow_personal_data", "bool"]),
+        ({"attach_limit_mb": True}, ["'weekly'", "email.attach_limit_mb", "number"]),
+        ({"max_html_kb": 500}, ["'weekly'", "email.max_html_kb", "<= 102"]),
+        ({"report_base_url": 7}, ["'weekly'", "email.report_base_url", "str"]),
+        (["max_charts"], ["'weekly'", "email must be a mapping"]),
+    ],
+)
+def test_bad_email_settings_name_pack_and_key(tmp_path, email, names):
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, email=email)
+    for name in names:
+        assert name in str(info.value)
+
+
+def test_description_is_the_email_title(tmp_path):
+    assert _load(tmp_path, description="Weekly overview.").title() == "Weekly overview"
+    assert _load(tmp_path).title() == "weekly"  # no description: the pack name
+    both = _load(tmp_path, description={"en": "Weekly overview", "zh": "每周概览。"})
+    assert (both.title(), both.title("en")) == ("每周概览", "Weekly overview")  # pack language zh
+    with pytest.raises(ConfigError, match="description"):
+        _load(tmp_path, description={"fr": "Aperçu"})

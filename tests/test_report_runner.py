@@ -422,3 +422,33 @@ def test_real_data_quality_notebook_on_demo_data(tmp_path, request):
     assert nb["status"] == "ok", nb["error"]
     page = (result.run_dir / nb["html"]).read_text(encoding="utf-8")
     assert "<img" in page and 'class="jp-CodeMirrorEditor' not in page
+
+
+def test_pack_title_and_email_settings_reach_run_json_and_the_email(tmp_path, monkeypatch):
+    """run.json carries the pack's description as "title" and its email: settings as "settings",
+    which the real digest builder reads (here: links instead of attachments, and the heading)."""
+    monkeypatch.setattr(runner, "execute_notebook", _fake_execute)
+    pack = build_pack(
+        "fake",
+        {
+            "notebooks": ["ok"],
+            "period": "day",
+            "description": "Daily check.",
+            "email": {"report_base_url": "https://reports.example.com/crm", "max_charts": 2},
+        },
+        notebooks_dir=FIXTURES,
+        root=ROOT,
+    )
+    done = runner.run_pack(pack, as_of="2026-11-20", reports_dir=tmp_path, progress=False)
+    run = archive.read_run(done.run_dir)
+    assert run["title"] == "Daily check"
+    assert run["settings"] == {
+        "report_base_url": "https://reports.example.com/crm",
+        "max_charts": 2,
+    }
+    assert run["email"]["kind"] == "digest", run["email"]
+    html = (done.run_dir / run["email"]["html"]).read_text(encoding="utf-8")
+    assert "https://reports.example.com/crm/fake/2026-11-20/ok.html" in html
+    assert run["email"]["attachments"] == []
+    assert run["email"]["subject"].startswith("Daily check · 2026-11-20")
+    assert ">Daily check<" in html and ".tmp-" not in html

@@ -8,10 +8,11 @@ one renamed in, the old one removed.
 
 ``run.json`` (read by the index page, the email digest and delivery)::
 
-    {"pack", "run_id" and "period" (both the period folder name), "started_at", "finished_at"
-     (ISO, with offset),
+    {"pack", "title" (the pack's description, the email heading), "run_id" and "period" (both
+     the period folder name), "started_at", "finished_at" (ISO, with offset),
      "status": "ok" | "failed", "language", "digest" (notebook name), "as_of" (ISO date or ""),
      "data_fingerprint", "recipients": {"success": [...], "failure": [...]},
+     "settings": the pack's email settings (``email:`` in params/reports.yaml),
      "notebooks": [{"name", "status": "ok" | "failed" | "timeout" | "dead_kernel", "seconds",
                     "error" (short text or null), "parameters", "ipynb", "html",
                     "log" (the worker's console output)}],

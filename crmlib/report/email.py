@@ -52,19 +52,13 @@ from PIL import Image
 from crmlib.config import check_choice, check_range
 from crmlib.errors import ReportError
 from crmlib.i18n import check_language, labels
+from crmlib.report.packs import EMAIL_DEFAULTS as PACK_EMAIL_DEFAULTS
 
 log = logging.getLogger(__name__)
 
-#: Email settings a run may override in ``run.json["settings"]``, with their defaults.
-EMAIL_DEFAULTS: dict[str, Any] = {
-    "report_base_url": "",  # base URL of the published reports/ folder; links instead of files
-    "attach_limit_mb": 8.0,  # total size of attached full reports, in MB
-    "allow_personal_data": False,  # True keeps phone numbers and email addresses in the digest
-    "max_table_rows": 15,  # body rows shown per table before "showing the first N of M rows"
-    "max_table_columns": 10,  # columns shown per table
-    "max_charts": 12,  # charts shown in the body; the rest are in the full report
-    "max_html_kb": 100,  # size of the HTML body in KB (Gmail clips at about 102 KB)
-}
+#: Email settings a run may override in ``run.json["settings"]``, with their defaults (a pack
+#: sets them under ``email:`` in ``params/reports.yaml``; :mod:`crmlib.report.packs` checks them).
+EMAIL_DEFAULTS: dict[str, Any] = dict(PACK_EMAIL_DEFAULTS)
 
 #: Cell tags whose cells never reach the email.
 SKIP_TAGS = frozenset(

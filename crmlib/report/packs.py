@@ -32,8 +32,31 @@ FILE_SUFFIXES: tuple[str, ...] = ("_params", "_path", "_file")
 REPORTS_YAML = Path("params/reports.yaml")
 NOTEBOOKS_DIR = Path("notebooks")
 
+#: Email settings a pack may give under ``email:`` (copied into ``run.json["settings"]``, where
+#: :mod:`crmlib.report.email` reads them), with their defaults.
+EMAIL_DEFAULTS: dict[str, Any] = {
+    "report_base_url": "",  # base URL of the published reports/ folder; links instead of files
+    "attach_limit_mb": 8.0,  # total size of attached full reports, in MB
+    "allow_personal_data": False,  # True keeps phone numbers and email addresses in the digest
+    "max_table_rows": 15,  # body rows shown per table before "showing the first N of M rows"
+    "max_table_columns": 10,  # columns shown per table
+    "max_charts": 12,  # charts shown in the body; the rest are in the full report
+    "max_html_kb": 100,  # size of the HTML body in KB (Gmail clips at about 102 KB)
+}
+#: (type, lowest, highest) each email setting must have.
+_EMAIL_CHECKS: dict[str, tuple[str, float | None, float | None]] = {
+    "report_base_url": ("str", None, None),
+    "attach_limit_mb": ("float", 0, None),
+    "allow_personal_data": ("bool", None, None),
+    "max_table_rows": ("int", 1, None),
+    "max_table_columns": ("int", 1, None),
+    "max_charts": ("int", 1, None),
+    "max_html_kb": ("float", 10, 102),
+}
+
 _PACK_KEYS = (
     "description",
+    "email",
     "notebooks",
     "parameters",
     "timeout",
@@ -84,8 +107,17 @@ class Pack:
     schedule: str | None = None
     timezone: str = "UTC"
     recipients: dict[str, list[str]] = field(default_factory=lambda: {"success": [], "failure": []})
-    description: str = ""
+    description: str | dict[str, str] = ""
     root: Path = field(default_factory=Path.cwd)
+    email: dict[str, Any] = field(default_factory=dict)
+
+    def title(self, language: str | None = None) -> str:
+        """The pack's description in ``language`` (default the pack's), without the final
+        full stop, else its name: the heading and subject of its email."""
+        text = self.description
+        if isinstance(text, Mapping):
+            text = text.get(language or self.language) or next(iter(text.values()), "")
+        return str(text).strip().rstrip(".。") or self.name
 
     def notebook(self, name: str) -> NotebookSpec:
         """The notebook called ``name`` in this pack."""
@@ -350,6 +382,61 @@ def _recipients(value: Any, where: str) -> dict[str, list[str]]:
     return out
 
 
+def check_email_settings(value: Any, *, pack: str | None = None) -> dict[str, Any]:
+    """Validate a pack's ``email:`` mapping (keys and types as in :data:`EMAIL_DEFAULTS`).
+
+    Returns the settings given (defaults are not filled in), numbers as int or float.
+
+    Raises
+    ------
+    ConfigError
+        Naming the pack and the setting for an unknown key, a wrong type or a value out of range.
+    """
+    where = _where(pack)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{where}email must be a mapping of settings ({', '.join(EMAIL_DEFAULTS)}); "
+            f"got {value!r}"
+        )
+    unknown = sorted(str(k) for k in set(value) - set(EMAIL_DEFAULTS))
+    if unknown:
+        raise ConfigError(
+            f"{where}unknown email setting(s) {unknown}; allowed: {', '.join(EMAIL_DEFAULTS)}"
+        )
+    out: dict[str, Any] = {}
+    for key, given in value.items():
+        kind, low, high = _EMAIL_CHECKS[key]
+        name = f"email.{key}"
+        if not _matches(given, kind):
+            raise ConfigError(
+                f"{_where(pack, None, name)}must be {'a number' if kind == 'float' else kind}; "
+                f"got {type(given).__name__} {given!r}"
+            )
+        if low is not None or high is not None:
+            try:
+                check_range(name, given, low=low, high=high)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}{exc}") from None
+        out[key] = given
+    return out
+
+
+def _description(value: Any, where: str) -> str | dict[str, str]:
+    """A pack's description: one line of text, or {en: ..., zh: ...}."""
+    if value is None:
+        return ""
+    if isinstance(value, Mapping):
+        unknown = sorted(str(k) for k in set(value) - set(LANGUAGES))
+        if unknown or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(
+                f"{where}description must be text or a mapping {{en: text, zh: text}}; got {value!r}"
+            )
+        return {str(k): v for k, v in value.items()}
+    return str(value)
+
+
 def _timeouts(value: Any, notebooks: Sequence[str], pack: str) -> dict[str, float]:
     """Per-notebook timeouts from a number or a mapping {default: s, <notebook>: s}."""
     where = _where(pack)
@@ -438,6 +525,8 @@ def build_pack(
         raise ConfigError(f"{where}{exc}") from None
     recipients = _recipients(spec.get("recipients"), where)
     timeouts = _timeouts(spec.get("timeout"), names, name)
+    email = check_email_settings(spec.get("email"), pack=name)
+    description = _description(spec.get("description"), where)
 
     parameters = spec.get("parameters") or {}
     if not isinstance(parameters, Mapping):
@@ -488,8 +577,9 @@ def build_pack(
         schedule=schedule,
         timezone=timezone,
         recipients=recipients,
-        description=str(spec.get("description") or ""),
+        description=description,
         root=root,
+        email=email,
     )
 
 

@@ -439,6 +439,7 @@ def run_pack(
         digest = pack.notebook(pack.digest)
         run = {
             "pack": pack.name,
+            "title": pack.title(language),
             "run_id": period,
             "period": period,
             "started_at": started_at,
@@ -451,6 +452,7 @@ def run_pack(
                 digest.parameters.get("data_params", "params/data.yaml"), root=pack.root
             ),
             "recipients": {k: list(v) for k, v in pack.recipients.items()},
+            "settings": dict(pack.email),
             "notebooks": [
                 {
                     **asdict(r),
