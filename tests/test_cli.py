@@ -174,3 +174,64 @@ def test_demo_data_builds_demo_or_cdnow(monkeypatch, tmp_path, capsys):
     assert main(["demo-data", "--customers", "500", "--seed", "3", "--out", str(tmp_path)]) == 0
     assert main(["demo-data", "--cdnow"]) == 0
     assert calls == [("demo", str(tmp_path), 500, 3, True), ("cdnow", "data/cdnow")]
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from crmlib.report.schedule import pack_lock
+lock = pack_lock(sys.argv[1], reports_dir=Path(sys.argv[2]))
+lock.acquire(blocking=False)
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_run_never_overlaps_a_run_of_the_same_pack(tmp_path, capsys, monkeypatch):
+    """Another process (the scheduler, cron, a colleague) holds the pack's lock: `crmwb run` of
+    that pack does not start it, says why and exits 75; the other packs named still run."""
+    import subprocess
+
+    from crmlib.report import runner
+    from crmlib.report.cli import EXIT_BUSY
+
+    reports = tmp_path / "reports"
+    packs = _packs(tmp_path, {"weekly": {"notebooks": ["ok"]}, "monthly": {"notebooks": ["ok"]}})
+    started = []
+
+    def fake_run_pack(pack, **options):
+        started.append(pack.name)
+        run = {"pack": pack.name, "run_id": "2026-11", "status": "ok", "notebooks": []}
+        return runner.RunResult(pack=pack.name, run_dir=reports / pack.name / "2026-11", run=run)
+
+    monkeypatch.setattr(runner, "run_pack", fake_run_pack)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, "weekly", str(reports)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        argv = ["run", "--packs", str(packs), "--reports-dir", str(reports), "--no-progress"]
+        assert main([*argv, "weekly"]) == EXIT_BUSY == 75
+        captured = capsys.readouterr()
+        assert "'weekly' not started" in captured.err and "already going" in captured.err
+        assert started == []
+        assert main([*argv, "--all"]) == EXIT_BUSY
+        captured = capsys.readouterr()
+        assert started == ["monthly"] and "monthly 2026-11: ok" in captured.out
+        assert "'weekly' not started" in captured.err
+    finally:
+        holder.kill()
+        holder.wait()
+    # once the other run is over, the pack runs (and releases the lock again)
+    assert main([*argv, "weekly"]) == 0
+    assert main([*argv, "weekly"]) == 0
+    assert started == ["monthly", "weekly", "weekly"]
+
+
+def test_help_documents_the_busy_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "75 a pack was not run because a run of it is already going" in capsys.readouterr().out

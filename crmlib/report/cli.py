@@ -1,7 +1,8 @@
 """The ``crmwb`` command: build demo data, check data, run report packs, index, send, schedule.
 
 Run ``crmwb --help`` or ``crmwb <command> --help``. Problems in data or parameters print
-``error: <message>`` and exit with status 2; a run in which a notebook failed exits with 1.
+``error: <message>`` and exit with status 2; a run in which a notebook failed exits with 1;
+``crmwb run`` of a pack whose previous run is still going exits with 75 (:data:`EXIT_BUSY`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,14 @@ examples:
   crmwb send weekly --dry-run          build the latest weekly email without sending it
   crmwb schedule --crontab             print crontab lines for every pack's schedule
 
-exit status: 0 all fine, 1 a report notebook failed (or email not sent), 2 bad data or params.
+exit status: 0 all fine, 1 a report notebook failed (or email not sent), 2 bad data or params,
+  75 a pack was not run because a run of it is already going (started by hand, by cron or by
+  `crmwb schedule`; the other packs named still ran): try again when it has finished.
 """
+
+#: Exit status when a pack was not started because a run of it is already going (as
+#: ``crmwb schedule --once``; ``EX_TEMPFAIL`` of sysexits.h: try again later).
+EXIT_BUSY = 75
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -186,20 +193,30 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from crmlib.report.runner import run
+    from crmlib.report.runner import PackBusyError, run
 
-    results = run(
-        args.targets,
-        all_packs=args.all,
-        reports_yaml=args.packs,
-        reports_dir=args.reports_dir,
-        jobs=args.jobs,
-        as_of=args.as_of,
-        language=args.language,
-        progress=not args.no_progress,
-        send=args.send,
-        dry_run_email=args.dry_run_email,
-    )
+    try:
+        results = run(
+            args.targets,
+            all_packs=args.all,
+            reports_yaml=args.packs,
+            reports_dir=args.reports_dir,
+            jobs=args.jobs,
+            as_of=args.as_of,
+            language=args.language,
+            progress=not args.no_progress,
+            send=args.send,
+            dry_run_email=args.dry_run_email,
+        )
+    except PackBusyError as exc:
+        _report_runs(exc.results)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    return 1 if _report_runs(results) else 0
+
+
+def _report_runs(results) -> int:
+    """Print one line per run (and its failures); return how many runs went wrong."""
     bad = 0
     for result in results:
         failed = [nb for nb in result.run["notebooks"] if nb["status"] != "ok"]
@@ -209,7 +226,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if result.delivery_error:
             print(f"  email not sent: {result.delivery_error}", file=sys.stderr)
         bad += bool(failed) or bool(result.delivery_error)
-    return 1 if bad else 0
+    return bad
 
 
 def _cmd_index(args: argparse.Namespace) -> int:

@@ -116,6 +116,23 @@ class RunResult:
         return self.run.get("status") == "ok"
 
 
+class PackBusyError(ReportError):
+    """A run of the pack is already going (started by hand, by cron or by the scheduler).
+
+    Attributes
+    ----------
+    packs
+        Names of the packs that were not started.
+    results
+        The runs of the other packs, which went ahead.
+    """
+
+    def __init__(self, message: str, *, packs: list[str], results: list[RunResult]) -> None:
+        super().__init__(message)
+        self.packs = packs
+        self.results = results
+
+
 def _short(text: str) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
@@ -583,10 +600,17 @@ def run(
         Passed to :func:`run_pack` (``reports_dir``, ``jobs``, ``as_of``, ``language``,
         ``progress``, ``send``, ``dry_run_email``, ``index_language``).
 
+    Each pack runs holding the scheduler's lock of that pack
+    (:func:`crmlib.report.schedule.pack_lock`, ``<reports_dir>/.locks/<pack>.lock``), so two
+    runs of one pack never overlap, whoever started them.
+
     Raises
     ------
     ConfigError
         Before anything runs, for any invalid pack, notebook or parameter.
+    PackBusyError
+        After the other packs ran, when a pack was not started because a run of it is
+        already going.
     """
     if options.get("as_of"):
         options["as_of"] = check_date("as_of", options["as_of"])
@@ -605,4 +629,34 @@ def run(
         root=root,
         language=options.get("language") or "en",
     )
-    return [run_pack(pack, **options) for pack in chosen]
+    from filelock import Timeout as LockTimeout
+
+    from crmlib.report.schedule import pack_lock
+
+    results, busy = [], []
+    for pack in chosen:
+        reports_dir = Path(options.get("reports_dir") or "reports")
+        if not reports_dir.is_absolute():
+            reports_dir = pack.root / reports_dir
+        # the scheduler's lock: a run by hand or by cron never overlaps a scheduled one
+        lock = pack_lock(pack.name, reports_dir=reports_dir)
+        try:
+            lock.acquire(blocking=False)
+        except LockTimeout:
+            log.warning("%s: not started: a run of this pack is already going", pack.name)
+            busy.append((pack.name, lock.lock_file))
+            continue
+        try:
+            results.append(run_pack(pack, **options))
+        finally:
+            lock.release()
+    if busy:
+        names = ", ".join(repr(name) for name, _ in busy)
+        files = ", ".join(str(path) for _, path in busy)
+        raise PackBusyError(
+            f"pack {names} not started: a run of it is already going (by hand, cron or "
+            f"'crmwb schedule'; lock {files}); try again when it has finished",
+            packs=[name for name, _ in busy],
+            results=results,
+        )
+    return results
