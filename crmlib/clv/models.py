@@ -455,7 +455,7 @@ def _newton(
     *,
     tol: float = 1e-8,
     max_iter: int = 12,
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, float] | None:
     """Polish a good starting point with Newton steps on the log-parameters.
 
     The Hessian comes from forward differences of the analytic gradient; it is computed at the
@@ -465,9 +465,9 @@ def _newton(
 
     Returns
     -------
-    (theta, hessian) or None
-        The optimum and the Hessian of the mean objective (in log-parameters) last computed, or
-        None when the Hessian is not positive definite or the steps stall (use L-BFGS-B then).
+    (theta, hessian, objective) or None
+        The optimum, the Hessian of the mean objective (in log-parameters) there and the
+        objective's value, or None when the Hessian is not positive definite or the steps stall (use L-BFGS-B then).
     """
     objective = _log_objective(ll_grad, total_weight, penalizer)
 
@@ -484,10 +484,10 @@ def _newton(
     value, grad = objective(phi)
     hess, at = None, phi
 
-    def done() -> tuple[np.ndarray, np.ndarray]:
+    def done() -> tuple[np.ndarray, np.ndarray, float]:
         # the covariance needs the Hessian at the optimum: refresh it unless computed close by
         final = hess if np.max(np.abs(phi - at)) < 1e-4 else hessian(phi, grad)
-        return np.exp(phi), final
+        return np.exp(phi), final, float(value)
 
     for iteration in range(max_iter):
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
@@ -715,7 +715,7 @@ class BetaGeoModel(TransactionModel):
                 )
                 polished = _newton(ll_scaled, start, w.sum(), self.penalizer)
         if polished is not None:
-            theta_scaled, hess = polished
+            theta_scaled, hess, objective_value = polished
             theta = theta_scaled * unscale
             self._message = "converged (Newton)"
             converged = True
@@ -725,14 +725,17 @@ class BetaGeoModel(TransactionModel):
             except np.linalg.LinAlgError:
                 cov = np.full((4, 4), np.nan)
         else:
-            theta, result = _maximise(ll_scaled, np.ones(4), w.sum(), self.penalizer)
+            theta_scaled, result = _maximise(ll_scaled, np.ones(4), w.sum(), self.penalizer)
+            objective_value = float(result.fun)
             self._message = str(result.message)
             converged = bool(result.success)
-            theta = theta * unscale
+            theta = theta_scaled * unscale
             with np.errstate(all="ignore"):
                 cov = _covariance(ll, theta)
-        with np.errstate(all="ignore"):
-            value = ll(theta)[0]
+        # log-likelihood in the original time unit: rescaling time by `scale` shifts it by
+        # −ln(scale)·Σ w x (the Jacobian of the repeat-purchase times)
+        penalty = self.penalizer * np.sum(theta_scaled**2)
+        value = -(objective_value - penalty) * w.sum() + np.log(scale) * _dot(w, x)
         self._store(theta, cov, value, converged)
 
     def expected_purchases(
