@@ -22,7 +22,7 @@ def test_every_label_has_every_language_and_no_empty_text():
 def test_format_fields_agree_between_languages():
     field = re.compile(r"{(\w*)[^}]*}")
     for key, texts in i18n.catalogue().items():
-        fields = {lang: sorted(field.findall(text)) for lang, text in texts.items()}
+        fields = {lang: sorted(set(field.findall(text))) for lang, text in texts.items()}
         assert fields["en"] == fields["zh"], f"{key} has different fields: {fields}"
 
 

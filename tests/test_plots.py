@@ -39,9 +39,28 @@ def test_chinese_chart_uses_a_font_that_covers_every_glyph(tmp_path):
 
         used = font_manager.findfont(ax.title.get_fontproperties(), fallback_to_default=False)
         assert used == str(plots.font_path())
-        covered = _font_chars(used)
+        # matplotlib falls back glyph by glyph along the family list (symbols such as ✓ come
+        # from DejaVu Sans), so every character must be in one of the listed fonts.
+        covered = set()
+        for family in matplotlib.rcParams["font.sans-serif"]:
+            path = font_manager.findfont(family, fallback_to_default=False)
+            covered |= _font_chars(path)
         needed = {ord(c) for text in [title, *zh_texts] for c in text if not c.isspace()}
         assert not needed - covered, "".join(sorted(chr(c) for c in needed - covered))
+    finally:
+        plt.close("all")
+        matplotlib.rcdefaults()
+
+
+def test_charts_render_chinese_without_use_theme():
+    matplotlib.rcdefaults()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ax = plots.get_ax()
+            ax.set_title("重要价值客户")
+            ax.figure.canvas.draw()
+        assert not [w for w in caught if "missing from" in str(w.message)]
     finally:
         plt.close("all")
         matplotlib.rcdefaults()

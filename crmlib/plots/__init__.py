@@ -70,11 +70,29 @@ def use_theme(*, context: str = "notebook", font_scale: float = 1.0) -> None:
     )
 
 
+def ensure_cjk_font() -> None:
+    """Put the bundled CJK font first in matplotlib's sans-serif list if it is not there yet.
+
+    Charts with Chinese labels drawn without :func:`use_theme` would otherwise show empty boxes.
+    Every chart of the workbook calls this through :func:`get_ax`; other fonts stay as fallbacks.
+    """
+    name = font_name()
+    families = list(matplotlib.rcParams["font.sans-serif"])
+    if families[:1] != [name]:
+        matplotlib.rcParams["font.sans-serif"] = [name, *(f for f in families if f != name)]
+    if matplotlib.rcParams["font.family"] != ["sans-serif"]:
+        matplotlib.rcParams["font.family"] = ["sans-serif"]
+    matplotlib.rcParams["axes.unicode_minus"] = False
+
+
 def get_ax(ax: Axes | None = None, *, figsize: tuple[float, float] = (8, 4.5)) -> Axes:
-    """Return ``ax``, or the Axes of a new figure of ``figsize`` when ``ax`` is None."""
+    """Return ``ax``, or the Axes of a new figure of ``figsize`` when ``ax`` is None.
+
+    Also makes sure Chinese text renders (:func:`ensure_cjk_font`).
+    """
+    ensure_cjk_font()
     if ax is not None:
         return ax
-    font_path()  # make sure the CJK font is registered even without use_theme()
     _, new_ax = plt.subplots(figsize=figsize)
     return new_ax
 
