@@ -4,9 +4,11 @@ Two kinds of rules:
 
 * **Association rules** (:func:`association_rules`): items found in the same basket (one order, or
   one member's purchases on one day) more often than chance. Counts, support, confidence, lift,
-  leverage and conviction follow mlxtend's definitions exactly; item pairs come from one sparse
-  co-occurrence product ``XᵀX`` and longer itemsets from mlxtend's ``fpgrowth`` run on the few
-  baskets that can hold them, so a catalogue of thousands of SKUs never becomes a dense one-hot
+  leverage and conviction follow mlxtend's definitions exactly. Items rarer than the minimum
+  support are dropped first; item pairs come from one sparse co-occurrence product ``XᵀX``;
+  triples are counted from the item triples of the few baskets holding 3+ items that appear in
+  frequent pairs, and longer itemsets (or very large baskets) go to mlxtend's ``fpgrowth`` on
+  that same reduced matrix. A catalogue of thousands of SKUs never becomes a dense one-hot
   frame. Each rule carries a one-sided Fisher exact p-value and a Benjamini–Hochberg q-value.
 * **Sequential rules** (:func:`sequential_rules`): among members who bought A, the share who bought
   B on a *later* day at most ``within_days`` days after *an* A purchase, compared with the share of
@@ -658,7 +660,9 @@ def association_rules(
     Notes
     -----
     Candidate rules are all splits of the frequent itemsets (support >= ``min_support``,
-    tested as ``count / n_baskets >= min_support`` like mlxtend). The Benjamini–Hochberg
+    tested as ``count / n_baskets >= min_support`` like mlxtend), so the rules, counts and
+    metrics equal those of mlxtend's ``fpgrowth`` + ``association_rules(num_itemsets=...)``
+    on the same baskets. The Benjamini–Hochberg
     family is that whole candidate set, before the confidence and lift filters.
     """
     section = "association"
