@@ -1242,7 +1242,7 @@ def headline_findings(
 
 
 # --------------------------------------------------------------------------------------------
-# report helpers
+# report sections and tables
 # --------------------------------------------------------------------------------------------
 def report_title(
     as_of: str | pd.Timestamp, *, rules: Mapping[str, Any] | None = None, language: str = "en"
