@@ -447,20 +447,35 @@ def _log_objective(ll_grad: Any, total_weight: float, penalizer: float) -> Any:
     return objective
 
 
+def _objective_hessian(
+    objective: Any, phi: np.ndarray, grad: np.ndarray, h: float = 1e-6
+) -> np.ndarray:
+    """Hessian of ``objective`` at ``phi`` by forward differences of its gradient ``grad``."""
+    k = len(phi)
+    out = np.empty((k, k))
+    for i in range(k):
+        moved = phi.copy()
+        moved[i] += h
+        out[:, i] = (objective(moved)[1] - grad) / h
+    return (out + out.T) / 2
+
+
 def _newton(
     ll_grad: Any,
     start: np.ndarray,
     total_weight: float,
     penalizer: float,
     *,
-    tol: float = 1e-8,
+    tol: float = 2e-8,
     max_iter: int = 12,
+    start_hessian: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float] | None:
     """Polish a good starting point with Newton steps on the log-parameters.
 
-    The Hessian comes from forward differences of the analytic gradient; it is computed at the
-    start and once more after the first step, then reused (each further step costs one
-    likelihood evaluation), and refreshed at the end if the optimum lies further away. Steps are halved until the objective decreases. Stops when the
+    The Hessian comes from forward differences of the analytic gradient: ``start_hessian`` (e.g.
+    from a sample of the data) or one computed at the start, recomputed once after the first
+    step, then reused (each further step costs one likelihood evaluation), and refreshed at the
+    end if the optimum lies further away. Steps are halved until the objective decreases. Stops when the
     largest gradient component of the mean objective is below ``tol``.
 
     Returns
@@ -471,30 +486,26 @@ def _newton(
     """
     objective = _log_objective(ll_grad, total_weight, penalizer)
 
-    def hessian(phi: np.ndarray, grad: np.ndarray, h: float = 1e-6) -> np.ndarray:
-        k = len(phi)
-        out = np.empty((k, k))
-        for i in range(k):
-            moved = phi.copy()
-            moved[i] += h
-            out[:, i] = (objective(moved)[1] - grad) / h
-        return (out + out.T) / 2
+    def hessian(phi: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        return _objective_hessian(objective, phi, grad)
 
     phi = np.log(start)
     value, grad = objective(phi)
-    hess, at = None, phi
+    hess, at = start_hessian, (phi if start_hessian is not None else None)
 
     def done() -> tuple[np.ndarray, np.ndarray, float]:
         # the covariance needs the Hessian at the optimum: refresh it unless computed close by
-        final = hess if np.max(np.abs(phi - at)) < 1e-4 else hessian(phi, grad)
+        near = at is not None and np.max(np.abs(phi - at)) < 5e-3 and iteration > 0
+        final = hess if near else hessian(phi, grad)
         return np.exp(phi), final, float(value)
 
-    for iteration in range(max_iter):
+    iteration = 0
+    for iteration in range(max_iter):  # noqa: B007 - read by done()
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
             return None
         if np.max(np.abs(grad)) < tol and hess is not None:
             return done()
-        if iteration < 2:
+        if hess is None or iteration == 1:
             hess, at = hessian(phi, grad), phi
         try:
             np.linalg.cholesky(hess)
@@ -504,7 +515,12 @@ def _newton(
         size = 1.0
         while True:
             new_value, new_grad = objective(phi + size * step)
-            if np.isfinite(new_value) and new_value <= value + 1e-4 * size * (grad @ step):
+            decrease = new_value <= value + 1e-4 * size * (grad @ step)
+            # next to the optimum the values agree to round-off: a flatter gradient decides
+            flatter = new_value <= value + 1e-13 * abs(value) and np.max(np.abs(new_grad)) < np.max(
+                np.abs(grad)
+            )
+            if np.isfinite(new_value) and (decrease or flatter):
                 break
             size /= 2
             if size < 1e-3:
@@ -710,10 +726,16 @@ class BetaGeoModel(TransactionModel):
                 # estimate of the likelihood), then polish on all rows with a few Newton steps.
                 pick = np.random.default_rng(0).choice(len(x), _SAMPLE_ROWS, replace=False)
                 sample = _BgnbdRows.build(x[pick], tx[pick], T[pick], w[pick], scale)
-                start, _ = _maximise(
-                    lambda th: _bgnbd_ll_grad(th, sample), np.ones(4), w[pick].sum(), 0.0
-                )
-                polished = _newton(ll_scaled, start, w.sum(), self.penalizer)
+
+                def ll_sample(theta_: np.ndarray) -> tuple[float, np.ndarray]:
+                    return _bgnbd_ll_grad(theta_, sample)
+
+                start, _ = _maximise(ll_sample, np.ones(4), w[pick].sum(), self.penalizer)
+                # the sample's Hessian of the mean objective approximates the full one
+                sample_objective = _log_objective(ll_sample, w[pick].sum(), self.penalizer)
+                phi0 = np.log(start)
+                hess0 = _objective_hessian(sample_objective, phi0, sample_objective(phi0)[1])
+                polished = _newton(ll_scaled, start, w.sum(), self.penalizer, start_hessian=hess0)
         if polished is not None:
             theta_scaled, hess, objective_value = polished
             theta = theta_scaled * unscale
