@@ -361,6 +361,9 @@ def test_chinese_email_uses_chinese_labels(tmp_path):
         assert t(f"email.{key}", "zh") in html
     assert "本月概览" in html and "本月概览" in text
     assert 'lang="zh-CN"' in html
+    # unlike the full reports, the email embeds no font: mail clients block data: fonts
+    assert_email_safe(html)
+    assert "font-family" in html and "PingFang SC" in html
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["email"]
     assert record["subject"] == t("email.subject_ok", "zh", title="monthly_exec", period="2026-09")
 
