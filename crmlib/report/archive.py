@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from crmlib.errors import ReportError
+from crmlib.report.export import embed_cjk_font
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,8 @@ def render_index(reports_dir: str | Path = "reports", *, language: str | None = 
     """The HTML of the index page listing every run under ``reports_dir``, newest first.
 
     ``language`` defaults to the language of the existing page, so a page built once in
-    Chinese stays Chinese when runs rebuild it.
+    Chinese stays Chinese when runs rebuild it. A page with Chinese text embeds the subset
+    of the bundled CJK font it needs (:func:`crmlib.report.export.embed_cjk_font`).
     """
     import jinja2
 
@@ -274,12 +276,14 @@ def render_index(reports_dir: str | Path = "reports", *, language: str | None = 
         autoescape=True,
     )
     template = env.get_template("index.html.j2")
-    return template.render(
+    page = template.render(
         runs=_index_rows(list_runs(reports_dir)),
         text=labels("report", language),
         language=language,
         generated=dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
     )
+    # a Chinese page carries the few glyphs it uses, so it reads the same without CJK fonts
+    return embed_cjk_font(page)
 
 
 def write_index(reports_dir: str | Path = "reports", *, language: str | None = None) -> Path:

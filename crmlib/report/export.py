@@ -3,14 +3,33 @@
 The page uses nbconvert's ``lab`` look through the workbook's own template
 (``crmlib/report/templates/report``), which drops the scripts the stock template loads from
 CDNs; images are embedded, so a report is one self-contained file.
+
+Chinese text would otherwise depend on the reader's fonts (a machine without CJK fonts shows
+boxes), so a page holding CJK characters carries a subset of the bundled Noto Sans SC
+(:func:`crmlib.plots.font_path`) with just those characters, as a WOFF ``@font-face`` with a
+``data:`` URL (:func:`embed_cjk_font`). Its ``unicode-range`` lists only those characters, so
+Latin text keeps the system font. This is for the full HTML pages only: mail clients block
+``data:`` fonts, and the email keeps its system-font stack.
 """
 
 from __future__ import annotations
 
+import base64
+import html as html_lib
+import io
+import logging
+import re
+import unicodedata
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from crmlib.errors import ReportError
+
+log = logging.getLogger(__name__)
+
+#: Family name of the embedded CJK font subset; first in the pages' font stacks.
+CJK_FONT_FAMILY = "CRMWB Noto Sans SC"
 
 #: Cells with any of these tags are left out of the HTML entirely.
 REMOVE_CELL_TAGS: tuple[str, ...] = ("remove-cell", "remove_cell")
@@ -93,6 +112,7 @@ def export_html(
         )
     except Exception as exc:  # nbconvert wraps template and conversion errors variously
         raise ReportError(f"cannot export {str(notebook)!r} to HTML: {exc}") from exc
+    body = embed_cjk_font(body)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = html_path.with_name(f".{html_path.name}.tmp")
     tmp.write_text(body, encoding="utf-8")
@@ -108,3 +128,105 @@ def _first_heading(nb) -> str | None:
             if line.startswith("#"):
                 return line.lstrip("#").strip() or None
     return None
+
+
+@cache
+def _font_cmap() -> frozenset[int]:
+    """Code points the bundled CJK font has glyphs for."""
+    from fontTools.ttLib import TTFont
+
+    from crmlib.plots import font_path
+
+    with TTFont(str(font_path()), lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+def cjk_characters(text: str) -> str:
+    """The distinct wide (CJK) characters of ``text`` the bundled font can draw, sorted.
+
+    Wide and fullwidth characters (East Asian width W or F): ideographs, kana, CJK and
+    fullwidth punctuation. Character references (``&#x4e2d;``) are read as characters.
+    """
+    wide = {ch for ch in set(html_lib.unescape(text)) if unicodedata.east_asian_width(ch) in "WF"}
+    if not wide:
+        return ""
+    cmap = _font_cmap()
+    return "".join(sorted(ch for ch in wide if ord(ch) in cmap))
+
+
+def _unicode_range(chars: str) -> str:
+    """CSS ``unicode-range`` of ``chars``: consecutive code points merged into ranges."""
+    points = sorted({ord(ch) for ch in chars})
+    parts, start = [], None
+    for i, point in enumerate(points):
+        start = point if start is None else start
+        if i + 1 == len(points) or points[i + 1] != point + 1:
+            parts.append(f"U+{start:X}" if start == point else f"U+{start:X}-{point:X}")
+            start = None
+    return ", ".join(parts)
+
+
+def cjk_font_subset(chars: str) -> bytes:
+    """A WOFF font holding only ``chars`` of the bundled Noto Sans SC (no hinting, no layout
+    tables: a report's few hundred characters come to some tens of KB)."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    from crmlib.plots import font_path
+
+    options = subset.Options()
+    options.flavor = "woff"
+    options.hinting = False
+    options.desubroutinize = True  # smaller once compressed
+    options.layout_features = []
+    options.name_IDs = [0, 1, 2, 13, 14]  # copyright, family, style, licence (SIL OFL)
+    options.notdef_outline = False
+    options.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "VORG", "vhea", "vmtx", "DSIG"]
+    with TTFont(str(font_path()), lazy=True) as font:
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=[ord(ch) for ch in chars])
+        subsetter.subset(font)
+        font.flavor = "woff"
+        buffer = io.BytesIO()
+        font.save(buffer)
+    return buffer.getvalue()
+
+
+def cjk_font_face(text: str) -> str:
+    """A CSS ``@font-face`` rule embedding the CJK characters of ``text``, or ``""`` when it has
+    none (or the font cannot be subset: the page then falls back to the reader's fonts)."""
+    chars = cjk_characters(text)
+    if not chars:
+        return ""
+    try:
+        data = cjk_font_subset(chars)
+    except Exception as exc:  # fontTools raises a mix of IO, table and assertion errors
+        log.warning("cannot embed the CJK font subset: %s", exc)
+        return ""
+    encoded = base64.b64encode(data).decode("ascii")
+    return (
+        f'@font-face {{ font-family: "{CJK_FONT_FAMILY}"; font-style: normal; '
+        f"font-weight: 100 900; font-display: swap; "
+        f'src: url(data:font/woff;base64,{encoded}) format("woff"); '
+        f"unicode-range: {_unicode_range(chars)}; }}"
+    )
+
+
+def embed_cjk_font(page: str) -> str:
+    """``page`` (a whole HTML document) with a ``<style>`` embedding the subset of the bundled
+    CJK font its characters need, placed before ``</head>``; unchanged when it has no CJK text.
+
+    The page's CSS must name :data:`CJK_FONT_FAMILY` first in its font stack. Never use this on
+    email HTML: mail clients block ``data:`` fonts.
+    """
+    head_end = re.search(r"</head\s*>", page, re.I)
+    if head_end is None:
+        return page
+    body = re.sub(r"<(script|style)\b.*?</\1\s*>", "", page[head_end.end() :], flags=re.S | re.I)
+    title = re.search(r"<title[^>]*>(.*?)</title\s*>", page[: head_end.start()], re.S | re.I)
+    text = re.sub(r"<[^>]+>", " ", body) + (title.group(1) if title else "")
+    rule = cjk_font_face(text)
+    if not rule:
+        return page
+    style = f'<style type="text/css" id="crmwb-cjk-font">{rule}</style>\n'
+    return page[: head_end.start()] + style + page[head_end.start() :]
