@@ -143,6 +143,17 @@ def _compress_summary(
     )
 
 
+def _factorize_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``values`` (numbered by first appearance) and the position of each first."""
+    codes, _ = pd.factorize(values, sort=False)
+    codes = codes.astype(np.intp)
+    is_new = np.empty(len(codes), dtype=bool)
+    if len(codes):
+        is_new[0] = True
+        is_new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    return codes, np.flatnonzero(is_new)
+
+
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values (in order of appearance) and each element's index into them."""
     codes, uniques = pd.factorize(values, sort=False)
@@ -200,22 +211,36 @@ class _BgnbdRows(NamedTuple):
         x_vals, x_idx = _factorize(x[pos])
         tx_vals, tx_idx = _factorize(tx[pos])
         T_vals, T_idx = _factorize(T[pos])
+        w_pos = w[pos]
+        # collapse repeat customers with the same (x, t_x, T) into one weighted row
+        key = (x_idx.astype(np.int64) * len(tx_vals) + tx_idx) * len(T_vals) + T_idx
+        rows, first = _factorize_first(key)
+        if len(first) < len(key):
+            w_pos = np.bincount(rows, weights=w_pos, minlength=len(first))
+            x_idx, tx_idx, T_idx = x_idx[first], tx_idx[first], T_idx[first]
+        x_pos = x_vals[x_idx]
         return cls(
             xu,
             wu,
             T0 * scale,
             w0,
-            w[pos],
-            x[pos],
+            w_pos,
+            x_pos,
             x_vals,
             x_idx,
             tx_vals * scale,
             tx_idx,
             T_vals * scale,
             T_idx,
-            np.bincount(T_idx, weights=w[pos], minlength=len(T_vals)),
-            np.bincount(T_idx, weights=w[pos] * x[pos], minlength=len(T_vals)),
+            np.bincount(T_idx, weights=w_pos, minlength=len(T_vals)),
+            np.bincount(T_idx, weights=w_pos * x_pos, minlength=len(T_vals)),
         )
+
+    @property
+    def n_rows(self) -> int:
+        """Rows the likelihood runs over: distinct ages of one-time buyers plus distinct
+        (x, t_x, T) of repeat buyers."""
+        return len(self.T0) + len(self.w)
 
     def rescaled(self, factor: float) -> _BgnbdRows:
         """The same rows with every time multiplied by ``factor``."""
@@ -645,6 +670,9 @@ class TransactionModel(_Fitted, abc.ABC):
         ``"W"`` or ``"D"``, taken from ``summary.attrs["time_unit"]`` (``"W"`` when absent).
     """
 
+    #: Whether :meth:`_fit_rows` collapses identical customers itself (else :meth:`fit` does).
+    _collapses_rows = False
+
     def __init__(self, *, penalizer: float = 0.0) -> None:
         self.penalizer = check_range("penalizer", penalizer, low=0.0)
 
@@ -656,11 +684,14 @@ class TransactionModel(_Fitted, abc.ABC):
                 "no customer bought more than once, so repeat buying cannot be modelled",
                 column="frequency",
             )
-        (xu, txu, Tu), counts = _compress_summary(x, tx, T)
         self.time_unit_ = str(summary.attrs.get("time_unit", "W"))
         self.n_customers_ = len(x)
-        self.n_rows_ = len(xu)
-        self._fit_rows(xu, txu, Tu, counts)
+        if self._collapses_rows:
+            self._fit_rows(x, tx, T, np.ones_like(x))
+        else:
+            (xu, txu, Tu), counts = _compress_summary(x, tx, T)
+            self.n_rows_ = len(xu)
+            self._fit_rows(xu, txu, Tu, counts)
         if not self.converged_:
             warnings.warn(
                 f"the {self.kind} fit did not converge ({self._message}); predictions may be "
@@ -706,11 +737,13 @@ class BetaGeoModel(TransactionModel):
     """BG/NBD (Fader, Hardie & Lee 2005) with a vectorised likelihood and analytic gradient."""
 
     kind = "bgnbd"
+    _collapses_rows = True
 
     def _fit_rows(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> None:
         scale = 10.0 / T.max()  # fit in rescaled time for conditioning; alpha scales back
         scaled = _BgnbdRows.build(x, tx, T, w, scale)
         rows = scaled.rescaled(1.0 / scale)
+        self.n_rows_ = scaled.n_rows
 
         def ll_scaled(theta: np.ndarray) -> tuple[float, np.ndarray]:
             return _bgnbd_ll_grad(theta, scaled)
@@ -721,8 +754,8 @@ class BetaGeoModel(TransactionModel):
         unscale = np.array([1.0, 1.0 / scale, 1.0, 1.0])
         polished = None
         with _single_threaded_blas():
-            if len(x) > _NEWTON_ROWS:
-                # Large data: estimate on a uniform sample of the rows (weights kept, an unbiased
+            if scaled.n_rows > _NEWTON_ROWS:
+                # Large data: estimate on a uniform sample of customers (an unbiased
                 # estimate of the likelihood), then polish on all rows with a few Newton steps.
                 pick = np.random.default_rng(0).choice(len(x), _SAMPLE_ROWS, replace=False)
                 sample = _BgnbdRows.build(x[pick], tx[pick], T[pick], w[pick], scale)
