@@ -684,8 +684,8 @@ def customer_summary(
         Last day of observation (ISO date); default the date of the last transaction line.
     monetary
         Also return ``monetary_value``: mean revenue per repeat purchase day (the first purchase
-        day excluded; 0 when frequency is 0), as lifetimes computes it for Gamma-Gamma. Costs a
-        second pass over the lines.
+        day excluded; 0 when frequency is 0), as lifetimes computes it for Gamma-Gamma. Costs two
+        more sums in the same pass.
 
     Returns
     -------
@@ -701,52 +701,56 @@ def customer_summary(
     tx = as_table(transactions)
     end = _as_of(observation_end)
     if end is None:
-        last = execute(tx.select(last=tx.ordered_at.max()))["last"].iloc[0]
+        last = execute(tx.aggregate(last=tx.ordered_at.max()))["last"].iloc[0]
         if pd.isna(last):
             raise DataError("transactions hold no dated line", column="ordered_at")
         end = pd.Timestamp(last).normalize()
     end_date = ibis.literal(end.date())
-    tx = tx.filter(tx.customer_id.notnull(), tx.ordered_at.date() <= end_date)
-    tx = tx.mutate(day=tx.ordered_at.date(), purchase=tx.amount.isnull() | (tx.amount >= 0))
-    per = tx.group_by("customer_id").aggregate(
-        first_purchase=tx.ordered_at.min(where=tx.purchase),
-        last_purchase=tx.ordered_at.max(where=tx.purchase),
-        orders=tx.order_id.nunique(where=tx.purchase),
-        purchase_days=tx.day.nunique(where=tx.purchase),
-        revenue=tx.amount.sum(),
+    # Comparing the timestamp itself (rather than its date) lets Parquet row groups be skipped.
+    cutoff = ibis.literal((end + pd.Timedelta(days=1)).to_pydatetime(), type="timestamp")
+    lines = tx.filter(tx.customer_id.notnull(), tx.ordered_at < cutoff)
+    purchase = lines.amount.isnull() | (lines.amount >= 0)
+    day = lines.ordered_at.date()
+    # One pass per (customer, day), then one per customer: distinct purchase days, first and
+    # last purchase and first-day revenue fall out of the same two aggregations (no self-join).
+    daily = lines.group_by(customer_id=lines.customer_id, day=day).aggregate(
+        first_at=lines.ordered_at.min(where=purchase),  # null: no purchase that day
+        last_at=lines.ordered_at.max(where=purchase),
+        revenue=lines.amount.sum(),
+        **({"paid": lines.amount.sum(where=purchase).fill_null(0)} if monetary else {}),
+    )
+    bought = daily.first_at.notnull()
+    per = daily.group_by("customer_id").aggregate(
+        first_purchase=daily.first_at.min(),
+        last_purchase=daily.last_at.max(),
+        purchase_days=daily.first_at.count(),
+        revenue=daily.revenue.sum(),
+        **(
+            {
+                "paid": daily.paid.sum(where=bought),
+                "first_revenue": daily.paid.argmin(daily.day, where=bought),
+            }
+            if monetary
+            else {}
+        ),
     )
     per = per.filter(per.purchase_days > 0)
+    bought_lines = lines.filter(purchase)
+    orders = bought_lines.group_by("customer_id").aggregate(orders=bought_lines.order_id.nunique())
+    per = per.left_join(orders, "customer_id").select(
+        *[per[c] for c in per.columns], orders=orders.orders.fill_null(0)
+    )
     first_day = per.first_purchase.date()
+    frequency = per.purchase_days - 1
     columns = {
-        "frequency": per.purchase_days - 1,
+        "frequency": frequency,
         "recency": per.last_purchase.date().delta(first_day, unit="day"),
         "T": end_date.delta(first_day, unit="day"),
     }
     if monetary:
-        firsts = per.select("customer_id", first_day=first_day)
-        joined = tx.filter(tx.purchase).join(firsts, "customer_id")
-        first_rev = (
-            joined.filter(joined.day == joined.first_day)
-            .group_by("customer_id")
-            .aggregate(first_revenue=ibis._.amount.sum())
+        columns["monetary_value"] = ibis.ifelse(
+            frequency > 0, (per.paid - per.first_revenue) / frequency, 0.0
         )
-        per = per.left_join(first_rev, "customer_id").select(
-            *[per[c] for c in per.columns], first_revenue=first_rev.first_revenue.fill_null(0)
-        )
-        positive = tx.filter(tx.purchase)
-        repeat_rev = positive.group_by("customer_id").aggregate(paid=positive.amount.sum())
-        per = per.left_join(repeat_rev, "customer_id").select(
-            *[per[c] for c in per.columns], paid=repeat_rev.paid.fill_null(0)
-        )
-        frequency = per.purchase_days - 1
-        columns = {
-            "frequency": frequency,
-            "recency": per.last_purchase.date().delta(per.first_purchase.date(), unit="day"),
-            "T": end_date.delta(per.first_purchase.date(), unit="day"),
-            "monetary_value": ibis.ifelse(
-                frequency > 0, (per.paid - per.first_revenue) / frequency, 0.0
-            ),
-        }
     result = per.select(
         "customer_id",
         "first_purchase",

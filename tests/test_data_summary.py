@@ -152,3 +152,57 @@ def test_mask_personal_leaves_other_columns_and_missing_values():
     assert renamed["手机"].tolist()[0] == "138****1234"
     with pytest.raises(ConfigError, match="kind"):
         data.mask_value("x", "iban")
+
+
+def test_customer_summary_monetary_matches_plain_pandas_with_returns_and_missing_amounts():
+    rng = np.random.default_rng(11)
+    n = 3000
+    amount = rng.gamma(2.0, 30.0, n).round(2)
+    amount[rng.random(n) < 0.1] = -7.5  # returns: revenue only
+    amount[rng.random(n) < 0.05] = np.nan  # missing amount: still a purchase
+    stamps = pd.Series(
+        pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 60 * 24, n), unit="h")
+    )
+    stamps[rng.random(n) < 0.02] = pd.NaT  # undated lines count nowhere
+    tx = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 120, n).astype(str),
+            "order_id": rng.integers(0, 2000, n).astype(str),  # orders may span days
+            "ordered_at": stamps,
+            "amount": amount,
+        }
+    )
+    tx.loc[tx["customer_id"] == "7", "amount"] = -1.0  # returns only: left out
+    end = pd.Timestamp("2024-02-20")
+    ours = data.customer_summary(tx, observation_end="2024-02-20", monetary=True)
+
+    dated = tx[tx["ordered_at"].notna() & (tx["ordered_at"].dt.normalize() <= end)]
+    buys = dated[~(dated["amount"] < 0)].assign(day=lambda d: d["ordered_at"].dt.normalize())
+    first_day = buys.groupby("customer_id")["day"].min()
+    on_first = buys["day"] == buys["customer_id"].map(first_day)
+    expect = pd.DataFrame(
+        {
+            "first_purchase": buys.groupby("customer_id")["ordered_at"].min(),
+            "last_purchase": buys.groupby("customer_id")["ordered_at"].max(),
+            "orders": buys.groupby("customer_id")["order_id"].nunique(),
+            "purchase_days": buys.groupby("customer_id")["day"].nunique(),
+            "revenue": dated.groupby("customer_id")["amount"].sum(),
+            "paid": buys.groupby("customer_id")["amount"].sum(),
+            "first_revenue": buys[on_first].groupby("customer_id")["amount"].sum(),
+        }
+    ).dropna(subset=["purchase_days"])
+    frequency = expect["purchase_days"] - 1
+    expect["monetary_value"] = np.where(
+        frequency > 0, (expect["paid"] - expect["first_revenue"]) / frequency.clip(lower=1), 0.0
+    )
+    expect["T"] = (end - first_day).dt.days
+    expect = expect.reindex(ours["customer_id"])
+
+    assert "7" not in set(ours["customer_id"])
+    assert ours["customer_id"].tolist() == sorted(expect.index)
+    assert (ours["first_purchase"].to_numpy() == expect["first_purchase"].to_numpy()).all()
+    assert (ours["last_purchase"].to_numpy() == expect["last_purchase"].to_numpy()).all()
+    for col in ("orders", "purchase_days", "T"):
+        assert (ours[col].to_numpy() == expect[col].to_numpy()).all(), col
+    np.testing.assert_allclose(ours["revenue"], expect["revenue"])
+    np.testing.assert_allclose(ours["monetary_value"], expect["monetary_value"])
