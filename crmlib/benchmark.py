@@ -23,7 +23,7 @@ from crmlib import campaigns as cp
 from crmlib.config import check_choice, params_path, read_yaml
 from crmlib.data import as_table, execute
 from crmlib.errors import ConfigError
-from crmlib.i18n import check_language, labels, t
+from crmlib.i18n import check_language, has, labels, t
 
 PERIODS: tuple[str, ...] = ("month", "quarter", "year")
 UNITS: tuple[str, ...] = ("count", "currency", "share", "ratio")
@@ -774,7 +774,9 @@ def short_source(source: str, year: int) -> str:
 def section(name: str, *, language: str = "en") -> str:
     """Markdown heading and explanation of a section of the benchmark report."""
     check_choice("section", name, ("headline", "periods", "benchmarks", "context", "definitions"))
-    return f"## {t(f'benchmark.h_{name}', language)}\n\n{t(f'benchmark.md_{name}', language)}"
+    key = f"benchmark.md_{name}"
+    text = t(key, language) if has(key) else ""
+    return f"## {t(f'benchmark.h_{name}', language)}" + (f"\n\n{text}" if text else "")
 
 
 def report_title(comparison: pd.DataFrame, *, language: str = "en") -> str:

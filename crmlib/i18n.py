@@ -65,6 +65,11 @@ def t(key: str, language: str = "en", /, **fields: Any) -> str:
     return text.format(**fields) if fields else text
 
 
+def has(key: str) -> bool:
+    """Whether label ``key`` exists (for optional texts such as a section's explanation)."""
+    return key in catalogue()
+
+
 def labels(prefix: str, language: str = "en") -> dict[str, str]:
     """All labels under ``"<prefix>."`` in ``language``, keyed without the prefix.
 

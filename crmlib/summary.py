@@ -22,7 +22,7 @@ from crmlib import benchmark as bm
 from crmlib import campaigns as cp
 from crmlib.config import check_choice, check_range
 from crmlib.errors import ConfigError
-from crmlib.i18n import catalogue, check_language, t
+from crmlib.i18n import catalogue, check_language, has, t
 
 #: KPIs shown as headline tiles unless the report names others.
 HEADLINE_KPIS: tuple[str, ...] = (
@@ -528,7 +528,8 @@ def recommendations_markdown(summary: Summary, *, language: str = "en") -> str:
 def section(name: str, *, language: str = "en") -> str:
     """Heading (and a one-line explanation) of a summary section."""
     check_choice("section", name, ("kpis", "findings", "recommendations", "movements"))
-    text = t(f"summary.md_{name}", language)
+    key = f"summary.md_{name}"
+    text = t(key, language) if has(key) else ""
     return f"## {t(f'summary.h_{name}', language)}" + (f"\n\n{text}" if text else "")
 
 
