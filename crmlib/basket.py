@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import sparse, special, stats
 
 from crmlib.config import check_choice, check_range, merge, params_path, read_yaml
-from crmlib.data import as_table, execute
+from crmlib.data import as_table, execute, parse_day
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, t
 
@@ -109,15 +109,9 @@ def _pick(value: Any, section: str, key: str) -> Any:
 
 
 def _as_of_bound(as_of: str | pd.Timestamp | None) -> pd.Timestamp | None:
-    if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
-        return None
-    try:
-        day = pd.Timestamp(as_of)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"parameter 'as_of' must be an ISO date; got {as_of!r}") from exc
-    if day.tzinfo is not None:
-        day = day.tz_localize(None)
-    return day.normalize() + pd.Timedelta(days=1)
+    """Start of the day after ``as_of`` (exclusive bound), or None when ``as_of`` is empty."""
+    day = parse_day(as_of)
+    return None if day is None else day + pd.Timedelta(days=1)
 
 
 def _purchases(

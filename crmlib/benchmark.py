@@ -21,7 +21,7 @@ import pandas as pd
 
 from crmlib import campaigns as cp
 from crmlib.config import check_choice, params_path, read_yaml
-from crmlib.data import as_table, execute
+from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.errors import ConfigError
 from crmlib.i18n import check_language, has, labels, t
 
@@ -402,7 +402,7 @@ def kpi_table(
     """
     defs = kpis or load_kpis()
     tx = _unpack(data)["transactions"]
-    day = cp.resolve_as_of(tx, as_of)
+    day = resolve_as_of(tx, as_of)
     p = period_bounds(day, period=period, complete=complete)
     values = kpi_values(data, period=p, response_days=response_days, clv=clv)
     return _tidy(values, p, defs)
@@ -472,7 +472,7 @@ def compare_periods(
     """
     defs = kpis or load_kpis()
     tabs = _unpack(data)
-    day = cp.resolve_as_of(tabs["transactions"], as_of)
+    day = resolve_as_of(tabs["transactions"], as_of)
     cur = period_bounds(day, period=period, complete=complete)
     prev = shift(cur, kind="previous", unit=period)
     ly = shift(cur, kind="last_year", unit=period)

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from crmlib.config import check_choice, check_range
-from crmlib.data import as_table, execute
+from crmlib.data import as_table, execute, parse_day, resolve_as_of
 from crmlib.errors import DataError
 from crmlib.i18n import check_language, labels, t
 
@@ -34,29 +34,6 @@ FUNNEL_MODELS: tuple[str, ...] = ("steps", "aidma", "aisas", "aarrr")
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _day(value: Any, name: str = "as_of") -> pd.Timestamp | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        return pd.Timestamp(value).normalize()
-    except (ValueError, TypeError) as exc:
-        from crmlib.errors import ConfigError
-
-        raise ConfigError(f"parameter {name!r} must be an ISO date; got {value!r}") from exc
-
-
-def resolve_as_of(transactions: Any, as_of: Any = None) -> pd.Timestamp:
-    """``as_of`` as a day, or the day of the last transaction when it is empty."""
-    day = _day(as_of)
-    if day is not None:
-        return day
-    tx = as_table(transactions)
-    last = execute(tx.aggregate(last=tx.ordered_at.max()))["last"].iloc[0]
-    if pd.isna(last):
-        raise DataError("the transactions hold no dated line", column="ordered_at")
-    return pd.Timestamp(last).normalize()
-
-
 def _end_bound(day: pd.Timestamp) -> Any:
     """Exclusive upper timestamp bound: the start of the day after ``day``."""
     return ibis.literal((day + pd.Timedelta(days=1)).to_pydatetime())
@@ -303,7 +280,7 @@ def campaign_response(
     table = info.merge(table, on="campaign_id", how="inner")
     partner = table["partner"].astype("string").str.strip()
     table["is_partner"] = partner.notna() & (partner != "")
-    day = _day(as_of)
+    day = parse_day(as_of)
     window = pd.Timedelta(days=float(response_days))
     table["complete"] = True if day is None else (
         table["sent_at"] + window <= day + pd.Timedelta(days=1)
@@ -480,7 +457,7 @@ def multichannel(transactions: Any, *, as_of: Any = None, active_days: int = 365
 def touchpoint_counts(touchpoints: Any, *, as_of: Any = None) -> pd.DataFrame:
     """Touchpoints by channel and kind: ``channel, kind, touches, customers``."""
     tp = as_table(touchpoints, table="touchpoints")
-    day = _day(as_of)
+    day = parse_day(as_of)
     if day is not None:
         tp = tp.filter(tp.occurred_at < _end_bound(day))
     tp = tp.mutate(channel=tp.channel.fill_null("unknown"), kind=tp.kind.fill_null("unknown"))
@@ -752,7 +729,7 @@ def funnel(
 
         raise ConfigError(f"parameter 'steps' must list two or more distinct events; got {steps!r}")
     ev = as_table(events, table="events")
-    lo, hi = _day(start, "start"), _day(as_of)
+    lo, hi = parse_day(start, name="start"), parse_day(as_of)
     if lo is not None:
         ev = ev.filter(ev.occurred_at >= ibis.literal(lo.to_pydatetime()))
     if hi is not None:

@@ -184,6 +184,77 @@ def as_table(obj: pd.DataFrame | str | Path | ir.Table, *, table: str = "transac
     return obj.select(**cols)
 
 
+def parse_day(value: Any, *, name: str = "as_of", required: bool = False) -> pd.Timestamp | None:
+    """A date parameter as a day (midnight, time zone dropped), or None when it is empty.
+
+    Parameters
+    ----------
+    value
+        ISO date or timestamp (``"2026-06-30"``, :class:`pandas.Timestamp`, ``datetime``);
+        ``None`` or a blank string means "not given".
+    name
+        Parameter name used in the error message.
+    required
+        Raise instead of returning None when ``value`` is empty.
+
+    Raises
+    ------
+    ConfigError
+        When ``value`` is not a date (or is empty and ``required``).
+    """
+    message = f"parameter {name!r} must be an ISO date such as 2026-06-30; got {value!r}"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ConfigError(message)
+        return None
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(message) from exc
+    if pd.isna(day):
+        raise ConfigError(message)
+    if day.tzinfo is not None:
+        day = day.tz_localize(None)
+    return day.normalize()
+
+
+def resolve_as_of(
+    transactions: pd.DataFrame | str | Path | ir.Table,
+    as_of: str | pd.Timestamp | None = None,
+    *,
+    name: str = "as_of",
+) -> pd.Timestamp:
+    """The report date: ``as_of`` as a day, or the day of the last transaction when empty.
+
+    Parameters
+    ----------
+    transactions
+        Canonical transactions (see :func:`as_table`); read only when ``as_of`` is empty.
+    as_of
+        ISO date; ``None`` or ``""`` means the last transaction date.
+    name
+        Parameter name used in error messages.
+
+    Raises
+    ------
+    ConfigError
+        When ``as_of`` is not a date.
+    DataError
+        When ``as_of`` is empty and the transactions hold no dated line.
+    """
+    day = parse_day(as_of, name=name)
+    if day is not None:
+        return day
+    tx = as_table(transactions)
+    last = execute(tx.aggregate(last=tx.ordered_at.max()))["last"].iloc[0]
+    if pd.isna(last):
+        raise DataError(
+            f"the transactions hold no dated line, so {name} cannot default to the last one",
+            column="ordered_at",
+        )
+    return parse_day(last, name=name)
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading: params/data.yaml -> cleaned canonical tables, quarantine and quality report
 # ---------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from crmlib.config import check_choice, check_range, merge, params_path, read_yaml
-from crmlib.data import SCHEMAS, as_table, connection, execute
+from crmlib.data import SCHEMAS, as_table, connection, execute, parse_day, resolve_as_of
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, labels, t
 
@@ -239,39 +239,10 @@ def _rules(rules: Mapping[str, Any] | None, flat: Mapping[str, Any]) -> dict[str
 # --------------------------------------------------------------------------------------------
 # orders (Ibis)
 # --------------------------------------------------------------------------------------------
-def _to_date(value: Any, name: str = "as_of") -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"parameter {name!r} must be an ISO date; got {value!r}") from exc
-    if pd.isna(ts):
-        raise ConfigError(f"parameter {name!r} must be an ISO date; got {value!r}")
-    if ts.tzinfo is not None:
-        ts = ts.tz_localize(None)
-    return ts.normalize()
-
-
 def _identified(transactions: Any) -> ir.Table:
     tbl = as_table(transactions)
     cid = tbl.customer_id.strip()
     return tbl.filter(tbl.customer_id.notnull() & (cid != "")).mutate(customer_id=cid)
-
-
-def resolve_as_of(transactions: Any, as_of: str | pd.Timestamp | None = None) -> pd.Timestamp:
-    """The analysis date: ``as_of`` as a day, or the last transaction day when empty.
-
-    Raises
-    ------
-    DataError
-        When ``as_of`` is empty and there are no dated transactions.
-    """
-    if as_of is not None and not (isinstance(as_of, str) and not as_of.strip()):
-        return _to_date(as_of)
-    tbl = as_table(transactions)
-    last = execute(tbl.aggregate(last=tbl.ordered_at.max()))["last"].iloc[0]
-    if pd.isna(last):
-        raise DataError("transactions hold no dated order; cannot infer as_of", column="ordered_at")
-    return _to_date(last)
 
 
 def _orders_expr(transactions: Any, as_of: pd.Timestamp) -> ir.Table:
@@ -1255,7 +1226,7 @@ def report_title(
         t(
             "lifecycle.nb_subtitle",
             language,
-            as_of=_to_date(as_of).date().isoformat(),
+            as_of=parse_day(as_of, required=True).date().isoformat(),
             period=t(f"lifecycle.period_{cfg['period']}", language),
         ),
     )

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.config import check_choice, check_range, merge, params_path, read_yaml
-from crmlib.data import PERSONAL_FIELDS, as_table, execute
+from crmlib.data import PERSONAL_FIELDS, as_table, execute, resolve_as_of
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, labels, t
 
@@ -87,33 +87,10 @@ _MONEY_DECIMALS = 6
 # --------------------------------------------------------------------------------------------
 
 
-def _as_of_date(as_of: Any) -> pd.Timestamp | None:
-    """``as_of`` as a midnight Timestamp, or None for "the last transaction date"."""
-    if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
-        return None
-    try:
-        stamp = pd.Timestamp(as_of)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"parameter 'as_of' must be an ISO date such as 2026-06-30; got {as_of!r}"
-        ) from exc
-    if stamp is pd.NaT:
-        raise ConfigError(
-            f"parameter 'as_of' must be an ISO date such as 2026-06-30; got {as_of!r}"
-        )
-    return stamp.tz_localize(None).normalize() if stamp.tzinfo else stamp.normalize()
-
-
 def _window(transactions: Any, as_of: Any) -> tuple[ir.Table, pd.Timestamp]:
     """Canonical transactions up to the end of the ``as_of`` day, and that day."""
     t_ = as_table(transactions)
-    day = _as_of_date(as_of)
-    if day is None:
-        last = execute(t_.aggregate(last=t_.ordered_at.max()))["last"].iloc[0]
-        if pd.isna(last):
-            raise DataError("transactions hold no dated order line", column="ordered_at")
-        last = pd.Timestamp(last)
-        day = (last.tz_localize(None) if last.tzinfo else last).normalize()
+    day = resolve_as_of(t_, as_of)
     end = ibis.literal((day + pd.Timedelta(days=1)).to_pydatetime(), type="timestamp")
     return t_.filter(t_.ordered_at < end), day
 

@@ -21,6 +21,7 @@ import pandas as pd
 from crmlib import benchmark as bm
 from crmlib import campaigns as cp
 from crmlib.config import check_choice, check_range
+from crmlib.data import resolve_as_of
 from crmlib.errors import ConfigError
 from crmlib.i18n import catalogue, check_language, has, t
 
@@ -78,7 +79,7 @@ def value_at_risk(
     check_range("lookback_days", lookback_days, low=1)
     check_range("top_share", top_share, low=0, high=1, low_inclusive=False)
     check_range("min_drop", min_drop, low=0, high=1)
-    day = cp.resolve_as_of(transactions, as_of)
+    day = resolve_as_of(transactions, as_of)
     analysis = clv.analyse(transactions, as_of=day, params=clv_params)
     earlier = day - pd.Timedelta(days=int(lookback_days))
     summ = clv.summary(transactions, observation_end=earlier,
@@ -120,7 +121,7 @@ def segment_movements(
     from crmlib import lifecycle
 
     check_choice("period", period, ("month", "quarter"))
-    day = cp.resolve_as_of(transactions, as_of)
+    day = resolve_as_of(transactions, as_of)
     stages = lifecycle.customer_stages(transactions, as_of=day, period=period)
     counts = lifecycle.stage_counts(stages)
     periods = sorted(counts["period"].unique())
@@ -364,7 +365,7 @@ def executive_summary(
     check_range("max_recommendations", max_recommendations, low=1, high=10)
     tabs = bm._unpack(data)
     tx = tabs["transactions"]
-    day = cp.resolve_as_of(tx, as_of)
+    day = resolve_as_of(tx, as_of)
     notes: list[str] = []
     at_risk = None
     scores = None

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.config import check_choice
-from crmlib.data import as_table, execute
+from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, t
 from crmlib.lifecycle import (
@@ -38,7 +38,6 @@ from crmlib.lifecycle import (
     _period_of,
     _purchase_days,
     _rules,
-    resolve_as_of,
 )
 
 #: Factors of revenue, in the order of the identity.

@@ -13,19 +13,15 @@ from crmlib.clv.models import GammaGammaModel, TransactionModel, fit, fit_spend
 from crmlib.clv.scoring import load_params, score
 from crmlib.clv.summaries import _as_day, summary
 from crmlib.config import check_range
-from crmlib.data import as_table, execute
-from crmlib.errors import DataError
+from crmlib.data import resolve_as_of
 
 
 def observation_end(transactions: Any, *, as_of: Any = "") -> pd.Timestamp:
-    """The analysis date: ``as_of`` when given (ISO date), else the day of the last transaction."""
-    if as_of not in ("", None):
-        return _as_day(as_of, "as_of")
-    table = as_table(transactions)
-    last = execute(table.aggregate(last=table.ordered_at.max()))["last"].iloc[0]
-    if pd.isna(last):
-        raise DataError("the transactions hold no dated purchase", column="ordered_at")
-    return _as_day(last, "the last transaction date")
+    """The analysis date: ``as_of`` when given (ISO date), else the day of the last transaction.
+
+    The same rule as every report (:func:`crmlib.data.resolve_as_of`).
+    """
+    return resolve_as_of(transactions, as_of)
 
 
 def calibration_end(end: Any, *, holdout_months: int) -> pd.Timestamp:

@@ -1,0 +1,70 @@
+"""The report date: one rule for every analysis (``crmlib.data.resolve_as_of``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from crmlib import basket, campaigns, clv, lifecycle, rfm
+from crmlib.data import parse_day, resolve_as_of
+from crmlib.errors import ConfigError, DataError
+
+
+def _tx(*stamps: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(len(stamps))],
+            "order_id": [f"o{i}" for i in range(len(stamps))],
+            "ordered_at": pd.to_datetime(list(stamps)),
+            "amount": [10.0] * len(stamps),
+        }
+    )
+
+
+def test_empty_as_of_is_the_day_of_the_last_line():
+    tx = _tx("2024-03-01 09:00", "2024-05-17 23:59", "2024-04-02 10:00")
+    for empty in (None, "", "   "):
+        assert resolve_as_of(tx, empty) == pd.Timestamp("2024-05-17")
+
+
+def test_given_as_of_is_a_midnight_day_without_time_zone():
+    tx = _tx("2024-03-01 09:00")
+    assert resolve_as_of(tx, "2024-06-30") == pd.Timestamp("2024-06-30")
+    assert resolve_as_of(tx, pd.Timestamp("2024-06-30 15:30")) == pd.Timestamp("2024-06-30")
+    assert resolve_as_of(tx, dt.date(2024, 6, 30)) == pd.Timestamp("2024-06-30")
+    # wall-clock day kept, zone dropped (canonical timestamps are naive local time)
+    aware = resolve_as_of(tx, "2024-06-30T23:00:00+08:00")
+    assert aware == pd.Timestamp("2024-06-30") and aware.tzinfo is None
+
+
+@pytest.mark.parametrize("bad", ["not a date", "2024-13-45", pd.NaT, float("nan")])
+def test_a_bad_as_of_is_a_parameter_error_naming_it(bad):
+    with pytest.raises(ConfigError, match="as_of"):
+        resolve_as_of(_tx("2024-03-01"), bad)
+    with pytest.raises(ConfigError, match="start"):
+        parse_day(bad, name="start")
+
+
+def test_required_day_and_empty_day():
+    assert parse_day("") is None
+    with pytest.raises(ConfigError, match="as_of"):
+        parse_day("", required=True)
+
+
+def test_no_dated_line_is_a_data_error():
+    empty = _tx().astype({"ordered_at": "datetime64[us]"})
+    with pytest.raises(DataError, match="as_of"):
+        resolve_as_of(empty)
+    assert resolve_as_of(empty, "2024-01-31") == pd.Timestamp("2024-01-31")
+
+
+def test_every_analysis_uses_the_same_rule():
+    tx = _tx("2024-03-01 09:00", "2024-05-17 23:59")
+    assert campaigns.resolve_as_of is resolve_as_of
+    assert lifecycle.resolve_as_of is resolve_as_of
+    assert clv.observation_end(tx) == clv.observation_end(tx, as_of="") == resolve_as_of(tx)
+    assert (rfm.rfm_table(tx)["as_of"] == resolve_as_of(tx)).all()
+    assert basket._as_of_bound("2024-05-17 10:00") == pd.Timestamp("2024-05-18")
+    assert basket._as_of_bound("") is None
