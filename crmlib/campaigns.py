@@ -24,6 +24,7 @@ from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute, parse_day, resolve_as_of
 from crmlib.errors import DataError
 from crmlib.i18n import check_language, labels, t
+from crmlib.stats import wilson_interval
 
 #: Steps of the online funnel in the events table, in order.
 FUNNEL_STEPS: tuple[str, ...] = ("visit", "view", "cart", "pay")
@@ -37,22 +38,6 @@ FUNNEL_MODELS: tuple[str, ...] = ("steps", "aidma", "aisas", "aarrr")
 def _end_bound(day: pd.Timestamp) -> Any:
     """Exclusive upper timestamp bound: the start of the day after ``day``."""
     return ibis.literal((day + pd.Timedelta(days=1)).to_pydatetime())
-
-
-def wilson(successes: Any, trials: Any, *, confidence: float = 0.95) -> tuple[Any, Any]:
-    """Wilson score interval of a binomial proportion; NaN where ``trials`` is 0."""
-    check_range("confidence", confidence, low=0, high=1, low_inclusive=False, high_inclusive=False)
-    x = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = x / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-    high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    return low, high
 
 
 def uplift_interval(
@@ -93,8 +78,8 @@ def uplift_interval(
             half = z * np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
             low, high = d - half, d + half
         else:
-            l1, u1 = wilson(x1, n1, confidence=confidence)
-            l2, u2 = wilson(x2, n2, confidence=confidence)
+            l1, u1 = wilson_interval(x1, n1, confidence=confidence)
+            l2, u2 = wilson_interval(x2, n2, confidence=confidence)
             low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
             high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
     bad = (n1 <= 0) | (n2 <= 0)
@@ -590,7 +575,7 @@ def complaint_churn(
     g["churned"] = g["churned"].astype("int64")
     with np.errstate(divide="ignore", invalid="ignore"):
         g["churn_rate"] = g["churned"] / g["customers"]
-    g["low"], g["high"] = wilson(g["churned"], g["customers"], confidence=confidence)
+    g["low"], g["high"] = wilson_interval(g["churned"], g["customers"], confidence=confidence)
     d, lo, hi = uplift_interval(
         g.loc[0, "churned"], g.loc[0, "customers"], g.loc[1, "churned"], g.loc[1, "customers"],
         confidence=confidence,

@@ -44,12 +44,12 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from crmlib.config import check_choice, check_range, merge, params_path, read_yaml
 from crmlib.data import SCHEMAS, as_table, connection, execute, parse_day, resolve_as_of
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, labels, t
+from crmlib.stats import wilson_interval
 
 #: Lifecycle stages in display order.
 STAGES: tuple[str, ...] = ("new", "active", "reactivated", "at_risk", "churned")
@@ -729,30 +729,6 @@ def export_cohorts(cohorts: pd.DataFrame, out_dir: str | Path) -> list[Path]:
 # --------------------------------------------------------------------------------------------
 # order-number milestones
 # --------------------------------------------------------------------------------------------
-def wilson_interval(
-    successes: Any, trials: Any, *, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a binomial proportion (Wilson 1927; Newcombe 1998, method 3).
-
-    Returns
-    -------
-    (low, high)
-        Arrays of the same shape as the inputs; NaN where ``trials`` is 0.
-    """
-    check_range("confidence", confidence, low=0, high=1, low_inclusive=False, high_inclusive=False)
-    x = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = x / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-    high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    return low, high
-
-
 def order_milestones(
     transactions: Any,
     *,
