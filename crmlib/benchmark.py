@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from crmlib import campaigns as cp
+from crmlib import reporting
 from crmlib.config import check_choice, params_path, read_yaml
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.errors import ConfigError
-from crmlib.i18n import check_language, has, labels, t
+from crmlib.i18n import check_language, labels, t
 
 PERIODS: tuple[str, ...] = ("month", "quarter", "year")
 UNITS: tuple[str, ...] = ("count", "currency", "share", "ratio")
@@ -774,16 +775,13 @@ def short_source(source: str, year: int) -> str:
 def section(name: str, *, language: str = "en") -> str:
     """Markdown heading and explanation of a section of the benchmark report."""
     check_choice("section", name, ("headline", "periods", "benchmarks", "context", "definitions"))
-    key = f"benchmark.md_{name}"
-    text = t(key, language) if has(key) else ""
-    return f"## {t(f'benchmark.h_{name}', language)}" + (f"\n\n{text}" if text else "")
+    return reporting.section("benchmark", name, language=language)
 
 
 def report_title(comparison: pd.DataFrame, *, language: str = "en") -> str:
     """Title and subtitle with the period compared."""
     p, prev, ly = (comparison.attrs.get(k) for k in ("period", "previous", "last_year"))
-    return "# {}\n\n{}".format(
-        t("benchmark.nb_title", language),
-        t("benchmark.nb_subtitle", language, period=p.label, previous=prev.label,
-          last_year=ly.label, start=p.start.date(), end=p.end.date()),
+    return reporting.title(
+        "benchmark.nb_title", "benchmark.nb_subtitle", language=language, period=p.label,
+        previous=prev.label, last_year=ly.label, start=p.start.date(), end=p.end.date(),
     )  # fmt: skip

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from crmlib import reporting
 from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute, parse_day, resolve_as_of
 from crmlib.errors import DataError
@@ -777,7 +778,7 @@ def section(name: str, *, language: str = "en") -> str:
         ("campaigns", "segments", "partners", "channels", "multichannel", "touchpoints",
          "complaints", "services", "funnel"),
     )  # fmt: skip
-    return f"## {t(f'campaigns.h_{name}', language)}\n\n{t(f'campaigns.md_{name}', language)}"
+    return reporting.section("campaigns", name, language=language)
 
 
 def missing_note(table: str, *, language: str = "en") -> str:

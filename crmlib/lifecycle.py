@@ -45,6 +45,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from crmlib import reporting
 from crmlib.config import check_choice, check_range, merge, params_path, read_yaml
 from crmlib.data import SCHEMAS, as_table, connection, execute, parse_day, resolve_as_of
 from crmlib.errors import ConfigError, DataError
@@ -1197,14 +1198,12 @@ def report_title(
     """Markdown title of the lifecycle report with the data date and period length."""
     check_language(language)
     cfg = _rules(rules, {})
-    return "# {}\n\n{}".format(
-        t("lifecycle.nb_title", language),
-        t(
-            "lifecycle.nb_subtitle",
-            language,
-            as_of=parse_day(as_of, required=True).date().isoformat(),
-            period=t(f"lifecycle.period_{cfg['period']}", language),
-        ),
+    return reporting.title(
+        "lifecycle.nb_title",
+        "lifecycle.nb_subtitle",
+        language=language,
+        as_of=parse_day(as_of, required=True).date().isoformat(),
+        period=t(f"lifecycle.period_{cfg['period']}", language),
     )
 
 
@@ -1224,10 +1223,7 @@ SECTIONS: tuple[str, ...] = (
 def section(name: str, *, language: str = "en") -> str:
     """Markdown heading and executive explanation of a report section (see :data:`SECTIONS`)."""
     check_choice("section", name, (*SECTIONS, "headline", "rules"))
-    heading = "## " + t(f"lifecycle.h_{name}", language)
-    if name in SECTIONS:
-        return heading + "\n\n" + t(f"lifecycle.md_{name}", language)
-    return heading
+    return reporting.section("lifecycle", name, language=language)
 
 
 def display_table(frame: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:

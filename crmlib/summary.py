@@ -20,10 +20,11 @@ import pandas as pd
 
 from crmlib import benchmark as bm
 from crmlib import campaigns as cp
+from crmlib import reporting
 from crmlib.config import check_choice, check_range
 from crmlib.data import resolve_as_of
 from crmlib.errors import ConfigError
-from crmlib.i18n import catalogue, check_language, has, t
+from crmlib.i18n import catalogue, check_language, t
 
 #: KPIs shown as headline tiles unless the report names others.
 HEADLINE_KPIS: tuple[str, ...] = (
@@ -404,10 +405,10 @@ def executive_summary(
 def title(summary: Summary, *, language: str = "en") -> str:
     """Markdown title with the period and the data date."""
     p = summary.comparison.attrs["period"]
-    return "# {}\n\n{}".format(
-        t("summary.title", language),
-        t("summary.subtitle", language, period=p.label, as_of=summary.as_of.date()),
-    )
+    return reporting.title(
+        "summary.title", "summary.subtitle", language=language, period=p.label,
+        as_of=summary.as_of.date(),
+    )  # fmt: skip
 
 
 def headline(summary: Summary, *, language: str = "en") -> str:
@@ -529,9 +530,7 @@ def recommendations_markdown(summary: Summary, *, language: str = "en") -> str:
 def section(name: str, *, language: str = "en") -> str:
     """Heading (and a one-line explanation) of a summary section."""
     check_choice("section", name, ("kpis", "findings", "recommendations", "movements"))
-    key = f"summary.md_{name}"
-    text = t(key, language) if has(key) else ""
-    return f"## {t(f'summary.h_{name}', language)}" + (f"\n\n{text}" if text else "")
+    return reporting.section("summary", name, language=language)
 
 
 def footer(summary: Summary, *, language: str = "en") -> str:

@@ -1,0 +1,51 @@
+"""Report presentation helpers: headings from the label catalogue, tables without row numbers."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crmlib import benchmark, campaigns, lifecycle, reporting, summary
+from crmlib.i18n import t
+
+
+def test_section_is_heading_and_explanation_when_there_is_one():
+    with_md = reporting.section("lifecycle", "stages", language="zh")
+    assert with_md == f"## {t('lifecycle.h_stages', 'zh')}\n\n{t('lifecycle.md_stages', 'zh')}"
+    assert reporting.section("lifecycle", "headline") == f"## {t('lifecycle.h_headline', 'en')}"
+
+
+def test_topic_sections_use_the_shared_heading():
+    assert campaigns.section("funnel") == reporting.section("campaigns", "funnel")
+    assert lifecycle.section("rules", language="zh") == reporting.section(
+        "lifecycle", "rules", language="zh"
+    )
+    assert benchmark.section("periods") == reporting.section("benchmark", "periods")
+    assert summary.section("kpis") == reporting.section("summary", "kpis")
+
+
+def test_title_is_a_level_one_heading_with_a_filled_subtitle():
+    text = reporting.title(
+        "lifecycle.nb_title", "lifecycle.nb_subtitle", as_of="2026-06-30", period="month"
+    )
+    first, _, rest = text.partition("\n\n")
+    assert first == "# " + t("lifecycle.nb_title", "en")
+    assert rest == t("lifecycle.nb_subtitle", "en", as_of="2026-06-30", period="month")
+
+
+def test_show_hides_row_numbers_only():
+    frame = pd.DataFrame({"KPI": ["a", "b", "c"], "Value": [1.5, 2.25, 3.0]})
+    html = reporting.show(frame)._repr_html_()
+    # same cells as pandas renders, minus the 0, 1, 2 row headers
+    assert html == frame.to_html(index=False, notebook=True)
+    assert "<th>0</th>" not in html and "<td>2.25</td>" in html
+    assert "<th>0</th>" in frame._repr_html_()
+    filtered = frame.iloc[[2, 0]]  # positions left after filtering are no information either
+    assert "<th>2</th>" not in reporting.show(filtered)._repr_html_()
+    assert repr(reporting.show(frame)).splitlines()[0].split() == ["KPI", "Value"]
+
+
+def test_show_keeps_an_index_that_carries_labels():
+    labelled = pd.DataFrame({"Value": [1, 2]}, index=pd.Index(["x", "y"]))
+    named = pd.DataFrame({"Value": [1, 2]}, index=pd.Index([2024, 2025], name="year"))
+    assert "<th>x</th>" in reporting.show(labelled)._repr_html_()
+    assert "<th>2024</th>" in reporting.show(named)._repr_html_()
