@@ -206,3 +206,11 @@ def test_customer_summary_monetary_matches_plain_pandas_with_returns_and_missing
         assert (ours[col].to_numpy() == expect[col].to_numpy()).all(), col
     np.testing.assert_allclose(ours["revenue"], expect["revenue"])
     np.testing.assert_allclose(ours["monetary_value"], expect["monetary_value"])
+
+
+def test_customer_summary_orders_customers_as_python_sorts_their_ids():
+    ids = ["b", "A", "张三", "a10", "a9", "Z", "李四", "a"]
+    tx = lines([(c, str(i), "2024-01-01", 1.0) for i, c in enumerate(ids)])
+    got = data.customer_summary(tx)
+    assert got["customer_id"].tolist() == sorted(ids)
+    assert got.index.tolist() == list(range(len(ids)))
