@@ -5,8 +5,9 @@ these helpers put it on the page the same way in every report:
 
 * :func:`title` and :func:`section` build the Markdown of a report title and of a section heading
   with its executive explanation from the label catalogue (``crmlib/labels/<topic>.yaml``);
-* :func:`show` wraps a table for ``display()``: the same HTML and text as pandas renders, but
-  without the meaningless 0, 1, 2, ... row numbers (an index that carries labels is kept).
+* :func:`show` wraps a table for ``display()``: the HTML and text pandas renders, without the
+  meaningless 0, 1, 2, ... row numbers (an index that carries labels is kept), with thousands
+  separators and sensible decimals for numbers, and "–" for missing values.
 """
 
 from __future__ import annotations
@@ -42,6 +43,41 @@ def section(topic: str, name: str, *, language: str = "en") -> str:
     return heading + (f"\n\n{t(key, language)}" if has(key) else "")
 
 
+MISSING = "–"
+
+
+def format_number(value: Any) -> str:
+    """A number as a reader expects it in a table: ``1,600,784``, ``246.58``, ``0.042``, ``3.1e-09``.
+
+    Whole numbers get thousands separators; other values keep two decimals from 1 upwards, three
+    significant decimals below 1, and scientific notation below 0.001 (p-values). Missing values
+    are shown as "–".
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return MISSING
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    size = abs(value)
+    if size >= 1000:
+        return f"{value:,.0f}"
+    if size >= 1:
+        return f"{value:,.2f}"
+    if size >= 0.001:
+        return f"{value:.3f}"
+    return f"{value:.2g}"
+
+
+def _formatters(frame: pd.DataFrame) -> dict[Any, Any]:
+    """``format_number`` for every numeric column (not booleans); other columns as pandas shows them."""
+    return {
+        col: format_number
+        for col, dtype in frame.dtypes.items()
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    }
+
+
 def _positional(index: pd.Index) -> bool:
     """Whether ``index`` is pandas' row numbering (unnamed, one level, integers): no information."""
     return index.nlevels == 1 and index.name is None and pd.api.types.is_integer_dtype(index.dtype)
@@ -65,6 +101,8 @@ class Table:
     def _repr_html_(self) -> str:
         return self.frame.to_html(
             index=self.index,
+            formatters=_formatters(self.frame),
+            na_rep=MISSING,
             notebook=True,
             max_rows=pd.get_option("display.max_rows"),
             max_cols=pd.get_option("display.max_columns"),
@@ -74,6 +112,8 @@ class Table:
     def __repr__(self) -> str:
         return self.frame.to_string(
             index=self.index,
+            formatters=_formatters(self.frame),
+            na_rep=MISSING,
             max_rows=pd.get_option("display.max_rows"),
             min_rows=pd.get_option("display.min_rows"),
             max_cols=pd.get_option("display.max_columns"),
@@ -85,7 +125,7 @@ def show(frame: pd.DataFrame) -> Table:
     """``frame`` ready for ``display()`` in a report, without pandas' row numbers.
 
     An unnamed integer index (0, 1, 2, ... or the positions left after filtering or sorting) is
-    hidden; a named or labelled index is shown as pandas shows it. Values and formatting are
-    pandas' own, so this changes nothing but the index column.
+    hidden; a named or labelled index is shown as pandas shows it. Numeric columns are written
+    by :func:`format_number`; text columns (already formatted by the topic modules) as they are.
     """
     return Table(frame)

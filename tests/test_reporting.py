@@ -35,9 +35,11 @@ def test_title_is_a_level_one_heading_with_a_filled_subtitle():
 def test_show_hides_row_numbers_only():
     frame = pd.DataFrame({"KPI": ["a", "b", "c"], "Value": [1.5, 2.25, 3.0]})
     html = reporting.show(frame)._repr_html_()
-    # same cells as pandas renders, minus the 0, 1, 2 row headers
-    assert html == frame.to_html(index=False, notebook=True)
-    assert "<th>0</th>" not in html and "<td>2.25</td>" in html
+    # same table as pandas renders, minus the 0, 1, 2 row headers, numbers written for readers
+    assert html == frame.to_html(
+        index=False, notebook=True, formatters={"Value": reporting.format_number}
+    )
+    assert "<th>0</th>" not in html and "<td>2.25</td>" in html and "<td>3</td>" in html
     assert "<th>0</th>" in frame._repr_html_()
     filtered = frame.iloc[[2, 0]]  # positions left after filtering are no information either
     assert "<th>2</th>" not in reporting.show(filtered)._repr_html_()
@@ -49,3 +51,24 @@ def test_show_keeps_an_index_that_carries_labels():
     named = pd.DataFrame({"Value": [1, 2]}, index=pd.Index([2024, 2025], name="year"))
     assert "<th>x</th>" in reporting.show(labelled)._repr_html_()
     assert "<th>2024</th>" in reporting.show(named)._repr_html_()
+
+
+def test_numbers_are_written_for_readers():
+    cases = {
+        1600784.43: "1,600,784",
+        1234: "1,234",
+        246.584: "246.58",
+        -12.5: "-12.50",
+        0.04213: "0.042",
+        3.1e-9: "3.1e-09",
+        0.0: "0",
+        float("nan"): "–",
+        None: "–",
+    }
+    for value, text in cases.items():
+        assert reporting.format_number(value) == text, value
+    frame = pd.DataFrame(
+        {"Segment": ["A", None], "Revenue": [7262538.04, None], "Flag": [True, False]}
+    )
+    html = reporting.show(frame)._repr_html_()
+    assert "7,262,538" in html and "–" in html and "True" in html
