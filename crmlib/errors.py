@@ -41,3 +41,7 @@ class ConfigError(CrmError):
 
 class ReportError(CrmError):
     """A report run, export or delivery failed."""
+
+
+class CrmWarning(UserWarning):
+    """A result can be computed but should be read with care (weak fit, model assumption broken)."""

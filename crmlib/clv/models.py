@@ -31,7 +31,7 @@ from scipy.optimize import minimize
 from scipy.special import digamma, gammaln, hyp2f1
 
 from crmlib.config import check_choice, check_range
-from crmlib.errors import CrmError, DataError
+from crmlib.errors import CrmError, CrmWarning, DataError
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,6 @@ PARAM_NAMES: dict[str, tuple[str, ...]] = {
     "pnbd": ("r", "alpha", "s", "beta"),
     "gamma_gamma": ("p", "q", "v"),
 }
-
-
-class CrmWarning(UserWarning):
-    """A result can be computed but should be read with care (weak fit, model assumption broken)."""
 
 
 # --------------------------------------------------------------------------- input checks
