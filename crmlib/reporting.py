@@ -12,6 +12,8 @@ these helpers put it on the page the same way in every report:
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 import pandas as pd
@@ -44,6 +46,17 @@ def section(topic: str, name: str, *, language: str = "en") -> str:
 
 
 MISSING = "–"
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
+
+
+def md_escape(value: Any) -> str:
+    """``value`` as literal text inside report Markdown: HTML and Markdown characters escaped.
+
+    nbconvert passes raw HTML in Markdown through to the page, so every data value written into
+    report text (product, campaign, segment or store names) goes through this first.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=True))
 
 
 def format_number(value: Any) -> str:

@@ -72,3 +72,16 @@ def test_numbers_are_written_for_readers():
     )
     html = reporting.show(frame)._repr_html_()
     assert "7,262,538" in html and "–" in html and "True" in html
+
+
+def test_data_values_in_markdown_stay_text():
+    import mistune
+
+    hostile = '<img src=x onerror="alert(1)"> **双11**_狂欢 [link](http://x) `code` #1 | a'
+    rendered = mistune.html(f"Best campaign: {reporting.md_escape(hostile)}")
+    assert "<img" not in rendered and "<strong>" not in rendered and "<a " not in rendered
+    assert "<code>" not in rendered
+    # what the reader sees is the original text
+    from bs4 import BeautifulSoup
+
+    assert BeautifulSoup(rendered, "html.parser").get_text().strip() == f"Best campaign: {hostile}"
