@@ -23,8 +23,12 @@ import unicodedata
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crmlib.errors import ReportError
+
+if TYPE_CHECKING:
+    from nbconvert import HTMLExporter
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ def _templates_dir() -> str:
     return str(resources.files("crmlib.report").joinpath("templates"))
 
 
-def html_exporter(*, code: bool = False):
+def html_exporter(*, code: bool = False) -> HTMLExporter:
     """An nbconvert ``HTMLExporter`` configured for reports.
 
     Parameters

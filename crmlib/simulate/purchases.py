@@ -64,6 +64,14 @@ class Orders:
 
     @staticmethod
     def concat(parts: list[Orders]) -> Orders:
+        """One ``Orders`` holding every part's orders in order (columns concatenated).
+
+        Parameters
+        ----------
+        parts
+            Order batches (e.g. background, campaign and follow-up orders); their row order is
+            kept.
+        """
         return Orders(
             *(
                 np.concatenate([getattr(p, f) for p in parts])
