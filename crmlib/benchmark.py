@@ -584,7 +584,7 @@ def benchmark_status(bench: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # display
 # --------------------------------------------------------------------------------------------
-def format_value(value: float, fmt: str, *, language: str = "en") -> str:
+def format_value(value: float, *, fmt: str, language: str = "en") -> str:
     """A KPI value as text: ``int`` 12,345 · ``money`` ¥12,345 · ``pct`` 12.3% · ``num`` 1.23."""
     check_choice("format", fmt, (*FORMATS, "pp"))
     if value is None or not np.isfinite(value):
@@ -602,7 +602,7 @@ def format_value(value: float, fmt: str, *, language: str = "en") -> str:
     return f"{value:,.2f}"
 
 
-def change_text(row: Mapping[str, Any], which: str, *, fmt: str, language: str = "en") -> str:
+def change_text(row: Mapping[str, Any], *, which: str, fmt: str, language: str = "en") -> str:
     """``▲ +3.2%`` style text of a change with its verdict (✓ good, ✗ bad)."""
     verdict = row[f"vs_{which}"]
     if verdict == "n/a":
@@ -643,17 +643,17 @@ def comparison_table(
         fmt = defs["kpis"][r["kpi"]]["format"]
         line = {
             t("benchmark.col_kpi", language): kpi_name(r["kpi"], language=language),
-            t("benchmark.col_value", language): format_value(r["value"], fmt, language=language),
-            t("benchmark.col_vs_previous", language): change_text(r, "previous", fmt=fmt,
+            t("benchmark.col_value", language): format_value(r["value"], fmt=fmt, language=language),
+            t("benchmark.col_vs_previous", language): change_text(r, which="previous", fmt=fmt,
                                                                  language=language),
-            t("benchmark.col_vs_last_year", language): change_text(r, "last_year", fmt=fmt,
+            t("benchmark.col_vs_last_year", language): change_text(r, which="last_year", fmt=fmt,
                                                                   language=language),
         }  # fmt: skip
         if st is not None:
             if r["kpi"] in st.index:
                 b = st.loc[r["kpi"]]
                 mark = {"good": "✓", "bad": "✗"}.get(b["vs_benchmark"], "")
-                text = f"{format_value(b['benchmark'], fmt, language=language)} {mark}".strip()
+                text = f"{format_value(b['benchmark'], fmt=fmt, language=language)} {mark}".strip()
             else:
                 text = "–"
             line[t("benchmark.col_vs_benchmark", language)] = text
@@ -669,10 +669,10 @@ def benchmark_table(bench: pd.DataFrame, *, language: str = "en") -> pd.DataFram
     for _, b in bench[bench["kind"] != "context"].iterrows():
         kpi = b["kpi"] if isinstance(b["kpi"], str) else None
         fmt = defs["kpis"][kpi]["format"] if kpi else ("pct" if b["unit"] == "share" else "num")
-        bench_text = format_value(b["value"], fmt, language=language)
+        bench_text = format_value(b["value"], fmt=fmt, language=language)
         if np.isfinite(b["low"]):
-            bench_text = (f"{format_value(b['low'], fmt, language=language)}–"
-                          f"{format_value(b['high'], fmt, language=language)}")  # fmt: skip
+            bench_text = (f"{format_value(b['low'], fmt=fmt, language=language)}–"
+                          f"{format_value(b['high'], fmt=fmt, language=language)}")  # fmt: skip
         notes = []
         if "unit" in b["comparable_note"]:
             notes.append(t("benchmark.note_unit", language))
@@ -683,7 +683,7 @@ def benchmark_table(bench: pd.DataFrame, *, language: str = "en") -> pd.DataFram
         rows.append(
             {
                 t("benchmark.col_kpi", language): kpi_name(kpi, language=language) if kpi else "–",
-                t("benchmark.col_ours", language): format_value(b["our_value"], fmt,
+                t("benchmark.col_ours", language): format_value(b["our_value"], fmt=fmt,
                                                                 language=language),
                 t("benchmark.col_benchmark", language): bench_text,
                 t("benchmark.col_status", language): t(
@@ -758,15 +758,15 @@ def findings(comparison: pd.DataFrame, bench: pd.DataFrame, *, language: str = "
                 "benchmark.f_below",
                 language,
                 kpi=kpi_name(b["kpi"], language=language),
-                ours=format_value(b["our_value"], fmt),
-                bench=format_value(b["value"], fmt),
-                source=short_source(b["source"], b["year"]),
+                ours=format_value(b["our_value"], fmt=fmt),
+                bench=format_value(b["value"], fmt=fmt),
+                source=short_source(b["source"], year=b["year"]),
             )
         )
     return "\n".join(f"- {x}" for x in lines)
 
 
-def short_source(source: str, year: int) -> str:
+def short_source(source: str, *, year: int) -> str:
     """The first part of a source citation with its year, for chart labels."""
     head = str(source).split(",")[0].strip()
     return head if str(year) in head else f"{head} {year}"

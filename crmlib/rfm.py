@@ -475,7 +475,7 @@ class Scheme:
         """Cell code -> segment key."""
         return {c: row.segment for row in self.segments.itertuples() for c in row.cells}
 
-    def segment_name(self, segment: str, language: str = "en") -> str:
+    def segment_name(self, segment: str, *, language: str = "en") -> str:
         """Display name of ``segment`` in ``language``."""
         check_language(language)
         row = self.segments.loc[self.segments["segment"] == segment]
@@ -1142,7 +1142,7 @@ def export_lists(
     head = f"| {t('rfm.col_name', language)} | {t('rfm.col_customers', language)} | {t('rfm.col_file', language)} |"
     lines = [head, "|---|---:|---|"]
     for f in files:
-        name = segmentation.scheme.segment_name(f.stem, language)
+        name = segmentation.scheme.segment_name(f.stem, language=language)
         lines.append(f"| {name} | {int(counts.get(f.stem, 0)):,} | `{f}` |")
     note = t("rfm.personal_included" if include_personal else "rfm.personal_excluded", language)
     return "\n".join(lines) + "\n\n" + note

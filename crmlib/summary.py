@@ -238,7 +238,7 @@ def _format_fact(value: Any, fmt: str | None, language: str) -> str:
     if fmt == "pts":
         return f"{float(value) * 100:.1f}"
     if fmt in ("pct", "pp", "money", "int", "num"):
-        return bm.format_value(float(value), fmt, language=language)
+        return bm.format_value(float(value), fmt=fmt, language=language)
     raise ConfigError(f"unknown placeholder format {fmt!r}; use pct, pp, pts, money, int or num")
 
 
@@ -420,10 +420,10 @@ def headline(summary: Summary, *, language: str = "en") -> str:
             t(
                 "summary.h_revenue",
                 language,
-                revenue=bm.format_value(f["revenue.value"], "money", language=language),
+                revenue=bm.format_value(f["revenue.value"], fmt="money", language=language),
                 yoy=_signed_pct(f.get("revenue.relative_change_last_year")),
-                active=bm.format_value(f.get("active_customers.value", np.nan), "int"),
-                new=bm.format_value(f.get("new_customers.value", np.nan), "int"),
+                active=bm.format_value(f.get("active_customers.value", np.nan), fmt="int"),
+                new=bm.format_value(f.get("new_customers.value", np.nan), fmt="int"),
             )
         )
     if "retention_rate.value" in f:
@@ -436,9 +436,9 @@ def headline(summary: Summary, *, language: str = "en") -> str:
             t(
                 key,
                 language,
-                retention=bm.format_value(f["retention_rate.value"], "pct"),
-                bench=bm.format_value(f.get("retention_rate.benchmark", np.nan), "pct"),
-                repeat=bm.format_value(f.get("repeat_rate_1y.value", np.nan), "pct"),
+                retention=bm.format_value(f["retention_rate.value"], fmt="pct"),
+                bench=bm.format_value(f.get("retention_rate.benchmark", np.nan), fmt="pct"),
+                repeat=bm.format_value(f.get("repeat_rate_1y.value", np.nan), fmt="pct"),
             )
         )
     return "\n".join(f"- {x}" for x in lines)
@@ -484,9 +484,9 @@ def findings(summary: Summary, *, language: str = "en") -> str:
                 "summary.f_at_risk",
                 language,
                 n=f"{s['customers']:,}",
-                amount=bm.format_value(s["amount"], "money", language=language),
-                share=bm.format_value(s["share"], "pct"),
-                lost=bm.format_value(s["lost"], "money", language=language),
+                amount=bm.format_value(s["amount"], fmt="money", language=language),
+                share=bm.format_value(s["share"], fmt="pct"),
+                lost=bm.format_value(s["lost"], fmt="money", language=language),
                 days=s["lookback_days"],
             )
         )
@@ -500,7 +500,7 @@ def findings(summary: Summary, *, language: str = "en") -> str:
                 uplift=f"{b['uplift'] * 100:.1f}",
                 low=f"{b['uplift_low'] * 100:.1f}",
                 high=f"{b['uplift_high'] * 100:.1f}",
-                revenue=bm.format_value(b["incremental_revenue"], "money", language=language),
+                revenue=bm.format_value(b["incremental_revenue"], fmt="money", language=language),
             )
         )
     c = summary.cross_sell
@@ -511,7 +511,7 @@ def findings(summary: Summary, *, language: str = "en") -> str:
                 language,
                 first=c["antecedent"],
                 then=c["consequent"],
-                share=bm.format_value(c["share"], "pct"),
+                share=bm.format_value(c["share"], fmt="pct"),
                 days=int(c["within_days"]),
                 lift=f"{c['lift']:.1f}",
             )

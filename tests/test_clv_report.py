@@ -27,22 +27,22 @@ def analysis(cdnow_sample: pd.DataFrame) -> clv.Analysis:
 
 def test_backtest_text_carries_the_figures(check: clv.Backtest) -> None:
     model = check.metrics.set_index("method").loc["model"]
-    en = clv.text.backtest_text(check, "en")
+    en = clv.text.backtest_text(check, language="en")
     assert f"{model['total_predicted']:,.0f}" in en and "1,882" in en
     assert f"{model['error']:+.0%}" in en
-    zh = clv.text.backtest_text(check, "zh")
+    zh = clv.text.backtest_text(check, language="zh")
     assert "1,882" in zh and "模型" in zh
-    table = clv.text.classification_table(check, "zh")
+    table = clv.text.classification_table(check, language="zh")
     assert "准确率" in table.columns and len(table) == 2
 
 
 def test_analysis_defaults_and_texts(analysis: clv.Analysis) -> None:
     assert analysis.observation_end == pd.Timestamp("1998-06-30")
     assert analysis.model.kind == "bgnbd" and analysis.scores["clv"].notna().all()
-    text = clv.text.clv_text(analysis.scores, "en", top_share=0.1)
+    text = clv.text.clv_text(analysis.scores, language="en", top_share=0.1)
     assert f"{analysis.scores['clv'].sum():,.0f}" in text
-    assert "2,357" in clv.text.model_text(analysis.model, analysis.spend_model, "en")
-    params = clv.text.parameter_table(analysis.model, analysis.spend_model, "zh")
+    assert "2,357" in clv.text.model_text(analysis.model, analysis.spend_model, language="en")
+    params = clv.text.parameter_table(analysis.model, analysis.spend_model, language="zh")
     assert list(params.columns)[:2] == ["参数", "估计值"] and len(params) == 7
 
 

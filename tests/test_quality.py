@@ -141,7 +141,7 @@ def test_quality_charts_draw(tmp_path):
     for language in ("en", "zh"):
         ax = qplots.coverage_plot(cov, metric="orders", language=language)
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels == [qplots.channel_label(c, language) for c in ("store", "web")]
+        assert labels == [qplots.channel_label(c, language=language) for c in ("store", "web")]
         heights = sorted(round(p.get_height()) for p in ax.patches)
         assert heights == [0, 0, 1, 1]  # Jan: store 1, web 0; Feb: store 0, web 1
         plt.close(ax.figure)

@@ -328,7 +328,7 @@ def test_user_scheme_from_yaml_without_code(tmp_path):
         "f": "lapsed",
         "h": "active",
     }
-    assert seg.scheme.segment_name("lapsed", "zh") == "沉默"
+    assert seg.scheme.segment_name("lapsed", language="zh") == "沉默"
 
 
 def _recency_base():
@@ -368,8 +368,8 @@ def test_recent_always_means_high_r(scheme, recent, lapsed):
     seg = rfm.segment_rfm(_recency_base(), scheme=scheme)
     s = seg.customers.set_index("customer_id")
     lang = "zh" if scheme == "cn8" else "en"
-    assert seg.scheme.segment_name(s.loc["yesterday", "segment"], lang) == recent
-    assert seg.scheme.segment_name(s.loc["three_years_ago", "segment"], lang) == lapsed
+    assert seg.scheme.segment_name(s.loc["yesterday", "segment"], language=lang) == recent
+    assert seg.scheme.segment_name(s.loc["three_years_ago", "segment"], language=lang) == lapsed
     assert s.loc["yesterday", "r_score"] == len(seg.scheme.levels)
     assert s.loc["three_years_ago", "r_score"] == 1
 

@@ -19,7 +19,7 @@ from crmlib.i18n import check_language, labels, t
 BACKTEST_TOLERANCE = 0.15
 
 
-def localise(table: pd.DataFrame, language: str = "en", *, digits: int = 3) -> pd.DataFrame:
+def localise(table: pd.DataFrame, *, language: str = "en", digits: int = 3) -> pd.DataFrame:
     """``table`` for reading: numbers rounded to ``digits`` decimals, columns (and the backtest's
     method names) in ``language``."""
     check_language(language)
@@ -34,7 +34,7 @@ def localise(table: pd.DataFrame, language: str = "en", *, digits: int = 3) -> p
     return out.rename(columns=names)
 
 
-def backtest_text(check: Backtest, language: str = "en") -> str:
+def backtest_text(check: Backtest, *, language: str = "en") -> str:
     """What the backtest says, with a verdict: totals, error, baseline and classification."""
     check_language(language)
     metrics = check.metrics.set_index("method")
@@ -67,7 +67,7 @@ def backtest_text(check: Backtest, language: str = "en") -> str:
     return f"{text} {verdict}\n\n{classes}"
 
 
-def classification_table(check: Backtest, language: str = "en") -> pd.DataFrame:
+def classification_table(check: Backtest, *, language: str = "en") -> pd.DataFrame:
     """The backtest's active/inactive classification with readable rule names."""
     check_language(language)
     out = check.classification.copy()
@@ -78,13 +78,13 @@ def classification_table(check: Backtest, language: str = "en") -> pd.DataFrame:
         "hiatus": t("clv.rule_hiatus", language, weeks=check.settings.get("hiatus_weeks", 26)),
     }
     out["rule"] = out["rule"].map(names)
-    return localise(out, language)
+    return localise(out, language=language)
 
 
 def clv_text(
     scores: pd.DataFrame,
-    language: str = "en",
     *,
+    language: str = "en",
     top_share: float = 0.1,
     monthly_discount_rate: float = 0.01,
 ) -> str:
@@ -107,7 +107,7 @@ def clv_text(
 
 
 def at_risk_text(
-    risk: pd.DataFrame, language: str = "en", *, top_share: float = 0.1, p_alive_below: float = 0.5
+    risk: pd.DataFrame, *, language: str = "en", top_share: float = 0.1, p_alive_below: float = 0.5
 ) -> str:
     """How many valuable customers are slipping away and what they would be worth."""
     check_language(language)
@@ -121,14 +121,14 @@ def at_risk_text(
     )
 
 
-def future_text(future: pd.DataFrame, language: str = "en", *, top_share: float = 0.1) -> str:
+def future_text(future: pd.DataFrame, *, language: str = "en", top_share: float = 0.1) -> str:
     """How many customers are predicted to become top customers."""
     check_language(language)
     count = int(future["future_high_value"].sum()) if "future_high_value" in future else len(future)
     return t("clv.future_text", language, count=count, top=top_share)
 
 
-def model_text(model: TransactionModel, spend: GammaGammaModel, language: str = "en") -> str:
+def model_text(model: TransactionModel, spend: GammaGammaModel, *, language: str = "en") -> str:
     """One sentence on which models were fitted on how many customers."""
     check_language(language)
     return t(
@@ -142,14 +142,14 @@ def model_text(model: TransactionModel, spend: GammaGammaModel, language: str = 
 
 
 def parameter_table(
-    model: TransactionModel, spend: GammaGammaModel, language: str = "en"
+    model: TransactionModel, spend: GammaGammaModel, *, language: str = "en"
 ) -> pd.DataFrame:
     """Both models' parameters with standard errors and 95% intervals, headings translated."""
     table = pd.concat([model.parameters(), spend.parameters()], ignore_index=True)
-    return localise(table, language)
+    return localise(table, language=language)
 
 
-def export_text(path: str | Path, language: str = "en") -> str:
+def export_text(path: str | Path, *, language: str = "en") -> str:
     """Where an exported list was written."""
     return t("clv.export_text", language, path=str(path))
 

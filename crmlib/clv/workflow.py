@@ -94,7 +94,10 @@ def rfm_segments(
 
     end = observation_end(transactions, as_of=as_of)
     seg = rfm.segment_rfm(rfm.rfm_table(transactions, as_of=end), scheme=scheme)
-    names = {key: seg.scheme.segment_name(key, language) for key in seg.scheme.segments["segment"]}
+    names = {
+        key: seg.scheme.segment_name(key, language=language)
+        for key in seg.scheme.segments["segment"]
+    }
     out = seg.customers[["customer_id", "segment"]].copy()
     out["customer_id"] = out["customer_id"].astype(str)
     out["segment"] = out["segment"].map(names)
@@ -134,4 +137,4 @@ def export_note(
     if not export_dir:
         return ""
     path = export_list(table, Path(export_dir) / f"{name}.csv")
-    return export_text(path, language)
+    return export_text(path, language=language)

@@ -35,7 +35,7 @@ def benchmark_chart(bench: pd.DataFrame, *, language: str = "en", ax: Axes | Non
     ax = get_ax(ax, figsize=(8, max(2.5, 0.5 * len(rows) + 1.2)))
     y = np.arange(len(rows))
     names = [
-        f"{kpi_name(k, language=language)} · {short_source(s, yr)[:34]}"
+        f"{kpi_name(k, language=language)} · {short_source(s, year=yr)[:34]}"
         for k, s, yr in zip(rows["kpi"], rows["source"], rows["year"], strict=True)
     ]
     colors = [_GOOD if s == "good" else _BAD if s == "bad" else _GREY for s in rows["status"]]

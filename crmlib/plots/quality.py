@@ -23,7 +23,7 @@ from crmlib.quality import QualityReport, kind_label
 __all__ = ["coverage_plot", "cleaning_plot", "channel_label"]
 
 
-def channel_label(code: str, language: str = "en") -> str:
+def channel_label(code: str, *, language: str = "en") -> str:
     """Display name of a channel code (``store`` -> Store / 门店); unknown codes as given."""
     try:
         return t(f"data.channel_{code}", language)
@@ -85,7 +85,7 @@ def coverage_plot(
             bottom=bottom,
             width=width,
             color=colour,
-            label=channel_label(channel, language),
+            label=channel_label(channel, language=language),
             align="center",
         )
         bottom += values

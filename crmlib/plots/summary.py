@@ -51,9 +51,9 @@ def kpi_tiles_chart(
         fmt = defs[key]["format"]
         ax.text(x + 0.45, y + 0.72, bm.kpi_name(key, language=language), ha="center",
                 va="center", fontsize=9, color="#333333")  # fmt: skip
-        ax.text(x + 0.45, y + 0.44, bm.format_value(row["value"], fmt, language=language),
+        ax.text(x + 0.45, y + 0.44, bm.format_value(row["value"], fmt=fmt, language=language),
                 ha="center", va="center", fontsize=15, color="#222222")  # fmt: skip
-        change = bm.change_text(row.to_dict() | {"kpi": key}, "last_year", fmt=fmt,
+        change = bm.change_text(row.to_dict() | {"kpi": key}, which="last_year", fmt=fmt,
                                 language=language)  # fmt: skip
         change = change.replace(" ✓", "").replace(" ✗", "")  # the colour carries the verdict
         ax.text(x + 0.45, y + 0.15, f"{change} {t('summary.chart_yoy', language)}"
