@@ -121,18 +121,50 @@ def member_responses(
     pandas.DataFrame
         ``campaign_id, customer_id, group, sent_at, responded`` (bool), ``orders`` (orders with a
         purchase in the window), ``revenue`` (net, returns included) and ``coupon_orders``.
+        ``attrs["members"]`` counts what happened to the member rows: ``read``, ``used``,
+        ``sent_at_from_campaign`` (no ``sent_at``: the campaign's ``starts_at`` was used),
+        ``dropped_no_send_date`` (neither date known), ``dropped_missing_customer`` and
+        ``dropped_unknown_group`` (a group other than target or control; loading quarantines
+        these already, so this counts only tables that did not go through
+        :func:`crmlib.data.load_dataset`). Nothing is left out without a count.
     """
     check_range("response_days", response_days, low=0, low_inclusive=False)
     m = as_table(members, table="campaign_members")
     tx = as_table(transactions)
     tx = tx.filter(tx.customer_id.notnull())
-    m = m.filter(m.customer_id.notnull(), m.sent_at.notnull())
+    group = m.group.strip().lower()
+    m = m.mutate(group=group)
     if campaigns is not None:
-        c = as_table(campaigns, table="campaigns").select("campaign_id", "coupon_code")
-        c = c.rename(campaign_code="coupon_code")
-        m = m.left_join(c, "campaign_id").select(*m.columns, "campaign_code")
+        c = as_table(campaigns, table="campaigns").select("campaign_id", "coupon_code", "starts_at")
+        c = c.rename(campaign_code="coupon_code", campaign_start="starts_at")
+        m = m.left_join(c, "campaign_id").select(*m.columns, "campaign_code", "campaign_start")
     else:
-        m = m.mutate(campaign_code=ibis.null("string"))
+        m = m.mutate(campaign_code=ibis.null("string"), campaign_start=ibis.null("timestamp"))
+    known_group = m.group.isin(["target", "control"])
+    counts = execute(
+        m.aggregate(
+            read=m.count(),
+            dropped_missing_customer=m.count(where=m.customer_id.isnull()),
+            dropped_unknown_group=m.count(
+                where=m.customer_id.notnull() & (m.group.isnull() | ~known_group)
+            ),
+            sent_at_from_campaign=m.count(
+                where=m.customer_id.notnull()
+                & known_group
+                & m.sent_at.isnull()
+                & m.campaign_start.notnull()
+            ),
+            dropped_no_send_date=m.count(
+                where=m.customer_id.notnull()
+                & known_group
+                & m.sent_at.isnull()
+                & m.campaign_start.isnull()
+            ),
+        )
+    ).iloc[0]
+    tally = {k: int(v) for k, v in counts.items()}
+    m = m.mutate(sent_at=m.sent_at.fill_null(m.campaign_start))
+    m = m.filter(m.customer_id.notnull(), known_group, m.sent_at.notnull())
     seconds = int(round(float(response_days) * 86400))
     t_ = tx.select(
         tx_customer="customer_id", ordered_at="ordered_at", amount="amount", order_id="order_id",
@@ -161,12 +193,13 @@ def member_responses(
         out[col] = out[col].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].astype("float64").fillna(0.0)
     out["responded"] = out["orders"] > 0
-    out["group"] = out["group"].astype(str).str.strip().str.lower()
     cols = ["campaign_id", "customer_id", "group", "sent_at", "responded", "orders", "revenue",
             "coupon_orders"]  # fmt: skip
-    return (
-        out[cols].sort_values(["campaign_id", "customer_id"], kind="stable").reset_index(drop=True)
-    )
+    out = out[cols].sort_values(["campaign_id", "customer_id"], kind="stable")
+    out = out.reset_index(drop=True)
+    tally["used"] = len(out)
+    out.attrs["members"] = tally
+    return out
 
 
 def _uplift_table(
@@ -251,8 +284,9 @@ def campaign_response(
         response_rate, control_rate, uplift, uplift_low, uplift_high, relative_uplift,
         significant, target_revenue, revenue_per_recipient, control_revenue_per_recipient,
         incremental_responders, incremental_revenue, coupon_orders, coupon_redemption_rate,
-        complete``. Sorted by ``sent_at``. ``attrs`` hold ``response_days``, ``confidence``
-        and ``method``.
+        complete``. Sorted by ``sent_at``. ``attrs`` hold ``response_days``, ``confidence``,
+        ``method`` and ``members``: the counts of :func:`member_responses` plus
+        ``dropped_unknown_campaign`` (members of a campaign the campaigns table lacks).
     """
     if responses is None:
         responses = member_responses(
@@ -263,6 +297,10 @@ def campaign_response(
     table = table.merge(sent, on="campaign_id", how="left")
     info = execute(as_table(campaigns, table="campaigns"))
     info = info[["campaign_id", "name", "channel", "partner", "starts_at"]]
+    tally = dict(responses.attrs.get("members") or {})
+    tally["dropped_unknown_campaign"] = int(
+        (~responses["campaign_id"].isin(info["campaign_id"])).sum()
+    )
     table = info.merge(table, on="campaign_id", how="inner")
     partner = table["partner"].astype("string").str.strip()
     table["is_partner"] = partner.notna() & (partner != "")
@@ -274,7 +312,9 @@ def campaign_response(
     lead = ["campaign_id", "name", "channel", "partner", "is_partner", "starts_at", "sent_at"]
     rest = [c for c in table.columns if c not in lead]
     table = table[lead + rest].sort_values("sent_at", kind="stable").reset_index(drop=True)
-    table.attrs.update(response_days=float(response_days), confidence=confidence, method=method)
+    table.attrs.update(
+        response_days=float(response_days), confidence=confidence, method=method, members=tally
+    )
     return table
 
 
@@ -831,7 +871,35 @@ def campaign_findings(response: pd.DataFrame, *, language: str = "en") -> str:
         )
     redemption = response["coupon_orders"].sum() / max(response["targets"].sum(), 1)
     lines.append(t("campaigns.f_coupons", language, rate=_pct(redemption, 2)))
+    lines += member_notes(response.attrs.get("members") or {}, language=language)
     return "\n".join(f"- {line}" for line in lines)
+
+
+#: Member counts of :func:`member_responses` / :func:`campaign_response` that the findings
+#: report whenever they are not zero.
+MEMBER_NOTES: tuple[str, ...] = (
+    "sent_at_from_campaign",
+    "dropped_no_send_date",
+    "dropped_missing_customer",
+    "dropped_unknown_group",
+    "dropped_unknown_campaign",
+)
+
+
+def member_notes(counts: Mapping[str, int], *, language: str = "en") -> list[str]:
+    """One sentence per non-zero member count (repairs and members left out of the analysis)."""
+    check_language(language)
+    read = int(counts.get("read", 0) or 0)
+    return [
+        t(
+            f"campaigns.f_members_{kind}",
+            language,
+            n=f"{int(counts[kind]):,}",
+            read=f"{read:,}",
+        )
+        for kind in MEMBER_NOTES
+        if int(counts.get(kind, 0) or 0) > 0
+    ]
 
 
 def channel_findings(

@@ -77,7 +77,17 @@ DEFAULTS: dict[str, Any] = {
     # channel values that match no code or alias of channels_file: map to "unknown" or quarantine
     "unknown_channels": "map",
     "channels_file": "params/channels.yaml",
+    # campaign_members.group: the canonical values are target and control; these aliases map
+    # onto them (compared after trimming, case-insensitively; each mapped row is counted as
+    # group_alias); any other value is quarantined as unknown_group
+    "group_aliases": {
+        "target": ["treatment", "test", "目标组", "实验组"],
+        "control": ["holdout", "对照组"],
+    },
 }
+
+#: Canonical values of ``campaign_members.group``.
+GROUPS: tuple[str, ...] = ("target", "control")
 
 _CHOICES = {
     "duplicates": ("drop", "keep"),
@@ -125,6 +135,27 @@ def check_rules(rules: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"parameter 'cleaning.{name}' must be a list of strings")
     if not isinstance(out["thousands_separator"], str) or len(out["thousands_separator"]) > 1:
         raise ConfigError("parameter 'cleaning.thousands_separator' must be one character or ''")
+    aliases = out["group_aliases"]
+    if not isinstance(aliases, Mapping) or set(aliases) - set(GROUPS):
+        raise ConfigError(
+            "parameter 'cleaning.group_aliases' must map target and/or control to lists of "
+            f"aliases; got {aliases!r}"
+        )
+    seen: dict[str, str] = {}
+    for group, names in aliases.items():
+        if not isinstance(names, list) or not all(isinstance(v, str) for v in names):
+            raise ConfigError(
+                f"parameter 'cleaning.group_aliases.{group}' must be a list of strings"
+            )
+        for name in names:
+            key = name.strip().lower()
+            if key in GROUPS or seen.get(key, group) != group:
+                raise ConfigError(
+                    f"parameter 'cleaning.group_aliases.{group}' lists {name!r}, which already "
+                    "means another group"
+                )
+            seen[key] = group
+    out["group_aliases"] = {g: list(aliases.get(g, [])) for g in GROUPS}
     if out["max_date"] not in ("", None):
         try:
             pd.Timestamp(str(out["max_date"]))
@@ -453,6 +484,20 @@ class _Cleaner:
         known = f"(CASE {' '.join(whens)} ELSE NULL END)"
         return f"COALESCE({known}, 'unknown')", f"({known} IS NULL)"
 
+    def _group(self, raw: str, rtype: str) -> tuple[str, str, str]:
+        """(canonical group expression (NULL when unknown), is-unknown, was-an-alias)."""
+        s = f"lower({self._text(raw, rtype)})"
+        whens, alias_names = [], []
+        for group in GROUPS:
+            aliases = {a.strip().lower() for a in self.rules["group_aliases"].get(group, [])}
+            alias_names += sorted(aliases)
+            names = ", ".join(_lit(n) for n in sorted({group, *aliases}))
+            whens.append(f"WHEN {s} IN ({names}) THEN {_lit(group)}")
+        expr = f"(CASE {' '.join(whens)} ELSE NULL END)"
+        unknown = f"({s} IS NOT NULL AND {expr} IS NULL)"
+        alias = f"({s} IN ({', '.join(_lit(n) for n in alias_names)}))" if alias_names else "false"
+        return expr, unknown, alias
+
     # -- the cleaning pass ---------------------------------------------------------------------
     def clean(self, *, parquet: Path | None, table_name: str | None, quarantine: Path) -> Cleaned:
         """Clean the raw table into ``parquet`` (or in-memory ``table_name``)."""
@@ -473,6 +518,7 @@ class _Cleaner:
         bad: dict[str, str] = {}  # canonical column -> non-blank-but-unparseable expression
         repairs: dict[str, list[str]] = {}  # kind -> expressions (counted on kept rows)
         channel_unknown = "false"
+        group_unknown = None
         for col, dtype in self.schema.items():
             sql_type = _SQL_TYPES[dtype]
             raw = mapping.get(col)
@@ -492,6 +538,9 @@ class _Cleaner:
                     f"({original} IS NOT NULL AND {channel_unknown})"
                 )
                 # names mapped through channels.yaml are the documented mapping, not repairs
+            elif table == "campaign_members" and col == "group":
+                expr, group_unknown, alias = self._group(raw, rtype)
+                repairs.setdefault("group_alias", []).append(alias)
             elif dtype == "string":
                 expr = self._text(raw, rtype)
             elif dtype in ("float64", "int64"):
@@ -527,6 +576,8 @@ class _Cleaner:
             reasons.append((f"missing_{col}", blank[col]))
         for col, expr in bad.items():
             reasons.append((f"unparseable_{col}", expr))
+        if group_unknown is not None:
+            reasons.append(("unknown_group", group_unknown))
         event = EVENT_TIME.get(table)
         future = "false"
         if event and event in mapping:
@@ -637,7 +688,11 @@ class _Cleaner:
             if reason.startswith(prefix):
                 column = reason.removeprefix(prefix)
         if column is None:
-            column = {"future_date": EVENT_TIME.get(self.src.table, "")}.get(reason, "amount")
+            column = {
+                "future_date": EVENT_TIME.get(self.src.table, ""),
+                "unknown_group": "group",
+                "unknown_channel": "channel",
+            }.get(reason, "amount")
         raw_col = mapping.get(column)
         value = None
         if raw_col is not None:

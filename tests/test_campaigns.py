@@ -215,3 +215,42 @@ def test_funnel_on_a_small_case():
     assert set(names) == {"visit", "view", "cart", "pay"} and all(names.values())
     with pytest.raises(ConfigError):
         cp.funnel(ev, steps=["visit"])
+
+
+def test_members_without_send_time_fall_back_to_the_campaign_start_and_every_drop_is_counted():
+    members = pd.DataFrame(
+        {
+            "campaign_id": ["K1", "K1", "K1", "K2", "K9", "K3"],
+            "customer_id": ["a", "b", None, "c", "d", "e"],
+            "group": ["target", " Control", "target", "vip", "target", "target"],
+            "sent_at": pd.to_datetime(["2024-01-01", None, "2024-01-01", "2024-01-01", None,
+                                       "2024-01-01"]),
+        }
+    )  # fmt: skip
+    campaigns = pd.DataFrame({"campaign_id": ["K1", "K2"], "name": ["Spring", "Summer"],
+                              "coupon_code": [None, None], "partner": [None, None],
+                              "channel": ["sms", "sms"],
+                              "starts_at": pd.to_datetime(["2024-01-05", "2024-01-01"])})  # fmt: skip
+    tx = _tx([("a", "o1", "2024-01-02", 10.0, "web", None), ("b", "o2", "2024-01-06", 5.0, "web", None),
+              ("e", "o3", "2024-01-02", 7.0, "web", None)])  # fmt: skip
+    r = cp.member_responses(members, tx, campaigns=campaigns)
+    # b has no sent_at: K1 starts 2024-01-05, so the 2024-01-06 order is a response
+    b = r.set_index("customer_id").loc["b"]
+    assert b["sent_at"] == pd.Timestamp("2024-01-05") and b["group"] == "control"
+    assert bool(b["responded"])
+    counts = r.attrs["members"]
+    assert counts == {"read": 6, "used": 3, "sent_at_from_campaign": 1,
+                      "dropped_no_send_date": 1, "dropped_missing_customer": 1,
+                      "dropped_unknown_group": 1}  # fmt: skip
+    dropped = sum(v for k, v in counts.items() if k.startswith("dropped_"))
+    assert counts["used"] + dropped == counts["read"]
+
+    table = cp.campaign_response(campaigns, members, tx, responses=r)
+    # e belongs to K3, which the campaigns table lacks
+    assert table.attrs["members"]["dropped_unknown_campaign"] == 1
+    text = cp.campaign_findings(table)
+    assert "1 of 6 campaign members had no send time" in text
+    assert "their campaign is not in the campaigns table" in text
+    assert "neither target nor control" in text
+    zh = cp.campaign_findings(table, language="zh")
+    assert "6 名活动成员中有 1 名缺少发送时间" in zh

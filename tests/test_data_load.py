@@ -497,3 +497,41 @@ def test_demo_dirty_rows_match_the_planted_truth(demo_params, demo_truth, tmp_pa
         "call_centre",
         "unknown",
     }
+
+
+def test_campaign_member_groups_map_aliases_and_quarantine_unknown_values(tmp_path):
+    tx = write(tmp_path, "C1,O1,2024-03-05,1,store\n")
+    members = tmp_path / "members.csv"
+    members.write_text(
+        "campaign_id,customer_id,group,sent_at\n"
+        "K1,C1,Target,2024-03-01\n"  # canonical, other case: not a repair
+        "K1,C2, treatment ,2024-03-01\n"  # alias
+        "K1,C3,对照组,2024-03-01\n"  # alias
+        "K1,C4,HOLDOUT,2024-03-01\n"  # alias, other case
+        "K1,C5,vip,2024-03-01\n"  # unknown
+        "K1,C6,control,\n",  # missing sent_at is kept (campaigns fall back to starts_at)
+        encoding="utf-8",
+    )
+    p = params(tmp_path, tx)
+    p["campaign_members"] = {"path": str(members)}
+    ds = data.load_dataset(p, cache=False)
+    got = data.execute(ds.campaign_members).set_index("customer_id")["group"].to_dict()
+    assert got == {"C1": "target", "C2": "target", "C3": "control", "C4": "control",
+                   "C6": "control"}  # fmt: skip
+    q = ds.quality["campaign_members"]
+    assert q.rejected == {"unknown_group": 1}
+    assert q.repaired == {"group_alias": 3}
+    check_counts(ds, 6, "campaign_members")
+    rows = quarantine(ds, "campaign_members")
+    assert rows[["source_row", "reason", "group"]].values.tolist() == [
+        ["5", "unknown_group", "vip"]
+    ]
+
+    # aliases are configurable; an alias may not mean both groups
+    p["cleaning"]["group_aliases"] = {"target": ["vip"], "control": []}
+    ds = data.load_dataset(p, cache=False)
+    assert ds.quality["campaign_members"].rejected == {"unknown_group": 3}
+    assert ds.quality["campaign_members"].repaired == {"group_alias": 1}
+    p["cleaning"]["group_aliases"] = {"target": ["x"], "control": ["X"]}
+    with pytest.raises(ConfigError, match="group_aliases"):
+        data.load_dataset(p, cache=False)
