@@ -41,6 +41,7 @@ from crmlib.config import check_choice, check_range, merge, params_path, read_ya
 from crmlib.data import as_table, execute, parse_day
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, t
+from crmlib.reporting import md_escape
 
 __all__ = [
     "LEVELS",
@@ -1283,8 +1284,8 @@ def describe_rules(rules: pd.DataFrame, *, language: str = "en", top: int = 5) -
             + t(
                 "basket.rule_sentence",
                 language,
-                x=_JOIN.join(row.antecedents),
-                y=_JOIN.join(row.consequents),
+                x=_JOIN.join(map(md_escape, row.antecedents)),
+                y=_JOIN.join(map(md_escape, row.consequents)),
                 lift=_times(row.lift),
                 confidence=f"{row.confidence:.0%}",
             )
@@ -1308,8 +1309,8 @@ def describe_sequential(rules: pd.DataFrame, *, language: str = "en", top: int =
             + t(
                 "basket.sequential_sentence",
                 language,
-                x=row.antecedent,
-                y=row.consequent,
+                x=md_escape(row.antecedent),
+                y=md_escape(row.consequent),
                 days=int(row.within_days),
                 lift=_times(row.lift),
                 median=f"{row.median_days:g}",
@@ -1409,7 +1410,7 @@ def describe_recommend(segment: str | None, *, language: str = "en", scheme: str
             | (table["name_zh"] == wanted)
         ]
         name = str(match[f"name_{language}"].iloc[0]) if len(match) else wanted
-        who = t("basket.segment_members", language, name=name)
+        who = t("basket.segment_members", language, name=md_escape(name))
     return t("basket.explain_recommend", language, who=who)
 
 

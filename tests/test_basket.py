@@ -510,3 +510,41 @@ def test_demo_planted_pairs_are_found(demo_params, demo_truth) -> None:
             pair["then"],
             pair["first"],
         ) in strongest
+
+
+# ------------------------------------------------------------------------------------------
+# data values written into report Markdown stay text
+
+HOSTILE = ("<img src=x onerror=alert(1)>", "双11*狂欢_")
+
+
+def rendered(markdown: str) -> tuple[str, str]:
+    """The HTML mistune (nbconvert's Markdown renderer) makes of ``markdown``, and its text."""
+    import mistune
+    from bs4 import BeautifulSoup
+
+    html = mistune.html(markdown)
+    return html, BeautifulSoup(html, "html.parser").get_text()
+
+
+def test_product_and_segment_names_cannot_inject_markup() -> None:
+    lines = random_lines(21)
+    lines["sku"] = lines["sku"].replace({"SKU12": HOSTILE[0], "SKU13": HOSTILE[1]})
+    rules = basket.association_rules(lines, min_support=0.01, max_len=2, min_lift=1.0)
+    pair = rules[rules["antecedents"].map(lambda a: a == (HOSTILE[0],))]
+    assert len(pair)
+    seq = basket.sequential_rules(lines, within_days=30, min_customers=1, min_lift=0.0)
+    seq = seq[seq["antecedent"].isin(HOSTILE) & seq["consequent"].isin(HOSTILE)]
+    assert len(seq)
+    for language in ("en", "zh"):
+        texts = [
+            basket.describe_rules(pair, language=language, top=1),
+            basket.describe_sequential(seq, language=language, top=1),
+        ]
+        for text in texts:
+            html, visible = rendered(text)
+            assert "<img" not in html
+            assert HOSTILE[0] in visible and HOSTILE[1] in visible
+        for name in HOSTILE:
+            html, visible = rendered(basket.describe_recommend(name, language=language))
+            assert "<img" not in html and name in visible
