@@ -89,6 +89,13 @@ DEFAULTS: dict[str, Any] = {
 #: Canonical values of ``campaign_members.group``.
 GROUPS: tuple[str, ...] = ("target", "control")
 
+#: Key columns that identify one row; later rows repeating a key are quarantined as
+#: ``duplicate_key`` (the first row with the key that passes every other rule is kept).
+KEYS: dict[str, str] = {
+    "customers": "customer_id",
+    "campaigns": "campaign_id",
+}
+
 _CHOICES = {
     "duplicates": ("drop", "keep"),
     "returns": ("net", "drop"),
@@ -626,6 +633,17 @@ class _Cleaner:
             raise DataError(
                 f"cannot clean {table}: {str(exc).splitlines()[0]}", file=self.src.label
             ) from exc
+
+        key = KEYS.get(table)
+        if key is not None and key in mapping:
+            # a key repeated on a different line: the first usable row (by source row) wins
+            col = _q("__p_" + key)
+            self.con.execute(
+                f"UPDATE {_q(self.work)} SET __reason = 'duplicate_key' WHERE __row IN ("
+                f"SELECT __row FROM (SELECT __row, row_number() OVER "
+                f"(PARTITION BY {col} ORDER BY __row) AS n FROM {_q(self.work)} "
+                f"WHERE __reason IS NULL AND {col} IS NOT NULL) WHERE n > 1)"
+            )
 
         counts = [
             "count(*)",

@@ -260,7 +260,7 @@ def resolve_as_of(
 # ---------------------------------------------------------------------------------------------
 
 #: Bump when the cleaning rules change, so cached tables of an older version are not reused.
-CLEANING_VERSION = "3"
+CLEANING_VERSION = "4"
 
 #: Top-level keys of params/data.yaml that are not tables.
 _SETTINGS = ("cleaning", "quarantine_dir", "cache_dir")

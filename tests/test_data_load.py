@@ -535,3 +535,58 @@ def test_campaign_member_groups_map_aliases_and_quarantine_unknown_values(tmp_pa
     p["cleaning"]["group_aliases"] = {"target": ["x"], "control": ["X"]}
     with pytest.raises(ConfigError, match="group_aliases"):
         data.load_dataset(p, cache=False)
+
+
+def test_repeated_customer_and_campaign_keys_are_quarantined_after_the_first(tmp_path):
+    tx = write(tmp_path, "C1,O1,2024-03-05,1,store\n")
+    cust = tmp_path / "customers.csv"
+    cust.write_text(
+        "customer_id,member_level,signup_at\n"
+        "C1,gold,2023-01-01\n"
+        "C2,silver,not a date\n"  # rejected for its date, so the next C2 line is the one kept
+        "C1,silver,2023-02-01\n"  # same key, different line
+        "C2,bronze,2023-03-01\n"
+        "C1,gold,2023-01-01\n",  # exact repeat of line 1: duplicate_line comes first
+        encoding="utf-8",
+    )
+    camp = tmp_path / "campaigns.csv"
+    camp.write_text(
+        "campaign_id,name,starts_at\nK1,Spring,2024-03-01\nK1,Spring again,2024-03-02\n",
+        encoding="utf-8",
+    )
+    members = tmp_path / "members.csv"
+    members.write_text(
+        "campaign_id,customer_id,group,sent_at\nK1,C1,target,2024-03-01\n", encoding="utf-8"
+    )
+    p = params(tmp_path, tx)
+    p["customers"] = {"path": str(cust)}
+    p["campaigns"] = {"path": str(camp)}
+    p["campaign_members"] = {"path": str(members)}
+    ds = data.load_dataset(p, cache=False)
+
+    got = data.execute(ds.customers).set_index("customer_id")["member_level"].to_dict()
+    assert got == {"C1": "gold", "C2": "bronze"}
+    assert ds.quality["customers"].rejected == {
+        "duplicate_key": 1,
+        "unparseable_signup_at": 1,
+        "duplicate_line": 1,
+    }
+    check_counts(ds, 5, "customers")
+    rows = quarantine(ds, "customers")
+    assert rows[["source_row", "reason"]].values.tolist() == [
+        ["2", "unparseable_signup_at"],
+        ["3", "duplicate_key"],
+        ["5", "duplicate_line"],
+    ]
+
+    campaigns = data.execute(ds.campaigns)
+    assert campaigns[["campaign_id", "name"]].values.tolist() == [["K1", "Spring"]]
+    assert ds.quality["campaigns"].rejected == {"duplicate_key": 1}
+    assert quarantine(ds, "campaigns")[["source_row", "reason", "name"]].values.tolist() == [
+        ["2", "duplicate_key", "Spring again"]
+    ]
+    check_counts(ds, 2, "campaigns")
+    # the member joins one campaign row, not two
+    joined = ds.campaign_members.join(ds.campaigns, "campaign_id")
+    assert int(data.execute(joined.count().name("n").as_table())["n"].iloc[0]) == 1
+    assert "duplicate_key" in ds.quality.to_frame()["kind"].tolist()
