@@ -39,6 +39,7 @@ from crmlib.config import check_choice, check_range, merge, params_path, read_ya
 from crmlib.data import PERSONAL_FIELDS, as_table, execute, resolve_as_of
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, labels, t
+from crmlib.reporting import md_escape
 
 __all__ = [
     "METRICS",
@@ -1143,7 +1144,7 @@ def export_lists(
     lines = [head, "|---|---:|---|"]
     for f in files:
         name = segmentation.scheme.segment_name(f.stem, language=language)
-        lines.append(f"| {name} | {int(counts.get(f.stem, 0)):,} | `{f}` |")
+        lines.append(f"| {md_escape(name)} | {int(counts.get(f.stem, 0)):,} | {md_escape(f)} |")
     note = t("rfm.personal_included" if include_personal else "rfm.personal_excluded", language)
     return "\n".join(lines) + "\n\n" + note
 
@@ -1212,7 +1213,7 @@ def headline_findings(segmentation: Segmentation, *, language: str = "en") -> st
             "rfm.finding_pareto",
             language,
             share=_pct(p20),
-            segment=first["name"],
+            segment=md_escape(first["name"]),
             seg_customers=_pct(first["share_customers"]),
             seg_revenue=_pct(first["share_revenue"]),
         ),
@@ -1222,7 +1223,7 @@ def headline_findings(segmentation: Segmentation, *, language: str = "en") -> st
             t(
                 "rfm.finding_top_segment",
                 language,
-                segment=top["name"],
+                segment=md_escape(top["name"]),
                 seg_customers=_pct(top["share_customers"]),
                 seg_revenue=_pct(top["share_revenue"]),
             )
@@ -1237,7 +1238,7 @@ def scoring_note(segmentation: Segmentation, *, language: str = "en") -> str:
     check_language(language)
     sch = segmentation.scheme
     key = f"rfm.scoring_{segmentation.scoring}"
-    return t(key, language, scheme=sch.name[language], levels=len(sch.levels))
+    return t(key, language, scheme=md_escape(sch.name[language]), levels=len(sch.levels))
 
 
 def value_matrix_findings(summary: pd.DataFrame, *, language: str = "en") -> str:
@@ -1257,7 +1258,7 @@ def value_matrix_findings(summary: pd.DataFrame, *, language: str = "en") -> str
             t(
                 "rfm.finding_quadrant",
                 language,
-                name=row["name"],
+                name=md_escape(row["name"]),
                 customers=_pct(row["share_customers"]),
                 revenue=_pct(row["share_revenue"]),
             )
@@ -1287,7 +1288,7 @@ def pareto_findings(table: pd.DataFrame, *, language: str = "en") -> str:
         text = (
             f"{value[0]:.0%}–{value[1]:.0%}" if isinstance(value, list) else f"{float(value):.0%}"
         )
-        norms.append(f"{text} ({norm['scope'][language]}; {norm['source']})")
+        norms.append(f"{text} ({md_escape(norm['scope'][language])}; {md_escape(norm['source'])})")
     if norms:
         lines.append(t("rfm.finding_norms", language, norms="; ".join(norms)))
     return "\n".join(f"- {line}" for line in lines)

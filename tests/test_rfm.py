@@ -562,3 +562,58 @@ def test_lines_that_cancel_out_net_to_exactly_zero():
     table = rfm.rfm_table(tx).set_index("customer_id")
     assert table.loc["z", "orders"] == 1
     assert table.loc["z", "monetary"] == 0.0
+
+
+HOSTILE = ("<img src=x onerror=alert(1)>", "双11*狂欢_")
+
+
+def rendered(markdown: str) -> tuple[str, str]:
+    """The HTML mistune (nbconvert's Markdown renderer) makes of ``markdown``, and its text."""
+    import mistune
+    from bs4 import BeautifulSoup
+
+    html = mistune.html(markdown)
+    return html, BeautifulSoup(html, "html.parser").get_text()
+
+
+def test_names_from_the_users_yaml_cannot_inject_markup(tmp_path, monkeypatch):
+    mine = {
+        "name": {"en": HOSTILE[0], "zh": HOSTILE[1]},
+        "dimensions": ["r"],
+        "levels": ["L", "H"],
+        "scoring": "highlow",
+        "segments": [
+            {"key": "active", "name": {"en": HOSTILE[0], "zh": HOSTILE[0]}, "cells": ["H"],
+             "action": {"en": "Keep", "zh": "保持"}, "colour": "#000000"},
+            {"key": "lapsed", "name": {"en": HOSTILE[1], "zh": HOSTILE[1]}, "cells": ["L"],
+             "action": {"en": "Wake", "zh": "唤醒"}, "colour": "#999999"},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "hostile.yaml"
+    path.write_text(yaml.safe_dump(mine, allow_unicode=True), encoding="utf-8")
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    seg = rfm.segment_rfm(
+        table, scheme=str(path), split={"recency": 30, "frequency": 1, "monetary": 1}
+    )
+    matrix = rfm.value_matrix(table)
+    matrix["name"] = [HOSTILE[i % 2] for i in range(len(matrix))]
+    shipped = rfm._segments_params()
+    norms = [{"revenue_share": 0.8, "scope": {"en": HOSTILE[0], "zh": HOSTILE[0]},
+              "source": HOSTILE[1]}]  # fmt: skip
+    monkeypatch.setattr(rfm, "_segments_params", lambda *a, **k: shipped | {"pareto_norms": norms})
+    for language in ("en", "zh"):
+        texts = {
+            "headline": rfm.headline_findings(seg, language=language),
+            "scoring": rfm.scoring_note(seg, language=language),
+            "matrix": rfm.value_matrix_findings(matrix, language=language),
+            "pareto": rfm.pareto_findings(table, language=language),
+            "export": rfm.export_lists(seg, tmp_path / "lists", language=language),
+        }
+        visible = {}
+        for what, text in texts.items():
+            html, visible[what] = rendered(text)
+            assert "<img" not in html, what
+        for what in ("matrix", "pareto", "export"):
+            assert HOSTILE[0] in visible[what] and HOSTILE[1] in visible[what], what
+        assert mine["name"][language] in visible["scoring"]
+        assert any(name in visible["headline"] for name in HOSTILE)
