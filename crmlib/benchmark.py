@@ -624,6 +624,14 @@ def kpi_name(kpi: str, *, language: str = "en") -> str:
     return names.get(f"kpi_{kpi}", kpi)
 
 
+def _kpi_markdown(kpi: str, *, language: str) -> str:
+    """:func:`kpi_name` for report Markdown: a KPI id from the user's YAML without a label is
+    escaped (it is data), a label from the catalogue is written as it is."""
+    names = labels("benchmark", language)
+    key = f"kpi_{kpi}"
+    return names[key] if key in names else reporting.md_escape(kpi)
+
+
 def comparison_table(
     comparison: pd.DataFrame,
     *,
@@ -704,7 +712,10 @@ def context_notes(bench: pd.DataFrame, *, language: str = "en") -> str:
     if ctx.empty:
         return ""
     lines = [t("benchmark.context_intro", language)]
-    lines += [f"- {r['scope']} — {r['source']}" for _, r in ctx.iterrows()]
+    lines += [
+        f"- {reporting.md_escape(r['scope'])} — {reporting.md_escape(r['source'])}"
+        for _, r in ctx.iterrows()
+    ]
     return "\n".join(lines)
 
 
@@ -747,7 +758,7 @@ def findings(comparison: pd.DataFrame, bench: pd.DataFrame, *, language: str = "
     ]
     if bad:
         lines.append(t("benchmark.f_worse", language,
-                       kpis=", ".join(kpi_name(k, language=language) for k in bad)))  # fmt: skip
+                       kpis=", ".join(_kpi_markdown(k, language=language) for k in bad)))  # fmt: skip
     st = bench[bench["status"].isin(["good", "bad"])]
     below = st[st["status"] == "bad"]
     lines.append(t("benchmark.f_bench", language, n=len(st), ok=len(st) - len(below)))
@@ -757,10 +768,10 @@ def findings(comparison: pd.DataFrame, bench: pd.DataFrame, *, language: str = "
             t(
                 "benchmark.f_below",
                 language,
-                kpi=kpi_name(b["kpi"], language=language),
+                kpi=_kpi_markdown(b["kpi"], language=language),
                 ours=format_value(b["our_value"], fmt=fmt),
                 bench=format_value(b["value"], fmt=fmt),
-                source=short_source(b["source"], year=b["year"]),
+                source=reporting.md_escape(short_source(b["source"], year=b["year"])),
             )
         )
     return "\n".join(f"- {x}" for x in lines)

@@ -166,3 +166,40 @@ def test_benchmark_comparison_notes_unit_and_scope_mismatch():
     assert out.loc["wrong_unit", "status"] == "n/a"
     assert out.loc["wrong_unit", "comparable_note"] == "unit,scope"
     assert out.loc["claim", "status"] == "context"
+
+
+HOSTILE = ("<img src=x onerror=alert(1)>", "双11*狂欢_")
+
+
+def rendered(markdown: str) -> tuple[str, str]:
+    """The HTML mistune (nbconvert's Markdown renderer) makes of ``markdown``, and its text."""
+    import mistune
+    from bs4 import BeautifulSoup
+
+    html = mistune.html(markdown)
+    return html, BeautifulSoup(html, "html.parser").get_text()
+
+
+def test_names_and_sources_from_the_yaml_cannot_inject_markup():
+    comparison = bm.compare_periods(_tx(ROWS), as_of="2024-06-30", period="month")
+    figures = bm.load_benchmarks(
+        {
+            "benchmarks": {
+                "high": {"kpi": "retention_rate", "value": 0.99, "unit": "share", "year": 2020,
+                         "source": HOSTILE[0], "scope": "retail", "comparability": "direct"},
+                "claim": {"kind": "context", "value": 5, "unit": "ratio", "year": 2014,
+                          "source": HOSTILE[1], "scope": HOSTILE[0]},
+            }
+        }
+    )  # fmt: skip
+    bench = bm.compare_benchmarks(comparison, figures)
+    assert bench.set_index("id").loc["high", "status"] == "bad"
+    # a KPI of the user's own without a label keeps its id as its name
+    custom = comparison.iloc[:1].assign(kpi=HOSTILE[1], vs_last_year="bad")
+    comparison = pd.concat([comparison, custom], ignore_index=True)
+    comparison.attrs = custom.attrs
+    for language in ("en", "zh"):
+        html, visible = rendered(bm.findings(comparison, bench, language=language))
+        assert "<img" not in html and HOSTILE[0] in visible and HOSTILE[1] in visible
+        html, visible = rendered(bm.context_notes(bench, language=language))
+        assert "<img" not in html and HOSTILE[0] in visible and HOSTILE[1] in visible
