@@ -233,7 +233,9 @@ def build_facts(
 
 
 def _format_fact(value: Any, fmt: str | None, language: str) -> str:
-    if fmt is None or isinstance(value, str):
+    if isinstance(value, str):
+        return reporting.md_escape(value)  # a name from the data or the user's YAML
+    if fmt is None:
         return str(value)
     if fmt == "pts":
         return f"{float(value) * 100:.1f}"
@@ -375,7 +377,7 @@ def executive_summary(
                                 top_share=top_share, min_drop=min_drop)  # fmt: skip
         scores = at_risk.attrs["scores"]
     except (ConfigError, ValueError) as exc:
-        notes.append(t("summary.note_no_clv", language, reason=str(exc)))
+        notes.append(t("summary.note_no_clv", language, reason=reporting.md_escape(exc)))
     comparison = bm.compare_periods(data, as_of=day, period=period,
                                     response_days=response_days, clv=scores)  # fmt: skip
     bench = bm.compare_benchmarks(comparison)
@@ -496,7 +498,7 @@ def findings(summary: Summary, *, language: str = "en") -> str:
             t(
                 "summary.f_campaign",
                 language,
-                name=b["name"],
+                name=reporting.md_escape(b["name"]),
                 uplift=f"{b['uplift'] * 100:.1f}",
                 low=f"{b['uplift_low'] * 100:.1f}",
                 high=f"{b['uplift_high'] * 100:.1f}",
@@ -509,8 +511,8 @@ def findings(summary: Summary, *, language: str = "en") -> str:
             t(
                 "summary.f_cross_sell",
                 language,
-                first=c["antecedent"],
-                then=c["consequent"],
+                first=reporting.md_escape(c["antecedent"]),
+                then=reporting.md_escape(c["consequent"]),
                 share=bm.format_value(c["share"], fmt="pct"),
                 days=int(c["within_days"]),
                 lift=f"{c['lift']:.1f}",

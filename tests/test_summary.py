@@ -87,3 +87,38 @@ def test_build_facts_leaves_out_missing_values():
     facts = sm.build_facts(comp)
     assert "revenue.value" not in facts and facts["revenue.vs_last_year"] == "n/a"
     assert facts["retention_rate.value"] == pytest.approx(0.30)
+
+
+HOSTILE = ("<img src=x onerror=alert(1)>", "双11*狂欢_")
+
+
+def rendered(markdown: str) -> tuple[str, str]:
+    """The HTML mistune (nbconvert's Markdown renderer) makes of ``markdown``, and its text."""
+    import mistune
+    from bs4 import BeautifulSoup
+
+    html = mistune.html(markdown)
+    return html, BeautifulSoup(html, "html.parser").get_text()
+
+
+def test_campaign_and_product_names_cannot_inject_markup():
+    best = pd.Series({"name": HOSTILE[0], "campaign_id": "c1", "uplift": 0.05,
+                      "uplift_low": 0.01, "uplift_high": 0.09,
+                      "incremental_revenue": 900.0, "channel": HOSTILE[1]})  # fmt: skip
+    cross = pd.Series({"antecedent": HOSTILE[1], "consequent": HOSTILE[0], "share": 0.2,
+                       "lift": 3.0, "within_days": 30})  # fmt: skip
+    for language in ("en", "zh"):
+        facts = sm.build_facts(_comparison(), best_campaign=best, cross_sell=cross,
+                               language=language)  # fmt: skip
+        recs = sm.recommend(facts, language=language, max_items=10)
+        assert {"scale_best_campaign", "cross_sell"} <= {r["id"] for r in recs}
+        summary = sm.Summary(
+            as_of=pd.Timestamp("2024-06-30"), comparison=_comparison(), benchmarks=pd.DataFrame(),
+            status=pd.DataFrame(), at_risk=None, movements=None, campaigns=None,
+            best_campaign=best, cross_sell=cross, facts=facts, recommendations=recs,
+        )  # fmt: skip
+        for text in (sm.findings(summary, language=language),
+                     sm.recommendations_markdown(summary, language=language)):  # fmt: skip
+            html, visible = rendered(text)
+            assert "<img" not in html
+            assert HOSTILE[0] in visible and HOSTILE[1] in visible
