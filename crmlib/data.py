@@ -104,6 +104,14 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 #: Personal fields that reports mask unless a report explicitly asks for them.
 PERSONAL_FIELDS: tuple[str, ...] = ("name", "phone", "email", "address", "postcode", "birthday")
 
+#: Free-text and staff columns a report leaves out of quarantine samples unless asked
+#: (:meth:`Dataset.quarantined` with ``unmapped=True``): message text can hold anything a
+#: customer wrote, and sales_rep names an employee.
+REPORT_HIDDEN_FIELDS: dict[str, tuple[str, ...]] = {
+    "transactions": ("sales_rep",),
+    "touchpoints": ("content",),
+}
+
 _CONNECTION: Any = None
 
 
@@ -316,6 +324,7 @@ class Dataset:
         limit: int | None = None,
         mask: bool = True,
         language: str | None = None,
+        unmapped: bool = True,
     ) -> pd.DataFrame:
         """Rejected rows of ``table``: ``source_row``, ``reason`` and the original columns.
 
@@ -326,20 +335,47 @@ class Dataset:
         limit
             Return at most this many rows (the first by source row).
         mask
-            Mask personal fields (:data:`PERSONAL_FIELDS`, found through the column mapping)
-            with :func:`mask_personal`.
+            Mask personal fields with :func:`mask_personal`: the customers table's personal
+            columns (:data:`PERSONAL_FIELDS`, found through the column mapping) and, in any
+            table, source columns named like a personal field (``phone`` …).
         language
             Translate the reasons and the two leading column names for a report.
+        unmapped
+            True: every column of the source file, under its source name. False (what a report
+            shows): only the columns mapped onto the canonical schema, under their canonical
+            names, without the free-text and staff columns of :data:`REPORT_HIDDEN_FIELDS`;
+            source columns the mapping does not name (an address or phone column of an order
+            export) are left out.
         """
         q = self.quality.tables.get(table)
         if q is None or not q.quarantine_file or not Path(q.quarantine_file).exists():
             return pd.DataFrame(columns=["source_row", "reason"])
         frame = pd.read_csv(q.quarantine_file, dtype=str, nrows=limit, keep_default_na=False)
         frame["source_row"] = frame["source_row"].astype("int64")
+        mapping = (self.source.get(table) or {}).get("columns") or {}
+        lead = ["source_row", "reason"]
+        # source column -> canonical column, for the columns of this table's schema
+        canonical: dict[str, str] = {}
+        for col in SCHEMAS.get(table, {}):
+            raw = mapping.get(col, col)
+            match = [c for c in frame.columns[2:] if c.strip().lstrip("\ufeff").strip() == raw]
+            if match:
+                canonical[match[0]] = col
         if mask:
-            mapping = (self.source.get(table) or {}).get("columns") or {}
-            kinds = {mapping.get(f, f): f for f in PERSONAL_FIELDS}
-            frame = mask_personal(frame, columns={c: k for c, k in kinds.items() if c in frame})
+            kinds: dict[str, str] = {}
+            for column in frame.columns[2:]:
+                col = canonical.get(column)
+                if col is not None:
+                    if table == "customers" and col in PERSONAL_FIELDS:
+                        kinds[column] = col
+                elif column in PERSONAL_FIELDS:
+                    kinds[column] = column
+            frame = mask_personal(frame, columns=kinds)
+        if not unmapped:
+            hidden = set(REPORT_HIDDEN_FIELDS.get(table, ()))
+            keep = [c for c, col in canonical.items() if col not in hidden]
+            keep.sort(key=lambda c: list(SCHEMAS[table]).index(canonical[c]))
+            frame = frame[lead + keep].rename(columns={c: canonical[c] for c in keep})
         if language is not None:
             frame["reason"] = [kind_label(r, language) for r in frame["reason"]]
             frame = frame.rename(

@@ -80,6 +80,63 @@ def test_quarantined_rows_are_masked(tmp_path):
     assert ds.quarantined("transactions", mask=False)["phone"].tolist()[0] == "13812341234"
 
 
+def test_report_sample_shows_only_mapped_columns_and_escapes_html(tmp_path):
+    from crmlib import reporting
+
+    hostile = "<img src=x onerror=alert(1)>"
+    tx = tmp_path / "orders.csv"
+    tx.write_text(
+        "会员ID,订单号,下单时间,实付金额,销售代表,收货地址,phone\n"
+        f"C1,O1,not a date,5,Wang Wei,上海市浦东新区世纪大道100号,13812341234\n"
+        f"C2,{hostile},2024-01-02,x,Li Na,北京市朝阳区,13900001111\n"
+        "C3,O3,2024-01-03,7,Li Na,北京市,13700002222\n",
+        encoding="utf-8",
+    )
+    touch = tmp_path / "touch.csv"
+    touch.write_text(
+        "customer_id,occurred_at,kind,content\nC1,bad,complaint,my phone is 13812341234\n"
+        "C1,2024-01-01,inquiry,ok\n",
+        encoding="utf-8",
+    )
+    cust = tmp_path / "cust.csv"
+    cust.write_text(
+        "customer_id,姓名,手机,signup_at\nC1,张三,13812341234,2023-01-01\nC1,张三,13812341235,x\n",
+        encoding="utf-8",
+    )
+    p = source(tmp_path, "C1,O1,2024-01-05,10,门店,13812341234\n")
+    p["transactions"] = {
+        "path": str(tx),
+        "columns": {"customer_id": "会员ID", "order_id": "订单号", "ordered_at": "下单时间",
+                    "amount": "实付金额", "sales_rep": "销售代表"},
+    }  # fmt: skip
+    p["touchpoints"] = {"path": str(touch)}
+    p["customers"] = {"path": str(cust), "columns": {"name": "姓名", "phone": "手机"}}
+    ds = data.load_dataset(p, cache=False)
+
+    sample = ds.quarantined("transactions", unmapped=False)
+    # unmapped source columns (address, phone) and the sales rep stay out of the report
+    assert list(sample.columns) == [
+        "source_row", "reason", "customer_id", "order_id", "ordered_at", "amount",
+    ]  # fmt: skip
+    assert sample["order_id"].tolist() == ["O1", hostile]
+    html = reporting.show(sample)._repr_html_()
+    assert hostile not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "13812341234" not in html and "Wang Wei" not in html and "浦东" not in html
+    # the full file, for the data owner, still has every column (phone masked by its name)
+    everything = ds.quarantined("transactions")
+    assert {"销售代表", "收货地址", "phone"} <= set(everything.columns)
+    assert everything["phone"].tolist() == ["138****1234", "139****1111"]
+
+    touch_sample = ds.quarantined("touchpoints", unmapped=False)
+    assert "content" not in touch_sample.columns and touch_sample["kind"].tolist() == ["complaint"]
+    assert "content" in ds.quarantined("touchpoints").columns
+
+    # personal fields of customers are masked under their canonical names
+    cust_sample = ds.quarantined("customers", unmapped=False, language="zh")
+    assert cust_sample[["name", "phone"]].values.tolist() == [["张**", "138****1235"]]
+    assert list(cust_sample.columns[:2]) == ["源文件行号", "原因"]
+
+
 def test_cache_is_reused_and_invalidated(tmp_path):
     p = source(tmp_path, BODY)
     first = data.load_dataset(p)
