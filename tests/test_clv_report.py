@@ -84,3 +84,14 @@ def test_charts_draw_their_data(check: clv.Backtest, analysis: clv.Analysis, lan
     assert 1 <= len(ax.lines) <= 4
     assert all(0 <= y <= 1 for line in ax.lines for y in line.get_ydata())
     plt.close("all")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_export_path_stays_text(language: str, tmp_path) -> None:
+    import mistune
+    from bs4 import BeautifulSoup
+
+    path = tmp_path / "<img src=x onerror=alert(1)>" / "双11*狂欢_.csv"
+    html = mistune.html(clv.text.export_text(path, language=language))
+    assert "<img" not in html
+    assert str(path) in BeautifulSoup(html, "html.parser").get_text()
