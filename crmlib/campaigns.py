@@ -827,7 +827,11 @@ def missing_note(table: str, *, language: str = "en") -> str:
 
 
 def campaign_findings(response: pd.DataFrame, *, language: str = "en") -> str:
-    """Plain-language findings on the campaigns: best campaign, how many worked, partners."""
+    """Plain-language findings on the campaigns: best campaign, how many worked, partners.
+
+    Data values (campaign names and ids) are written through :func:`crmlib.reporting.md_escape`,
+    so a name holding HTML or Markdown shows as text.
+    """
     check_language(language)
     if response.empty:
         return t("campaigns.no_campaigns", language)
@@ -849,8 +853,8 @@ def campaign_findings(response: pd.DataFrame, *, language: str = "en") -> str:
             t(
                 "campaigns.f_best",
                 language,
-                name=best["name"],
-                id=best["campaign_id"],
+                name=reporting.md_escape(best["name"]),
+                id=reporting.md_escape(best["campaign_id"]),
                 uplift=_pp(best["uplift"]),
                 low=_pp(best["uplift_low"]),
                 high=_pp(best["uplift_high"]),
@@ -922,9 +926,11 @@ def channel_findings(
                 t(
                     "campaigns.f_channel_top",
                     language,
-                    channel=t(f"data.channel_{by.index[0]}", language)
-                    if f"data.channel_{by.index[0]}" in _catalogue()
-                    else by.index[0],
+                    channel=reporting.md_escape(
+                        t(f"data.channel_{by.index[0]}", language)
+                        if f"data.channel_{by.index[0]}" in _catalogue()
+                        else by.index[0]
+                    ),
                     share=_pct(by.iloc[0] / by.sum()),
                 )
             )
@@ -946,9 +952,11 @@ def channel_findings(
             t(
                 "campaigns.f_touch",
                 language,
-                kind=t(f"campaigns.kind_{top['kind']}", language)
-                if f"campaigns.kind_{top['kind']}" in _catalogue()
-                else top["kind"],
+                kind=reporting.md_escape(
+                    t(f"campaigns.kind_{top['kind']}", language)
+                    if f"campaigns.kind_{top['kind']}" in _catalogue()
+                    else top["kind"]
+                ),
                 rate=_pct(top["purchase_rate"]),
                 base=_pct(top["base_rate"]),
                 days=effects.attrs.get("window_days", 30),
@@ -1010,8 +1018,8 @@ def funnel_findings(table: pd.DataFrame, *, model: str = "steps", language: str 
         "campaigns.f_funnel",
         language,
         overall=_pct(table["rate_from_first"].iloc[-1], 2),
-        step=names[worst["step"]],
-        next=names[nxt["step"]],
+        step=reporting.md_escape(names[worst["step"]]),
+        next=reporting.md_escape(names[nxt["step"]]),
         drop=_pct(worst["drop_share"]),
     )
 

@@ -254,3 +254,29 @@ def test_members_without_send_time_fall_back_to_the_campaign_start_and_every_dro
     assert "neither target nor control" in text
     zh = cp.campaign_findings(table, language="zh")
     assert "6 名活动成员中有 1 名缺少发送时间" in zh
+
+
+def test_findings_write_data_values_as_text_not_html_or_markdown():
+    hostile = "<img src=x onerror=alert(1)> **big** [x](javascript:y)"
+    members = pd.DataFrame(
+        {
+            "campaign_id": ["K<1>"] * 4,
+            "customer_id": ["a", "b", "c", "d"],
+            "group": ["target", "target", "control", "control"],
+            "sent_at": pd.to_datetime(["2024-01-01"] * 4),
+        }
+    )
+    campaigns = pd.DataFrame({"campaign_id": ["K<1>"], "name": [hostile], "coupon_code": [None],
+                              "partner": ["<b>Partner</b>"], "channel": ["sms"],
+                              "starts_at": pd.to_datetime(["2024-01-01"])})  # fmt: skip
+    tx = _tx([("a", "o1", "2024-01-02", 10.0, "<script>x</script>", None),
+              ("b", "o2", "2024-01-03", 10.0, "<script>x</script>", None)])  # fmt: skip
+    table = cp.campaign_response(campaigns, members, tx)
+    for language in ("en", "zh"):
+        text = cp.campaign_findings(table, language=language)
+        assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+        assert "K&lt;1&gt;" in text and r"\*\*big\*\*" in text and r"\[x\]" in text
+    trends = cp.channel_trends(tx, as_of="2024-01-31")
+    multi = cp.multichannel(tx, as_of="2024-01-31")
+    channels = cp.channel_findings(trends, multi)
+    assert "<script>" not in channels and "&lt;script&gt;x&lt;/script&gt;" in channels
