@@ -14,6 +14,7 @@ from crmlib.clv.scoring import load_params, score
 from crmlib.clv.summaries import _as_day, summary
 from crmlib.config import check_range
 from crmlib.data import resolve_as_of
+from crmlib.reporting import md_escape
 
 
 def observation_end(transactions: Any, *, as_of: Any = "") -> pd.Timestamp:
@@ -122,7 +123,7 @@ def value_by_segment(
     segments = rfm_segments(
         transactions, as_of=analysis.observation_end, scheme=scheme, language=language
     )
-    note = t("clv.segment_source_rfm", language, scheme=scheme)
+    note = t("clv.segment_source_rfm", language, scheme=md_escape(scheme))
     return by_segment(analysis.scores, segments), note
 
 
