@@ -422,6 +422,14 @@ def test_every_report_notebook_runs_on_demo_data(tmp_path, request):
     failed = {nb["name"]: nb["error"] for nb in result.run["notebooks"] if nb["status"] != "ok"}
     assert not failed, failed
     for nb in result.run["notebooks"]:
+        executed = nbformat.read(result.run_dir / nb["ipynb"], as_version=4)
+        stderr = [
+            "".join(out.get("text", ""))
+            for cell in executed.cells
+            for out in cell.get("outputs", [])
+            if out.get("output_type") == "stream" and out.get("name") == "stderr"
+        ]
+        assert not stderr, f"{nb['name']} prints to stderr in the report: {stderr}"
         page = (result.run_dir / nb["html"]).read_text(encoding="utf-8")
         assert "<img" in page, f"{nb['name']} shows no chart"
         assert 'class="jp-CodeMirrorEditor' not in page, f"{nb['name']} shows code"

@@ -209,7 +209,7 @@ def stage_flow(
     ax.set_ylim(-0.02, top + 0.08)
     from_p, to_p = transitions["from_period"].iloc[0], transitions["to_period"].iloc[0]
     for x, label in ((x0, from_p), (x1, to_p)):
-        ax.text(x + bar_w / 2, top + 0.03, str(label), ha="center", va="bottom", fontweight="bold")
+        ax.text(x + bar_w / 2, top + 0.03, str(label), ha="center", va="bottom", fontsize="large")
     ax.set_axis_off()
     ax.set_title(t("lifecycle.title_flow", language, from_period=from_p, to_period=to_p))
     return ax
