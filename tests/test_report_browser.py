@@ -20,13 +20,13 @@ FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
 pytestmark = pytest.mark.slow
 
 
-def _chromium() -> str | None:
+def _find_chromium() -> str | None:
     if Path("/usr/bin/chromium").exists():
         return "/usr/bin/chromium"
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-CHROMIUM = _chromium()
+CHROMIUM = _find_chromium()
 #: CI sets CRMWB_REQUIRE_BROWSER=1 after installing Chromium, so a failed install fails the run
 #: instead of quietly skipping these tests.
 REQUIRED = bool(os.environ.get("CRMWB_REQUIRE_BROWSER"))
@@ -36,7 +36,8 @@ needs_browser = pytest.mark.skipif(
 )
 
 
-def _screenshot(page: Path, png: Path, profile: Path, *, size: str = "1200,2000") -> None:
+def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run headless Chromium with this machine's flags (no background networking) and ``args``."""
     assert CHROMIUM, "CRMWB_REQUIRE_BROWSER is set but Chromium is not installed"
     command = [
         CHROMIUM,
@@ -49,30 +50,40 @@ def _screenshot(page: Path, png: Path, profile: Path, *, size: str = "1200,2000"
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={profile}",
-        f"--screenshot={png}",
-        f"--window-size={size}",
-        page.resolve().as_uri(),
+        *args,
     ]
-    proc = subprocess.run(command, capture_output=True, timeout=180)
+    return subprocess.run(command, capture_output=True, timeout=180)
+
+
+def _screenshot(page: Path, png: Path, profile: Path, *, size: str = "1200,2000") -> None:
+    proc = _chromium(
+        profile, f"--screenshot={png}", f"--window-size={size}", page.resolve().as_uri()
+    )
     assert png.is_file(), proc.stderr.decode(errors="replace")[-2000:]
 
 
-@needs_browser
-def test_report_html_renders_with_charts_and_no_code(tmp_path):
-    from PIL import Image, ImageStat
-
+@pytest.fixture(scope="module")
+def published_run(tmp_path_factory):
+    """One run of the small fixture pack: its full HTML report and its email digest."""
     pack = build_pack(
         "browser",
         {"notebooks": ["ok"], "period": "day", "parameters": {"ok": {"bars": 6}}},
         notebooks_dir=FIXTURES,
         root=ROOT,
     )
-    result = runner.run_pack(
-        pack, reports_dir=tmp_path / "reports", as_of="2026-11-22", progress=False
-    )
+    reports = tmp_path_factory.mktemp("reports")
+    result = runner.run_pack(pack, reports_dir=reports, as_of="2026-11-22", progress=False)
     [nb] = result.run["notebooks"]
     assert nb["status"] == "ok", nb["error"]
-    page = result.run_dir / nb["html"]
+    return result
+
+
+@needs_browser
+def test_report_html_renders_with_charts_and_no_code(tmp_path, published_run):
+    from PIL import Image, ImageStat
+
+    [nb] = published_run.run["notebooks"]
+    page = published_run.run_dir / nb["html"]
     html = page.read_text(encoding="utf-8")
 
     # charts are embedded images; no code cell shows its source
@@ -92,19 +103,11 @@ def test_report_html_renders_with_charts_and_no_code(tmp_path):
 
 
 @needs_browser
-def test_email_digest_renders_with_its_inline_charts(tmp_path):
+def test_email_digest_renders_with_its_inline_charts(tmp_path, published_run):
     """The email body as a mail client shows it: cid: images resolved to the attached PNGs."""
     from PIL import Image, ImageStat
 
-    pack = build_pack(
-        "mail",
-        {"notebooks": ["ok"], "period": "day", "parameters": {"ok": {"bars": 6}}},
-        notebooks_dir=FIXTURES,
-        root=ROOT,
-    )
-    result = runner.run_pack(
-        pack, reports_dir=tmp_path / "reports", as_of="2026-11-22", progress=False
-    )
+    result = published_run
     run = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
     html = (result.run_dir / run["email"]["html"]).read_text(encoding="utf-8")
     assert "data:" not in html and "<script" not in html.lower()
@@ -133,24 +136,9 @@ def test_email_digest_renders_with_its_inline_charts(tmp_path):
         ),
         encoding="utf-8",
     )
-    dom = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile-dom'}",
-            "--dump-dom",
-            probe.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    ).stdout
+    dom = _chromium(tmp_path / "profile-dom", "--dump-dom", probe.as_uri()).stdout.decode(
+        errors="replace"
+    )
     widths = re.search(r'data-widths="([^"]*)"', dom)
     assert widths, dom[-2000:]
     loaded = [int(w) for w in widths.group(1).split(",") if w]
