@@ -28,14 +28,14 @@ def test_customer_summary_hand_computed_case():
             (None, "6", "2024-01-31 12:00", 99.0),  # anonymous: sets the default end only
         ]
     )
-    got = data.customer_summary(tx, monetary=True).set_index("customer_id")
+    got = data.customer_summary(tx, monetary=True, orders=True).set_index("customer_id")
     assert got.attrs["observation_end"] == pd.Timestamp("2024-01-31")
     a, b = got.loc["A"], got.loc["B"]
     assert (a.orders, a.purchase_days, a.frequency, a.recency, a["T"]) == (3, 2, 1, 10, 30)
     assert a.revenue == pytest.approx(38.0)
     assert a.monetary_value == pytest.approx(20.0)
-    assert a.first_purchase == pd.Timestamp("2024-01-01 09:00")
-    assert a.last_purchase == pd.Timestamp("2024-01-11 10:00")
+    assert a.first_purchase == pd.Timestamp("2024-01-01")  # purchase days, not times
+    assert a.last_purchase == pd.Timestamp("2024-01-11")  # the return on the 12th is no purchase
     assert (b.orders, b.frequency, b.recency, b["T"], b.monetary_value) == (1, 0, 0, 11, 0.0)
 
 
@@ -83,7 +83,9 @@ def test_customer_summary_matches_plain_pandas_with_returns_and_anonymous_lines(
         }
     )
     end = pd.Timestamp("2024-03-15")
-    ours = data.customer_summary(tx, observation_end="2024-03-15").set_index("customer_id")
+    ours = data.customer_summary(tx, observation_end="2024-03-15", orders=True).set_index(
+        "customer_id"
+    )
 
     known = tx[tx["customer_id"].notna() & (tx["ordered_at"].dt.normalize() <= end)]
     buys = known[known["amount"] >= 0].assign(day=lambda d: d["ordered_at"].dt.normalize())
@@ -174,7 +176,7 @@ def test_customer_summary_monetary_matches_plain_pandas_with_returns_and_missing
     )
     tx.loc[tx["customer_id"] == "7", "amount"] = -1.0  # returns only: left out
     end = pd.Timestamp("2024-02-20")
-    ours = data.customer_summary(tx, observation_end="2024-02-20", monetary=True)
+    ours = data.customer_summary(tx, observation_end="2024-02-20", monetary=True, orders=True)
 
     dated = tx[tx["ordered_at"].notna() & (tx["ordered_at"].dt.normalize() <= end)]
     buys = dated[~(dated["amount"] < 0)].assign(day=lambda d: d["ordered_at"].dt.normalize())
@@ -182,8 +184,8 @@ def test_customer_summary_monetary_matches_plain_pandas_with_returns_and_missing
     on_first = buys["day"] == buys["customer_id"].map(first_day)
     expect = pd.DataFrame(
         {
-            "first_purchase": buys.groupby("customer_id")["ordered_at"].min(),
-            "last_purchase": buys.groupby("customer_id")["ordered_at"].max(),
+            "first_purchase": first_day,
+            "last_purchase": buys.groupby("customer_id")["day"].max(),
             "orders": buys.groupby("customer_id")["order_id"].nunique(),
             "purchase_days": buys.groupby("customer_id")["day"].nunique(),
             "revenue": dated.groupby("customer_id")["amount"].sum(),
@@ -214,3 +216,20 @@ def test_customer_summary_orders_customers_as_python_sorts_their_ids():
     got = data.customer_summary(tx)
     assert got["customer_id"].tolist() == sorted(ids)
     assert got.index.tolist() == list(range(len(ids)))
+
+
+def test_customer_summary_columns_by_default_and_on_request():
+    tx = lines([("A", "1", "2024-01-01 09:00", 10.0), ("A", "2", "2024-01-03 10:00", 4.0)])
+    base = ["customer_id", "first_purchase", "last_purchase", "purchase_days", "revenue"]
+    lifetimes_cols = ["frequency", "recency", "T"]
+    assert data.customer_summary(tx).columns.tolist() == base + lifetimes_cols
+    both = data.customer_summary(tx, monetary=True, orders=True)
+    assert both.columns.tolist() == [
+        *base[:3],
+        "orders",
+        *base[3:],
+        *lifetimes_cols,
+        "monetary_value",
+    ]
+    assert str(both["first_purchase"].dtype) == "datetime64[us]"
+    assert both[["orders", "purchase_days", "monetary_value"]].values.tolist() == [[2, 2, 4.0]]
