@@ -150,9 +150,13 @@ def test_validate_prints_the_report_and_returns_its_code(monkeypatch, capsys):
         return "transactions: 10 rows read, 1 rejected", 1
 
     monkeypatch.setattr(crmlib.data, "validate", validate)
-    assert main(["validate", "my.yaml", "--language", "zh"]) == 1
-    assert seen == [("my.yaml", "zh")]
+    assert main(["validate", "--params", "my.yaml", "--language", "zh"]) == 1
+    assert main(["validate", "other.yaml"]) == 1
+    assert main(["validate"]) == 1
+    assert seen == [("my.yaml", "zh"), ("other.yaml", "en"), ("params/data.yaml", "en")]
     assert "1 rejected" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # one file or the other, not both
+        main(["validate", "--params", "a.yaml", "b.yaml"])
 
 
 def test_demo_data_builds_demo_or_cdnow(monkeypatch, tmp_path, capsys):

@@ -207,3 +207,34 @@ def test_quality_charts_draw(tmp_path):
             ds.quality.to_frame().query("status in ['repaired', 'flagged', 'rejected']")
         )
         plt.close(ax.figure)
+
+
+def test_crmwb_validate_params_end_to_end(tmp_path):
+    """The installed command, as the README tells a user to run it on their own data."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    params = tmp_path / "my_data.yaml"
+    params.write_text(yaml.safe_dump(source(tmp_path, BODY), allow_unicode=True), "utf-8")
+    crmwb = Path(sys.executable).with_name("crmwb")
+    done = subprocess.run(
+        [str(crmwb), "validate", "--params", str(params)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "4 rows read" in done.stdout
+    assert (tmp_path / "quarantine" / "transactions.quarantine.csv").exists()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(f"transactions:\n  path: {tmp_path / 'nowhere.csv'}\n", "utf-8")
+    done = subprocess.run(
+        [str(crmwb), "validate", "--params", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "nowhere.csv" in done.stdout + done.stderr

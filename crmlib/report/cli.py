@@ -23,6 +23,7 @@ EPILOG = """\
 examples:
   crmwb demo-data                      build the demo retailer in data/demo
   crmwb validate                       check params/data.yaml and the data it points at
+  crmwb validate --params my.yaml      the same for another data params file
   crmwb run --all                      run every pack of params/reports.yaml into reports/
   crmwb run weekly --as-of 2026-11-22  run one pack for the week of that date
   crmwb run 01_data_quality            run one notebook alone (folder named by day)
@@ -34,6 +35,9 @@ exit status: 0 all fine, 1 a report notebook failed (or email not sent), 2 bad d
   75 a pack was not run because a run of it is already going (started by hand, by cron or by
   `crmwb schedule`; the other packs named still ran): try again when it has finished.
 """
+
+#: The data params file commands read unless told otherwise.
+DATA_PARAMS = "params/data.yaml"
 
 #: Exit status when a pack was not started because a run of it is already going (as
 #: ``crmwb schedule --once``; ``EX_TEMPFAIL`` of sysexits.h: try again later).
@@ -127,12 +131,20 @@ def _parser() -> argparse.ArgumentParser:
         "repaired and rejected (rejected rows go to the quarantine folder). With --packs, "
         "also check every pack of the packs file against its notebooks.",
     )
-    validate.add_argument(
-        "params",
+    source = validate.add_mutually_exclusive_group()
+    source.add_argument(
+        "--params",
+        dest="params",
+        default=None,
+        metavar="FILE",
+        help=f"the data params file (default: {DATA_PARAMS})",
+    )
+    source.add_argument(
+        "data_params",
         nargs="?",
-        default="params/data.yaml",
+        default=None,
         metavar="DATA_PARAMS",
-        help="the data params file (default: %(default)s)",
+        help="the same, given without --params",
     )
     validate.add_argument("--language", choices=LANGUAGES, default="en")
     validate.add_argument(
@@ -238,7 +250,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     validate = _optional("crmlib.data", "validate")
-    text, code = validate(args.params, language=args.language)
+    text, code = validate(args.params or args.data_params or DATA_PARAMS, language=args.language)
     print(text)
     if args.packs:
         from crmlib.report.packs import load_packs
