@@ -23,12 +23,12 @@ def _packs(tmp_path: Path, packs: dict) -> Path:
     return path
 
 
-def _published_run(reports: Path, status: str = "ok") -> Path:
-    run_dir = reports / "weekly" / "2026-W47"
+def _published_run(reports: Path, status: str = "ok", period: str = "2026-W47") -> Path:
+    run_dir = reports / "weekly" / period
     run_dir.mkdir(parents=True)
     archive.write_json(
         run_dir / "run.json",
-        {"pack": "weekly", "run_id": "2026-W47", "status": status, "notebooks": []},
+        {"pack": "weekly", "run_id": period, "status": status, "notebooks": []},
     )
     return run_dir
 
@@ -239,3 +239,30 @@ def test_help_documents_the_busy_exit_status(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "75 a pack was not run because a run of it is already going" in capsys.readouterr().out
+
+
+def test_send_retry_without_a_run_sends_every_outbox(tmp_path, monkeypatch, capsys):
+    from crmlib.report import delivery
+
+    reports = tmp_path / "reports"
+    waiting = _published_run(reports, period="2026-W46")
+    done = _published_run(reports, period="2026-W47")
+    (waiting / delivery.OUTBOX).mkdir()
+    (waiting / delivery.OUTBOX / "digest--boss@example.com.eml").write_bytes(b"Subject: x\n\nx")
+    (done / delivery.OUTBOX).mkdir()  # emptied by an earlier retry
+    assert delivery.runs_with_outbox(reports) == [waiting]
+
+    calls = []
+
+    def send_run(path, *, dry_run=False, retry=False):
+        calls.append((Path(path), retry))
+        return types.SimpleNamespace(ok=False)  # SMTP still down: the exit status says so
+
+    monkeypatch.setattr(delivery, "send_run", send_run)
+    assert main(["send", "--retry", "--reports-dir", str(reports)]) == 1
+    assert calls == [(waiting, True)]
+    assert main(["send", "--reports-dir", str(reports)]) == 2  # no run, no --retry
+    assert "--retry" in capsys.readouterr().err
+    (waiting / delivery.OUTBOX / "digest--boss@example.com.eml").unlink()
+    assert main(["send", "--retry", "--reports-dir", str(reports)]) == 0
+    assert "nothing waits" in capsys.readouterr().out

@@ -12,6 +12,7 @@ from crmlib.errors import ConfigError
 from crmlib.report.packs import (
     DEFAULT_TIMEOUT,
     check_parameters,
+    default_pack,
     load_packs,
     period_name,
     resolve_targets,
@@ -193,6 +194,40 @@ def test_targets_resolve_to_packs_and_single_notebooks(tmp_path):
         resolve_targets(["montly"], packs=packs, notebooks_dir=FIXTURES, root=ROOT)
     with pytest.raises(ConfigError, match="nothing to run"):
         resolve_targets([], packs=packs, notebooks_dir=FIXTURES, root=ROOT)
+    as_path = resolve_targets(
+        ["tests/fixtures/notebooks/slow.ipynb", "ok.ipynb"],
+        packs=packs,
+        notebooks_dir=FIXTURES,
+        root=ROOT,
+    )
+    assert [p.name for p in as_path] == ["slow", "ok"]
+
+
+def test_no_target_runs_the_default_pack(tmp_path):
+    two = {"weekly": _pack(), "monthly": _pack(period="month")}
+    text = yaml.safe_dump({"notebooks_dir": str(FIXTURES), "packs": two}, sort_keys=False)
+    path = _write(tmp_path, two, text=text)
+    packs = load_packs(path, root=ROOT)
+    assert default_pack(path, root=ROOT) == "weekly"  # no default_pack: the first pack
+    chosen = resolve_targets([], packs=packs, notebooks_dir=FIXTURES, root=ROOT, default="weekly")
+    assert [p.name for p in chosen] == ["weekly"]
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    path.write_text(
+        yaml.safe_dump({**data, "default_pack": "monthly"}, sort_keys=False), encoding="utf-8"
+    )
+    assert default_pack(path, root=ROOT, packs=load_packs(path, root=ROOT)) == "monthly"
+    path.write_text(yaml.safe_dump({**data, "default_pack": "daily"}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="default_pack 'daily' is not a pack"):
+        load_packs(path, root=ROOT)
+
+
+def test_shipped_default_pack_runs_the_summary_campaigns_and_benchmarks():
+    """Issue 7: notebooks 00, 06 and 07 run in the default pack."""
+    packs = load_packs(ROOT / "params" / "reports.yaml", root=ROOT)
+    default = default_pack(ROOT / "params" / "reports.yaml", root=ROOT, packs=packs)
+    names = {nb.name for nb in packs[default].notebooks}
+    assert {"00_executive_summary", "06_campaigns_channels", "07_benchmarks"} <= names
 
 
 def test_shipped_packs_file_is_valid():

@@ -24,11 +24,13 @@ examples:
   crmwb demo-data                      build the demo retailer in data/demo
   crmwb validate                       check params/data.yaml and the data it points at
   crmwb validate --params my.yaml      the same for another data params file
+  crmwb run                            run the default pack of params/reports.yaml
   crmwb run --all                      run every pack of params/reports.yaml into reports/
   crmwb run weekly --as-of 2026-11-22  run one pack for the week of that date
   crmwb run 01_data_quality            run one notebook alone (folder named by day)
   crmwb index                          rebuild reports/index.html
   crmwb send weekly --dry-run          build the latest weekly email without sending it
+  crmwb send --retry                   send what failed sends left in any run's outbox
   crmwb schedule --crontab             print crontab lines for every pack's schedule
 
 exit status: 0 all fine, 1 a report notebook failed (or email not sent), 2 bad data or params,
@@ -67,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
         "targets",
         nargs="*",
         metavar="PACK|NOTEBOOK",
-        help="pack names, or notebook names (without .ipynb) to run a notebook alone",
+        help="pack names, or notebook names (01_data_quality or notebooks/01_data_quality.ipynb) "
+        "to run a notebook alone; none: the default pack of the packs file (its default_pack, "
+        "else its first pack)",
     )
     run.add_argument("--all", action="store_true", help="run every pack of the packs file")
     run.add_argument(
@@ -182,13 +186,18 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument(
         "run",
         metavar="RUN",
+        nargs="?",
+        default=None,
         help="a run folder, <pack>/<period> under the reports folder, or a pack name (its "
-        "latest run)",
+        "latest run); may be left out with --retry",
     )
     send.add_argument("--reports-dir", default="reports", metavar="DIR")
     send.add_argument("--dry-run", action="store_true", help="build the message, do not send")
     send.add_argument(
-        "--retry", action="store_true", help="send again even if the run was already sent"
+        "--retry",
+        action="store_true",
+        help="send only what an earlier failed send left in the outbox (of RUN, or of every run "
+        "when RUN is left out); recipients who already got it are never emailed again",
     )
 
     schedule = sub.add_parser(
@@ -288,12 +297,22 @@ def _optional(module: str, name: str):
 def _cmd_send(args: argparse.Namespace) -> int:
     from crmlib.report.archive import find_run
 
-    run_dir = find_run(args.run, reports_dir=args.reports_dir)
     send_run = _optional("crmlib.report.delivery", "send_run")
-    result = send_run(run_dir, dry_run=args.dry_run, retry=args.retry)
-    if result is not None:
-        print(result)
-    return 0 if getattr(result, "ok", True) else 1
+    if args.run is not None:
+        run_dirs = [find_run(args.run, reports_dir=args.reports_dir)]
+    elif args.retry:
+        run_dirs = _optional("crmlib.report.delivery", "runs_with_outbox")(args.reports_dir)
+        if not run_dirs:
+            print(f"nothing waits in an outbox under {args.reports_dir}")
+    else:
+        raise ReportError("name the run to send (or pass --retry to send every outbox)")
+    failed = 0
+    for run_dir in run_dirs:
+        result = send_run(run_dir, dry_run=args.dry_run, retry=args.retry)
+        if result is not None:
+            print(result)
+        failed += not getattr(result, "ok", True)
+    return 1 if failed else 0
 
 
 def _cmd_schedule(args: argparse.Namespace) -> int:

@@ -215,6 +215,16 @@ def _slug(recipient: str) -> str:
     return re.sub(r"[^a-z0-9@._-]", "_", recipient.lower())
 
 
+def runs_with_outbox(reports_dir: str | Path = "reports") -> list[Path]:
+    """Run folders under ``reports_dir`` whose ``outbox/`` still holds unsent messages, oldest
+    first: what ``crmwb send --retry`` without a run sends."""
+    from crmlib.report.archive import list_runs
+
+    reports_dir = Path(reports_dir)
+    found = [reports_dir / run["path"] for run in list_runs(reports_dir)]
+    return [run for run in reversed(found) if any((run / OUTBOX).glob("*.eml"))]
+
+
 def _outbox_path(folder: Path, kind: str, recipient: str) -> Path:
     return folder / f"{kind}--{_slug(recipient)}.eml"
 

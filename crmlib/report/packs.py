@@ -67,7 +67,7 @@ _PACK_KEYS = (
     "digest",
     "period",
 )
-_TOP_KEYS = ("notebooks_dir", "packs")
+_TOP_KEYS = ("notebooks_dir", "default_pack", "packs")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _TYPES = ("str", "int", "float", "bool", "list", "tuple", "dict", "None")
@@ -617,10 +617,50 @@ def load_packs(
             f"{str(path)!r}: unknown top-level key(s) {unknown}; allowed: {', '.join(_TOP_KEYS)}"
         )
     notebooks_dir = data.get("notebooks_dir") or NOTEBOOKS_DIR
-    return {
+    packs = {
         str(name): build_pack(str(name), spec, notebooks_dir=notebooks_dir, root=root)
         for name, spec in data["packs"].items()
     }
+    _default_of(data, packs, path)
+    return packs
+
+
+def _default_of(data: Mapping[str, Any], packs: Mapping[str, Pack], path: Path) -> str | None:
+    """The packs file's ``default_pack`` (else its first pack); None when it has no pack."""
+    default = data.get("default_pack")
+    if default is None:
+        return next(iter(packs), None)
+    if str(default) not in packs:
+        raise ConfigError(
+            f"{str(path)!r}: default_pack {default!r} is not a pack of this file "
+            f"({', '.join(packs) or 'none defined'})"
+        )
+    return str(default)
+
+
+def default_pack(
+    path: str | Path = REPORTS_YAML,
+    *,
+    root: str | Path | None = None,
+    packs: Mapping[str, Pack] | None = None,
+) -> str | None:
+    """The pack ``crmwb run`` runs when it is given no target.
+
+    That is the packs file's ``default_pack`` key, else the first pack of the file; None when
+    the file defines no pack. ``packs``: the file's packs when already loaded
+    (:func:`load_packs`), so they are not validated twice.
+
+    Raises
+    ------
+    ConfigError
+        When ``default_pack`` names no pack of the file (or the file is invalid).
+    """
+    root = Path(root).resolve() if root is not None else Path.cwd()
+    path = Path(path)
+    full = path if path.is_absolute() else root / path
+    if packs is None:
+        packs = load_packs(full, root=root)
+    return _default_of(read_yaml(full) or {}, packs, full)
 
 
 def notebooks_dir_of(path: str | Path = REPORTS_YAML, *, root: str | Path | None = None) -> Path:
@@ -640,20 +680,25 @@ def resolve_targets(
     notebooks_dir: str | Path = NOTEBOOKS_DIR,
     root: str | Path | None = None,
     language: str = "en",
+    default: str | None = None,
 ) -> list[Pack]:
     """Turn command-line targets (pack or notebook names) into packs to run.
 
-    A pack name selects that pack; a notebook name selects a one-notebook pack of the same
-    name with the notebook's own defaults (its run folder is named by day). ``all_packs``
-    selects every pack. Packs win over notebooks of the same name.
+    A pack name selects that pack; a notebook name (``01_data_quality``, also written
+    ``01_data_quality.ipynb`` or ``notebooks/01_data_quality.ipynb``) selects a one-notebook
+    pack of the same name with the notebook's own defaults (its run folder is named by day).
+    ``all_packs`` selects every pack; no target at all selects the ``default`` pack. Packs win
+    over notebooks of the same name.
 
     Raises
     ------
     ConfigError
         When a target is neither a pack nor a notebook, or nothing is selected.
     """
-    targets = list(targets)
+    targets = [Path(t).stem if t not in packs and t.endswith(".ipynb") else t for t in targets]
     chosen = list(packs.values()) if all_packs else []
+    if not targets and not all_packs and default is not None:
+        chosen.append(packs[default])
     for target in targets:
         if target in packs:
             if packs[target] not in chosen:
@@ -675,5 +720,5 @@ def resolve_targets(
             )
         )
     if not chosen:
-        raise ConfigError("nothing to run: name a pack or notebook, or pass --all")
+        raise ConfigError("nothing to run: the packs file defines no pack; name a notebook")
     return chosen

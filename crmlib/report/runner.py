@@ -36,6 +36,7 @@ from crmlib.report.packs import (
     REPORTS_YAML,
     Pack,
     check_date,
+    default_pack,
     load_packs,
     notebooks_dir_of,
     period_name,
@@ -589,7 +590,8 @@ def run(
     ----------
     targets
         Pack names from ``reports_yaml`` or notebook names (a notebook alone runs as a
-        one-notebook pack of its name, its folder named by day).
+        one-notebook pack of its name, its folder named by day). None: the packs file's
+        default pack (:func:`crmlib.report.packs.default_pack`).
     all_packs
         Run every pack of ``reports_yaml``.
     reports_yaml
@@ -628,6 +630,7 @@ def run(
         notebooks_dir=notebooks_dir_of(path, root=root),
         root=root,
         language=options.get("language") or "en",
+        default=default_pack(path, root=root, packs=packs) if packs else None,
     )
     from filelock import Timeout as LockTimeout
 
