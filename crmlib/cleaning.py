@@ -3,13 +3,24 @@
 The work runs as SQL on the embedded DuckDB connection, so a 10M-line export cleans in seconds:
 
 1. the source is read as text (CSV: every column as VARCHAR; Parquet and databases keep their
-   types) into a temporary table whose ``rowid + 1`` is the 1-based source row number (row 1 is
-   the first data line after the header);
-2. one pass parses every canonical column (amounts, dates, channels, identifiers), marks exact
+   types) into a temporary table. A CSV line that does not split into the header's fields (too
+   many or too few fields, a quote that is never closed, a line over DuckDB's size limit) is
+   rejected as ``malformed_line``, its text and DuckDB's error kept for the quarantine, and the
+   rest of the file still loads;
+2. each row gets its 1-based source row number: row 1 is the first record after the header, a
+   record whose quoted field spans several lines counts once, blank lines are skipped and not
+   numbered, and malformed lines keep their place, so rows after them keep their true numbers;
+3. one pass parses every canonical column (amounts, dates, channels, identifiers), marks exact
    duplicate lines, and gives each row either no reason (kept) or the first reason that rejects it;
-3. kept rows go to the canonical table (Parquet file or in-memory table), rejected rows with their
-   original values, source row and reason to the quarantine CSV, and the counts to a
-   :class:`~crmlib.quality.TableQuality`.
+4. kept rows go to the canonical table (Parquet file or in-memory table), rejected rows with their
+   source row, reason, original values (for a malformed line: its ``line_text`` and the parser's
+   ``detail``) to the quarantine CSV, and the counts to a :class:`~crmlib.quality.TableQuality`.
+
+CSV files are read the RFC 4180 way: fields are separated by the table's ``delimiter`` (detected
+among ``,`` tab ``;`` ``|`` when not set), may be quoted with ``"``, and a quote inside a quoted
+field is doubled (a backslash escape is detected too). The header must be the first non-blank
+line. An unclosed quote runs on to the next quote character, so the lines it swallows form one
+malformed record whose ``line_text`` holds them all.
 
 Every rule is configured under ``cleaning:`` in ``params/data.yaml``; :data:`DEFAULTS` documents
 the defaults. Timestamps are stored as naive local time in the table's ``timezone``: naive values
@@ -19,18 +30,22 @@ are kept as they are, values with an explicit offset (``2024-03-05T10:00:00+00:0
 
 from __future__ import annotations
 
+import bisect
 import codecs
+import csv
 import gzip
+import io
+import itertools
 import logging
 import os
 import shutil
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 import pandas as pd
@@ -200,6 +215,167 @@ def _regex_escape(text: str) -> str:
     return "".join("\\" + ch if ch in r".^$*+?()[]{}|\/-" else ch for ch in text)
 
 
+#: Field separators tried, in this order, when a CSV source sets no ``delimiter``.
+CSV_DELIMITERS: tuple[str, ...] = (",", "\t", ";", "|")
+
+#: Lines of a CSV file read to detect its delimiter and header.
+_SNIFF_LINES = 5000
+
+_ENCODING_HINT = "; set its `encoding` in params/data.yaml (e.g. gbk)"
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file splits into fields, as :func:`sniff_csv` found it.
+
+    Attributes
+    ----------
+    delimiter
+        Field separator.
+    escape
+        What escapes a ``"`` inside a quoted field: ``"`` (RFC 4180, the quote doubled) or ``\\``.
+    header
+        Fields of the header line.
+    skip
+        Blank lines before the header.
+    """
+
+    delimiter: str
+    escape: str
+    header: tuple[str, ...]
+    skip: int = 0
+
+
+def _csv_rows(lines: Iterable[str], delimiter: str, escape: str) -> Iterator[list[str]]:
+    """Python's reader with the dialect DuckDB is given; a blank line comes back as ``[]``."""
+    rfc = escape == '"'
+    return csv.reader(
+        lines,
+        delimiter=delimiter,
+        quotechar='"',
+        doublequote=rfc,
+        escapechar=None if rfc else escape,
+        strict=False,
+    )
+
+
+def _open_text(path: Path, errors: str = "strict") -> IO[str]:
+    """``path`` (plain or gzip) as UTF-8 text, a byte-order mark dropped, line ends untouched."""
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors=errors, newline="")
+    return path.open(encoding="utf-8-sig", errors=errors, newline="")
+
+
+def _consistency(sample: str, delimiter: str, escape: str) -> tuple[int, list[str], int]:
+    """(records with as many fields as the header, header fields, blank lines before it)."""
+    header: list[str] = []
+    skip = score = 0
+    try:
+        for row in _csv_rows(io.StringIO(sample), delimiter, escape):
+            if not header:
+                skip += not row
+                header = row
+            elif row:
+                score += len(row) == len(header)
+    except csv.Error:  # a field longer than Python's limit: judge on what was read
+        pass
+    return score, header, skip
+
+
+def sniff_csv(path: Path, delimiter: str | None = None) -> CsvDialect:
+    """Detect the dialect of a UTF-8 CSV file from its first lines.
+
+    Each candidate delimiter (only ``delimiter`` when given) and escape is scored by how many
+    sampled records have as many fields as the header; the best wins, earlier candidates on a
+    tie. Malformed lines in the sample only lower a score, so they cannot change the dialect the
+    way they can fool a sniffer that wants every sampled line to agree.
+
+    Raises
+    ------
+    UnicodeDecodeError
+        The sampled lines are not valid UTF-8.
+    """
+    with _open_text(path) as fh:
+        sample = "".join(itertools.islice(fh, _SNIFF_LINES))
+    delimiters = (delimiter,) if delimiter else tuple(d for d in CSV_DELIMITERS if d in sample)
+    escapes = ('"', "\\") if "\\" in sample else ('"',)
+    best: tuple[int, CsvDialect] | None = None
+    for delim, escape in itertools.product(delimiters, escapes):
+        score, header, skip = _consistency(sample, delim, escape)
+        if (len(header) > 1 or delimiter) and (best is None or score > best[0]):
+            best = (score, CsvDialect(delim, escape, tuple(header), skip))
+    if best is None:  # one column: no candidate splits the header
+        _, header, skip = _consistency(sample, ",", '"')
+        return CsvDialect(",", '"', tuple(header), skip)
+    return best[1]
+
+
+def _column_names(header: Sequence[str]) -> list[str]:
+    """Column names for header fields, as DuckDB's reader names them.
+
+    Spaces around a name are trimmed, an empty name becomes ``column<i>`` (zero-padded to the
+    widest index) and a repeated name (case-insensitively) gets ``_1``, ``_2`` … appended.
+    """
+    width = len(str(len(header) - 1))
+    names: list[str] = []
+    taken: set[str] = set()
+    for i, field_name in enumerate(header):
+        name = field_name.strip(" ") or f"column{i:0{width}d}"
+        base, n = name, 0
+        while name.lower() in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name.lower())
+        names.append(name)
+    return names
+
+
+def _has_blank_line(path: Path) -> bool:
+    """Whether ``path`` (plain or gzip) holds an empty line anywhere (a fast byte scan)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    tail = b""
+    with opener(path, "rb") as fh:
+        while chunk := fh.read(1 << 23):
+            block = tail + chunk
+            if b"\n\n" in block or b"\n\r\n" in block or b"\r\r" in block:
+                return True
+            tail = block[-2:]
+    return False
+
+
+def _blank_records(path: Path, dialect: CsvDialect, before: int) -> list[int]:
+    """Blank records among data records ``1 .. before - 1``, numbered the way DuckDB counts.
+
+    DuckDB's rejects number records counting blank lines (a quoted field spanning lines counts
+    once), while blank lines yield no row; these numbers let the two agree. Only a file that has
+    an empty line at all is parsed, with Python's reader in DuckDB's dialect.
+    """
+    if before <= 1 or not _has_blank_line(path):
+        return []
+    blank: list[int] = []
+    with _open_text(path, errors="replace") as fh:
+        rows = _csv_rows(fh, dialect.delimiter, dialect.escape)
+        try:
+            for _ in range(dialect.skip + 1):  # blank lines before the header, the header
+                next(rows, None)
+            for number, row in enumerate(rows, start=1):
+                if number >= before:
+                    break
+                if not row:
+                    blank.append(number)
+        except csv.Error:  # a field longer than Python's limit: later rows assume no blank line
+            pass
+    return blank
+
+
+def _free_name(name: str, taken: Iterable[str]) -> str:
+    """``name``, with ``_`` appended until no name in ``taken`` equals it."""
+    used = {t.lower() for t in taken}
+    while name.lower() in used:
+        name += "_"
+    return name
+
+
 @dataclass
 class Source:
     """One table's source as configured in ``params/data.yaml`` (paths resolved)."""
@@ -249,6 +425,13 @@ class _Cleaner:
         tag = uuid.uuid4().hex[:10]
         self.raw = f"__crm_raw_{source.table}_{tag}"
         self.work = f"__crm_work_{source.table}_{tag}"
+        # malformed CSV lines: DuckDB's rejects, then (source_row, detail, line_text) and the
+        # steps that number the rows read around them (see _numbered)
+        self.rejects = f"__crm_rejects_{source.table}_{tag}"
+        self.rejects_scan = f"__crm_rejects_scan_{source.table}_{tag}"
+        self.bad = f"__crm_bad_{source.table}_{tag}"
+        self.steps = f"__crm_steps_{source.table}_{tag}"
+        self.n_bad = 0
         self.notes: list[str] = []
         self._tmp: list[Path] = []
 
@@ -269,14 +452,7 @@ class _Cleaner:
                     f"SELECT * FROM read_parquet({_lit(str(src.path))})"
                 )
             elif name.endswith((".csv", ".csv.gz", ".txt", ".tsv", ".txt.gz", ".tsv.gz")):
-                path = self._utf8_path(src.path)
-                options = "all_varchar=true, header=true"
-                if src.delimiter:
-                    options += f", delim={_lit(src.delimiter)}"
-                self.con.execute(
-                    f"CREATE TEMP TABLE {_q(self.raw)} AS "
-                    f"SELECT * FROM read_csv({_lit(str(path))}, {options})"
-                )
+                self._read_csv(self._utf8_path(src.path))
             else:
                 raise DataError(
                     f"unsupported file type for {src.table}; use .csv, .csv.gz or .parquet",
@@ -285,13 +461,117 @@ class _Cleaner:
                 )
         except duckdb.Error as exc:
             hint = (
-                "; set its `encoding` in params/data.yaml (e.g. gbk)"
+                _ENCODING_HINT
                 if "unicode" in str(exc).lower() or "utf-8" in str(exc).lower()
                 else ""
             )
             raise DataError(
                 f"cannot read {src.table}: {str(exc).splitlines()[0]}{hint}", file=str(src.path)
             ) from exc
+
+    def _read_csv(self, path: Path) -> None:
+        """Read a UTF-8 CSV file into the raw table, malformed lines into :attr:`bad`."""
+        table, label = self.src.table, str(self.src.path)
+        try:
+            dialect = sniff_csv(path, self.src.delimiter)
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"cannot read {table}: not valid UTF-8 in its first lines{_ENCODING_HINT}",
+                file=label,
+                value=exc.object[exc.start : exc.end + 3],
+            ) from exc
+        if not dialect.header:
+            raise DataError(f"{table} source file is empty", file=label)
+        if any("\n" in name or "\r" in name for name in dialect.header):
+            raise DataError(
+                f"the header line of {table} is malformed: a quote opened in it is not closed",
+                file=label,
+                value=dialect.delimiter.join(dialect.header)[:80],
+            )
+        names = _column_names(dialect.header)
+        columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+        options = (
+            f"auto_detect=false, header=true, skip={dialect.skip}, "
+            f"delim={_lit(dialect.delimiter)}, quote='\"', escape={_lit(dialect.escape)}, "
+            f"columns={columns}, store_rejects=true, rejects_table={_lit(self.rejects)}, "
+            f"rejects_scan={_lit(self.rejects_scan)}"
+        )
+        self.con.execute(
+            f"CREATE TEMP TABLE {_q(self.raw)} AS "
+            f"SELECT * FROM read_csv({_lit(str(path))}, {options})"
+        )
+        self._collect_malformed(path, dialect)
+
+    def _collect_malformed(self, path: Path, dialect: CsvDialect) -> None:
+        """Number DuckDB's rejected lines as source rows into :attr:`bad` and :attr:`steps`.
+
+        DuckDB gives each rejected record its line in the file (the header and blank lines
+        counted, a quoted field spanning lines counted once); less the header, the blank lines
+        before the header and the blank records before it, that is its source row. A line that
+        is not valid UTF-8 stops the load, as an unreadable file always has.
+        """
+        found = self.con.execute(
+            "SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; '), "
+            "min(csv_line), bool_or(error_type = 'INVALID ENCODING') "
+            f"FROM {_q(self.rejects)} GROUP BY line ORDER BY line"
+        ).fetchall()
+        if not found:
+            return
+        first = dialect.skip + 1  # DuckDB's line of the header
+        blank = _blank_records(path, dialect, found[-1][0] - first)
+        rows = [
+            (line - first - bisect.bisect_left(blank, line - first), detail, text, encoding)
+            for line, detail, text, encoding in found
+        ]
+        for row, detail, _, encoding in rows:
+            if encoding:
+                raise DataError(
+                    f"cannot read {self.src.table}: {detail}{_ENCODING_HINT}",
+                    file=str(self.src.path),
+                    row=row,
+                )
+        frame = pd.DataFrame(
+            [(row, detail, (text or "").strip("\r\n")) for row, detail, text, _ in rows],
+            columns=["source_row", "detail", "line_text"],
+        )
+        self._store_malformed(frame)
+        spanning = frame.loc[frame["line_text"].str.contains("\n", regex=False), "source_row"]
+        if len(spanning):
+            self.notes.append(
+                f"{len(spanning):,} malformed row(s) span several lines of the file, the first "
+                f"at source row {spanning.iloc[0]}: a quoted field runs over the line end (a quote "
+                "left open runs on to the next quote character), so the lines it covers are part "
+                "of that row; see its line_text in the quarantine"
+            )
+
+    def _store_malformed(self, frame: pd.DataFrame) -> None:
+        """Write ``source_row, detail, line_text`` of malformed rows to :attr:`bad`, and the
+        steps that number the rows read around them to :attr:`steps`."""
+        view = f"{self.bad}_df"
+        self.con.register(view, frame)
+        try:
+            self.con.execute(
+                f"CREATE TEMP TABLE {_q(self.bad)} AS SELECT CAST(source_row AS BIGINT) "
+                f"AS source_row, detail, line_text FROM {_q(view)}"
+            )
+        finally:
+            self.con.unregister(view)
+        # the k-th row read is source row k + #{j : r_j - j < k} for malformed rows r_1 < r_2 …
+        self.con.execute(
+            f"CREATE TEMP TABLE {_q(self.steps)} AS SELECT source_row - n AS __gap, "
+            f"max(n) AS __shift FROM (SELECT source_row, row_number() OVER "
+            f"(ORDER BY source_row) AS n FROM {_q(self.bad)}) GROUP BY 1"
+        )
+        self.n_bad = len(frame)
+
+    def _numbered(self) -> str:
+        """The raw table with ``__row``, each row's 1-based source row, as a SQL subquery."""
+        if not self.n_bad:
+            return f"(SELECT rowid + 1 AS __row, * FROM {_q(self.raw)})"
+        return (
+            f"(SELECT r.rowid + 1 + COALESCE(s.__shift, 0) AS __row, r.* FROM {_q(self.raw)} r "
+            f"ASOF LEFT JOIN {_q(self.steps)} s ON r.rowid + 1 > s.__gap)"
+        )
 
     def _utf8_path(self, path: Path) -> Path:
         """``path`` itself for UTF-8 (BOM tolerated), else a temporary UTF-8 copy."""
@@ -512,7 +792,14 @@ class _Cleaner:
             self.read()
             return self._clean(parquet=parquet, table_name=table_name, quarantine=quarantine)
         finally:
-            for name in (self.raw, self.work):
+            for name in (
+                self.raw,
+                self.work,
+                self.rejects,
+                self.rejects_scan,
+                self.bad,
+                self.steps,
+            ):
                 self.con.execute(f"DROP TABLE IF EXISTS temp.main.{_q(name)}")
             for path in self._tmp:
                 shutil.rmtree(path, ignore_errors=True)
@@ -575,7 +862,7 @@ class _Cleaner:
         if rules["duplicates"] == "drop" and raw_cols:
             part = ", ".join(_q(c) for c in raw_cols)
             reasons.append(
-                ("duplicate_line", f"row_number() OVER (PARTITION BY {part} ORDER BY rowid) > 1")
+                ("duplicate_line", f"row_number() OVER (PARTITION BY {part} ORDER BY __row) > 1")
             )
         for col in self.required:
             if table == "transactions" and col == "customer_id":
@@ -620,14 +907,14 @@ class _Cleaner:
             kind: " OR ".join(f"COALESCE({e}, false)" for e in exprs)
             for kind, exprs in repairs.items()
         }
-        parts = ["rowid + 1 AS __row", f"{reason_sql} AS __reason"]
+        parts = ["__row", f"{reason_sql} AS __reason"]
         parts += [f"{expr} AS {_q('__p_' + col)}" for col, expr in select.items()]
         parts += [f"{expr} AS {_q('__r_' + kind)}" for kind, expr in repair_cols.items()]
         parts += [f"COALESCE({expr}, false) AS {_q('__f_' + k)}" for k, expr in flags.items()]
         try:
             self.con.execute(
                 f"CREATE TEMP TABLE {_q(self.work)} AS SELECT {', '.join(parts)} "
-                f"FROM {_q(self.raw)}"
+                f"FROM {self._numbered()}"
             )
         except duckdb.Error as exc:
             raise DataError(
@@ -643,6 +930,11 @@ class _Cleaner:
                 f"SELECT __row FROM (SELECT __row, row_number() OVER "
                 f"(PARTITION BY {col} ORDER BY __row) AS n FROM {_q(self.work)} "
                 f"WHERE __reason IS NULL AND {col} IS NOT NULL) WHERE n > 1)"
+            )
+        if self.n_bad:
+            self.con.execute(
+                f"INSERT INTO {_q(self.work)} (__row, __reason) "
+                f"SELECT source_row, 'malformed_line' FROM {_q(self.bad)}"
             )
 
         counts = [
@@ -666,16 +958,7 @@ class _Cleaner:
         if n_kept == 0:
             self._raise_nothing_parseable(mapping)
 
-        # quarantine: original values, 1-based source row and reason
-        quarantine.parent.mkdir(parents=True, exist_ok=True)
-        tmp_q = quarantine.with_name(f".{quarantine.name}.{uuid.uuid4().hex[:8]}.tmp")
-        self.con.execute(
-            f"COPY (SELECT w.__row AS source_row, w.__reason AS reason, r.* "
-            f"FROM {_q(self.raw)} r JOIN {_q(self.work)} w ON r.rowid + 1 = w.__row "
-            f"WHERE w.__reason IS NOT NULL ORDER BY w.__row) "
-            f"TO {_lit(str(tmp_q))} (FORMAT csv, HEADER true)"
-        )
-        os.replace(tmp_q, quarantine)
+        self._write_quarantine(quarantine, list(types))
 
         kept_cols = ", ".join(f"{_q('__p_' + c)} AS {_q(c)}" for c in self.schema)
         kept_sql = f"SELECT {kept_cols} FROM {_q(self.work)} WHERE __reason IS NULL ORDER BY __row"
@@ -696,6 +979,30 @@ class _Cleaner:
         )
         return Cleaned(quality=quality, parquet=parquet, table_name=table_name)
 
+    def _write_quarantine(self, quarantine: Path, raw_cols: Sequence[str]) -> None:
+        """Rejected rows by source row: ``source_row, reason, detail, line_text`` and the
+        original columns (``detail`` and ``line_text`` are filled for malformed lines only and
+        get a trailing ``_`` when the source has a column of that name)."""
+        detail, text = _free_name("detail", raw_cols), _free_name("line_text", raw_cols)
+        if self.n_bad:
+            extra = f"b.detail AS {_q(detail)}, b.line_text AS {_q(text)}"
+            joins = (
+                f"LEFT JOIN {self._numbered()} r ON r.__row = w.__row "
+                f"LEFT JOIN {_q(self.bad)} b ON b.source_row = w.__row"
+            )
+        else:
+            extra = f"CAST(NULL AS VARCHAR) AS {_q(detail)}, CAST(NULL AS VARCHAR) AS {_q(text)}"
+            joins = f"JOIN {self._numbered()} r ON r.__row = w.__row"
+        quarantine.parent.mkdir(parents=True, exist_ok=True)
+        tmp_q = quarantine.with_name(f".{quarantine.name}.{uuid.uuid4().hex[:8]}.tmp")
+        self.con.execute(
+            f"COPY (SELECT w.__row AS source_row, w.__reason AS reason, {extra}, "
+            f"r.* EXCLUDE (__row) FROM {_q(self.work)} w {joins} "
+            f"WHERE w.__reason IS NOT NULL ORDER BY w.__row) "
+            f"TO {_lit(str(tmp_q))} (FORMAT csv, HEADER true)"
+        )
+        os.replace(tmp_q, quarantine)
+
     def _raise_nothing_parseable(self, mapping: Mapping[str, str]) -> None:
         row, reason = self.con.execute(
             f"SELECT __row, __reason FROM {_q(self.work)} WHERE __reason IS NOT NULL "
@@ -713,10 +1020,15 @@ class _Cleaner:
             }.get(reason, "amount")
         raw_col = mapping.get(column)
         value = None
-        if raw_col is not None:
+        if reason == "malformed_line":
+            raw_col = column = None
             value = self.con.execute(
-                f"SELECT CAST({_q(raw_col)} AS VARCHAR) FROM {_q(self.raw)} WHERE rowid = ?",
-                [row - 1],
+                f"SELECT line_text FROM {_q(self.bad)} WHERE source_row = ?", [row]
+            ).fetchone()[0][:120]
+        elif raw_col is not None:
+            value = self.con.execute(
+                f"SELECT CAST({_q(raw_col)} AS VARCHAR) FROM {self._numbered()} WHERE __row = ?",
+                [row],
             ).fetchone()[0]
         raise DataError(
             f"nothing in {self.src.table} could be used: every row was rejected; "

@@ -2,7 +2,9 @@
 
 Loading (:func:`crmlib.data.load_dataset`) counts every repair and every rejection; this module
 holds those counts, checks that they add up (``rows_read == kept + rejected``) and presents them as
-a tidy table, as text for the command line and as markdown for the data-quality report.
+a tidy table, as text for the command line and as markdown for the data-quality report. A CSV line
+that does not split into the header's fields is read and rejected too (``malformed_line``), so the
+counts cover every data row of the file.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class TableQuality:
     source
         Where the rows came from (file path or database URL).
     rows_read
-        Data rows read from the source (header not counted).
+        Data rows read from the source (header not counted), malformed CSV lines included; a
+        record whose quoted field spans lines counts once, blank lines not at all.
     kept
         Rows in the cleaned table.
     repaired
@@ -42,7 +45,9 @@ class TableQuality:
         ``return``, ``zero_amount``).
     rejected
         Rows written to the quarantine file, by reason (``duplicate_line``, ``future_date``,
-        ``unparseable_<column>`` …).
+        ``unparseable_<column>`` …; ``malformed_line`` for a CSV line with too many or too few
+        fields or an unclosed quote, quarantined with its ``line_text`` and the parser's
+        ``detail``).
     quarantine_file
         Path of the quarantine CSV (written even when empty, so an old one never lingers).
     notes
