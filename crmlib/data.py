@@ -31,6 +31,7 @@ from crmlib import cleaning
 from crmlib.config import check_choice, read_yaml
 from crmlib.errors import ConfigError, DataError
 from crmlib.i18n import check_language, t
+from crmlib.privacy import mask_delimited
 from crmlib.quality import QualityReport, kind_label
 
 #: Canonical schema of every table: column -> Ibis type. The first columns listed in
@@ -328,6 +329,9 @@ class Dataset:
     ) -> pd.DataFrame:
         """Rejected rows of ``table``: ``source_row``, ``reason`` and the original columns.
 
+        A malformed CSV line (reason ``malformed_line``) has no original columns; its
+        ``detail`` (the parser's error) and ``line_text`` (the raw line) say what was wrong.
+
         Parameters
         ----------
         table
@@ -337,7 +341,9 @@ class Dataset:
         mask
             Mask personal fields with :func:`mask_personal`: the customers table's personal
             columns (:data:`PERSONAL_FIELDS`, found through the column mapping) and, in any
-            table, source columns named like a personal field (``phone`` …).
+            table, source columns named like a personal field (``phone`` …). The raw text of a
+            malformed line is masked too: email addresses and phone numbers in it, or all of it
+            for the customers table (names and addresses follow no pattern).
         language
             Translate the reasons and the two leading column names for a report.
         unmapped
@@ -345,7 +351,8 @@ class Dataset:
             shows): only the columns mapped onto the canonical schema, under their canonical
             names, without the free-text and staff columns of :data:`REPORT_HIDDEN_FIELDS`;
             source columns the mapping does not name (an address or phone column of an order
-            export) are left out.
+            export) are left out, and so is a malformed line's raw text (its ``detail`` stays
+            when any row has one).
         """
         q = self.quality.tables.get(table)
         if q is None or not q.quarantine_file or not Path(q.quarantine_file).exists():
@@ -354,6 +361,8 @@ class Dataset:
         frame["source_row"] = frame["source_row"].astype("int64")
         mapping = (self.source.get(table) or {}).get("columns") or {}
         lead = ["source_row", "reason"]
+        # a malformed line (crmlib.cleaning): the parser's error and the line's raw text
+        extra = [c for c in _MALFORMED_COLUMNS if c in frame.columns]
         # source column -> canonical column, for the columns of this table's schema
         canonical: dict[str, str] = {}
         for col in SCHEMAS.get(table, {}):
@@ -364,6 +373,8 @@ class Dataset:
         if mask:
             kinds: dict[str, str] = {}
             for column in frame.columns[2:]:
+                if column in extra:
+                    continue
                 col = canonical.get(column)
                 if col is not None:
                     if table == "customers" and col in PERSONAL_FIELDS:
@@ -371,20 +382,39 @@ class Dataset:
                 elif column in PERSONAL_FIELDS:
                     kinds[column] = column
             frame = mask_personal(frame, columns=kinds)
+            if "line_text" in extra:
+                frame["line_text"] = [
+                    _mask_line(text, whole=table == "customers") for text in frame["line_text"]
+                ]
         if not unmapped:
             hidden = set(REPORT_HIDDEN_FIELDS.get(table, ()))
             keep = [c for c, col in canonical.items() if col not in hidden]
             keep.sort(key=lambda c: list(SCHEMAS[table]).index(canonical[c]))
-            frame = frame[lead + keep].rename(columns={c: canonical[c] for c in keep})
+            # the error of a malformed line says what is wrong; its raw text stays out of reports
+            detail = ["detail"] if "detail" in extra and frame["detail"].ne("").any() else []
+            frame = frame[lead + detail + keep].rename(columns={c: canonical[c] for c in keep})
         if language is not None:
             frame["reason"] = [kind_label(r, language) for r in frame["reason"]]
             frame = frame.rename(
                 columns={
                     "source_row": t("data.col_source_row", language),
                     "reason": t("data.col_reason", language),
+                    "detail": t("data.col_detail", language),
                 }
             )
         return frame
+
+
+#: Quarantine columns that describe a malformed source line (see :mod:`crmlib.cleaning`).
+_MALFORMED_COLUMNS = ("detail", "line_text")
+
+
+def _mask_line(text: str, *, whole: bool) -> str:
+    """The raw text of a malformed line, masked: entirely (``whole``: a customers line, whose
+    names and addresses no pattern finds), else its email addresses and phone numbers."""
+    if not text:
+        return text
+    return "***" if whole else mask_delimited(text)[0]
 
 
 def _resolve(params: str | Path | Mapping[str, Any]) -> dict[str, Any]:

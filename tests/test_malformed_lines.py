@@ -235,3 +235,41 @@ def test_source_columns_named_like_the_quarantine_columns_keep_their_values(tmp_
         ["3", "", "C1,O3"],
     ]
     check_counts(ds, 3)
+
+
+def test_quarantined_view_masks_the_raw_text_of_a_malformed_line(tmp_path):
+    """A malformed line's text may hold anything the export held; the analyst's view masks the
+    contact data in it, and a report's view shows only the parser's error."""
+    path = write(
+        tmp_path,
+        "C1,O1,2024-01-05,10,门店\n"
+        "C2,O2,2024-01-06,20,门店,13812341234,bob@example.com\n"  # two stray fields
+        "C3,O3,2024-01-07,30,门店\n",
+    )
+    _, ds = load(params(tmp_path, path))
+    analyst = ds.quarantined("transactions")
+    assert analyst["reason"].tolist() == ["malformed_line"]
+    text = analyst["line_text"].iloc[0]
+    assert "13812341234" not in text and "bob@example.com" not in text
+    assert text.startswith("C2,O2,2024-01-06,20,门店,") and "34" in text  # last two digits kept
+    assert data.mask_value("13812341234", "phone") != "13812341234"
+    raw = ds.quarantined("transactions", mask=False)
+    assert raw["line_text"].iloc[0] == "C2,O2,2024-01-06,20,门店,13812341234,bob@example.com"
+
+    report = ds.quarantined("transactions", unmapped=False, language="en")
+    assert "line_text" not in report.columns
+    assert "TOO MANY COLUMNS" in report["Parser error"].iloc[0]
+
+
+def test_malformed_customers_line_is_masked_whole(tmp_path):
+    customers = tmp_path / "customers.csv"
+    customers.write_text(
+        "customer_id,name,phone\nC1,张三,13900001111\nC2,李四,13900002222,extra\n", "utf-8"
+    )
+    tx = write(tmp_path, "C1,O1,2024-01-05,10,门店\n")
+    p = params(tmp_path, tx)
+    p["customers"] = {"path": str(customers)}
+    _, ds = load(p)
+    got = ds.quarantined("customers")
+    assert got["reason"].tolist() == ["malformed_line"]
+    assert got["line_text"].tolist() == ["***"]
