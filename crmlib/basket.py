@@ -25,6 +25,7 @@ Baskets and purchase histories are built through Ibis (:func:`crmlib.data.as_tab
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -319,11 +320,20 @@ def _count_triples(
     return codes, n[keep].astype(np.int64)
 
 
+def _mlxtend_fpgrowth() -> Any:
+    """mlxtend's ``fpgrowth``, imported without its side effect on the process: its import runs
+    ``warnings.simplefilter("always", DeprecationWarning)``, which would repeat every deprecation
+    warning of every library for the rest of the session (a notebook's, a test run's)."""
+    with warnings.catch_warnings():
+        from mlxtend.frequent_patterns import fpgrowth
+    return fpgrowth
+
+
 def _fpgrowth_long(
     xp: sparse.csr_matrix, columns: np.ndarray, *, min_count: int, max_len: int | None
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Frequent itemsets of 3+ items by mlxtend's fpgrowth on the reduced incidence matrix."""
-    from mlxtend.frequent_patterns import fpgrowth
+    fpgrowth = _mlxtend_fpgrowth()
 
     n_red = xp.shape[0]
     frame = pd.DataFrame.sparse.from_spmatrix(

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import math
+import warnings
 from itertools import combinations
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from mlxtend.frequent_patterns import association_rules as mlx_rules
-from mlxtend.frequent_patterns import fpgrowth
 from scipy import stats
 
 from crmlib import basket
 from crmlib.errors import ConfigError
+
+with warnings.catch_warnings():  # mlxtend's import sets "always" for DeprecationWarning globally
+    from mlxtend.frequent_patterns import association_rules as mlx_rules
+    from mlxtend.frequent_patterns import fpgrowth
 
 matplotlib.use("Agg")
 
