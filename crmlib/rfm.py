@@ -145,7 +145,9 @@ def rfm_table(
         .aggregate(
             first_purchase=orders.ordered_at.min(where=bought),
             last_purchase=orders.ordered_at.max(where=bought),
-            orders=bought.cast("int64").sum(),
+            # COUNT, not a SUM of flags: DuckDB sums integers into a 128-bit type, which reaches
+            # pandas as a column of Python Decimal objects (slow, and memory per customer).
+            orders=orders.amount.count(where=bought),
             purchase_days=orders.ordered_at.date().nunique(where=bought),
             monetary=orders.amount.sum(),
         )
