@@ -289,7 +289,7 @@ def _customer_periods(orders: ir.Table, freq: str) -> pd.DataFrame:
     unit = "M" if freq == "M" else "Q"
     orders = orders.mutate(period_start=orders.ordered_at.truncate(unit))
     agg = orders.group_by(["customer_id", "period_start"]).aggregate(
-        orders=orders.purchase.cast("int64").sum(),
+        orders=orders.count(where=orders.purchase),  # COUNT: a SUM returns 128-bit decimals
         revenue=orders.amount.sum(),
         last_day=orders.day.max(where=orders.purchase),
     )

@@ -103,7 +103,7 @@ def period_trends(
     joined = joined.filter(joined.period_start >= start)
     agg = joined.group_by("period_start").aggregate(
         revenue=joined.amount.sum(),
-        orders=joined.purchase.cast("int64").sum(),
+        orders=joined.count(where=joined.purchase),
         customers=joined.customer_id.nunique(where=joined.purchase),
         new_customers=joined.customer_id.nunique(where=joined.purchase & is_new),
         new_revenue=joined.amount.sum(where=is_new),
