@@ -30,6 +30,19 @@ def test_notebook_is_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_markdown_cells_are_analyst_notes_left_out_of_reports(path):
+    """A markdown cell cannot follow the `language` parameter, so it is a note for the analyst
+    in JupyterLab (tagged remove-cell); report text comes from crmlib in the report's language."""
+    nb = nbformat.read(path, as_version=4)
+    shown = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "markdown" and "remove-cell" not in c.metadata.get("tags", [])
+    ]
+    assert not shown, f"{path.name}: markdown cells {shown} would appear in every report language"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_one_documented_parameters_cell(path):
     nb = nbformat.read(path, as_version=4)
     tagged = [c for c in _code_cells(nb) if "parameters" in c.metadata.get("tags", [])]
