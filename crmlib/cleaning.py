@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import contextlib
 import csv
 import gzip
 import io
@@ -270,15 +271,14 @@ def _consistency(sample: str, delimiter: str, escape: str) -> tuple[int, list[st
     """(records with as many fields as the header, header fields, blank lines before it)."""
     header: list[str] = []
     skip = score = 0
-    try:
+    # csv.Error: a field longer than Python's limit; judge on what was read before it
+    with contextlib.suppress(csv.Error):
         for row in _csv_rows(io.StringIO(sample), delimiter, escape):
             if not header:
                 skip += not row
                 header = row
             elif row:
                 score += len(row) == len(header)
-    except csv.Error:  # a field longer than Python's limit: judge on what was read
-        pass
     return score, header, skip
 
 
@@ -355,7 +355,8 @@ def _blank_records(path: Path, dialect: CsvDialect, before: int) -> list[int]:
     blank: list[int] = []
     with _open_text(path, errors="replace") as fh:
         rows = _csv_rows(fh, dialect.delimiter, dialect.escape)
-        try:
+        # csv.Error: a field longer than Python's limit; later rows are taken as not blank
+        with contextlib.suppress(csv.Error):
             for _ in range(dialect.skip + 1):  # blank lines before the header, the header
                 next(rows, None)
             for number, row in enumerate(rows, start=1):
@@ -363,8 +364,6 @@ def _blank_records(path: Path, dialect: CsvDialect, before: int) -> list[int]:
                     break
                 if not row:
                     blank.append(number)
-        except csv.Error:  # a field longer than Python's limit: later rows assume no blank line
-            pass
     return blank
 
 
