@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from crmlib.errors import ConfigError, DataError
-from crmlib.i18n import check_language, t
+from crmlib.i18n import check_language, has, t
 
 #: Order of the status column of :meth:`QualityReport.to_frame`.
 STATUSES: tuple[str, ...] = ("read", "kept", "repaired", "flagged", "rejected")
@@ -248,6 +248,8 @@ def kind_label(kind: str, language: str) -> str:
     for prefix in ("unparseable_", "missing_"):
         if kind.startswith(prefix):
             column = kind.removeprefix(prefix)
+            if has(f"data.field_{column}"):
+                column = t(f"data.field_{column}", language)
             return t(f"data.kind_{prefix.rstrip('_')}", language, column=column)
     try:
         return t(f"data.kind_{kind}", language)

@@ -238,3 +238,14 @@ def test_crmwb_validate_params_end_to_end(tmp_path):
     )
     assert done.returncode != 0
     assert "nowhere.csv" in done.stdout + done.stderr
+
+
+def test_reasons_name_the_field_in_the_report_language():
+    from crmlib.i18n import has
+    from crmlib.quality import kind_label
+
+    assert kind_label("unparseable_amount", "zh") == "金额无法解析"
+    assert kind_label("missing_customer_id", "en") == "Missing customer ID"
+    assert kind_label("unparseable_my_column", "en") == "Unreadable my_column"  # no label: as is
+    unlabelled = [c for s in data.SCHEMAS.values() for c in s if not has(f"data.field_{c}")]
+    assert not unlabelled, f"canonical fields without a data.field_ label: {unlabelled}"
