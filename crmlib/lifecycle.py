@@ -291,7 +291,8 @@ def _customer_periods(orders: ir.Table, freq: str) -> pd.DataFrame:
     agg = orders.group_by(["customer_id", "period_start"]).aggregate(
         orders=orders.count(where=orders.purchase),  # COUNT: a SUM returns 128-bit decimals
         revenue=orders.amount.sum(),
-        last_day=orders.day.max(where=orders.purchase),
+        # dates go out as timestamps: a date column reaches pandas as Python date objects
+        last_day=orders.day.max(where=orders.purchase).cast("timestamp"),
     )
     df = execute(agg)
     df["period"] = _period_of(df["period_start"], freq)
@@ -314,8 +315,9 @@ def _purchase_days(orders: ir.Table, *, own_median: bool = False) -> pd.DataFram
     if own_median:  # median of the gaps so far, up to and including this purchase day
         upto = ibis.window(group_by="customer_id", order_by="day", rows=(None, 0))
         days = days.mutate(own_median_gap=days.gap_days.median().over(upto).cast("float64"))
-    df = execute(days)
-    df["day"] = pd.to_datetime(df["day"]).astype("datetime64[s]")
+    # the day as a timestamp: a date column reaches pandas as millions of Python date objects
+    df = execute(days.mutate(day=days.day.cast("timestamp")))
+    df["day"] = df["day"].astype("datetime64[s]")
     return df.sort_values(["customer_id", "day"], ignore_index=True)
 
 
