@@ -242,8 +242,18 @@ def test_other_models_match_lifetimes_fitters(simulated: pd.DataFrame, kind: str
     cls = {"mbgnbd": lifetimes.ModifiedBetaGeoFitter, "pnbd": lifetimes.ParetoNBDFitter}[kind]
     with warnings.catch_warnings():
         base = cls().fit(small["frequency"], small["recency"], small["T"])
-    for name, value in model.params_.items():
-        assert value == pytest.approx(float(base.params_[name]), rel=2e-3)
+    # The same optimum: our fit (lifetimes' fitter on the weighted unique rows) reaches at least
+    # the log-likelihood lifetimes reaches on every row.
+    x, tx, T = (small[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    theirs = np.array([float(base.params_[name]) for name in model.params_])
+    theirs_ll = model._total_log_likelihood(theirs, x, tx, T, np.ones_like(x))
+    assert model.log_likelihood_ >= theirs_ll - 1e-6 * abs(theirs_ll)
+    if kind == "mbgnbd":
+        for name, value in model.params_.items():
+            assert value == pytest.approx(float(base.params_[name]), rel=2e-3)
+    # Pareto/NBD's likelihood is so flat near its optimum that lifetimes' own fit of these rows
+    # ends run to run at different parameters (one of them seen at 1.16, 1.21 and 1.57) with
+    # the same likelihood, so only the likelihood is compared.
     p = model.p_alive(small["frequency"], small["recency"], small["T"])
     assert np.all((p > 0) & (p <= 1))
 
