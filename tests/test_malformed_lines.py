@@ -13,19 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_data_load import CHANNELS, COLUMNS, HEADER  # the same Chinese export layout
 
 from crmlib import data
 from crmlib.errors import DataError
-
-CHANNELS = Path(__file__).resolve().parents[1] / "params" / "channels.yaml"
-HEADER = "会员ID,订单号,下单时间,实付金额,渠道\n"
-COLUMNS = {
-    "customer_id": "会员ID",
-    "order_id": "订单号",
-    "ordered_at": "下单时间",
-    "amount": "实付金额",
-    "channel": "渠道",
-}
 
 
 def params(tmp_path: Path, path: Path, **source) -> dict:
