@@ -1,12 +1,23 @@
-"""Parameter checks and YAML configuration shared by every module.
+"""Parameter checks and the one loader of YAML params shared by every module.
 
-Business rules (segment schemes, lifecycle thresholds, benchmarks, labels) live in YAML files
-under ``params/``; this module reads them and offers the one validation helper whose error names
-the parameter, what is allowed and what was given.
+Business rules (segment schemes, lifecycle thresholds, benchmarks, report packs) are YAML files.
+:func:`load_params` reads a topic's file in three layers, each overriding the one before key by
+key:
+
+1. the packaged defaults shipped inside ``crmlib`` (the repository's ``params/`` folder, so an
+   installed wheel works from any directory);
+2. the project's own ``params/<topic>.yaml``, when there is one (the project folder is
+   ``CRMWB_PROJECT_DIR``, else the nearest folder from the working directory upwards that holds
+   a ``params/`` folder, so a notebook started in ``notebooks/`` finds it);
+3. what the call passes: a mapping, or the path of a YAML file.
+
+The check helpers raise :class:`ConfigError` naming the parameter, what is allowed and what was
+given.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,8 +26,33 @@ import yaml
 
 from crmlib.errors import ConfigError
 
-#: Folder of the shipped default params files, relative to the project root.
-PARAMS_DIR = Path("params")
+__all__ = [
+    "PARAMS_FOLDER",
+    "PROJECT_ENV",
+    "DEFAULTS_DIR",
+    "PARAMS_DIR",
+    "check_choice",
+    "check_range",
+    "read_yaml",
+    "merge",
+    "project_dir",
+    "resolve_path",
+    "params_path",
+    "load_params",
+]
+
+
+#: Name of the params folder inside a project.
+PARAMS_FOLDER = "params"
+
+#: Environment variable naming the project folder (else it is found from the working directory).
+PROJECT_ENV = "CRMWB_PROJECT_DIR"
+
+#: Folder of the packaged default params files (installed with the package).
+DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults" / "params"
+
+#: Deprecated: the project's params folder as it was addressed before :func:`project_dir`.
+PARAMS_DIR = Path(PARAMS_FOLDER)
 
 
 def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
@@ -84,6 +120,79 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[s
     return out
 
 
+def project_dir() -> Path:
+    """The project folder: ``$CRMWB_PROJECT_DIR``, else the nearest folder holding ``params/``.
+
+    The search starts at the working directory and walks up, so a notebook whose kernel starts
+    in ``notebooks/`` reads the same params as the CLI run from the project root. Without such a
+    folder the working directory is the project.
+    """
+    env = os.environ.get(PROJECT_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / PARAMS_FOLDER).is_dir():
+            return folder
+    return here
+
+
+def resolve_path(path: str | Path, *, base: str | Path | None = None) -> Path:
+    """``path`` as given when absolute or when it exists from the working directory, else
+    relative to ``base`` (the project folder by default)."""
+    path = Path(path).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    return Path(base if base is not None else project_dir()) / path
+
+
 def params_path(name: str, params_dir: str | Path | None = None) -> Path:
-    """Path of a params file (``"segments.yaml"``) in ``params_dir`` or the default ``params/``."""
-    return Path(params_dir or PARAMS_DIR) / name
+    """Path of params file ``name`` (``"segments.yaml"``).
+
+    In ``params_dir`` when given; else the project's ``params/<name>`` when it exists; else the
+    packaged default.
+    """
+    if params_dir is not None:
+        return Path(params_dir) / name
+    local = project_dir() / PARAMS_FOLDER / name
+    return local if local.is_file() else DEFAULTS_DIR / name
+
+
+def load_params(name: str, params: str | Path | Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A topic's params: packaged defaults < the project's file < ``params``, merged key by key.
+
+    Parameters
+    ----------
+    name
+        The topic's file name, e.g. ``"segments.yaml"``.
+    params
+        Overrides for this call: a mapping, or the path of a YAML file (relative paths are read
+        from the working directory, then from the project folder).
+
+    Raises
+    ------
+    ConfigError
+        Naming the file when one does not exist, is not valid YAML or does not hold a mapping.
+    """
+    layers: list[tuple[str, Any]] = []
+    default = DEFAULTS_DIR / name
+    if default.is_file():
+        layers.append((str(default), read_yaml(default)))
+    local = project_dir() / PARAMS_FOLDER / name
+    if local.is_file() and (not default.is_file() or not local.resolve().samefile(default)):
+        layers.append((str(local), read_yaml(local)))
+    if isinstance(params, Mapping):
+        layers.append(("the call's params", dict(params)))
+    elif params is not None:
+        path = resolve_path(params)
+        layers.append((str(path), read_yaml(path)))
+    if not layers:
+        raise ConfigError(f"no params file {name!r}: neither packaged nor in {local.parent}")
+    out: dict[str, Any] = {}
+    for where, data in layers:
+        if data is None:
+            continue
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"params {where} must hold a mapping of keys; got {data!r}")
+        out = merge(out, data)
+    return out

@@ -6,6 +6,14 @@ Every problem a user can cause (bad data, bad parameters, a failing report) rais
 
 from __future__ import annotations
 
+__all__ = [
+    "CrmError",
+    "DataError",
+    "ConfigError",
+    "ReportError",
+    "CrmWarning",
+]
+
 
 class CrmError(Exception):
     """Base class of every error the workbook raises on purpose."""

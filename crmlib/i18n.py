@@ -21,6 +21,16 @@ import yaml
 from crmlib.config import check_choice
 from crmlib.errors import ConfigError
 
+__all__ = [
+    "LANGUAGES",
+    "catalogue",
+    "check_language",
+    "t",
+    "has",
+    "labels",
+]
+
+
 #: Languages a report can be written in.
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 

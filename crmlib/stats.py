@@ -9,6 +9,10 @@ from scipy import stats
 
 from crmlib.config import check_range
 
+__all__ = [
+    "wilson_interval",
+]
+
 
 def wilson_interval(
     successes: Any, trials: Any, *, confidence: float = 0.95

@@ -16,6 +16,17 @@ import seaborn as sns
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 
+__all__ = [
+    "PALETTE",
+    "font_path",
+    "font_name",
+    "use_theme",
+    "ensure_cjk_font",
+    "get_ax",
+    "save_png",
+]
+
+
 #: Colours of the workbook, first used first.
 PALETTE: tuple[str, ...] = (
     "#1f5f8b",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from crmlib.simulate.assumptions import load_assumptions
-from crmlib.simulate.retailer import _streams, simulate
+from crmlib.simulate.retailer import random_streams, simulate
 
 __all__ = ["demo_data_command", "load_assumptions", "load_truth", "simulate", "write_demo"]
 
@@ -71,7 +71,7 @@ def write_demo(
             log.debug("demo data: %s done", name)
 
         data = simulate(customers=customers, seed=seed, config=config, progress=step)
-        rng = _streams(seed)["export"]
+        rng = random_streams(seed)["export"]
         path = write_tables(data, Path(out_dir), cfg, rng, step)
     return path
 

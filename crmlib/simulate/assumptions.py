@@ -8,6 +8,13 @@ from typing import Any
 from crmlib.config import check_range, params_path, read_yaml
 from crmlib.errors import ConfigError
 
+__all__ = [
+    "DEFAULT_CONFIG",
+    "config_path",
+    "load_assumptions",
+]
+
+
 #: Params file of the demo, relative to the project root.
 DEFAULT_CONFIG = "simulate.yaml"
 

@@ -13,6 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "Calendar",
+    "build_calendar",
+    "hour_of_day",
+]
+
 
 @dataclass(frozen=True)
 class Calendar:

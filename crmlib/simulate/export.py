@@ -22,6 +22,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+__all__ = [
+    "transactions_export",
+    "customers_export",
+    "write_tables",
+]
+
+
 _BOM = "\ufeff".encode()
 
 

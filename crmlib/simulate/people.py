@@ -10,6 +10,16 @@ import pyarrow as pa
 
 from crmlib.simulate.calendar import Calendar
 
+__all__ = [
+    "take_text",
+    "customers_table",
+    "complaint_flags",
+    "touchpoints_table",
+    "events_table",
+    "to_timestamps",
+]
+
+
 _SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘")
 _GIVEN = list(
     "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉宇浩然子轩梓涵欣怡雨"

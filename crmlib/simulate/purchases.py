@@ -15,6 +15,24 @@ import pandas as pd
 
 from crmlib.simulate.calendar import Calendar, hour_of_day
 
+__all__ = [
+    "Catalogue",
+    "Members",
+    "Orders",
+    "Lines",
+    "build_catalogue",
+    "draw_members",
+    "assign_channels",
+    "campaign_members",
+    "basket_lines",
+    "allocate_amounts",
+    "order_values",
+    "follow_ups",
+    "anonymous_orders",
+    "returns",
+]
+
+
 # order sources, kept per order for the ground truth
 FIRST, REPEAT, CAMPAIGN, FOLLOW_UP, ANONYMOUS, RETURN = range(6)
 

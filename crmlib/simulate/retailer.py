@@ -17,6 +17,12 @@ from crmlib.simulate import purchases as pu
 from crmlib.simulate.assumptions import load_assumptions
 from crmlib.simulate.calendar import Calendar, build_calendar
 
+__all__ = [
+    "random_streams",
+    "simulate",
+]
+
+
 _STREAMS = [
     "catalogue",
     "members",
@@ -33,7 +39,7 @@ _STREAMS = [
 ]
 
 
-def _streams(seed: int) -> dict[str, np.random.Generator]:
+def random_streams(seed: int) -> dict[str, np.random.Generator]:
     """One independent random stream per step, so changing one step leaves the others alone."""
     children = np.random.SeedSequence(seed).spawn(len(_STREAMS))
     return {name: np.random.default_rng(s) for name, s in zip(_STREAMS, children, strict=True)}
@@ -110,7 +116,7 @@ def simulate(
     customers, seed = int(customers), int(seed)
     cfg = load_assumptions(config)
     step = progress or (lambda name: None)
-    rng = _streams(seed)
+    rng = random_streams(seed)
     cal = build_calendar(cfg)
     codes = cfg["channels"]["codes"]
     labels_zh = cfg["channels"]["labels_zh"]

@@ -1,0 +1,131 @@
+"""Page building blocks: report titles, section headings and tables without the row index.
+
+The topic modules prepare what a report shows (translated, formatted tables; text with figures);
+these helpers put it on the page the same way in every report:
+
+* :func:`title` and :func:`section` build the Markdown of a report title and of a section heading
+  with its executive explanation from the label catalogue (``crmlib/labels/<topic>.yaml``);
+* :func:`show` wraps a table for ``display()``: the HTML and text pandas renders, without the
+  meaningless 0, 1, 2, ... row numbers (an index that carries labels is kept), with thousands
+  separators and sensible decimals for numbers, and "–" for missing values.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import pandas as pd
+
+from crmlib.i18n import has, t
+from crmlib.present.format import MISSING
+from crmlib.present.format import number as format_number
+
+__all__ = [
+    "title",
+    "section",
+    "md_escape",
+    "Table",
+    "show",
+    "MISSING",
+    "format_number",
+]
+
+
+def title(title_key: str, subtitle_key: str, *, language: str = "en", **fields: Any) -> str:
+    """Markdown title (``#``) and subtitle of a report.
+
+    Parameters
+    ----------
+    title_key, subtitle_key
+        Label keys (``"lifecycle.nb_title"``); the subtitle is filled with ``fields``.
+    language
+        ``"en"`` or ``"zh"``.
+    """
+    return f"# {t(title_key, language)}\n\n{t(subtitle_key, language, **fields)}"
+
+
+def section(topic: str, name: str, *, language: str = "en") -> str:
+    """Markdown heading (``##``) of a report section and its explanation when there is one.
+
+    The heading is label ``<topic>.h_<name>``; the explanation ``<topic>.md_<name>`` follows as a
+    paragraph when the catalogue holds it.
+    """
+    heading = f"## {t(f'{topic}.h_{name}', language)}"
+    key = f"{topic}.md_{name}"
+    return heading + (f"\n\n{t(key, language)}" if has(key) else "")
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
+
+
+def md_escape(value: Any) -> str:
+    """``value`` as literal text inside report Markdown: HTML and Markdown characters escaped.
+
+    nbconvert passes raw HTML in Markdown through to the page, so every data value written into
+    report text (product, campaign, segment or store names) goes through this first.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=True))
+
+
+def _formatters(frame: pd.DataFrame) -> dict[Any, Any]:
+    """``format_number`` for every numeric column (not booleans); other columns as pandas shows them."""
+    return {
+        col: format_number
+        for col, dtype in frame.dtypes.items()
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    }
+
+
+def _positional(index: pd.Index) -> bool:
+    """Whether ``index`` is pandas' row numbering (unnamed, one level, integers): no information."""
+    return index.nlevels == 1 and index.name is None and pd.api.types.is_integer_dtype(index.dtype)
+
+
+class Table:
+    """A table for ``display()`` in a report: pandas' own rendering without the row numbers.
+
+    Attributes
+    ----------
+    frame
+        The table shown.
+    index
+        Whether the row index is shown (only when it carries labels).
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.index = not _positional(frame.index)
+
+    def _repr_html_(self) -> str:
+        return self.frame.to_html(
+            index=self.index,
+            formatters=_formatters(self.frame),
+            na_rep=MISSING,
+            notebook=True,
+            max_rows=pd.get_option("display.max_rows"),
+            max_cols=pd.get_option("display.max_columns"),
+            show_dimensions=pd.get_option("display.show_dimensions"),
+        )
+
+    def __repr__(self) -> str:
+        return self.frame.to_string(
+            index=self.index,
+            formatters=_formatters(self.frame),
+            na_rep=MISSING,
+            max_rows=pd.get_option("display.max_rows"),
+            min_rows=pd.get_option("display.min_rows"),
+            max_cols=pd.get_option("display.max_columns"),
+            show_dimensions=pd.get_option("display.show_dimensions"),
+        )
+
+
+def show(frame: pd.DataFrame) -> Table:
+    """``frame`` ready for ``display()`` in a report, without pandas' row numbers.
+
+    An unnamed integer index (0, 1, 2, ... or the positions left after filtering or sorting) is
+    hidden; a named or labelled index is shown as pandas shows it. Numeric columns are written
+    by :func:`format_number`; text columns (already formatted by the topic modules) as they are.
+    """
+    return Table(frame)
