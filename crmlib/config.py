@@ -37,6 +37,7 @@ __all__ = [
     "merge",
     "project_dir",
     "resolve_path",
+    "resolve_params_file",
     "params_path",
     "load_params",
 ]
@@ -146,6 +147,18 @@ def resolve_path(path: str | Path, *, base: str | Path | None = None) -> Path:
     return Path(base if base is not None else project_dir()) / path
 
 
+def resolve_params_file(path: str | Path, *, base: str | Path | None = None) -> Path:
+    """A params file named by the user, as :func:`resolve_path` finds it; a ``params/<name>``
+    that the project lacks falls back to the packaged default of the same name."""
+    found = resolve_path(path, base=base)
+    parts = Path(path).parts
+    if not found.exists() and len(parts) == 2 and parts[0] == PARAMS_FOLDER:
+        packaged = DEFAULTS_DIR / parts[1]
+        if packaged.is_file():
+            return packaged
+    return found
+
+
 def params_path(name: str, params_dir: str | Path | None = None) -> Path:
     """Path of params file ``name`` (``"segments.yaml"``).
 
@@ -183,8 +196,8 @@ def load_params(name: str, params: str | Path | Mapping[str, Any] | None = None)
         layers.append((str(local), read_yaml(local)))
     if isinstance(params, Mapping):
         layers.append(("the call's params", dict(params)))
-    elif params is not None:
-        path = resolve_path(params)
+    elif params is not None and str(params).strip():  # an empty notebook parameter: no override
+        path = resolve_params_file(params)
         layers.append((str(path), read_yaml(path)))
     if not layers:
         raise ConfigError(f"no params file {name!r}: neither packaged nor in {local.parent}")

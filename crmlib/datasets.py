@@ -20,8 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crmlib.config import check_choice
-from crmlib.data import SCHEMAS
+from crmlib.data.schema import SCHEMAS
 from crmlib.errors import DataError
+
+__all__ = ["CDNOW_FILES", "cdnow_file", "cdnow", "write_cdnow"]
 
 #: File name of each CDNOW variant inside ``lifetimes/datasets``.
 CDNOW_FILES = {"sample": "CDNOW_sample.txt", "master": "CDNOW_master.txt"}

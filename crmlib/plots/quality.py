@@ -1,8 +1,8 @@
 """Charts of the data-quality report: coverage by month and channel, and what cleaning did.
 
-Each function takes a result of :mod:`crmlib.data` or :mod:`crmlib.quality`, draws on ``ax``
-(a new figure when ``None``) and returns the Axes. Text comes from ``crmlib/labels`` in
-``language``.
+Each function takes a result of :mod:`crmlib.data` (``coverage``, ``Dataset.quality``), draws on
+``ax`` (a new figure when ``None``) and returns the Axes. Text comes from ``crmlib/labels`` in
+``language``, names of rules and channels from :mod:`crmlib.present.quality`.
 """
 
 from __future__ import annotations
@@ -14,21 +14,15 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from crmlib.compat import moved
 from crmlib.config import check_choice
-from crmlib.errors import ConfigError
+from crmlib.data.quality import QualityReport
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
-from crmlib.quality import QualityReport, kind_label
+from crmlib.present import quality as words
+from crmlib.present.format import number, percent
 
-__all__ = ["coverage_plot", "cleaning_plot", "channel_label"]
-
-
-def channel_label(code: str, *, language: str = "en") -> str:
-    """Display name of a channel code (``store`` -> Store / 门店); unknown codes as given."""
-    try:
-        return t(f"data.channel_{code}", language)
-    except ConfigError:
-        return str(code)
+__all__ = ["coverage_plot", "cleaning_plot"]
 
 
 def _compact(value: float, language: str) -> str:
@@ -85,7 +79,7 @@ def coverage_plot(
             bottom=bottom,
             width=width,
             color=colour,
-            label=channel_label(channel, language=language),
+            label=words.channel_label(channel, language=language),
             align="center",
         )
         bottom += values
@@ -132,7 +126,7 @@ def cleaning_plot(
     ]
     ax = get_ax(ax, figsize=(9, 0.42 * max(len(frame), 1) + 1.6))
     colours = {"repaired": PALETTE[0], "flagged": PALETTE[5], "rejected": PALETTE[3]}
-    names = [kind_label(k, language) for k in frame["kind"]]
+    names = [words.kind_label(k, language=language) for k in frame["kind"]]
     y = np.arange(len(frame))
     ax.barh(y, frame["rows"].to_numpy(), color=[colours[s] for s in frame["status"]])
     top = float(frame["rows"].max()) if len(frame) else 1.0
@@ -140,7 +134,11 @@ def cleaning_plot(
     log = top / max(low, 1.0) > 50  # small counts stay visible next to large ones
     for yi, n, share in zip(y, frame["rows"], frame["share"], strict=True):
         ax.text(
-            n * 1.15 if log else n + top * 0.01, yi, f"{n:,} ({share:.1%})", va="center", fontsize=8
+            n * 1.15 if log else n + top * 0.01,
+            yi,
+            f"{number(int(n))} ({percent(share, digits=1)})",
+            va="center",
+            fontsize=8,
         )
     ax.set_yticks(y, names)
     ax.invert_yaxis()
@@ -155,3 +153,6 @@ def cleaning_plot(
     ax.legend(handles=handles, loc="lower right", frameon=False)
     ax.set_title(t("data.chart_cleaning", language, table=t(f"data.table_{table}", language)))
     return ax
+
+
+__getattr__ = moved(__name__, {"channel_label": "crmlib.present.quality"})

@@ -17,6 +17,7 @@ from test_data_load import CHANNELS, COLUMNS, HEADER  # the same Chinese export 
 
 from crmlib import data
 from crmlib.errors import DataError
+from crmlib.present.quality import quality_table, quality_text, quarantine_table
 
 
 def params(tmp_path: Path, path: Path, **source) -> dict:
@@ -93,11 +94,11 @@ def test_malformed_lines_are_quarantined_and_later_rows_keep_their_numbers(tmp_p
 def test_malformed_line_is_labelled_in_the_quality_summary(tmp_path):
     body = "C1,O1,2024-03-05,10,store\nC1,O2,2024-03-05,蓝色,10,store\n"
     _, ds = load(params(tmp_path, write(tmp_path, body)))
-    frame = ds.quality.to_frame(language="en")
+    frame = quality_table(ds.quality, language="en")
     assert "Malformed line (wrong number of fields or unclosed quote)" in set(frame["Rule"])
-    assert "格式错误的行（字段数不符或引号未闭合）: 1" in ds.quality.to_text("zh")
+    assert "格式错误的行（字段数不符或引号未闭合）: 1" in quality_text(ds.quality, language="zh")
     # the quarantine sample a report shows keeps the row number and the translated reason
-    sample = ds.quarantined(language="en", unmapped=False)
+    sample = quarantine_table(ds.quarantined(unmapped=False), language="en")
     assert sample.iloc[0, :2].tolist() == [
         2,
         "Malformed line (wrong number of fields or unclosed quote)",
@@ -247,7 +248,7 @@ def test_quarantined_view_masks_the_raw_text_of_a_malformed_line(tmp_path):
     raw = ds.quarantined("transactions", mask=False)
     assert raw["line_text"].iloc[0] == "C2,O2,2024-01-06,20,门店,13812341234,bob@example.com"
 
-    report = ds.quarantined("transactions", unmapped=False, language="en")
+    report = quarantine_table(ds.quarantined("transactions", unmapped=False), language="en")
     assert "line_text" not in report.columns
     assert "TOO MANY COLUMNS" in report["Parser error"].iloc[0]
 

@@ -7,7 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from crmlib import basket, campaigns, clv, lifecycle, rfm
+from crmlib import channels, clv, lifecycle, rfm
+from crmlib.basket.purchases import as_of_bound
 from crmlib.data import parse_day, resolve_as_of
 from crmlib.errors import ConfigError, DataError
 
@@ -62,9 +63,9 @@ def test_no_dated_line_is_a_data_error():
 
 def test_every_analysis_uses_the_same_rule():
     tx = _tx("2024-03-01 09:00", "2024-05-17 23:59")
-    assert campaigns.resolve_as_of is resolve_as_of
+    assert channels.resolve_as_of is resolve_as_of
     assert lifecycle.resolve_as_of is resolve_as_of
     assert clv.observation_end(tx) == clv.observation_end(tx, as_of="") == resolve_as_of(tx)
     assert (rfm.rfm_table(tx)["as_of"] == resolve_as_of(tx)).all()
-    assert basket._as_of_bound("2024-05-17 10:00") == pd.Timestamp("2024-05-18")
-    assert basket._as_of_bound("") is None
+    assert as_of_bound("2024-05-17 10:00") == pd.Timestamp("2024-05-18")
+    assert as_of_bound("") is None

@@ -13,7 +13,7 @@ from crmlib.data import SCHEMAS, as_table, execute
 from crmlib.datasets import cdnow, write_cdnow
 from crmlib.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _raw_lines(name: str) -> list[list[str]]:

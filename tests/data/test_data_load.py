@@ -17,7 +17,7 @@ import pytest
 from crmlib import data
 from crmlib.errors import ConfigError, DataError
 
-CHANNELS = Path(__file__).resolve().parents[1] / "params" / "channels.yaml"
+CHANNELS = Path(__file__).resolve().parents[2] / "params" / "channels.yaml"
 HEADER = "会员ID,订单号,下单时间,实付金额,渠道\n"
 COLUMNS = {
     "customer_id": "会员ID",
@@ -590,3 +590,29 @@ def test_repeated_customer_and_campaign_keys_are_quarantined_after_the_first(tmp
     joined = ds.campaign_members.join(ds.campaigns, "campaign_id")
     assert int(data.execute(joined.count().name("n").as_table())["n"].iloc[0]) == 1
     assert "duplicate_key" in ds.quality.to_frame()["kind"].tolist()
+
+
+def test_relative_paths_of_a_params_file_are_read_from_its_project(tmp_path, monkeypatch):
+    """A notebook's kernel starts in notebooks/: the default params/data.yaml and the relative
+    paths in it are found in the project folder, as when run from the project root."""
+    project = tmp_path / "project"
+    (project / "params").mkdir(parents=True)
+    (project / "notebooks").mkdir()
+    (project / "data").mkdir()
+    (project / "params" / "channels.yaml").write_bytes(CHANNELS.read_bytes())
+    (project / "data" / "tx.csv").write_text(HEADER + "C1,O1,2024-03-05,12,门店\n", "utf-8")
+    (project / "params" / "data.yaml").write_text(
+        "transactions:\n  path: data/tx.csv\n  columns:\n"
+        + "".join(f"    {k}: {v}\n" for k, v in COLUMNS.items()),
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("CRMWB_PROJECT_DIR", raising=False)
+    for cwd in (project, project / "notebooks"):
+        monkeypatch.chdir(cwd)
+        ds = data.load_dataset("params/data.yaml", cache=False)
+        assert data.execute(ds.transactions)["channel"].tolist() == ["store"]
+        assert ds.source["transactions"]["path"] == str((project / "data" / "tx.csv").resolve())
+        assert ds.source["quarantine_dir"] == str((project / "data" / "quarantine").resolve())
+        assert ds.source["cleaning"]["channels_file"] == str(
+            (project / "params" / "channels.yaml").resolve()
+        )

@@ -17,11 +17,13 @@ import pandas as pd
 import pytest
 
 from crmlib import data
+from crmlib.data.quality import QualityReport, TableQuality
 from crmlib.errors import DataError
 from crmlib.plots import quality as qplots
-from crmlib.quality import QualityReport, TableQuality
+from crmlib.present import quality as words
+from crmlib.present.page import show
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHANNELS = ROOT / "params" / "channels.yaml"
 
 
@@ -60,11 +62,11 @@ def test_report_frame_text_and_round_trip(tmp_path):
     rejected = frame.query("status == 'rejected'")["rows"].sum()
     assert (read, kept, rejected) == (4, 2, 2)
     assert report.ok == ["transactions"] and report.fatal == []
-    zh = report.to_frame("zh")
+    zh = words.quality_table(report, language="zh")
     assert "行数" in zh.columns and "完全重复行" in set(zh["规则"])
-    text = report.to_text("en")
+    text = words.quality_text(report, language="en")
     assert "4 rows read, 2 kept, 2 rejected" in text and "Exact duplicate line: 1" in text
-    assert "读取 4 行" in report.to_text("zh")
+    assert "读取 4 行" in words.quality_text(report, language="zh")
     assert QualityReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
     assert report.summary().values.tolist() == [["transactions", 4, 2, 1, 0, 2]]  # ¥20
 
@@ -81,8 +83,6 @@ def test_quarantined_rows_are_masked(tmp_path):
 
 
 def test_report_sample_shows_only_mapped_columns_and_escapes_html(tmp_path):
-    from crmlib import reporting
-
     hostile = "<img src=x onerror=alert(1)>"
     tx = tmp_path / "orders.csv"
     tx.write_text(
@@ -119,7 +119,7 @@ def test_report_sample_shows_only_mapped_columns_and_escapes_html(tmp_path):
         "source_row", "reason", "customer_id", "order_id", "ordered_at", "amount",
     ]  # fmt: skip
     assert sample["order_id"].tolist() == ["O1", hostile]
-    html = reporting.show(sample)._repr_html_()
+    html = show(sample)._repr_html_()
     assert hostile not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "13812341234" not in html and "Wang Wei" not in html and "浦东" not in html
     # the full file, for the data owner, still has every column (phone masked by its name)
@@ -132,7 +132,7 @@ def test_report_sample_shows_only_mapped_columns_and_escapes_html(tmp_path):
     assert "content" in ds.quarantined("touchpoints").columns
 
     # personal fields of customers are masked under their canonical names
-    cust_sample = ds.quarantined("customers", unmapped=False, language="zh")
+    cust_sample = words.quarantine_table(ds.quarantined("customers", unmapped=False), language="zh")
     assert cust_sample[["name", "phone"]].values.tolist() == [["张**", "138****1235"]]
     assert list(cust_sample.columns[:2]) == ["源文件行号", "原因"]
 
@@ -183,12 +183,12 @@ def test_parallel_processes_share_one_cache(tmp_path):
 
 def test_validate_exit_codes(tmp_path):
     p = source(tmp_path, BODY)
-    text, code = data.validate(p, language="en")
+    text, code = words.validate_source(p, language="en")
     assert code == 0 and "4 rows read" in text
     bad = {**p, "customers": {"path": str(tmp_path / "missing.csv")}}
-    text, code = data.validate(bad, language="zh")
+    text, code = words.validate_source(bad, language="zh")
     assert code == 1 and "missing.csv" in text and "失败" in text
-    text, code = data.validate({**p, "cleaning": {"returns": "maybe"}})
+    text, code = words.validate_source({**p, "cleaning": {"returns": "maybe"}})
     assert code == 2 and "returns" in text
 
 
@@ -198,7 +198,7 @@ def test_quality_charts_draw(tmp_path):
     for language in ("en", "zh"):
         ax = qplots.coverage_plot(cov, metric="orders", language=language)
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels == [qplots.channel_label(c, language=language) for c in ("store", "web")]
+        assert labels == [words.channel_label(c, language=language) for c in ("store", "web")]
         heights = sorted(round(p.get_height()) for p in ax.patches)
         assert heights == [0, 0, 1, 1]  # Jan: store 1, web 0; Feb: store 0, web 1
         plt.close(ax.figure)
@@ -242,10 +242,12 @@ def test_crmwb_validate_params_end_to_end(tmp_path):
 
 def test_reasons_name_the_field_in_the_report_language():
     from crmlib.i18n import has
-    from crmlib.quality import kind_label
+    from crmlib.present.quality import kind_label
 
-    assert kind_label("unparseable_amount", "zh") == "金额无法解析"
-    assert kind_label("missing_customer_id", "en") == "Missing customer ID"
-    assert kind_label("unparseable_my_column", "en") == "Unreadable my_column"  # no label: as is
+    assert kind_label("unparseable_amount", language="zh") == "金额无法解析"
+    assert kind_label("missing_customer_id", language="en") == "Missing customer ID"
+    assert (
+        kind_label("unparseable_my_column", language="en") == "Unreadable my_column"
+    )  # no label: as is
     unlabelled = [c for s in data.SCHEMAS.values() for c in s if not has(f"data.field_{c}")]
     assert not unlabelled, f"canonical fields without a data.field_ label: {unlabelled}"

@@ -29,7 +29,7 @@ def test_customer_summary_hand_computed_case():
         ]
     )
     got = data.customer_summary(tx, monetary=True, orders=True).set_index("customer_id")
-    assert got.attrs["observation_end"] == pd.Timestamp("2024-01-31")
+    assert got.attrs["as_of"] == pd.Timestamp("2024-01-31")
     a, b = got.loc["A"], got.loc["B"]
     assert (a.orders, a.purchase_days, a.frequency, a.recency, a["T"]) == (3, 2, 1, 10, 30)
     assert a.revenue == pytest.approx(38.0)
@@ -39,9 +39,9 @@ def test_customer_summary_hand_computed_case():
     assert (b.orders, b.frequency, b.recency, b["T"], b.monetary_value) == (1, 0, 0, 11, 0.0)
 
 
-def test_customer_summary_observation_end_cuts_later_lines():
+def test_customer_summary_as_of_cuts_later_lines():
     tx = lines([("A", "1", "2024-01-01", 1.0), ("A", "2", "2024-02-01", 1.0)])
-    got = data.customer_summary(tx, observation_end="2024-01-15")
+    got = data.customer_summary(tx, as_of="2024-01-15")
     assert got[["frequency", "recency", "T"]].values.tolist() == [[0, 0, 14]]
 
 
@@ -83,9 +83,7 @@ def test_customer_summary_matches_plain_pandas_with_returns_and_anonymous_lines(
         }
     )
     end = pd.Timestamp("2024-03-15")
-    ours = data.customer_summary(tx, observation_end="2024-03-15", orders=True).set_index(
-        "customer_id"
-    )
+    ours = data.customer_summary(tx, as_of="2024-03-15", orders=True).set_index("customer_id")
 
     known = tx[tx["customer_id"].notna() & (tx["ordered_at"].dt.normalize() <= end)]
     buys = known[known["amount"] >= 0].assign(day=lambda d: d["ordered_at"].dt.normalize())
@@ -176,7 +174,7 @@ def test_customer_summary_monetary_matches_plain_pandas_with_returns_and_missing
     )
     tx.loc[tx["customer_id"] == "7", "amount"] = -1.0  # returns only: left out
     end = pd.Timestamp("2024-02-20")
-    ours = data.customer_summary(tx, observation_end="2024-02-20", monetary=True, orders=True)
+    ours = data.customer_summary(tx, as_of="2024-02-20", monetary=True, orders=True)
 
     dated = tx[tx["ordered_at"].notna() & (tx["ordered_at"].dt.normalize() <= end)]
     buys = dated[~(dated["amount"] < 0)].assign(day=lambda d: d["ordered_at"].dt.normalize())

@@ -1,0 +1,187 @@
+"""The data params (``params/data.yaml``): reading and checking them, and their fingerprint.
+
+The params name each table's source (a file ``path``, or a database ``url`` with ``table`` or
+``query``), its ``encoding``, ``timezone``, ``delimiter`` and ``columns`` mapping, and hold the
+cleaning rules (``cleaning:``, :mod:`crmlib.data.rules`), ``quarantine_dir`` and ``cache_dir``.
+A relative ``path`` (and ``channels_file``, ``quarantine_dir``, ``cache_dir``) is read from the
+working directory when it exists there, else from the project folder: the folder holding the
+``params/`` folder of the params file, or :func:`crmlib.config.project_dir` for params given as a
+mapping or kept elsewhere. Run from the project root, both are the working directory. A database
+``url`` is read from the working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zoneinfo
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from crmlib.config import PARAMS_FOLDER, project_dir, read_yaml, resolve_params_file, resolve_path
+from crmlib.data.dates import future_cutoff
+from crmlib.data.rules import CLEANING_VERSION, check_rules
+from crmlib.data.schema import SCHEMAS
+from crmlib.errors import ConfigError
+
+__all__ = [
+    "DATA_PARAMS",
+    "SETTINGS",
+    "TABLE_KEYS",
+    "resolve_params",
+    "source_files",
+    "fingerprint",
+    "fingerprint_of",
+]
+
+#: The data params file a call reads when it names none.
+DATA_PARAMS = "params/data.yaml"
+
+#: Top-level keys of the data params that are not tables.
+SETTINGS: tuple[str, ...] = ("cleaning", "quarantine_dir", "cache_dir")
+
+#: Keys of a table's entry in the data params.
+TABLE_KEYS: tuple[str, ...] = (
+    "path", "url", "table", "query", "encoding", "timezone", "columns", "delimiter",
+)  # fmt: skip
+
+
+def resolve_params(params: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    """Read and check data params; every setting filled in, every path made absolute.
+
+    Parameters
+    ----------
+    params
+        Path of a data params file, or the same content as a mapping.
+
+    Returns
+    -------
+    dict
+        ``cleaning`` (the checked rules, ``channels_file`` absolute), ``quarantine_dir`` and
+        ``cache_dir`` (absolute; ``data/quarantine`` and ``data/.cache`` by default) and one
+        entry per configured table (``encoding`` utf-8 and ``timezone`` Asia/Shanghai by
+        default, ``path`` absolute). A relative path is taken from the working directory when it
+        exists there, else from the project folder (see the module docstring).
+
+    Raises
+    ------
+    ConfigError
+        Naming the key and value that are not allowed.
+    """
+    if not isinstance(params, str | Path):
+        return _resolve(dict(params), project=project_dir())
+    path = resolve_path(params)
+    raw = read_yaml(path)
+    folder = path.resolve().parent
+    project = folder.parent if folder.name == PARAMS_FOLDER else project_dir()
+    try:
+        return _resolve(raw, project=project)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (params file {str(path)!r})") from exc
+
+
+def _absolute(path: Any, project: Path) -> str:
+    """``path`` from the working directory when it exists there, else from ``project``."""
+    return str(resolve_path(str(path), base=project).resolve())
+
+
+def _resolve(raw: Any, *, project: Path) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"data params must be a mapping of tables; got {type(raw).__name__}")
+    unknown = set(raw) - set(SCHEMAS) - set(SETTINGS)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(sorted(unknown))} in data params; "
+            f"allowed: {', '.join((*SCHEMAS, *SETTINGS))}"
+        )
+    if not raw.get("transactions"):
+        raise ConfigError("data params must configure the transactions table")
+    rules = check_rules(raw.get("cleaning") or {})
+    rules["channels_file"] = str(
+        resolve_params_file(rules["channels_file"], base=project).resolve()
+    )
+    out: dict[str, Any] = {"cleaning": rules}
+    for key in ("quarantine_dir", "cache_dir"):
+        default = "data/quarantine" if key == "quarantine_dir" else "data/.cache"
+        out[key] = _absolute(raw.get(key) or default, project)
+    for name in SCHEMAS:
+        spec = raw.get(name)
+        if not spec:
+            continue
+        if isinstance(spec, str):
+            spec = {"path": spec}
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"parameter {name!r} must be a mapping with a path or url")
+        extra = set(spec) - set(TABLE_KEYS)
+        if extra:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(sorted(extra))} for table {name!r}; "
+                f"allowed: {', '.join(TABLE_KEYS)}"
+            )
+        if bool(spec.get("path")) == bool(spec.get("url")):
+            raise ConfigError(f"parameter {name!r} needs exactly one of `path` and `url`")
+        columns = dict(spec.get("columns") or {})
+        bad = set(columns) - set(SCHEMAS[name])
+        if bad:
+            raise ConfigError(
+                f"parameter '{name}.columns' maps unknown canonical column(s) "
+                f"{', '.join(sorted(bad))}; allowed: {', '.join(SCHEMAS[name])}"
+            )
+        entry = {k: spec[k] for k in TABLE_KEYS if spec.get(k) is not None}
+        entry["columns"] = {k: str(v) for k, v in columns.items()}
+        entry.setdefault("encoding", "utf-8")
+        entry.setdefault("timezone", "Asia/Shanghai")
+        try:
+            zoneinfo.ZoneInfo(str(entry["timezone"]))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"parameter '{name}.timezone' must be an IANA time zone such as Asia/Shanghai; "
+                f"got {entry['timezone']!r}"
+            ) from exc
+        if "path" in entry:
+            entry["path"] = _absolute(entry["path"], project)
+        out[name] = entry
+    return out
+
+
+def source_files(resolved: Mapping[str, Any]) -> list[Path]:
+    """Files the resolved params read: the channels file and each table's file or database."""
+    files = [Path(resolved["cleaning"]["channels_file"])]
+    for name in SCHEMAS:
+        entry = resolved.get(name)
+        if not entry:
+            continue
+        if "path" in entry:
+            files.append(Path(entry["path"]))
+        else:
+            rest = str(entry["url"]).partition("://")[2]
+            db = Path(rest[1:] if rest.startswith("/") else rest)
+            files.append(db if db.is_absolute() else Path.cwd() / db)
+    return files
+
+
+def fingerprint(params: str | Path | Mapping[str, Any] = DATA_PARAMS) -> str:
+    """Hash of the resolved params and the size and modification time of every source file.
+
+    When ``cleaning.max_date`` is empty (future dates are judged against the load time), the
+    load date is part of the hash, so a cache is reused within the day it was built.
+    """
+    return fingerprint_of(resolve_params(params))
+
+
+def fingerprint_of(resolved: Mapping[str, Any]) -> str:
+    """:func:`fingerprint` of params already resolved by :func:`resolve_params`."""
+    stats = []
+    for path in source_files(resolved):
+        st = path.stat() if path.exists() else None
+        stats.append([str(path), st.st_size if st else None, st.st_mtime_ns if st else None])
+    tz = resolved["transactions"].get("timezone", "Asia/Shanghai")
+    day = "" if resolved["cleaning"]["max_date"] else str(future_cutoff("", timezone=tz).date())
+    content = {k: v for k, v in resolved.items() if k not in ("quarantine_dir", "cache_dir")}
+    payload = json.dumps(
+        {"params": content, "files": stats, "day": day, "version": CLEANING_VERSION},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,188 @@
+"""SQL expressions that parse one raw source column into its canonical value.
+
+Each function takes the column's name in the raw table and its DuckDB type, and returns DuckDB
+SQL: the parsed value (NULL when it cannot be parsed) and, where a cleaning rule can repair a
+value, an expression that is true when it did. :mod:`crmlib.data.cleaning` puts them together
+into one pass over the table. A VARCHAR column (every column of a CSV file) is parsed; a typed
+column (Parquet, databases) is cast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crmlib.data.engine import sql_literal, sql_name
+from crmlib.data.schema import GROUPS
+
+__all__ = [
+    "SQL_TYPES",
+    "is_numeric",
+    "is_blank",
+    "as_text",
+    "parse_number",
+    "parse_timestamp",
+    "parse_customer_id",
+    "parse_channel",
+    "parse_group",
+]
+
+#: DuckDB type of each canonical (Ibis) type.
+SQL_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "float64": "DOUBLE",
+    "int64": "BIGINT",
+}
+
+_NUMERIC_TYPES = frozenset(
+    {
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "FLOAT",
+        "DOUBLE",
+        "DECIMAL",
+    }
+)
+
+# ISO 8601 date with optional time (not counted as a repair)
+_ISO_RE = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+# a time of day followed by an explicit UTC offset or Z
+_OFFSET_RE = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
+
+
+def _regex_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in r".^$*+?()[]{}|\/-" else ch for ch in text)
+
+
+def is_numeric(rtype: str) -> bool:
+    """Whether DuckDB type ``rtype`` (``DECIMAL(18,2)`` …) is a number."""
+    return rtype.split("(")[0] in _NUMERIC_TYPES
+
+
+def is_blank(raw: str, rtype: str) -> str:
+    """SQL: the raw value is missing (NULL, or only spaces in a text column)."""
+    r = sql_name(raw)
+    if rtype == "VARCHAR":
+        return f"({r} IS NULL OR trim({r}) = '')"
+    return f"({r} IS NULL)"
+
+
+def as_text(raw: str, rtype: str) -> str:
+    """SQL: the raw value as trimmed text, NULL when blank."""
+    r = sql_name(raw) if rtype == "VARCHAR" else f"CAST({sql_name(raw)} AS VARCHAR)"
+    return f"NULLIF(trim({r}), '')"
+
+
+def parse_number(raw: str, rtype: str, *, rules: Mapping[str, Any]) -> tuple[str, str]:
+    """SQL: (the value as DOUBLE, whether the amount rules repaired it).
+
+    A text value loses whitespace, the ``thousands_separator``, full- and half-width
+    parentheses and the ``currency_symbols`` (case-insensitively, longest first); with
+    ``parentheses_negative`` a value in parentheses is negative. A plain number is no repair.
+    """
+    if rtype != "VARCHAR" and is_numeric(rtype):
+        return f"CAST({sql_name(raw)} AS DOUBLE)", "false"
+    s = as_text(raw, rtype)
+    strip = [r"\s"]
+    if rules["thousands_separator"]:
+        strip.append(_regex_escape(rules["thousands_separator"]))
+    strip_class = "[" + "".join(strip) + "()（）]"
+    symbols = "|".join(
+        _regex_escape(sym) for sym in sorted(rules["currency_symbols"], key=len, reverse=True)
+    )
+    pattern = strip_class + (f"|{symbols}" if symbols else "")
+    core = f"TRY_CAST(regexp_replace({s}, {sql_literal(pattern)}, '', 'gi') AS DOUBLE)"
+    if rules["parentheses_negative"]:
+        paren = f"regexp_full_match({s}, '^[(（].*[)）]$')"
+        core = f"(CASE WHEN {paren} THEN -abs({core}) ELSE {core} END)"
+    parsed = f"COALESCE(TRY_CAST({s} AS DOUBLE), {core})"
+    repaired = f"(TRY_CAST({s} AS DOUBLE) IS NULL AND {core} IS NOT NULL)"
+    return parsed, repaired
+
+
+def parse_timestamp(
+    raw: str, rtype: str, *, timezone: str, date_formats: Sequence[str]
+) -> tuple[str, str, str]:
+    """SQL: (the value as naive TIMESTAMP in ``timezone``, whether a non-ISO format was
+    parsed, whether an explicit offset was converted into ``timezone``).
+
+    ISO 8601 always parses; ``date_formats`` (DuckDB strptime codes) are tried next, in order.
+    A value with an offset or ``Z``, and a ``TIMESTAMP WITH TIME ZONE`` column, are converted
+    into ``timezone``; naive values are kept as they are.
+    """
+    tz = sql_literal(timezone)
+    r = sql_name(raw)
+    if rtype.startswith("TIMESTAMP WITH TIME ZONE") or rtype == "TIMESTAMPTZ":
+        return f"timezone({tz}, {r})", "false", f"({r} IS NOT NULL)"
+    if rtype.startswith("TIMESTAMP") or rtype == "DATE":
+        return f"CAST({r} AS TIMESTAMP)", "false", "false"
+    s = as_text(raw, rtype)
+    has_offset = f"regexp_matches({s}, {sql_literal(_OFFSET_RE)})"
+    iso = f"TRY_CAST({s} AS TIMESTAMP)"
+    formats = "[" + ", ".join(sql_literal(f) for f in date_formats) + "]"
+    other = f"try_strptime({s}, {formats})" if date_formats else "NULL"
+    parsed = (
+        f"(CASE WHEN {has_offset} THEN timezone({tz}, TRY_CAST({s} AS TIMESTAMPTZ)) "
+        f"ELSE COALESCE({iso}, {other}) END)"
+    )
+    repaired = f"(NOT {has_offset} AND NOT regexp_full_match({s}, {sql_literal(_ISO_RE)}))"
+    converted = f"({has_offset} AND TRY_CAST({s} AS TIMESTAMPTZ) IS NOT NULL)"
+    return parsed, repaired, converted
+
+
+def parse_customer_id(raw: str, rtype: str, *, missing_values: Sequence[str]) -> str:
+    """SQL: the customer id as text, NULL for blanks and ``missing_values`` (compared after
+    trimming, case-insensitively): an anonymous sale."""
+    s = as_text(raw, rtype)
+    tokens = ", ".join(sql_literal(v.strip().lower()) for v in missing_values)
+    return f"(CASE WHEN lower({s}) IN ({tokens}) THEN NULL ELSE {s} END)" if tokens else s
+
+
+def parse_channel(raw: str, rtype: str, *, channels: Mapping[str, list[str]]) -> tuple[str, str]:
+    """SQL: (the channel code, ``unknown`` when no code or alias matches; whether none did).
+
+    ``channels`` maps each code to its aliases; codes and aliases are compared after trimming,
+    case-insensitively.
+    """
+    s = f"lower({as_text(raw, rtype)})"
+    whens = []
+    for code, aliases in channels.items():
+        names = sorted({code.lower(), *(a.strip().lower() for a in aliases)})
+        whens.append(
+            f"WHEN {s} IN ({', '.join(sql_literal(n) for n in names)}) THEN {sql_literal(code)}"
+        )
+    known = f"(CASE {' '.join(whens)} ELSE NULL END)"
+    return f"COALESCE({known}, 'unknown')", f"({known} IS NULL)"
+
+
+def parse_group(
+    raw: str, rtype: str, *, aliases: Mapping[str, Sequence[str]]
+) -> tuple[str, str, str]:
+    """SQL: (the canonical campaign group, NULL when unknown; whether the value is not blank
+    and unknown; whether it was an alias).
+
+    ``aliases`` maps ``target`` and ``control`` to the other names that mean them (compared
+    after trimming, case-insensitively).
+    """
+    s = f"lower({as_text(raw, rtype)})"
+    whens, alias_names = [], []
+    for group in GROUPS:
+        names_of = {a.strip().lower() for a in aliases.get(group, [])}
+        alias_names += sorted(names_of)
+        names = ", ".join(sql_literal(n) for n in sorted({group, *names_of}))
+        whens.append(f"WHEN {s} IN ({names}) THEN {sql_literal(group)}")
+    expr = f"(CASE {' '.join(whens)} ELSE NULL END)"
+    unknown = f"({s} IS NOT NULL AND {expr} IS NULL)"
+    alias = (
+        f"({s} IN ({', '.join(sql_literal(n) for n in alias_names)}))" if alias_names else "false"
+    )
+    return expr, unknown, alias
