@@ -1,7 +1,8 @@
 """Charts of customer value: segment shares, the score heatmap, the value matrix, the Lorenz curve.
 
-Each function takes a result of :mod:`crmlib.rfm`, draws on ``ax`` (a new figure when ``None``)
-and returns the Axes. Text comes from ``crmlib/labels/rfm.yaml`` in ``language``.
+Each function takes a result table (from :mod:`crmlib.value`, or with names from
+:mod:`crmlib.present.rfm`), draws on ``ax`` (a new figure when ``None``) and returns the Axes.
+Text comes from ``crmlib/labels/rfm.yaml`` in ``language``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from matplotlib.ticker import PercentFormatter
 
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
+from crmlib.present.format import percent, times
 
 __all__ = ["segment_shares", "score_heatmap", "value_matrix_plot", "lorenz_plot"]
 
@@ -26,7 +28,7 @@ def segment_shares(overview: pd.DataFrame, *, language: str = "en", ax: Axes | N
     Parameters
     ----------
     overview
-        Output of :func:`crmlib.rfm.segment_overview` (in the same ``language``).
+        Output of :func:`crmlib.present.rfm.segment_overview` (in the same ``language``).
     language
         ``"en"`` or ``"zh"``.
     ax
@@ -50,8 +52,15 @@ def segment_shares(overview: pd.DataFrame, *, language: str = "en", ax: Axes | N
     )
     top = max(float(cust.max(initial=0)), float(rev.max(initial=0)), 0.01)
     for yi, c, r in zip(y, cust, rev, strict=True):
-        ax.text(c + top * 0.01, yi - h / 2, f"{c:.0%}", va="center", fontsize=8, color="#555555")
-        ax.text(r + top * 0.01, yi + h / 2, f"{r:.0%}", va="center", fontsize=8)
+        ax.text(
+            c + top * 0.01,
+            yi - h / 2,
+            percent(c, digits=0),
+            va="center",
+            fontsize=8,
+            color="#555555",
+        )
+        ax.text(r + top * 0.01, yi + h / 2, percent(r, digits=0), va="center", fontsize=8)
     ax.set_yticks(y, overview["name"].tolist())
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.15)
@@ -74,7 +83,7 @@ def score_heatmap(
     Parameters
     ----------
     grid
-        Output of :func:`crmlib.rfm.segment_grid`.
+        Output of :func:`crmlib.present.rfm.segment_grid`.
     dimensions
         The scheme's dimensions (``Scheme.dimensions``), used for the axis labels.
     language
@@ -128,9 +137,9 @@ def value_matrix_plot(
     Parameters
     ----------
     quadrants
-        Output of :func:`crmlib.rfm.value_quadrants`.
+        Output of :func:`crmlib.value.value_quadrants`.
     summary
-        Output of :func:`crmlib.rfm.value_matrix` (same split and ``language``).
+        Output of :func:`crmlib.present.rfm.value_matrix` (same split and ``language``).
     max_points
         Draw at most this many customers (a fixed random sample) so large bases stay readable.
     seed
@@ -165,7 +174,10 @@ def value_matrix_plot(
     for row in summary.itertuples():
         x = (o_split + xhi) / 2 if row.orders_level == "high" else (xlo + o_split) / 2
         y = np.sqrt(a_split * yhi) if row.aov_level == "high" else np.sqrt(ylo * a_split)
-        text = f"{row.name}\n{t('rfm.col_customers', language)} {row.share_customers:.0%} · {t('rfm.col_revenue', language)} {row.share_revenue:.0%}"
+        text = (
+            f"{row.name}\n{t('rfm.col_customers', language)} {percent(row.share_customers, digits=0)}"
+            f" · {t('rfm.col_revenue', language)} {percent(row.share_revenue, digits=0)}"
+        )
         ax.text(
             x,
             y,
@@ -200,11 +212,11 @@ def lorenz_plot(
     Parameters
     ----------
     lorenz
-        Output of :func:`crmlib.rfm.lorenz_curve`.
+        Output of :func:`crmlib.value.lorenz_curve`.
     gini
-        Output of :func:`crmlib.rfm.gini` (shown in the title).
+        Output of :func:`crmlib.value.gini` (shown in the title).
     top20_share
-        Revenue share of the top 20% of customers (from :func:`crmlib.rfm.pareto`).
+        Revenue share of the top 20% of customers (from :func:`crmlib.value.pareto`).
     """
     check_language(language)
     ax = get_ax(ax, figsize=(6.5, 6))
@@ -225,7 +237,7 @@ def lorenz_plot(
     ax.text(
         0.78,
         0.05,
-        t("rfm.top20_mark", language, share=f"{top20_share:.0%}"),
+        t("rfm.top20_mark", language, share=percent(top20_share, digits=0)),
         ha="right",
         va="bottom",
         color=PALETTE[1],
@@ -238,7 +250,7 @@ def lorenz_plot(
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlabel(t("rfm.axis_share_customers", language))
     ax.set_ylabel(t("rfm.axis_share_revenue", language))
-    ax.set_title(t("rfm.chart_lorenz", language, gini=f"{gini:.2f}"))
+    ax.set_title(t("rfm.chart_lorenz", language, gini=times(gini, digits=2)))
     ax.legend(loc="upper left", frameon=False)
     ax.set_aspect("equal")
     return ax

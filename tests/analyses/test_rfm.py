@@ -1,22 +1,17 @@
-"""RFM: hand-computed cases, tie handling, scheme partitions, recency direction, Pareto and exports."""
+"""RFM numbers: hand-computed cases, tie handling, scheme partitions, recency direction, Pareto
+and exports (the report's words are tested in tests/present/test_present_rfm.py)."""
 
 from __future__ import annotations
 
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")  # tests draw off-screen
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from crmlib import rfm
+from crmlib import rfm, segments, value
 from crmlib.errors import ConfigError, DataError
-from crmlib.plots import rfm as rfm_plots
 
 
 def _tx(rows):
@@ -224,7 +219,7 @@ def test_custom_edges():
 
 @pytest.mark.parametrize("name", ["cn8", "en11"])
 def test_shipped_schemes_are_complete_partitions(name):
-    scheme = rfm.load_scheme(name)
+    scheme = segments.load_scheme(name)
     cells = [c for cs in scheme.segments["cells"] for c in cs]
     n_levels, n_dims = len(scheme.levels), len(scheme.dimensions)
     assert len(cells) == len(set(cells)) == n_levels**n_dims
@@ -234,8 +229,8 @@ def test_shipped_schemes_are_complete_partitions(name):
 
 
 def test_cn8_and_en11_grids_are_the_published_ones():
-    cn8 = rfm.load_scheme("cn8").cell_map
-    names = rfm.load_scheme("cn8").segments.set_index("segment")["name_zh"]
+    cn8 = segments.load_scheme("cn8").cell_map
+    names = segments.load_scheme("cn8").segments.set_index("segment")["name_zh"]
     published = {
         "HHH": "重要价值客户",
         "LHH": "重要保持客户",
@@ -266,7 +261,7 @@ def test_cn8_and_en11_grids_are_the_published_ones():
         2: ["About To Sleep", "Need Attention", "Need Attention", "At Risk", "At Risk"],
         1: ["Lost", "Hibernating", "At Risk", "Can't Lose Them", "Can't Lose Them"],
     }
-    en11 = rfm.load_scheme("en11")
+    en11 = segments.load_scheme("en11")
     en_names = en11.segments.set_index("segment")["name_en"]
     for r, row in grid.items():
         for fm, name in enumerate(row, start=1):
@@ -281,13 +276,13 @@ def test_scheme_validation_names_missing_and_overlapping_cells(tmp_path):
     with pytest.raises(
         ConfigError, match=r"missing cell\(s\) HHH.*HHL in important_value and general_value"
     ):
-        rfm.load_scheme(broken)
+        segments.load_scheme(broken)
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ConfigError, match="HHH"):
-        rfm.load_scheme(path)
+        segments.load_scheme(path)
     with pytest.raises(ConfigError, match="'scheme' must be one of"):
-        rfm.load_scheme("nope")
+        segments.load_scheme("nope")
 
 
 def test_user_scheme_from_yaml_without_code(tmp_path):
@@ -316,7 +311,7 @@ def test_user_scheme_from_yaml_without_code(tmp_path):
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(mine, allow_unicode=True), encoding="utf-8")
     table = rfm.rfm_table(HAND, as_of="2024-06-30")
-    seg = rfm.segment_rfm(
+    seg = segments.segment_rfm(
         table, scheme=str(path), split={"recency": 30, "frequency": 1, "monetary": 1}
     )
     assert seg.customers.set_index("customer_id")["segment"].to_dict() == {
@@ -328,7 +323,7 @@ def test_user_scheme_from_yaml_without_code(tmp_path):
         "f": "lapsed",
         "h": "active",
     }
-    assert seg.scheme.segment_name("lapsed", language="zh") == "沉默"
+    assert seg.scheme.segments.set_index("segment").loc["lapsed", "name_zh"] == "沉默"
 
 
 def _recency_base():
@@ -365,20 +360,22 @@ def _recency_base():
     [("cn8", "重要价值客户", "重要保持客户"), ("en11", "Champions", "Can't Lose Them")],
 )
 def test_recent_always_means_high_r(scheme, recent, lapsed):
-    seg = rfm.segment_rfm(_recency_base(), scheme=scheme)
+    seg = segments.segment_rfm(_recency_base(), scheme=scheme)
     s = seg.customers.set_index("customer_id")
     lang = "zh" if scheme == "cn8" else "en"
-    assert seg.scheme.segment_name(s.loc["yesterday", "segment"], language=lang) == recent
-    assert seg.scheme.segment_name(s.loc["three_years_ago", "segment"], language=lang) == lapsed
+    names = seg.scheme.segments.set_index("segment")[f"name_{lang}"]
+    assert names[s.loc["yesterday", "segment"]] == recent
+    assert names[s.loc["three_years_ago", "segment"]] == lapsed
     assert s.loc["yesterday", "r_score"] == len(seg.scheme.levels)
     assert s.loc["three_years_ago", "r_score"] == 1
 
 
 def test_segment_overview_adds_up():
     table = rfm.rfm_table(HAND, as_of="2024-06-30")
-    seg = rfm.segment_rfm(table, scheme="cn8")
-    ov = rfm.segment_overview(seg, language="zh")
-    assert len(ov) == 8 and ov["name"].iloc[0] == "重要价值客户"
+    seg = segments.segment_rfm(table, scheme="cn8")
+    ov = value.segment_overview(seg)
+    assert len(ov) == 8 and ov["segment"].iloc[0] == "important_value"
+    assert "name" not in ov and "action" not in ov  # words are added by crmlib.present.rfm
     assert ov["customers"].sum() == 7 and ov["revenue"].sum() == pytest.approx(970.0)
     assert ov["share_customers"].sum() == pytest.approx(1.0)
     assert ov["share_revenue"].sum() == pytest.approx(1.0)
@@ -389,13 +386,13 @@ def test_segment_overview_adds_up():
     # b (R L, F L, M H) and d (R L, F L, M H) are important_recover.
     rec = ov.set_index("segment").loc["important_recover"]
     assert (rec["customers"], rec["revenue"], rec["mean_recency"]) == (2, 660.0, (181 + 366) / 2)
-    grid = rfm.segment_grid(seg)
+    grid = value.segment_grid(seg)
     assert grid["customers"].sum() == 7 and grid["row"].iloc[0] == "H"
 
 
 def test_value_matrix_by_hand():
     table = rfm.rfm_table(HAND, as_of="2024-06-30")
-    quads = rfm.value_quadrants(table, split="mean").set_index("customer_id")
+    quads = value.value_quadrants(table, split="mean").set_index("customer_id")
     # mean orders 11/7 = 1.57; mean AOV (75+160+35+500+10+60+0)/7 = 120
     assert quads["quadrant"].to_dict() == {
         "a": "frequent",
@@ -406,12 +403,16 @@ def test_value_matrix_by_hand():
         "f": "uncertain",
         "h": "uncertain",
     }
-    summary = rfm.value_matrix(table, split="mean", language="zh").set_index("quadrant")
+    summary = value.value_matrix(table, split="mean").set_index("quadrant")
     assert summary.loc["spenders", "customers"] == 2
     assert summary.loc["spenders", "share_revenue"] == pytest.approx(660 / 970)
     assert summary.loc["best", "customers"] == 0
     assert summary["aov_split"].iloc[0] == pytest.approx(120.0)
-    assert "最佳" in summary.loc["best", "name"]
+    assert (summary.loc["best", "orders_level"], summary.loc["best", "aov_level"]) == (
+        "high",
+        "high",
+    )
+    assert "name" not in summary
 
 
 def test_pareto_and_gini_match_numpy():
@@ -421,15 +422,15 @@ def test_pareto_and_gini_match_numpy():
     table = pd.DataFrame({"customer_id": np.arange(2_000).astype(str), "monetary": money})
     x = np.clip(money, 0, None)
     desc = np.sort(x)[::-1]
-    p = rfm.pareto(table).set_index("top_share")
+    p = value.pareto(table).set_index("top_share")
     for share in (0.01, 0.05, 0.1, 0.2, 0.5):
         k = int(np.ceil(share * len(x)))
         assert p.loc[share, "customers"] == k
         assert p.loc[share, "share_revenue"] == pytest.approx(desc[:k].sum() / x.sum())
     # Gini as the mean absolute difference over twice the mean (a different formula).
     mad = np.abs(x[:, None] - x[None, :]).mean()
-    assert rfm.gini(table) == pytest.approx(mad / (2 * x.mean()), rel=1e-9)
-    lorenz = rfm.lorenz_curve(table, points=101)
+    assert value.gini(table) == pytest.approx(mad / (2 * x.mean()), rel=1e-9)
+    lorenz = value.lorenz_curve(table, points=101)
     assert lorenz.iloc[0].tolist() == [0.0, 0.0] and lorenz.iloc[-1].tolist() == [1.0, 1.0]
     assert (np.diff(lorenz["share_revenue"]) >= 0).all()
     at80 = lorenz.loc[np.isclose(lorenz["share_customers"], 0.8), "share_revenue"].iloc[0]
@@ -438,7 +439,7 @@ def test_pareto_and_gini_match_numpy():
 
 def test_export_writes_personal_fields_only_when_asked(tmp_path):
     table = rfm.rfm_table(HAND, as_of="2024-06-30")
-    seg = rfm.segment_rfm(table, scheme="cn8")
+    seg = segments.segment_rfm(table, scheme="cn8")
     customers = pd.DataFrame(
         {
             "customer_id": list("abcdefgh"),
@@ -448,7 +449,7 @@ def test_export_writes_personal_fields_only_when_asked(tmp_path):
         }
     )
     leaky = seg.customers.merge(customers, on="customer_id")  # a table that carries personal data
-    files = rfm.export_segments(leaky, tmp_path / "lists")
+    files = segments.export_segments(leaky, tmp_path / "lists")
     assert sorted(f.name for f in files) == sorted(
         f"{s}.csv" for s in seg.customers["segment"].unique()
     )
@@ -456,33 +457,19 @@ def test_export_writes_personal_fields_only_when_asked(tmp_path):
         head = pd.read_csv(f, dtype=str)
         assert not {"name", "phone", "email", "address"} & set(head.columns)
         assert {"customer_id", "segment", "r_score", "f_score", "m_score"} <= set(head.columns)
-    one = rfm.export_segments(seg.customers, tmp_path / "value.csv", segments=["important_value"])
+    one = segments.export_segments(
+        seg.customers, tmp_path / "value.csv", segments=["important_value"]
+    )
     assert pd.read_csv(one[0], dtype=str)["customer_id"].tolist() == ["a"]
     with pytest.raises(ConfigError, match="customers"):
-        rfm.export_segments(seg.customers, tmp_path / "x.csv", include_personal=True)
-    full = rfm.export_segments(
+        segments.export_segments(seg.customers, tmp_path / "x.csv", include_personal=True)
+    full = segments.export_segments(
         seg.customers, tmp_path / "full.csv", include_personal=True, customers=customers
     )
     out = pd.read_csv(full[0], dtype=str).set_index("customer_id")
     assert out.loc["a", "name"] == "张a" and out.loc["a", "phone"] == "13800000000"
     with pytest.raises(ConfigError, match="nope"):
-        rfm.export_segments(seg.customers, tmp_path / "y.csv", segments=["nope"])
-
-
-def test_findings_text_in_both_languages():
-    table = rfm.rfm_table(HAND, as_of="2024-06-30")
-    seg = rfm.segment_rfm(table, scheme="cn8")
-    p20 = rfm.pareto(table, tops=(0.2,))["share_revenue"].iloc[0]
-    en = rfm.headline_findings(seg, language="en")
-    zh = rfm.headline_findings(seg, language="zh")
-    assert f"Top 20% of customers bring {p20:.0%} of revenue" in en
-    assert "重要价值客户" in zh and f"{p20:.0%}" in zh
-    assert "73%" in rfm.pareto_findings(table, language="en")
-    share = rfm.member_share(HAND, as_of="2024-06-30")
-    assert "匿名" in rfm.member_share_findings(share, language="zh")
-    assert "equal to the reference counts as high" in rfm.scoring_note(seg, language="en")
-    shown = rfm.display_table(rfm.segment_overview(seg, language="zh"), language="zh")
-    assert {"客群", "客户占比", "建议动作"} <= set(shown.columns)
+        segments.export_segments(seg.customers, tmp_path / "y.csv", segments=["nope"])
 
 
 def test_bad_parameters_raise_config_errors():
@@ -492,43 +479,11 @@ def test_bad_parameters_raise_config_errors():
     with pytest.raises(ConfigError, match="as_of"):
         rfm.rfm_table(HAND, as_of="30/06/2024x")
     with pytest.raises(ConfigError, match="bins"):
-        rfm.segment_rfm(table, scheme="en11", bins=4)
+        segments.segment_rfm(table, scheme="en11", bins=4)
     with pytest.raises(ConfigError, match="split"):
         rfm.score_rfm(table, scoring="highlow", split="mode")
     with pytest.raises(DataError, match="customer_id"):
         rfm.rfm_table(HAND.drop(columns="customer_id"))
-
-
-@pytest.mark.parametrize("language", ["en", "zh"])
-def test_charts_draw_labelled_axes(language, tmp_path):
-    table = rfm.rfm_table(HAND, as_of="2024-06-30")
-    try:
-        for name in ("cn8", "en11"):
-            seg = rfm.segment_rfm(table, scheme=name)
-            ax = rfm_plots.segment_shares(
-                rfm.segment_overview(seg, language=language), language=language
-            )
-            assert ax.get_title() and len(ax.get_yticklabels()) == len(seg.scheme.segments)
-            ax = rfm_plots.score_heatmap(
-                rfm.segment_grid(seg, language=language),
-                dimensions=seg.scheme.dimensions,
-                language=language,
-            )
-            assert ax.get_xlabel() and ax.get_ylabel()
-        ax = rfm_plots.value_matrix_plot(
-            rfm.value_quadrants(table),
-            rfm.value_matrix(table, language=language),
-            language=language,
-        )
-        assert ax.get_xlabel() and ax.get_title()
-        ax = rfm_plots.lorenz_plot(
-            rfm.lorenz_curve(table), gini=rfm.gini(table), top20_share=0.5, language=language
-        )
-        assert "0." in ax.get_title()
-        ax.figure.savefig(tmp_path / "lorenz.png")
-        assert (tmp_path / "lorenz.png").stat().st_size > 5_000
-    finally:
-        plt.close("all")
 
 
 def test_demo_truth_recency_and_anonymous_share(demo_dir, demo_params, demo_truth):
@@ -544,7 +499,7 @@ def test_demo_truth_recency_and_anonymous_share(demo_dir, demo_params, demo_trut
     lines = share.loc["anonymous", "lines"] / share["lines"].sum()
     assert lines == pytest.approx(demo_truth["anonymous_line_share"], abs=0.01)
     # Planted dropouts among repeat buyers sit at low R: high R really means still buying.
-    seg = rfm.segment_rfm(table, scheme="en11")
+    seg = segments.segment_rfm(table, scheme="en11")
     s = seg.customers.merge(truth[["customer_id", "alive_at_end", "orders"]], on="customer_id")
     repeaters = s[s["orders_y"] >= 2]
     alive_by_r = repeaters.groupby("r_score")["alive_at_end"].mean()
@@ -564,56 +519,75 @@ def test_lines_that_cancel_out_net_to_exactly_zero():
     assert table.loc["z", "monetary"] == 0.0
 
 
-HOSTILE = ("<img src=x onerror=alert(1)>", "双11*狂欢_")
+TWO_GROUPS = {
+    "name": {"en": "Two groups", "zh": "两类"},
+    "dimensions": ["r"],
+    "levels": ["L", "H"],
+    "scoring": "highlow",
+    "segments": [
+        {"key": "active", "name": {"en": "Active", "zh": "活跃"}, "cells": ["H"],
+         "action": {"en": "Keep", "zh": "保持"}, "colour": "#000000"},
+        {"key": "lapsed", "name": {"en": "Lapsed", "zh": "沉默"}, "cells": ["L"],
+         "action": {"en": "Wake", "zh": "唤醒"}, "colour": "#999999"},
+    ],
+}  # fmt: skip
 
 
-def rendered(markdown: str) -> tuple[str, str]:
-    """The HTML mistune (nbconvert's Markdown renderer) makes of ``markdown``, and its text."""
-    import mistune
-    from bs4 import BeautifulSoup
+def test_params_override_the_shipped_segments_file(tmp_path):
+    params = {"schemes": {"two": TWO_GROUPS}}
+    assert segments.scheme_names(params=params)[-1] == "two"
+    assert {"cn8", "en11"} <= set(segments.scheme_names(params=params))
+    assert segments.load_scheme("two", params=params).levels == ("L", "H")
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    assert segments.load_scheme("two", params=path).segments["segment"].tolist() == [
+        "active",
+        "lapsed",
+    ]
+    with pytest.raises(ConfigError, match=r"'scheme' must be one of .*segments\.yaml.*'two'"):
+        segments.load_scheme("two")
+    broken = {"schemes": {"two": dict(TWO_GROUPS, levels=["L", "H", "X"])}}
+    with pytest.raises(ConfigError, match=r"scheme 'two' in segments\.yaml.*highlow"):
+        segments.load_scheme("two", params=broken)
 
-    html = mistune.html(markdown)
-    return html, BeautifulSoup(html, "html.parser").get_text()
 
-
-def test_names_from_the_users_yaml_cannot_inject_markup(tmp_path, monkeypatch):
-    mine = {
-        "name": {"en": HOSTILE[0], "zh": HOSTILE[1]},
-        "dimensions": ["r"],
-        "levels": ["L", "H"],
-        "scoring": "highlow",
-        "segments": [
-            {"key": "active", "name": {"en": HOSTILE[0], "zh": HOSTILE[0]}, "cells": ["H"],
-             "action": {"en": "Keep", "zh": "保持"}, "colour": "#000000"},
-            {"key": "lapsed", "name": {"en": HOSTILE[1], "zh": HOSTILE[1]}, "cells": ["L"],
-             "action": {"en": "Wake", "zh": "唤醒"}, "colour": "#999999"},
-        ],
-    }  # fmt: skip
-    path = tmp_path / "hostile.yaml"
-    path.write_text(yaml.safe_dump(mine, allow_unicode=True), encoding="utf-8")
+def test_value_matrix_errors_name_the_file_the_key_and_the_value():
     table = rfm.rfm_table(HAND, as_of="2024-06-30")
-    seg = rfm.segment_rfm(
-        table, scheme=str(path), split={"recency": 30, "frequency": 1, "monetary": 1}
-    )
-    matrix = rfm.value_matrix(table)
-    matrix["name"] = [HOSTILE[i % 2] for i in range(len(matrix))]
-    shipped = rfm._segments_params()
-    norms = [{"revenue_share": 0.8, "scope": {"en": HOSTILE[0], "zh": HOSTILE[0]},
-              "source": HOSTILE[1]}]  # fmt: skip
-    monkeypatch.setattr(rfm, "_segments_params", lambda *a, **k: shipped | {"pareto_norms": norms})
-    for language in ("en", "zh"):
-        texts = {
-            "headline": rfm.headline_findings(seg, language=language),
-            "scoring": rfm.scoring_note(seg, language=language),
-            "matrix": rfm.value_matrix_findings(matrix, language=language),
-            "pareto": rfm.pareto_findings(table, language=language),
-            "export": rfm.export_lists(seg, tmp_path / "lists", language=language),
-        }
-        visible = {}
-        for what, text in texts.items():
-            html, visible[what] = rendered(text)
-            assert "<img" not in html, what
-        for what in ("matrix", "pareto", "export"):
-            assert HOSTILE[0] in visible[what] and HOSTILE[1] in visible[what], what
-        assert mine["name"][language] in visible["scoring"]
-        assert any(name in visible["headline"] for name in HOSTILE)
+    assert list(value.value_matrix_spec()) == ["best", "spenders", "frequent", "uncertain"]
+    bad = {"value_matrix": {"best": {"orders": "middle"}}}
+    with pytest.raises(
+        ConfigError, match=r"segments\.yaml: value_matrix\.best\.orders .*'high' or 'low'.*'middle'"
+    ):
+        value.value_matrix(table, params=bad)
+    twice = {"value_matrix": {"spenders": {"orders": "high"}}}  # two high/high quadrants
+    with pytest.raises(ConfigError, match=r"segments\.yaml: value_matrix must define exactly one"):
+        value.value_quadrants(table, params=twice)
+
+
+def test_old_rfm_names_still_work_with_a_deprecation_warning():
+    from crmlib.present import rfm as present_rfm
+
+    table = rfm.rfm_table(HAND, as_of="2024-06-30")
+    with pytest.warns(DeprecationWarning, match=r"crmlib\.segments\.segment_rfm"):
+        seg = rfm.segment_rfm(table, scheme="cn8")
+    with pytest.warns(DeprecationWarning, match=r"crmlib\.present\.rfm\.segment_overview"):
+        old = rfm.segment_overview(seg, language="zh")
+    pd.testing.assert_frame_equal(old, present_rfm.segment_overview(seg, language="zh"))
+    assert old["name"].iloc[0] == "重要价值客户"
+    with pytest.warns(DeprecationWarning, match=r"crmlib\.value\.gini"):
+        assert rfm.gini(table) == value.gini(table)
+
+
+def test_old_segments_keywords_still_work_with_a_deprecation_warning(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({"schemes": {"two": TWO_GROUPS}}), encoding="utf-8")
+    with pytest.warns(DeprecationWarning, match="'params_file' is deprecated"):
+        assert "two" in segments.scheme_names(params_file=path)
+    with pytest.warns(DeprecationWarning, match="'params_file' is deprecated"):
+        scheme = segments.load_scheme("two", params_file=path)
+    with pytest.warns(DeprecationWarning, match="segment_name"):
+        assert scheme.segment_name("lapsed", language="zh") == "沉默"
+    with pytest.raises(TypeError, match="both 'params' and its deprecated alias"):
+        segments.load_scheme("two", params=path, params_file=path)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'rules'"):
+        segments.load_scheme("two", rules=path)
