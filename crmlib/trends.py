@@ -1,7 +1,7 @@
 """Multi-year trends per month or quarter and the decomposition of revenue change.
 
-Scope: sales to identified customers (anonymous sales are left out, as in
-:mod:`crmlib.lifecycle`), so that revenue = customers × orders per customer × average order value
+Scope: sales to identified customers (anonymous sales are left out; see :mod:`crmlib.periods`),
+so that revenue = customers × orders per customer × average order value
 holds exactly in every period:
 
 * ``customers`` — customers with at least one order (positive net amount) in the period;
@@ -13,42 +13,46 @@ of the three factors with the additive LMDI-I (log-mean Divisia index, Ang 2004,
 analysis for policymaking in energy", Energy Policy 32): with L(a, b) = (a − b) / (ln a − ln b),
 the contribution of factor x is L(V₁, V₀) · ln(x₁ / x₀), and the contributions add up exactly to
 V₁ − V₀ with no residual.
+
+The findings text is in :mod:`crmlib.present.trends`, the charts in :mod:`crmlib.plots.lifecycle`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import ibis
 import numpy as np
 import pandas as pd
 
+from crmlib.compat import moved, renamed_keyword
 from crmlib.config import check_choice
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.errors import ConfigError, DataError
-from crmlib.i18n import check_language, t
-from crmlib.lifecycle import (
+from crmlib.lifecycle import load_rules
+from crmlib.periods import (
     PERIODS,
-    _as_period,
-    _freq_of,
-    _identified,
-    _orders_expr,
-    _period_end,
-    _period_of,
-    _purchase_days,
-    _rules,
+    PERIODS_PER_YEAR,
+    as_period,
+    freq_of,
+    identified_lines,
+    identified_orders,
+    period_end,
+    period_of,
+    purchase_days,
 )
+
+__all__ = ["FACTORS", "period_trends", "category_mix", "decompose_revenue"]
 
 #: Factors of revenue, in the order of the identity.
 FACTORS: tuple[str, ...] = ("customers", "orders_per_customer", "aov")
 
-_PER_YEAR = {"M": 12, "Q": 4}
-
 
 def _window(as_of: pd.Timestamp, freq: str, years: int) -> pd.PeriodIndex:
     last = pd.Period(as_of, freq=freq)
-    n = years * _PER_YEAR[freq]
+    n = years * PERIODS_PER_YEAR[freq]
     return pd.period_range(end=last, periods=n, freq=freq)
 
 
@@ -58,7 +62,8 @@ def period_trends(
     as_of: str | pd.Timestamp | None = None,
     period: str = "month",
     years: int | None = None,
-    rules: Mapping[str, Any] | None = None,
+    params: str | Path | Mapping[str, Any] | None = None,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     """Revenue, orders, customers, orders per customer, AOV and more per period.
 
@@ -72,7 +77,10 @@ def period_trends(
         ``"month"`` or ``"quarter"``.
     years
         Years of periods ending with the period of ``as_of``; None takes ``trends.years`` from
-        ``params/lifecycle.yaml`` (``rules``). Periods before the first sale are left out.
+        ``params/lifecycle.yaml`` (``params``). Periods before the first sale are left out.
+    params
+        Lifecycle rules as for :func:`crmlib.lifecycle.load_rules` (``rules=`` is a deprecated
+        alias).
 
     Returns
     -------
@@ -83,14 +91,19 @@ def period_trends(
         ``returning_revenue``, ``median_interval_days`` (median gap of the purchase days in the
         period to the customer's previous purchase day) and ``complete`` (period ended by as_of).
     """
+    params = renamed_keyword("period_trends", kwargs, "rules", "params", params)
+    if kwargs:
+        raise TypeError(
+            f"period_trends() got an unexpected keyword argument {next(iter(kwargs))!r}"
+        )
     check_choice("period", period, PERIODS)
     freq = PERIODS[period]
-    years = _rules(rules, {"years": years})["trends"]["years"]
+    years = load_rules(params, years=years)["trends"]["years"]
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     window = _window(as_of_ts, freq, years)
 
-    orders = _orders_expr(transactions, as_of_ts)
+    orders = identified_orders(transactions, as_of=as_of_ts)
     orders = orders.mutate(period_start=orders.ordered_at.truncate(freq))
     firsts = (
         orders.filter(orders.purchase)
@@ -109,7 +122,7 @@ def period_trends(
         new_revenue=joined.amount.sum(where=is_new),
     )
     df = execute(agg)
-    df["period"] = _period_of(df["period_start"], freq)
+    df["period"] = period_of(df["period_start"], freq=freq)
     if not df.empty:  # start at the first period with data, not years before it
         window = window[window >= df["period"].min()]
     out = pd.DataFrame({"period": window}).merge(
@@ -123,11 +136,11 @@ def period_trends(
     out["orders_per_customer"] = out["orders"] / out["customers"].where(out["customers"] > 0)
     out["aov"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
 
-    days = _purchase_days(_orders_expr(transactions, as_of_ts))
+    days = purchase_days(identified_orders(transactions, as_of=as_of_ts))
     days = days[days["gap_days"].notna()]
-    med = days.groupby(_period_of(days["day"], freq))["gap_days"].median()
+    med = days.groupby(period_of(days["day"], freq=freq))["gap_days"].median()
     out["median_interval_days"] = out["period"].map(med).astype(float)
-    out["complete"] = _period_end(out["period"]) <= np.datetime64(as_of_ts.date(), "D")
+    out["complete"] = period_end(out["period"]) <= np.datetime64(as_of_ts.date(), "D")
     cols = [
         "period",
         "revenue",
@@ -151,7 +164,8 @@ def category_mix(
     period: str = "month",
     years: int | None = None,
     top: int | None = None,
-    rules: Mapping[str, Any] | None = None,
+    params: str | Path | Mapping[str, Any] | None = None,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     """Revenue by category per period and each category's share of the period's revenue.
 
@@ -159,18 +173,37 @@ def category_mix(
     of the rules); the rest are summed as ``"other"`` and missing categories shown as
     ``"unknown"``.
 
+    Parameters
+    ----------
+    transactions
+        Canonical transactions.
+    as_of
+        Analysis date; None or "" means the last transaction day.
+    period
+        ``"month"`` or ``"quarter"``.
+    years
+        Years of periods ending with the period of ``as_of``; None takes ``trends.years``.
+    top
+        Categories kept by name; None takes ``trends.top_categories``.
+    params
+        Lifecycle rules as for :func:`crmlib.lifecycle.load_rules` (``rules=`` is a deprecated
+        alias).
+
     Returns
     -------
     pandas.DataFrame
         ``period``, ``category``, ``revenue``, ``share`` (every category for every period).
     """
+    params = renamed_keyword("category_mix", kwargs, "rules", "params", params)
+    if kwargs:
+        raise TypeError(f"category_mix() got an unexpected keyword argument {next(iter(kwargs))!r}")
     check_choice("period", period, PERIODS)
     freq = PERIODS[period]
-    cfg = _rules(rules, {"years": years, "top_categories": top})["trends"]
+    cfg = load_rules(params, years=years, top_categories=top)["trends"]
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     window = _window(as_of_ts, freq, cfg["years"])
-    tbl = _identified(transactions)
+    tbl = identified_lines(transactions)
     tbl = tbl.filter(
         tbl.ordered_at.notnull()
         & (tbl.ordered_at.date() <= as_of_ts.date())
@@ -185,7 +218,7 @@ def category_mix(
     cols = ["period", "category", "revenue", "share"]
     if df.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
-    df["period"] = _period_of(df["period_start"], freq)
+    df["period"] = period_of(df["period_start"], freq=freq)
     totals = df.groupby("category")["revenue"].sum().sort_values(ascending=False)
     keep = list(totals.index[: cfg["top_categories"]])
     df["category"] = df["category"].where(df["category"].isin(keep), "other")
@@ -237,7 +270,7 @@ def decompose_revenue(
     """
     if trends.empty:
         raise DataError("no periods to compare; the trends table is empty")
-    freq = _freq_of(trends["period"])
+    freq = freq_of(trends["period"])
     by_period = trends.set_index("period")
     if isinstance(current, str) and not current.strip():
         current = None
@@ -247,12 +280,12 @@ def decompose_revenue(
         done = trends[trends["complete"]]
         cur = (done if not done.empty else trends)["period"].max()
     else:
-        cur = _as_period(current, freq, "current")
+        cur = as_period(current, freq=freq, name="current")
     if base is None:
-        year_ago = cur - _PER_YEAR[freq]
+        year_ago = cur - PERIODS_PER_YEAR[freq]
         bas = year_ago if year_ago in by_period.index else cur - 1
     else:
-        bas = _as_period(base, freq, "base")
+        bas = as_period(base, freq=freq, name="base")
     for name, p in (("base", bas), ("current", cur)):
         if p not in by_period.index:
             raise ConfigError(
@@ -304,76 +337,7 @@ def decompose_revenue(
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# executive text
-# --------------------------------------------------------------------------------------------
-def _signed_pct(x: float) -> str:
-    return "–" if pd.isna(x) or np.isinf(x) else f"{x:+.1%}"
-
-
-def _money(x: float) -> str:
-    return f"{x:,.0f}"
-
-
-def trend_findings(trends: pd.DataFrame, *, language: str = "en") -> str:
-    """Markdown bullets on the last complete period against the same period a year earlier."""
-    check_language(language)
-    done = trends[trends["complete"]]
-    if done.empty:
-        return "- " + t("lifecycle.finding_no_trend", language)
-    cur = done["period"].max()
-    freq = _freq_of(trends["period"])
-    ago = cur - _PER_YEAR[freq]
-    by = trends.set_index("period")
-    if ago not in by.index:
-        ago = cur - 1
-    if ago not in by.index:
-        return "- " + t("lifecycle.finding_no_trend", language)
-    a, b = by.loc[ago], by.loc[cur]
-
-    def rel(col: str) -> str:
-        return _signed_pct(b[col] / a[col] - 1) if a[col] else "–"
-
-    lines = [
-        t(
-            "lifecycle.finding_trend",
-            language,
-            period=str(cur),
-            base=str(ago),
-            revenue=_money(b["revenue"]),
-            revenue_change=rel("revenue"),
-            customers_change=rel("customers"),
-            aov_change=rel("aov"),
-        )
-    ]
-    if b["revenue"]:
-        lines.append(
-            t(
-                "lifecycle.finding_returning",
-                language,
-                share=f"{b['returning_revenue'] / b['revenue']:.0%}",
-            )
-        )
-    return "\n".join(f"- {line}" for line in lines)
-
-
-def decomposition_findings(decomposition: pd.DataFrame, *, language: str = "en") -> str:
-    """Markdown bullet naming the revenue change and each factor's contribution."""
-    check_language(language)
-    d = decomposition.set_index("factor")
-    total = d.loc["revenue"]
-    pct = total["current_value"] / total["base_value"] - 1 if total["base_value"] > 0 else np.nan
-    parts = {
-        f: f"{d.loc[f, 'contribution']:+,.0f}" for f in ("customers", "orders_per_customer", "aov")
-    }
-    return "- " + t(
-        "lifecycle.finding_decomposition",
-        language,
-        base=str(total["base_period"]),
-        current=str(total["current_period"]),
-        change=f"{total['contribution']:+,.0f}",
-        change_pct=_signed_pct(pct),
-        customers=parts["customers"],
-        frequency=parts["orders_per_customer"],
-        aov=parts["aov"],
-    )
+__getattr__ = moved(
+    __name__,
+    {"trend_findings": "crmlib.present.trends", "decomposition_findings": "crmlib.present.trends"},
+)

@@ -1,8 +1,10 @@
-"""Charts of lifecycle and retention: stage counts, stage flows, cohorts, milestones, intervals, trends.
+"""Charts of the customer lifecycle and the trends: stage counts, stage flows, trends, revenue bridge.
 
 Each function takes a result of :mod:`crmlib.lifecycle` or :mod:`crmlib.trends`, draws on ``ax``
 (a new figure when ``None``) and returns the Axes (:func:`trend_panels` takes and returns an array
-of Axes). Text comes from ``crmlib/labels/lifecycle.yaml`` in ``language``.
+of Axes). Text comes from ``crmlib/labels/lifecycle.yaml`` in ``language``. The stage order is
+taken from the frame's ordered stage column (or given as ``stages``), so the charts need no
+analysis module. Cohort, milestone and interval charts are in :mod:`crmlib.plots.cohorts`.
 """
 
 from __future__ import annotations
@@ -18,27 +20,25 @@ from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from crmlib.compat import moved
 from crmlib.errors import ConfigError
 from crmlib.i18n import check_language, t
-from crmlib.lifecycle import NOT_YET, STAGES
 from crmlib.plots import PALETTE, font_path, get_ax
 
 __all__ = [
     "STAGE_COLOURS",
+    "thousands",
     "stage_area",
     "stage_flow",
     "transition_heatmap",
-    "cohort_heatmap",
-    "milestone_curve",
-    "interval_distribution",
     "trend_panels",
     "category_mix_area",
     "decomposition_waterfall",
 ]
 
-#: One colour per stage, the same in every chart.
+#: One colour per stage (and "not_yet": no purchase yet), in display order, the same in every chart.
 STAGE_COLOURS: dict[str, str] = {
-    NOT_YET: "#b8c4cf",
+    "not_yet": "#b8c4cf",
     "new": PALETTE[2],
     "active": PALETTE[0],
     "reactivated": PALETTE[4],
@@ -51,11 +51,31 @@ def _stage_name(stage: str, language: str) -> str:
     return t(f"lifecycle.stage_{stage}", language)
 
 
+def _stage_order(column: pd.Series, stages: Sequence[str] | None) -> list[str]:
+    """``stages`` when given, else the categories of an ordered stage column, else the stages
+    found in ``column`` in the order of :data:`STAGE_COLOURS`."""
+    if stages is not None:
+        return list(stages)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return [str(c) for c in column.cat.categories]
+    found = set(column.astype(str))
+    return [s for s in STAGE_COLOURS if s in found] + sorted(found - set(STAGE_COLOURS))
+
+
 def _x(periods: pd.Series) -> pd.DatetimeIndex:
     return pd.PeriodIndex(periods).to_timestamp()
 
 
-def _thousands(x: float, _pos: int | None = None) -> str:
+def thousands(x: float, _pos: int | None = None) -> str:
+    """Axis tick text for large numbers: ``1.2M``, ``35k``, ``9,876`` (a matplotlib formatter).
+
+    Parameters
+    ----------
+    x
+        The tick value.
+    _pos
+        The tick position (unused; matplotlib passes it).
+    """
     if abs(x) >= 1e6:
         return f"{x / 1e6:.1f}M"
     if abs(x) >= 1e4:
@@ -64,7 +84,12 @@ def _thousands(x: float, _pos: int | None = None) -> str:
 
 
 def stage_area(
-    counts: pd.DataFrame, *, share: bool = False, language: str = "en", ax: Axes | None = None
+    counts: pd.DataFrame,
+    *,
+    share: bool = False,
+    stages: Sequence[str] | None = None,
+    language: str = "en",
+    ax: Axes | None = None,
 ) -> Axes:
     """Stacked area of customers per lifecycle stage over time.
 
@@ -74,18 +99,25 @@ def stage_area(
         Output of :func:`crmlib.lifecycle.stage_counts`.
     share
         Plot each stage's share of the period's customers instead of counts.
+    stages
+        Stages in stacking order; None takes the categories of the ordered ``stage`` column.
+    language
+        ``"en"`` or ``"zh"``.
+    ax
+        Axes to draw on; a new figure when None.
     """
     check_language(language)
     ax = get_ax(ax, figsize=(10, 4.8))
     col = "share" if share else "customers"
-    wide = counts.pivot(index="period", columns="stage", values=col).reindex(columns=list(STAGES))
+    stages = _stage_order(counts["stage"], stages)
+    wide = counts.pivot(index="period", columns="stage", values=col).reindex(columns=stages)
     wide = wide.fillna(0)
     x = _x(wide.index.to_series())
     ax.stackplot(
         x,
-        *[wide[s].to_numpy() for s in STAGES],
-        labels=[_stage_name(s, language) for s in STAGES],
-        colors=[STAGE_COLOURS[s] for s in STAGES],
+        *[wide[s].to_numpy() for s in stages],
+        labels=[_stage_name(s, language) for s in stages],
+        colors=[STAGE_COLOURS[s] for s in stages],
         alpha=0.9,
         linewidth=0,
     )
@@ -95,7 +127,7 @@ def stage_area(
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_ylim(0, 1)
     else:
-        ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+        ax.yaxis.set_major_formatter(FuncFormatter(thousands))
     ax.set_ylabel(t("common.share_customers" if share else "common.customers", language))
     ax.set_xlabel(t("lifecycle.period", language))
     ax.set_title(t("lifecycle.title_stage_area", language))
@@ -136,6 +168,8 @@ def stage_flow(
     *,
     language: str = "en",
     gap: float = 0.02,
+    from_stages: Sequence[str] | None = None,
+    to_stages: Sequence[str] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Alluvial chart of where customers moved between two periods.
@@ -148,8 +182,15 @@ def stage_flow(
     ----------
     transitions
         Output of :func:`crmlib.lifecycle.stage_transitions`.
+    language
+        ``"en"`` or ``"zh"``.
     gap
         Vertical space between stage bars, as a share of all customers.
+    from_stages, to_stages
+        Order of the bars on the left and on the right; None takes the categories of the ordered
+        ``from_stage`` and ``to_stage`` columns.
+    ax
+        Axes to draw on; a new figure when None.
     """
     check_language(language)
     ax = get_ax(ax, figsize=(10, 6))
@@ -161,8 +202,10 @@ def stage_flow(
     flows = transitions[transitions["customers"] > 0]
     left = flows.groupby("from_stage", observed=True)["customers"].sum() / total
     right = flows.groupby("to_stage", observed=True)["customers"].sum() / total
-    left_order = [s for s in (NOT_YET, *STAGES) if s in left.index]
-    right_order = [s for s in STAGES if s in right.index]
+    from_order = _stage_order(transitions["from_stage"], from_stages)
+    to_order = _stage_order(transitions["to_stage"], to_stages)
+    left_order = [s for s in from_order if s in left.index]
+    right_order = [s for s in to_order if s in right.index]
 
     def spans(sizes: pd.Series, order: list[str]) -> dict[str, list[float]]:
         out, top = {}, 1.0 + gap * (len(order) - 1)
@@ -216,20 +259,39 @@ def stage_flow(
 
 
 def transition_heatmap(
-    transitions: pd.DataFrame, *, language: str = "en", ax: Axes | None = None
+    transitions: pd.DataFrame,
+    *,
+    from_stages: Sequence[str] | None = None,
+    to_stages: Sequence[str] | None = None,
+    language: str = "en",
+    ax: Axes | None = None,
 ) -> Axes:
     """Heatmap of transitions: rows = stage in the earlier period, columns = stage now.
 
     Cells show the share of the row's customers (the number of customers in small type).
+
+    Parameters
+    ----------
+    transitions
+        Output of :func:`crmlib.lifecycle.stage_transitions`.
+    from_stages, to_stages
+        Order of the rows and of the columns; None takes the categories of the ordered
+        ``from_stage`` and ``to_stage`` columns.
+    language
+        ``"en"`` or ``"zh"``.
+    ax
+        Axes to draw on; a new figure when None.
     """
     check_language(language)
     ax = get_ax(ax, figsize=(8, 5))
+    columns = _stage_order(transitions["to_stage"], to_stages)
     present = transitions.groupby("from_stage", observed=False)["customers"].sum()
-    rows = [s for s in (NOT_YET, *STAGES) if present.get(s, 0) > 0]
+    from_order = _stage_order(transitions["from_stage"], from_stages)
+    rows = [s for s in from_order if present.get(s, 0) > 0]
     share = transitions.pivot(index="from_stage", columns="to_stage", values="share_of_from")
     counts = transitions.pivot(index="from_stage", columns="to_stage", values="customers")
-    share = share.reindex(index=rows, columns=list(STAGES)).fillna(0)
-    counts = counts.reindex(index=rows, columns=list(STAGES)).fillna(0)
+    share = share.reindex(index=rows, columns=columns).fillna(0)
+    counts = counts.reindex(index=rows, columns=columns).fillna(0)
     annot = np.array(
         [
             [f"{s:.0%}\n{int(c):,}" for s, c in zip(rs, rc, strict=True)]
@@ -249,7 +311,7 @@ def transition_heatmap(
         annot_kws={"fontsize": 8},
     )
     ax.set_yticklabels([_stage_name(s, language) for s in rows], rotation=0)
-    ax.set_xticklabels([_stage_name(s, language) for s in STAGES], rotation=0)
+    ax.set_xticklabels([_stage_name(s, language) for s in columns], rotation=0)
     ax.set_ylabel(t("lifecycle.from_stage", language))
     ax.set_xlabel(t("lifecycle.to_stage", language))
     ax.set_title(
@@ -260,220 +322,6 @@ def transition_heatmap(
             to_period=transitions["to_period"].iloc[0],
         )
     )
-    return ax
-
-
-def cohort_heatmap(
-    cohorts: pd.DataFrame,
-    *,
-    value: str = "share",
-    max_periods: int | None = None,
-    language: str = "en",
-    ax: Axes | None = None,
-) -> Axes:
-    """Cohort matrix as a heatmap: rows = first-purchase cohort, columns = periods since.
-
-    Parameters
-    ----------
-    cohorts
-        Output of :func:`crmlib.lifecycle.cohort_retention`.
-    value
-        ``"share"`` (retention) or ``"cumulative_revenue_per_customer"``.
-    max_periods
-        Show period numbers 1 … max_periods only (period 0 is 100% by definition and left out
-        of the share view).
-    """
-    check_language(language)
-    data = cohorts[cohorts["period_number"] >= (1 if value == "share" else 0)]
-    if max_periods is not None:
-        data = data[data["period_number"] <= max_periods]
-    wide = data.pivot(index="cohort", columns="period_number", values=value)
-    ax = get_ax(ax, figsize=(11, max(3.5, 0.22 * len(wide) + 1.5)))
-    annotate = wide.shape[1] <= 14 and wide.shape[0] <= 30
-    is_share = value == "share"
-    sns.heatmap(
-        wide,
-        ax=ax,
-        cmap="Blues" if is_share else "Greens",
-        annot=annotate,
-        fmt=".0%" if is_share else ",.0f",
-        annot_kws={"fontsize": 7},
-        cbar_kws={
-            "format": PercentFormatter(1.0, decimals=0) if is_share else FuncFormatter(_thousands),
-            "shrink": 0.6,
-        },
-        vmin=0,
-        linewidths=0 if wide.shape[1] > 20 else 0.3,
-    )
-    ax.grid(False)
-    sizes = cohorts.groupby("cohort")["cohort_size"].first()
-    labels = [f"{c}  (n={sizes[c]:,})" for c in wide.index]
-    step = max(1, len(labels) // 24)
-    ax.set_yticks(np.arange(len(labels))[::step] + 0.5, labels[::step], rotation=0, fontsize=8)
-    xt = np.arange(wide.shape[1])
-    xstep = max(1, len(xt) // 18)
-    ax.set_xticks(xt[::xstep] + 0.5, [str(c) for c in wide.columns[::xstep]], rotation=0)
-    ax.set_xlabel(t("lifecycle.period_number", language))
-    ax.set_ylabel(t("lifecycle.cohort", language))
-    ax.set_title(
-        t(
-            "lifecycle.title_cohort_share" if is_share else "lifecycle.title_cohort_revenue",
-            language,
-        )
-    )
-    return ax
-
-
-def milestone_curve(
-    milestones: pd.DataFrame,
-    *,
-    stabilises_after: int | None = None,
-    benchmark: pd.Series | None = None,
-    confidence: float = 0.95,
-    min_customers: int = 1,
-    language: str = "en",
-    ax: Axes | None = None,
-) -> Axes:
-    """P(order n+1 | n orders) by n with its Wilson band, the plateau and a published benchmark.
-
-    Parameters
-    ----------
-    milestones
-        Output of :func:`crmlib.lifecycle.order_milestones`.
-    stabilises_after
-        Output of :func:`crmlib.lifecycle.stabilisation_order`; marked with a vertical line.
-    benchmark
-        Output of :func:`crmlib.lifecycle.milestone_benchmark`; drawn as open markers.
-    confidence
-        Level of the band, for the legend.
-    min_customers
-        Order numbers with fewer eligible customers are not drawn.
-    """
-    check_language(language)
-    ax = get_ax(ax, figsize=(9, 4.8))
-    ms = milestones[(milestones["eligible"] >= min_customers) & milestones["probability"].notna()]
-    n = ms["order_number"].to_numpy()
-    ax.fill_between(
-        n,
-        ms["ci_low"],
-        ms["ci_high"],
-        color=PALETTE[0],
-        alpha=0.18,
-        lw=0,
-        label=t("lifecycle.confidence_band", language, level=confidence),
-    )
-    ax.plot(
-        n,
-        ms["probability"],
-        marker="o",
-        color=PALETTE[0],
-        label=t("lifecycle.reorder_probability", language),
-    )
-    for x, p, e in zip(n, ms["probability"], ms["eligible"], strict=True):
-        ax.annotate(
-            f"{p:.0%}",
-            (x, p),
-            textcoords="offset points",
-            xytext=(0, 7),
-            ha="center",
-            fontsize=8,
-        )
-        ax.annotate(
-            f"n={e:,}",
-            (x, 0),
-            textcoords="offset points",
-            xytext=(0, 3),
-            ha="center",
-            fontsize=6,
-            color="#777777",
-        )
-    if benchmark is not None and len(benchmark):
-        ax.plot(
-            benchmark.index,
-            benchmark.to_numpy(),
-            ls="none",
-            marker="D",
-            mfc="none",
-            color=PALETTE[1],
-            label=t("lifecycle.benchmark", language, source=benchmark.attrs.get("source", "")),
-        )
-    if stabilises_after is not None:
-        ax.axvline(stabilises_after, color=PALETTE[2], ls="--", lw=1.2)
-        ax.text(
-            stabilises_after,
-            1.02,
-            " " + t("lifecycle.plateau", language, n=stabilises_after),
-            color=PALETTE[2],
-            fontsize=9,
-            va="bottom",
-        )
-    ax.set_ylim(0, 1.08)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    if len(n):
-        ax.set_xticks(n)
-    ax.set_xlabel(t("lifecycle.order_number", language))
-    ax.set_ylabel(t("lifecycle.reorder_probability", language))
-    ax.set_title(t("lifecycle.title_milestones", language))
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.07), frameon=False, fontsize=8)
-    return ax
-
-
-def interval_distribution(
-    intervals: pd.DataFrame,
-    *,
-    segments: pd.DataFrame | None = None,
-    by: str | None = None,
-    max_segments: int = 6,
-    clip_quantile: float = 0.99,
-    language: str = "en",
-    ax: Axes | None = None,
-) -> Axes:
-    """Distribution of days between purchases: a histogram, or one ECDF per segment.
-
-    Parameters
-    ----------
-    intervals
-        Output of :func:`crmlib.lifecycle.purchase_intervals`.
-    segments, by
-        Optional per-customer segment table and its column (as in
-        :func:`crmlib.lifecycle.interval_summary`); the largest ``max_segments`` segments are drawn.
-    clip_quantile
-        The x axis stops at this quantile of all intervals (long tails squash the view).
-    """
-    check_language(language)
-    ax = get_ax(ax, figsize=(9, 4.5))
-    days = intervals["days"]
-    if days.empty:
-        ax.text(0.5, 0.5, t("lifecycle.finding_no_intervals", language), ha="center", va="center")
-        ax.set_axis_off()
-        return ax
-    xmax = float(days.quantile(clip_quantile))
-    if segments is None:
-        bins = np.linspace(0, max(xmax, 1), 50)
-        ax.hist(days.clip(upper=xmax), bins=bins, color=PALETTE[0], alpha=0.85)
-        for q, style in ((0.5, "-"), (0.9, "--")):
-            v = float(days.quantile(q))
-            ax.axvline(v, color=PALETTE[1], ls=style, lw=1.2)
-            ax.text(v, ax.get_ylim()[1] * 0.95, f" P{int(q * 100)} = {v:.0f}", color=PALETTE[1])
-        ax.set_ylabel(t("lifecycle.intervals", language))
-    else:
-        col = by or next(c for c in segments.columns if c != "customer_id")
-        seg = segments[["customer_id", col]].drop_duplicates("customer_id")
-        merged = intervals.merge(seg, on="customer_id", how="left")
-        merged[col] = merged[col].astype("string").fillna("unassigned")
-        biggest = merged[col].value_counts().index[:max_segments]
-        sns.ecdfplot(
-            x=days, ax=ax, color="#333333", lw=2, label=t("lifecycle.segment_all", language)
-        )
-        for i, name in enumerate(biggest):
-            sel = merged.loc[merged[col] == name, "days"]
-            sns.ecdfplot(x=sel, ax=ax, color=PALETTE[i % len(PALETTE)], lw=1.2, label=str(name))
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.set_ylabel(t("lifecycle.intervals_share", language))
-        ax.legend(frameon=False, fontsize=8, loc="lower right")
-    ax.set_xlim(0, max(xmax, 1))
-    ax.set_xlabel(t("lifecycle.interval_days", language))
-    ax.set_title(t("lifecycle.title_intervals", language))
     return ax
 
 
@@ -539,7 +387,7 @@ def trend_panels(
             ax.plot(x[~done], y[~done], ls="none", marker="o", mfc="white", color=colour)
         ax.set_title(_metric_label(m, language), fontsize=10)
         ax.yaxis.set_major_formatter(
-            FuncFormatter(_thousands)
+            FuncFormatter(thousands)
             if m in ("revenue", "customers", "orders", "aov")
             else FuncFormatter(lambda v, _p: f"{v:.2f}" if v < 10 else f"{v:.0f}")
         )
@@ -620,7 +468,7 @@ def decomposition_waterfall(
     colours.append("#8a9aa8")
     x = np.arange(len(labels))
     ax.bar(x, heights, bottom=bottoms, color=colours, width=0.6)
-    texts = [_thousands(v0), *[f"{s:+,.0f}" for s in steps], _thousands(v1)]
+    texts = [thousands(v0), *[f"{s:+,.0f}" for s in steps], thousands(v1)]
     for xi, b, h, txt in zip(x, bottoms, heights, texts, strict=True):
         ax.text(xi, b + h, txt, ha="center", va="bottom", fontsize=9)
     level = v0
@@ -631,7 +479,15 @@ def decomposition_waterfall(
     lo = min(bottoms[1:4] + [v0, v1])
     ax.set_ylim(max(0.0, lo - 0.25 * (max(v0, v1) - lo + 1)), max(v0, v1, level) * 1.08)
     ax.set_xticks(x, labels, fontsize=9)
-    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.yaxis.set_major_formatter(FuncFormatter(thousands))
     ax.set_ylabel(t("common.revenue", language))
     ax.set_title(t("lifecycle.title_decomposition", language, base=base_p, current=cur_p))
     return ax
+
+
+__getattr__ = moved(
+    __name__,
+    dict.fromkeys(
+        ("cohort_heatmap", "milestone_curve", "interval_distribution"), "crmlib.plots.cohorts"
+    ),
+)

@@ -22,18 +22,16 @@ under the per-period rule); end of Apr 60 days ≥ 40 → at risk.
 
 from __future__ import annotations
 
-import matplotlib
+import warnings
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
+from crmlib import cohorts, stats
 from crmlib import lifecycle as lc
+from crmlib.data import resolve_as_of
 from crmlib.errors import ConfigError, DataError
-from crmlib.plots import lifecycle as lplots
 
 AS_OF = "2024-04-30"
 WINDOW = {
@@ -211,7 +209,7 @@ def test_stage_counts_and_transitions(tx):
 
 
 def test_cohort_counts_and_revenue(tx):
-    co = lc.cohort_retention(tx, as_of=AS_OF)
+    co = cohorts.cohort_retention(tx, as_of=AS_OF)
     jan = co[co["cohort"] == pd.Period("2024-01", "M")].set_index("period_number")
     assert jan["cohort_size"].unique().tolist() == [3]  # A, B, F
     assert jan["customers"].tolist() == [3, 1, 2, 2]
@@ -226,18 +224,18 @@ def test_cohort_counts_and_revenue(tx):
         pd.Period("2024-04", "M"): 1,
     }
     assert co["complete"].all()
-    quarterly = lc.cohort_retention(tx, as_of=AS_OF, period="quarter")
+    quarterly = cohorts.cohort_retention(tx, as_of=AS_OF, period="quarter")
     q = quarterly.set_index(["cohort", "period_number"])
     assert q.loc[(pd.Period("2024Q1", "Q"), 0), "cohort_size"] == 5
     assert q.loc[(pd.Period("2024Q1", "Q"), 1), "customers"] == 2  # A and B buy in Q2
     assert not q.loc[(pd.Period("2024Q2", "Q"), 0), "complete"]  # as_of is mid-quarter
-    wide = lc.cohort_matrix(co, value="customers")
+    wide = cohorts.cohort_matrix(co, value="customers")
     assert wide.loc[pd.Period("2024-01", "M"), "2"] == 2
 
 
 def test_cohort_export_writes_csv(tx, tmp_path):
-    co = lc.cohort_retention(tx, as_of=AS_OF)
-    paths = lc.export_cohorts(co, tmp_path)
+    co = cohorts.cohort_retention(tx, as_of=AS_OF)
+    paths = cohorts.export_cohorts(co, tmp_path)
     assert [p.name for p in paths] == [
         "cohort_retention.csv",
         "cohort_share.csv",
@@ -249,7 +247,7 @@ def test_cohort_export_writes_csv(tx, tmp_path):
 
 
 def test_milestones_hand_computed(tx):
-    ms = lc.order_milestones(tx, as_of=AS_OF, window_days=30, max_order=4)
+    ms = cohorts.order_milestones(tx, as_of=AS_OF, window_days=30, max_order=4)
     got = ms.set_index("order_number")[["reached", "eligible", "reordered"]]
     # n=1: first orders by 03-31 from A, B, C, D, F; A (30 d), D (19 d), F (30 d) reorder ≤ 30 d
     # n=2: 2nd orders by 03-31 from A, D, F; only A reorders (30 d); B's 2nd (04-20) is censored
@@ -266,14 +264,14 @@ def test_milestones_hand_computed(tx):
 
 def test_wilson_interval_matches_newcombe_and_the_formula():
     # Newcombe (1998), Statistics in Medicine 17, Table I: 81/263 → score interval 0.2553–0.3662
-    low, high = lc.wilson_interval(81, 263)
+    low, high = stats.wilson_interval(81, 263)
     assert (float(low), float(high)) == pytest.approx((0.2553, 0.3662), abs=5e-5)
     # the closed form written out independently, 90% level
     x, n, z = 3, 5, 1.6448536269514722
     p = x / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    low, high = lc.wilson_interval([x, 0], [n, 0], confidence=0.9)
+    low, high = stats.wilson_interval([x, 0], [n, 0], confidence=0.9)
     assert low[0] == pytest.approx(centre - half) and high[0] == pytest.approx(centre + half)
     assert np.isnan(low[1]) and np.isnan(high[1])
 
@@ -288,17 +286,17 @@ def test_stabilisation_order_rule():
         }
     )
     # from n=4 the next three values (0.71, 0.72, 0.70) stay within 0.03 of 0.70
-    assert lc.stabilisation_order(ms, plateau_tolerance=0.03, plateau_run=3) == 4
-    assert lc.stabilisation_order(ms, plateau_tolerance=0.005, plateau_run=3) is None
+    assert cohorts.stabilisation_order(ms, plateau_tolerance=0.03, plateau_run=3) == 4
+    assert cohorts.stabilisation_order(ms, plateau_tolerance=0.005, plateau_run=3) is None
     # too few customers at the later orders: no plateau can be confirmed
-    assert lc.stabilisation_order(ms, plateau_run=3, min_customers=200) is None
+    assert cohorts.stabilisation_order(ms, plateau_run=3, min_customers=200) is None
 
 
 def test_purchase_intervals_and_summary_by_segment(tx):
-    iv = lc.purchase_intervals(tx, as_of=AS_OF)
+    iv = cohorts.purchase_intervals(tx, as_of=AS_OF)
     by_cust = iv.groupby("customer_id")["days"].apply(list).to_dict()
     assert by_cust == {"A": [30, 30, 31], "B": [106], "D": [19], "F": [30]}
-    seg = lc.acquisition_segments(tx, column="channel", as_of=AS_OF)
+    seg = cohorts.acquisition_segments(tx, column="channel", as_of=AS_OF)
     assert seg.set_index("customer_id")["channel"].to_dict() == {
         "A": "web",
         "B": "store",
@@ -307,7 +305,7 @@ def test_purchase_intervals_and_summary_by_segment(tx):
         "E": "web",
         "F": "store",
     }
-    summary = lc.interval_summary(iv, segments=seg).set_index("segment")
+    summary = cohorts.interval_summary(iv, segments=seg).set_index("segment")
     assert summary.loc["all", "median_days"] == 30
     assert summary.loc["all", "intervals"] == 6
     assert summary.loc["store", "customers"] == 3
@@ -346,9 +344,9 @@ def test_edge_cases_empty_single_and_one_time_buyers():
         "customers",
         "share",
     ]
-    assert lc.cohort_retention(empty, as_of="2024-04-30").empty
+    assert cohorts.cohort_retention(empty, as_of="2024-04-30").empty
     with pytest.raises(DataError, match="as_of"):
-        lc.resolve_as_of(empty)
+        resolve_as_of(empty)
 
     single = pd.DataFrame(
         {
@@ -362,7 +360,7 @@ def test_edge_cases_empty_single_and_one_time_buyers():
     # recency at month ends: 16, 45 (≥ 30 → at risk), 76 and 106 (≥ 50 → churned)
     assert st["recency_days"].tolist() == [16, 45, 76, 106]
     assert st["stage"].tolist() == ["new", "at_risk", "churned", "churned"]
-    assert lc.purchase_intervals(single).empty
+    assert cohorts.purchase_intervals(single).empty
 
     one_time = pd.DataFrame(
         {
@@ -376,26 +374,41 @@ def test_edge_cases_empty_single_and_one_time_buyers():
     # nobody has a gap, so the percentile rule falls back to the one-time windows
     one_time_windows = lc.load_rules()["window"]
     assert pct["at_risk_after"].unique().tolist() == [one_time_windows["one_time_at_risk_days"]]
-    ms = lc.order_milestones(one_time, as_of="2024-04-30")
+    ms = cohorts.order_milestones(one_time, as_of="2024-04-30")
     assert ms.loc[0, "eligible"] == 3 and ms.loc[0, "reordered"] == 0
-    assert lc.stabilisation_order(ms) is None
-    assert lc.interval_summary(lc.purchase_intervals(one_time)).loc[0, "intervals"] == 0
+    assert cohorts.stabilisation_order(ms) is None
+    assert cohorts.interval_summary(cohorts.purchase_intervals(one_time)).loc[0, "intervals"] == 0
 
 
-def test_findings_and_rule_text_in_both_languages(tx):
-    st = _stages(tx)
-    co = lc.cohort_retention(tx, as_of=AS_OF)
-    ms = lc.order_milestones(tx, as_of=AS_OF, window_days=30)
-    iv = lc.interval_summary(lc.purchase_intervals(tx, as_of=AS_OF))
-    en = lc.headline_findings(stages=st, cohorts=co, milestones=ms, intervals=iv, language="en")
-    zh = lc.headline_findings(stages=st, cohorts=co, milestones=ms, intervals=iv, language="zh")
-    assert "In 2024-04, 6 customers were tracked" in en
-    assert "60%" in en  # P(2nd | 1st) = 3 / 5
-    assert "2024-04 共跟踪 6 位客户" in zh
-    assert all(line.startswith("- ") for line in en.splitlines())
-    rules_en = lc.describe_rules(tx, as_of=AS_OF, rule="own_gap", k_at_risk=1.5)
-    assert "1.5×" in rules_en
-    assert "百分位" in lc.describe_rules(tx, as_of=AS_OF, rule="percentile", language="zh")
+def test_rules_layer_defaults_under_a_partial_mapping(tx):
+    rules = lc.load_rules({"rule": "own_gap", "window": {"at_risk_days": 45}})
+    assert rules["rule"] == "own_gap"
+    assert rules["window"]["at_risk_days"] == 45
+    assert rules["window"]["churned_days"] == lc.load_rules()["window"]["churned_days"]
+    with pytest.raises(ConfigError, match="at_risk_days"):
+        lc.load_rules({"window": {"at_risk_days": -1}})
+    st = lc.customer_stages(tx, as_of=AS_OF, params={"window": WINDOW})
+    assert st.equals(_stages(tx))
+
+
+def test_old_rules_keyword_and_moved_names_still_work(tx):
+    rules = lc.load_rules(overrides={"window": WINDOW})
+    with pytest.warns(DeprecationWarning, match="'rules' is deprecated"):
+        old = lc.customer_stages(tx, as_of=AS_OF, rules=rules)
+    assert old.equals(lc.customer_stages(tx, as_of=AS_OF, params=rules))
+    with pytest.raises(TypeError, match="both"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        lc.customer_stages(tx, as_of=AS_OF, params=rules, rules=rules)
+    with pytest.warns(DeprecationWarning, match="crmlib.cohorts.cohort_retention"):
+        old_cohorts = lc.cohort_retention
+    assert old_cohorts is cohorts.cohort_retention
+    with pytest.warns(DeprecationWarning, match="crmlib.present.lifecycle.headline_findings"):
+        old_headline = lc.headline_findings
+    with pytest.warns(DeprecationWarning):
+        text = old_headline(stages=old, rules=rules)
+    assert text.startswith("- In 2024-04, 6 customers were tracked")
+    with pytest.raises(AttributeError):
+        _ = lc.no_such_name
 
 
 def test_planted_churners_are_classified_churned(demo_params, demo_dir):
@@ -403,7 +416,7 @@ def test_planted_churners_are_classified_churned(demo_params, demo_dir):
     from crmlib.data import load_dataset
 
     tx = load_dataset(demo_params).transactions
-    as_of = lc.resolve_as_of(tx)
+    as_of = resolve_as_of(tx)
     truth = pd.read_parquet(demo_dir / "truth_customers.parquet")
     dead = truth[truth["dropout_at"] < as_of - pd.Timedelta(days=365)]
     assert len(dead) >= 50, "the demo plants too few early dropouts to check"
@@ -419,7 +432,7 @@ def test_demo_cohort_sizes_equal_first_purchase_counts(demo_params):
     from crmlib.data import execute, load_dataset
 
     tx = load_dataset(demo_params).transactions
-    co = lc.cohort_retention(tx)
+    co = cohorts.cohort_retention(tx)
     # independent count: first month of each identified customer's positive-net orders
     lines = execute(tx.select("customer_id", "order_id", "ordered_at", "amount"))
     lines = lines[lines["customer_id"].notna() & (lines["customer_id"].str.strip() != "")]
@@ -435,39 +448,3 @@ def test_demo_cohort_sizes_equal_first_purchase_counts(demo_params):
     k0 = co[co["period_number"] == 0]
     assert (k0["customers"] == k0["cohort_size"]).all()
     assert co["share"].between(0, 1).all()
-
-
-def test_charts_draw_in_both_languages(tx, tmp_path):
-    from crmlib import plots, trends
-
-    st = _stages(tx)
-    co = lc.cohort_retention(tx, as_of=AS_OF)
-    ms = lc.order_milestones(tx, as_of=AS_OF, window_days=30)
-    iv = lc.purchase_intervals(tx, as_of=AS_OF)
-    seg = lc.acquisition_segments(tx, as_of=AS_OF)
-    tr = trends.period_trends(tx, as_of=AS_OF, years=1)
-    dec = trends.decompose_revenue(tr, base="2024-03", current="2024-04")
-    mix = trends.category_mix(tx, as_of=AS_OF, years=1)
-    for language in ("en", "zh"):
-        axes = [
-            lplots.stage_area(lc.stage_counts(st), language=language),
-            lplots.stage_flow(lc.stage_transitions(st), language=language),
-            lplots.transition_heatmap(lc.stage_transitions(st), language=language),
-            lplots.cohort_heatmap(co, language=language),
-            lplots.cohort_heatmap(co, value="cumulative_revenue_per_customer", language=language),
-            lplots.milestone_curve(
-                ms, stabilises_after=2, benchmark=lc.milestone_benchmark(), language=language
-            ),
-            lplots.interval_distribution(iv, language=language),
-            lplots.interval_distribution(iv, segments=seg, language=language),
-            lplots.category_mix_area(mix, language=language),
-            lplots.decomposition_waterfall(dec, language=language),
-        ]
-        for i, ax in enumerate(axes):
-            assert ax.get_title() or ax.texts, f"chart {i} has no title"
-            if language == "zh":  # rendering is slow; the Chinese run also checks the font
-                plots.save_png(ax, tmp_path / f"{language}_{i}.png")
-        panels = lplots.trend_panels(tr, language=language)
-        assert len(panels) == 6 and panels[0].get_title()
-        plt.close("all")
-    assert len(list(tmp_path.glob("*.png"))) == 10

@@ -181,14 +181,33 @@ def test_decomposition_defaults_empty_period_and_errors():
         trends.decompose_revenue(tr, base="2024-01", current="2024-02")
 
 
-def test_single_customer_and_findings_text():
+def test_single_customer():
     tx = _orders([("solo", "1", "2024-01-10", 12.0, "x"), ("solo", "2", "2025-01-20", 18.0, "x")])
     tr = trends.period_trends(tx, as_of="2025-01-31", years=2)
     assert tr["customers"].max() == 1 and tr["revenue"].sum() == 30
-    d = trends.decompose_revenue(tr)
-    en = trends.decomposition_findings(d, language="en")
-    zh = trends.decomposition_findings(d, language="zh")
-    assert "from 2024-01 to 2025-01" in en and "+6" in en and "+50.0%" in en
-    assert "2024-01 到 2025-01" in zh
-    text = trends.trend_findings(tr, language="en")
-    assert "Revenue in 2025-01 was 18 (+50.0% vs 2024-01)" in text
+    d = trends.decompose_revenue(tr).set_index("factor")
+    assert d.loc["revenue", "contribution"] == 6
+    assert d.loc["revenue", "current_value"] / d.loc["revenue", "base_value"] - 1 == 0.5
+
+
+def test_params_override_and_old_names():
+    tx = _orders(
+        [
+            ("a", "1", "2023-01-10", 12.0, "tea"),
+            ("a", "2", "2024-03-20", 18.0, "x"),
+            ("a", "3", "2025-01-20", 18.0, "x"),
+        ]
+    )
+    one_year = trends.period_trends(tx, as_of="2025-01-31", params={"trends": {"years": 1}})
+    assert len(one_year) == 11  # 2024-03 (the first sale in the year) … 2025-01
+    assert len(trends.period_trends(tx, as_of="2025-01-31")) == 25  # 3 years: from 2023-01
+    with pytest.warns(DeprecationWarning, match="'rules' is deprecated"):
+        old = trends.period_trends(tx, as_of="2025-01-31", rules={"trends": {"years": 1}})
+    assert old.equals(one_year)
+    mix = trends.category_mix(tx, as_of="2025-01-31", params={"trends": {"top_categories": 1}})
+    assert list(mix["category"].cat.categories) == ["x", "other"]  # tea (12) < x (36)
+    with pytest.raises(TypeError, match="window"):
+        trends.period_trends(tx, window=3)
+    with pytest.warns(DeprecationWarning, match="crmlib.present.trends.trend_findings"):
+        old_findings = trends.trend_findings
+    assert old_findings(one_year, language="en").startswith("- ")

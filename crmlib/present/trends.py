@@ -1,0 +1,111 @@
+"""Words on the trends: the last complete period against a year earlier, and the revenue bridge.
+
+The numbers come from :mod:`crmlib.trends` (:func:`crmlib.trends.period_trends`,
+:func:`crmlib.trends.decompose_revenue`); the text is from ``crmlib/labels/lifecycle.yaml`` in
+``language`` (``"en"`` or ``"zh"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlib.i18n import check_language, t
+from crmlib.periods import PERIODS_PER_YEAR, freq_of
+from crmlib.present.format import MISSING, money, percent, pp
+
+__all__ = ["trend_findings", "decomposition_findings"]
+
+
+def _signed_percent(value: Any) -> str:
+    """A relative change with its sign: ``0.5`` -> ``"+50.0%"``; "–" when not measured."""
+    text = pp(value, digits=1, sign=True)
+    return text if text == MISSING else f"{text}%"
+
+
+def trend_findings(trends: pd.DataFrame, *, language: str = "en") -> str:
+    """Markdown bullets on the last complete period against the same period a year earlier.
+
+    Parameters
+    ----------
+    trends
+        Output of :func:`crmlib.trends.period_trends`.
+    language
+        ``"en"`` or ``"zh"``.
+
+    Returns
+    -------
+    str
+        Markdown bullets (revenue and its change, customers and AOV change, returning share);
+        a note when no earlier period is there to compare with.
+    """
+    check_language(language)
+    done = trends[trends["complete"]]
+    if done.empty:
+        return "- " + t("lifecycle.finding_no_trend", language)
+    cur = done["period"].max()
+    freq = freq_of(trends["period"])
+    ago = cur - PERIODS_PER_YEAR[freq]
+    by = trends.set_index("period")
+    if ago not in by.index:
+        ago = cur - 1
+    if ago not in by.index:
+        return "- " + t("lifecycle.finding_no_trend", language)
+    a, b = by.loc[ago], by.loc[cur]
+
+    def rel(col: str) -> str:
+        return _signed_percent(b[col] / a[col] - 1) if a[col] else MISSING
+
+    lines = [
+        t(
+            "lifecycle.finding_trend",
+            language,
+            period=str(cur),
+            base=str(ago),
+            revenue=money(b["revenue"], symbol=""),
+            revenue_change=rel("revenue"),
+            customers_change=rel("customers"),
+            aov_change=rel("aov"),
+        )
+    ]
+    if b["revenue"]:
+        lines.append(
+            t(
+                "lifecycle.finding_returning",
+                language,
+                share=percent(b["returning_revenue"] / b["revenue"], digits=0),
+            )
+        )
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def decomposition_findings(decomposition: pd.DataFrame, *, language: str = "en") -> str:
+    """Markdown bullet naming the revenue change and each factor's contribution.
+
+    Parameters
+    ----------
+    decomposition
+        Output of :func:`crmlib.trends.decompose_revenue`.
+    language
+        ``"en"`` or ``"zh"``.
+    """
+    check_language(language)
+    d = decomposition.set_index("factor")
+    total = d.loc["revenue"]
+    pct = total["current_value"] / total["base_value"] - 1 if total["base_value"] > 0 else np.nan
+    parts = {
+        f: f"{d.loc[f, 'contribution']:+,.0f}" for f in ("customers", "orders_per_customer", "aov")
+    }
+    return "- " + t(
+        "lifecycle.finding_decomposition",
+        language,
+        base=str(total["base_period"]),
+        current=str(total["current_period"]),
+        change=f"{total['contribution']:+,.0f}",
+        change_pct=_signed_percent(pct),
+        customers=parts["customers"],
+        frequency=parts["orders_per_customer"],
+        aov=parts["aov"],
+    )

@@ -1,0 +1,41 @@
+"""Findings text of the trends and of the revenue decomposition."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crmlib import trends
+from crmlib.present import trends as pt
+
+
+def _orders(rows: list[tuple[str | None, str, str, float, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows, columns=["customer_id", "order_id", "ordered_at", "amount", "category"]
+    ).assign(ordered_at=lambda d: pd.to_datetime(d["ordered_at"]))
+
+
+def test_single_customer_findings_text():
+    tx = _orders([("solo", "1", "2024-01-10", 12.0, "x"), ("solo", "2", "2025-01-20", 18.0, "x")])
+    tr = trends.period_trends(tx, as_of="2025-01-31", years=2)
+    d = trends.decompose_revenue(tr)
+    en = pt.decomposition_findings(d, language="en")
+    zh = pt.decomposition_findings(d, language="zh")
+    assert "from 2024-01 to 2025-01" in en and "+6" in en and "+50.0%" in en
+    assert "2024-01 到 2025-01" in zh
+    text = pt.trend_findings(tr, language="en")
+    assert "Revenue in 2025-01 was 18 (+50.0% vs 2024-01)" in text
+
+
+def test_money_without_symbol_and_missing_changes():
+    tx = _orders(
+        [
+            ("a", "1", "2024-01-10", 1000.0, "x"),
+            ("b", "2", "2024-02-10", 12345.6, "x"),
+            ("b", "3", "2024-03-10", 5.0, "x"),
+        ]
+    )
+    tr = trends.period_trends(tx, as_of="2024-03-31", years=1)
+    text = pt.trend_findings(tr.iloc[:2], language="en")  # 2024-02 against 2024-01
+    assert "was 12,346 (+1134.6% vs 2024-01)" in text  # no currency symbol, as before
+    empty = tr.assign(complete=False)
+    assert pt.trend_findings(empty, language="en").startswith("- ")
