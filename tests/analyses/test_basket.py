@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 from crmlib import basket
+from crmlib.basket import itemsets
 from crmlib.errors import ConfigError
 
 with warnings.catch_warnings():  # mlxtend's import sets "always" for DeprecationWarning globally
@@ -100,8 +101,8 @@ def test_rules_match_mlxtend(seed: int, min_support: float, max_len: int) -> Non
 
 def test_fpgrowth_path_for_large_baskets_matches_mlxtend(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = random_lines(6)
-    original = basket._count_triples
-    monkeypatch.setattr(basket, "_count_triples", lambda xp, m, **kw: original(xp, m, budget=0))
+    original = itemsets._count_triples
+    monkeypatch.setattr(itemsets, "_count_triples", lambda xp, m, **kw: original(xp, m, budget=0))
     ref = mlxtend_reference(lines, min_support=0.01, max_len=3)
     assert_same_rules(ours(lines, min_support=0.01, max_len=3), ref)
 
@@ -406,7 +407,7 @@ def test_bundle_candidates_merge_both_directions() -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# parameters, text, charts
+# parameters, export, charts
 
 
 def test_export_rules_writes_readable_csv(tmp_path) -> None:
@@ -433,29 +434,24 @@ def test_bad_parameters_raise_config_error() -> None:
         basket.association_rules(lines, min_support=0.1, as_of="soon")
 
 
-def test_plain_language_text_in_both_languages() -> None:
-    lines = random_lines(13)
-    rules = basket.association_rules(lines, min_support=0.01, max_len=2, min_lift=1.0)
-    top = rules.iloc[0]
-    en = basket.describe_rules(rules, language="en", top=3)
-    assert f"{top['lift']:.1f}×" in en and top["antecedents"][0] in en
-    assert "Customers who buy" in en
-    zh = basket.describe_rules(rules, language="zh", top=3)
-    assert "购买" in zh and f"{top['lift']:.1f}" in zh
-    seq = pd.DataFrame(
-        {
-            "antecedent": ["X"],
-            "consequent": ["Y"],
-            "within_days": [30],
-            "lift": [4.12],
-            "median_days": [12.0],
-            "share": [0.25],
-        }
+def test_defaults_merge_a_call_override_over_the_params_file() -> None:
+    shipped = basket.defaults()
+    assert set(shipped) >= {"association", "sequential", "bundles", "recommend"}
+    merged = basket.defaults({"recommend": {"top_n": 2}})
+    assert merged["recommend"]["top_n"] == 2
+    assert merged["recommend"]["score"] == shipped["recommend"]["score"]
+    assert merged["association"] == shipped["association"]
+
+
+def test_match_segment_by_key_or_name() -> None:
+    from crmlib.basket.recommendations import match_segment
+
+    segments = pd.DataFrame(
+        {"segment": ["a_key", "b_key"], "name_en": ["Alpha", "Beta"], "name_zh": ["甲", "乙"]}
     )
-    text = basket.describe_sequential(seq, language="en")
-    assert "within 30 days 4.1×" in text and "median 12 days" in text
-    assert "30 天内" in basket.describe_sequential(seq, language="zh")
-    assert basket.describe_rules(rules.iloc[:0], language="zh") != ""
+    for name in ("b_key", " Beta ", "乙"):
+        assert match_segment(segments, name)["segment"].tolist() == ["b_key"]
+    assert match_segment(segments, "gamma").empty
 
 
 def test_charts_return_axes() -> None:
@@ -513,41 +509,3 @@ def test_demo_planted_pairs_are_found(demo_params, demo_truth) -> None:
             pair["then"],
             pair["first"],
         ) in strongest
-
-
-# ------------------------------------------------------------------------------------------
-# data values written into report Markdown stay text
-
-HOSTILE = ("<img src=x onerror=alert(1)>", "双11*狂欢_")
-
-
-def rendered(markdown: str) -> tuple[str, str]:
-    """The HTML mistune (nbconvert's Markdown renderer) makes of ``markdown``, and its text."""
-    import mistune
-    from bs4 import BeautifulSoup
-
-    html = mistune.html(markdown)
-    return html, BeautifulSoup(html, "html.parser").get_text()
-
-
-def test_product_and_segment_names_cannot_inject_markup() -> None:
-    lines = random_lines(21)
-    lines["sku"] = lines["sku"].replace({"SKU12": HOSTILE[0], "SKU13": HOSTILE[1]})
-    rules = basket.association_rules(lines, min_support=0.01, max_len=2, min_lift=1.0)
-    pair = rules[rules["antecedents"].map(lambda a: a == (HOSTILE[0],))]
-    assert len(pair)
-    seq = basket.sequential_rules(lines, within_days=30, min_customers=1, min_lift=0.0)
-    seq = seq[seq["antecedent"].isin(HOSTILE) & seq["consequent"].isin(HOSTILE)]
-    assert len(seq)
-    for language in ("en", "zh"):
-        texts = [
-            basket.describe_rules(pair, language=language, top=1),
-            basket.describe_sequential(seq, language=language, top=1),
-        ]
-        for text in texts:
-            html, visible = rendered(text)
-            assert "<img" not in html
-            assert HOSTILE[0] in visible and HOSTILE[1] in visible
-        for name in HOSTILE:
-            html, visible = rendered(basket.describe_recommend(name, language=language))
-            assert "<img" not in html and name in visible

@@ -122,6 +122,7 @@ def worker_ours(data: Path, out: Path, min_support: float, max_len: int) -> dict
     import pandas as pd
 
     from crmlib import basket
+    from crmlib.basket import associations
     from crmlib.data import connection
 
     connection()  # open the embedded database before timing (mlxtend's imports are untimed too)
@@ -140,9 +141,9 @@ def worker_ours(data: Path, out: Path, min_support: float, max_len: int) -> dict
     seconds = time.perf_counter() - t0
     # the same work split in two: order lines -> incidence matrix, then mining alone
     t1 = time.perf_counter()
-    x, items = basket._incidence(lines, level="sku", basket="order", as_of=None)
+    x, items = associations.incidence(lines, level="sku", basket="order", as_of=None)
     t2 = time.perf_counter()
-    basket._rules_from_incidence(
+    associations.rules_from_incidence(
         x,
         items,
         min_support=min_support,
