@@ -1,4 +1,4 @@
-"""Campaign response and control-group uplift, channels, touchpoints, member services, funnels.
+"""Campaign response and control-group uplift.
 
 Campaign response follows the members of each campaign (``campaign_members``: target or control,
 ``sent_at``) into the transactions: a member *responds* when they buy (a line with a
@@ -7,38 +7,33 @@ rate minus the control response rate, with the Newcombe hybrid score interval fo
 of two independent proportions (Newcombe 1998, method 10, built from two Wilson intervals);
 relative uplift is uplift / control rate. Transaction-level work runs as Ibis expressions
 (:mod:`crmlib.data`); per-campaign and per-customer results are pandas.
+
+Numbers only: channels, touchpoints, member services and the funnel are in
+:mod:`crmlib.channels`; the findings and display tables in :mod:`crmlib.present.campaigns`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from crmlib import reporting
+from crmlib.compat import moved
 from crmlib.config import check_choice, check_range
-from crmlib.data import as_table, execute, parse_day, resolve_as_of
+from crmlib.data import as_table, execute, parse_day
 from crmlib.errors import DataError
-from crmlib.i18n import check_language, labels, t
 from crmlib.stats import wilson_interval
 
-#: Steps of the online funnel in the events table, in order.
-FUNNEL_STEPS: tuple[str, ...] = ("visit", "view", "cart", "pay")
-#: Practitioner funnel models whose stage names can label the steps (labels/campaigns.yaml).
-FUNNEL_MODELS: tuple[str, ...] = ("steps", "aidma", "aisas", "aarrr")
-
-
-# --------------------------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------------------------
-def _end_bound(day: pd.Timestamp) -> Any:
-    """Exclusive upper timestamp bound: the start of the day after ``day``."""
-    return ibis.literal((day + pd.Timedelta(days=1)).to_pydatetime())
+__all__ = [
+    "best_campaign",
+    "campaign_response",
+    "member_responses",
+    "response_by_segment",
+    "uplift_interval",
+]
 
 
 def uplift_interval(
@@ -340,6 +335,8 @@ def response_by_segment(
         Name of the segment column in ``segments``.
     by_campaign
         One row per campaign and segment instead of per segment over all campaigns.
+    confidence, method
+        Confidence level and method of the uplift interval (see :func:`uplift_interval`).
 
     Returns
     -------
@@ -364,8 +361,19 @@ def response_by_segment(
 
 
 def best_campaign(response: pd.DataFrame) -> pd.Series | None:
-    """The campaign with the largest incremental revenue among those with a significant
-    positive uplift (else the largest uplift); None when there is no campaign."""
+    """The campaign that worked best.
+
+    Parameters
+    ----------
+    response
+        Output of :func:`campaign_response`.
+
+    Returns
+    -------
+    pandas.Series or None
+        The row with the largest incremental revenue among the campaigns with a significant
+        positive uplift (else the row with the largest uplift); None when there is no campaign.
+    """
     if response.empty:
         return None
     pool = response[response["significant"] & (response["uplift"] > 0)]
@@ -377,684 +385,31 @@ def best_campaign(response: pd.DataFrame) -> pd.Series | None:
     return pool.loc[pool["incremental_revenue"].idxmax()]
 
 
-# --------------------------------------------------------------------------------------------
-# channels
-# --------------------------------------------------------------------------------------------
-_PERIOD_UNITS = {"month": "M", "quarter": "Q", "year": "Y"}
+_CHANNELS = "crmlib.channels"
+_PRESENT = "crmlib.present.campaigns"
 
-
-def channel_trends(transactions: Any, *, period: str = "month", as_of: Any = None) -> pd.DataFrame:
-    """Revenue, orders, customers and average order value by channel and period.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``period`` (start date of the period), ``channel, revenue, orders, customers``
-        (identified customers with a purchase) and ``aov`` (revenue / orders).
-    """
-    check_choice("period", period, tuple(_PERIOD_UNITS))
-    tx = as_table(transactions)
-    day = resolve_as_of(tx, as_of)
-    tx = tx.filter(tx.ordered_at < _end_bound(day))
-    tx = tx.mutate(
-        period=tx.ordered_at.truncate(_PERIOD_UNITS[period]).date(),
-        channel=tx.channel.fill_null("unknown"),
-        purchase=tx.amount.isnull() | (tx.amount >= 0),
-    )
-    agg = tx.group_by(["period", "channel"]).aggregate(
-        revenue=tx.amount.sum(),
-        orders=tx.order_id.nunique(where=tx.purchase),
-        customers=tx.customer_id.nunique(where=tx.purchase & tx.customer_id.notnull()),
-    )
-    out = execute(agg)
-    out["period"] = pd.to_datetime(out["period"])
-    out["revenue"] = out["revenue"].astype(float).fillna(0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["aov"] = np.where(out["orders"] > 0, out["revenue"] / out["orders"], np.nan)
-    out = out.sort_values(["period", "channel"], kind="stable").reset_index(drop=True)
-    out.attrs["period"] = period
-    return out
-
-
-def _customer_channels(tx: ir.Table, day: pd.Timestamp) -> pd.DataFrame:
-    tx = tx.filter(tx.customer_id.notnull(), tx.ordered_at < _end_bound(day))
-    purchase = tx.amount.isnull() | (tx.amount >= 0)
-    known = purchase & tx.channel.notnull() & (tx.channel != "unknown")
-    agg = tx.group_by("customer_id").aggregate(
-        channels=tx.channel.nunique(where=known),
-        orders=tx.order_id.nunique(where=purchase),
-        revenue=tx.amount.sum(),
-        first_purchase=tx.ordered_at.min(where=purchase),
-        last_purchase=tx.ordered_at.max(where=purchase),
-    )
-    out = execute(agg.filter(agg.orders > 0))
-    out["revenue"] = out["revenue"].astype(float).fillna(0.0)
-    return out
-
-
-def multichannel(transactions: Any, *, as_of: Any = None, active_days: int = 365) -> pd.DataFrame:
-    """Customers who buy in several channels versus one: share, spend and retention.
-
-    Parameters
-    ----------
-    active_days
-        A customer counts as retained when their last purchase lies within this many days
-        before ``as_of``; only customers whose first purchase is older than that count in
-        ``retention_rate``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per group ``single`` / ``multi``: ``customers, share, revenue_per_customer,
-        orders_per_customer, aov, retention_base, retention_rate``. Multi-channel customers
-        have more orders by construction (one order cannot span channels): compare at equal
-        order counts before reading the difference as an effect.
-    """
-    check_range("active_days", active_days, low=1)
-    day = resolve_as_of(transactions, as_of)
-    cust = _customer_channels(as_table(transactions), day)
-    cust["group"] = np.where(cust["channels"] >= 2, "multi", "single")
-    cut = day - pd.Timedelta(days=int(active_days))
-    cust["eligible"] = cust["first_purchase"] < cut
-    cust["retained"] = cust["eligible"] & (cust["last_purchase"] >= cut)
-    g = cust.groupby("group").agg(
-        customers=("customer_id", "size"),
-        revenue=("revenue", "sum"),
-        orders=("orders", "sum"),
-        retention_base=("eligible", "sum"),
-        retained=("retained", "sum"),
-    )
-    g = g.reindex(["single", "multi"], fill_value=0).reset_index()
-    total = g["customers"].sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g["share"] = g["customers"] / total if total else np.nan
-        g["revenue_per_customer"] = g["revenue"] / g["customers"]
-        g["orders_per_customer"] = g["orders"] / g["customers"]
-        g["aov"] = g["revenue"] / g["orders"]
-        g["retention_rate"] = g["retained"] / g["retention_base"]
-    cols = ["group", "customers", "share", "revenue_per_customer", "orders_per_customer", "aov",
-            "retention_base", "retention_rate"]  # fmt: skip
-    return g[cols]
-
-
-# --------------------------------------------------------------------------------------------
-# touchpoints
-# --------------------------------------------------------------------------------------------
-def touchpoint_counts(touchpoints: Any, *, as_of: Any = None) -> pd.DataFrame:
-    """Touchpoints by channel and kind: ``channel, kind, touches, customers``."""
-    tp = as_table(touchpoints, table="touchpoints")
-    day = parse_day(as_of)
-    if day is not None:
-        tp = tp.filter(tp.occurred_at < _end_bound(day))
-    tp = tp.mutate(channel=tp.channel.fill_null("unknown"), kind=tp.kind.fill_null("unknown"))
-    agg = tp.group_by(["channel", "kind"]).aggregate(
-        touches=tp.count(), customers=tp.customer_id.nunique()
-    )
-    return execute(agg).sort_values(["kind", "channel"], kind="stable").reset_index(drop=True)
-
-
-def _purchase_days(transactions: Any, day: pd.Timestamp) -> pd.DataFrame:
-    tx = as_table(transactions)
-    tx = tx.filter(
-        tx.customer_id.notnull(),
-        tx.ordered_at < _end_bound(day),
-        tx.amount.isnull() | (tx.amount >= 0),
-    )
-    return execute(tx.select("customer_id", day=tx.ordered_at.date()).distinct())
-
-
-def touchpoint_effects(
-    touchpoints: Any,
-    transactions: Any,
-    *,
-    window_days: int = 30,
-    as_of: Any = None,
-) -> pd.DataFrame:
-    """Purchase rate in the ``window_days`` after a touchpoint, by kind, against the base.
-
-    A touch is *followed by a purchase* when its customer buys on one of the ``window_days``
-    days after the touch day. The base rate is what any customer does: for each calendar month,
-    the share of customers (first purchase before the month) who buy within ``window_days``
-    of the month's first day, weighted by the months of the touches of the kind. Only touches
-    whose window ends by ``as_of`` count.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``kind, touches, customers, purchase_rate, base_rate, lift`` (purchase_rate / base_rate).
-    """
-    check_range("window_days", window_days, low=1)
-    day = resolve_as_of(transactions, as_of)
-    tp = as_table(touchpoints, table="touchpoints")
-    last_touch = day - pd.Timedelta(days=int(window_days))
-    tp = tp.filter(tp.customer_id.notnull(), tp.occurred_at < _end_bound(last_touch))
-    touches = execute(tp.select("customer_id", "kind", touch_day=tp.occurred_at.date()))
-    if touches.empty:
-        return pd.DataFrame(
-            columns=["kind", "touches", "customers", "purchase_rate", "base_rate", "lift"]
-        )
-    touches["touch_day"] = pd.to_datetime(touches["touch_day"])
-    touches["kind"] = touches["kind"].fillna("unknown").astype(str)
-    days = _purchase_days(transactions, day)
-    days["day"] = pd.to_datetime(days["day"])
-    ids = pd.Index(pd.unique(pd.concat([days["customer_id"], touches["customer_id"]])))
-    scale = 100_000  # days in the key space per customer
-    d_code = ids.get_indexer(days["customer_id"]).astype(np.int64)
-    origin = min(days["day"].min(), touches["touch_day"].min())
-    d_num = (days["day"] - origin).dt.days.to_numpy(np.int64)
-    key = np.sort(d_code * scale + d_num)
-    t_code = ids.get_indexer(touches["customer_id"]).astype(np.int64)
-    t_num = (touches["touch_day"] - origin).dt.days.to_numpy(np.int64)
-    lo = np.searchsorted(key, t_code * scale + t_num, side="right")
-    hi = np.searchsorted(key, t_code * scale + t_num + int(window_days), side="right")
-    touches["bought"] = hi > lo
-    # base: per month start, share of acquired customers buying in the window after it
-    first = days.groupby("customer_id")["day"].min()
-    months = touches["touch_day"].dt.to_period("M").dt.start_time
-    starts = pd.DatetimeIndex(sorted(months.unique()))
-    first_sorted = np.sort(first.to_numpy("datetime64[ns]"))
-    base = {}
-    cust_first = (first - origin).dt.days.to_numpy(np.int64)
-    cust_code = ids.get_indexer(first.index).astype(np.int64)
-    for start in starts:
-        s = (start - origin).days
-        acquired = int(np.searchsorted(first_sorted, np.datetime64(start), side="left"))
-        if acquired == 0:
-            base[start] = np.nan
-            continue
-        eligible = cust_code[cust_first < s]
-        b_lo = np.searchsorted(key, eligible * scale + s, side="left")
-        b_hi = np.searchsorted(key, eligible * scale + s + int(window_days), side="left")
-        base[start] = float((b_hi > b_lo).mean())
-    touches["base"] = months.map(base).to_numpy(float)
-    g = touches.groupby("kind").agg(
-        touches=("bought", "size"),
-        customers=("customer_id", "nunique"),
-        purchase_rate=("bought", "mean"),
-        base_rate=("base", "mean"),
-    )
-    g = g.reset_index()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g["lift"] = g["purchase_rate"] / g["base_rate"]
-    g.attrs["window_days"] = int(window_days)
-    return g.sort_values("touches", ascending=False, kind="stable").reset_index(drop=True)
-
-
-def complaint_churn(
-    touchpoints: Any,
-    transactions: Any,
-    *,
-    kind: str = "complaint",
-    churn_days: int = 180,
-    as_of: Any = None,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """Churn rate of customers with a touchpoint of ``kind`` (complaints) versus the others.
-
-    A customer has churned when their last purchase is more than ``churn_days`` before
-    ``as_of``; only customers whose first purchase is older than that are counted.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Rows ``with_kind`` / ``others``: ``group, customers, churned, churn_rate, low, high``
-        (Wilson interval), and ``attrs["difference"]`` with the difference and its Newcombe
-        interval.
-    """
-    check_range("churn_days", churn_days, low=1)
-    day = resolve_as_of(transactions, as_of)
-    tp = as_table(touchpoints, table="touchpoints")
-    tp = tp.filter(tp.kind == kind, tp.occurred_at < _end_bound(day), tp.customer_id.notnull())
-    who = set(execute(tp.select("customer_id").distinct())["customer_id"].astype(str))
-    cust = _customer_channels(as_table(transactions), day)
-    cut = day - pd.Timedelta(days=int(churn_days))
-    cust = cust[cust["first_purchase"] < cut].copy()
-    cust["churned"] = cust["last_purchase"] < cut
-    cust["group"] = np.where(cust["customer_id"].astype(str).isin(who), "with_kind", "others")
-    g = cust.groupby("group").agg(customers=("churned", "size"), churned=("churned", "sum"))
-    g = g.reindex(["with_kind", "others"], fill_value=0).reset_index()
-    g["churned"] = g["churned"].astype("int64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g["churn_rate"] = g["churned"] / g["customers"]
-    g["low"], g["high"] = wilson_interval(g["churned"], g["customers"], confidence=confidence)
-    d, lo, hi = uplift_interval(
-        g.loc[0, "churned"], g.loc[0, "customers"], g.loc[1, "churned"], g.loc[1, "customers"],
-        confidence=confidence,
-    )  # fmt: skip
-    g.attrs["difference"] = {"difference": float(d), "low": float(lo), "high": float(hi)}
-    g.attrs["kind"] = kind
-    g.attrs["churn_days"] = int(churn_days)
-    return g
-
-
-# --------------------------------------------------------------------------------------------
-# member services
-# --------------------------------------------------------------------------------------------
-def service_usage(
-    customers: Any,
-    transactions: Any,
-    *,
-    as_of: Any = None,
-    active_days: int = 365,
-    level_order: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """How members who use the services differ: member levels, points, coupons.
-
-    Groups: ``member_level`` (each level), ``points`` (members with points > 0 vs none) and
-    ``coupon`` (customers who used any coupon vs never). Where the data lacks a column (no
-    customers table, no points, no coupon codes) the group is left out.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``service, group, customers, share`` (of buyers in the service's rows),
-        ``revenue_per_customer, orders_per_customer, retention_rate`` (last purchase within
-        ``active_days``, among customers whose first purchase is older).
-    """
-    check_range("active_days", active_days, low=1)
-    day = resolve_as_of(transactions, as_of)
-    tx = as_table(transactions)
-    cust = _customer_channels(tx, day)
-    t2 = tx.filter(tx.customer_id.notnull(), tx.ordered_at < _end_bound(day))
-    coupon = execute(
-        t2.group_by("customer_id").aggregate(
-            coupons=t2.order_id.nunique(where=t2.coupon_code.notnull() & (t2.coupon_code != ""))
-        )
-    )
-    cust = cust.merge(coupon, on="customer_id", how="left")
-    cut = day - pd.Timedelta(days=int(active_days))
-    cust["eligible"] = cust["first_purchase"] < cut
-    cust["retained"] = cust["eligible"] & (cust["last_purchase"] >= cut)
-    frames: list[pd.DataFrame] = []
-    if customers is not None:
-        members = execute(
-            as_table(customers, table="customers").select("customer_id", "member_level", "points")
-        )
-        cust = cust.merge(members, on="customer_id", how="left")
-        if cust["member_level"].notna().any():
-            frames.append(cust.assign(service="member_level", group=cust["member_level"]))
-        if cust["points"].notna().any():
-            has = np.where(cust["points"].fillna(0) > 0, "with_points", "no_points")
-            frames.append(cust.assign(service="points", group=has))
-    if cust["coupons"].fillna(0).gt(0).any():
-        used = np.where(cust["coupons"].fillna(0) > 0, "coupon_user", "no_coupon")
-        frames.append(cust.assign(service="coupon", group=used))
-    if not frames:
-        return pd.DataFrame(
-            columns=[
-                "service",
-                "group",
-                "customers",
-                "share",
-                "revenue_per_customer",
-                "orders_per_customer",
-                "retention_rate",
-            ]  # fmt: skip
-        )
-    allrows = pd.concat(frames, ignore_index=True)
-    allrows["group"] = allrows["group"].astype("object").where(allrows["group"].notna(), "unknown")
-    g = allrows.groupby(["service", "group"], sort=False).agg(
-        customers=("customer_id", "size"),
-        revenue=("revenue", "sum"),
-        orders=("orders", "sum"),
-        base=("eligible", "sum"),
-        retained=("retained", "sum"),
-    )
-    g = g.reset_index()
-    g["share"] = g["customers"] / g.groupby("service")["customers"].transform("sum")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g["revenue_per_customer"] = g["revenue"] / g["customers"]
-        g["orders_per_customer"] = g["orders"] / g["customers"]
-        g["retention_rate"] = g["retained"] / g["base"]
-    if level_order:
-        rank = {v: i for i, v in enumerate(level_order)}
-        g["_r"] = [rank.get(v, len(rank)) if s == "member_level" else 0
-                   for s, v in zip(g["service"], g["group"], strict=True)]  # fmt: skip
-        g = g.sort_values(["service", "_r"], kind="stable").drop(columns="_r")
-    cols = ["service", "group", "customers", "share", "revenue_per_customer",
-            "orders_per_customer", "retention_rate"]  # fmt: skip
-    return g[cols].reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------------
-# funnel
-# --------------------------------------------------------------------------------------------
-def funnel(
-    events: Any,
-    *,
-    steps: Sequence[str] = FUNNEL_STEPS,
-    count: str = "events",
-    start: Any = None,
-    as_of: Any = None,
-) -> pd.DataFrame:
-    """Conversion through the online funnel (visit → view → cart → pay) and where people drop.
-
-    Parameters
-    ----------
-    events
-        Canonical ``events`` table (``customer_id, occurred_at, event``).
-    steps
-        Event names in funnel order.
-    count
-        ``"events"``: every event is one session reaching that step (the demo and most web
-        analytics exports log one event per session and step); ``"customers"``: distinct
-        customers reaching the step.
-    start, as_of
-        Optional first and last day of the window (ISO dates).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``step, position, count, rate_from_previous, rate_from_first, dropped`` (lost before the
-        next step) and ``drop_share`` (dropped / count).
-    """
-    check_choice("count", count, ("events", "customers"))
-    steps = list(steps)
-    if len(steps) < 2 or len(set(steps)) != len(steps):
-        from crmlib.errors import ConfigError
-
-        raise ConfigError(f"parameter 'steps' must list two or more distinct events; got {steps!r}")
-    ev = as_table(events, table="events")
-    lo, hi = parse_day(start, name="start"), parse_day(as_of)
-    if lo is not None:
-        ev = ev.filter(ev.occurred_at >= ibis.literal(lo.to_pydatetime()))
-    if hi is not None:
-        ev = ev.filter(ev.occurred_at < _end_bound(hi))
-    ev = ev.filter(ev.event.isin(steps))
-    value = ev.count() if count == "events" else ev.customer_id.nunique()
-    got = execute(ev.group_by("event").aggregate(n=value))
-    n = got.set_index("event")["n"].reindex(steps, fill_value=0).astype("int64")
-    out = pd.DataFrame({"step": steps, "position": np.arange(1, len(steps) + 1), "count": n.values})
-    with np.errstate(divide="ignore", invalid="ignore"):
-        prev = out["count"].shift(1)
-        out["rate_from_previous"] = np.where(prev > 0, out["count"] / prev, np.nan)
-        out.loc[0, "rate_from_previous"] = 1.0
-        first = out["count"].iloc[0]
-        out["rate_from_first"] = out["count"] / first if first else np.nan
-        nxt = out["count"].shift(-1).fillna(out["count"].iloc[-1])
-        out["dropped"] = (out["count"] - nxt).astype("int64")
-        out["drop_share"] = np.where(out["count"] > 0, out["dropped"] / out["count"], np.nan)
-    return out
-
-
-def funnel_labels(
-    steps: Sequence[str] = FUNNEL_STEPS, *, model: str = "steps", language: str = "en"
-) -> dict[str, str]:
-    """Display names of the funnel steps in a practitioner model (AIDMA, AISAS, AARRR).
-
-    The mapping of steps onto model stages is in ``crmlib/labels/campaigns.yaml``
-    (``funnel_<model>_<step>``); a step without a mapping keeps its plain name.
-    """
-    check_choice("model", model, FUNNEL_MODELS)
-    check_language(language)
-    names = labels("campaigns", language)
-    out = {}
-    for step in steps:
-        plain = names.get(f"funnel_steps_{step}", step)
-        out[step] = names.get(f"funnel_{model}_{step}", plain)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# report text
-# --------------------------------------------------------------------------------------------
-def _pct(x: float, digits: int = 1) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{x * 100:.{digits}f}%"
-
-
-def _pp(x: float) -> str:
-    """A difference of rates in percentage points, e.g. 0.082 -> "8.2"."""
-    return "–" if x is None or not np.isfinite(x) else f"{x * 100:.1f}"
-
-
-def _money(x: float) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"¥{x:,.0f}"
-
-
-def section(name: str, *, language: str = "en") -> str:
-    """Markdown heading and explanation of a section of the campaigns report."""
-    check_choice(
-        "section", name,
-        ("campaigns", "segments", "partners", "channels", "multichannel", "touchpoints",
-         "complaints", "services", "funnel"),
-    )  # fmt: skip
-    return reporting.section("campaigns", name, language=language)
-
-
-def missing_note(table: str, *, language: str = "en") -> str:
-    """The note shown instead of a section whose table the data source lacks."""
-    return "> " + t("common.missing_table", language, table=table)
-
-
-def campaign_findings(response: pd.DataFrame, *, language: str = "en") -> str:
-    """Plain-language findings on the campaigns: best campaign, how many worked, partners.
-
-    Data values (campaign names and ids) are written through :func:`crmlib.reporting.md_escape`,
-    so a name holding HTML or Markdown shows as text.
-    """
-    check_language(language)
-    if response.empty:
-        return t("campaigns.no_campaigns", language)
-    best = best_campaign(response)
-    lines = []
-    n_sig = int((response["significant"] & (response["uplift"] > 0)).sum())
-    lines.append(
-        t(
-            "campaigns.f_overview",
-            language,
-            n=len(response),
-            sig=n_sig,
-            method=t(f"campaigns.method_{response.attrs.get('method', 'newcombe')}", language),
-            days=f"{response.attrs.get('response_days', 14):g}",
-        )
-    )
-    if best is not None:
-        lines.append(
-            t(
-                "campaigns.f_best",
-                language,
-                name=reporting.md_escape(best["name"]),
-                id=reporting.md_escape(best["campaign_id"]),
-                uplift=_pp(best["uplift"]),
-                low=_pp(best["uplift_low"]),
-                high=_pp(best["uplift_high"]),
-                rel=_pct(best["relative_uplift"], 0),
-                revenue=_money(best["incremental_revenue"]),
-            )
-        )
-    partners = response[response["is_partner"]]
-    if len(partners):
-        lines.append(
-            t(
-                "campaigns.f_partners",
-                language,
-                n=len(partners),
-                uplift=_pp(float(partners["uplift"].mean())),
-                own=_pp(float(response.loc[~response["is_partner"], "uplift"].mean())),
-            )
-        )
-    redemption = response["coupon_orders"].sum() / max(response["targets"].sum(), 1)
-    lines.append(t("campaigns.f_coupons", language, rate=_pct(redemption, 2)))
-    lines += member_notes(response.attrs.get("members") or {}, language=language)
-    return "\n".join(f"- {line}" for line in lines)
-
-
-#: Member counts of :func:`member_responses` / :func:`campaign_response` that the findings
-#: report whenever they are not zero.
-MEMBER_NOTES: tuple[str, ...] = (
-    "sent_at_from_campaign",
-    "dropped_no_send_date",
-    "dropped_missing_customer",
-    "dropped_unknown_group",
-    "dropped_unknown_campaign",
+__getattr__ = moved(
+    __name__,
+    {
+        "FUNNEL_STEPS": _CHANNELS,
+        "FUNNEL_MODELS": _CHANNELS,
+        "channel_trends": _CHANNELS,
+        "multichannel": _CHANNELS,
+        "touchpoint_counts": _CHANNELS,
+        "touchpoint_effects": _CHANNELS,
+        "complaint_churn": _CHANNELS,
+        "service_usage": _CHANNELS,
+        "funnel": _CHANNELS,
+        "resolve_as_of": "crmlib.data",
+        "funnel_labels": _PRESENT,
+        "section": _PRESENT,
+        "missing_note": _PRESENT,
+        "campaign_findings": _PRESENT,
+        "MEMBER_NOTES": _PRESENT,
+        "member_notes": _PRESENT,
+        "channel_findings": _PRESENT,
+        "service_findings": _PRESENT,
+        "funnel_findings": _PRESENT,
+        "display_table": _PRESENT,
+    },
 )
-
-
-def member_notes(counts: Mapping[str, int], *, language: str = "en") -> list[str]:
-    """One sentence per non-zero member count (repairs and members left out of the analysis)."""
-    check_language(language)
-    read = int(counts.get("read", 0) or 0)
-    return [
-        t(
-            f"campaigns.f_members_{kind}",
-            language,
-            n=f"{int(counts[kind]):,}",
-            read=f"{read:,}",
-        )
-        for kind in MEMBER_NOTES
-        if int(counts.get(kind, 0) or 0) > 0
-    ]
-
-
-def channel_findings(
-    trends: pd.DataFrame,
-    multi: pd.DataFrame,
-    effects: pd.DataFrame | None = None,
-    churn: pd.DataFrame | None = None,
-    *,
-    language: str = "en",
-) -> str:
-    """Plain-language findings on channels, multichannel customers, touchpoints, complaints."""
-    check_language(language)
-    lines = []
-    if not trends.empty:
-        last = trends["period"].max()
-        year = trends[trends["period"] > last - pd.DateOffset(years=1)]
-        by = year.groupby("channel")["revenue"].sum().sort_values(ascending=False)
-        if by.sum() > 0:
-            lines.append(
-                t(
-                    "campaigns.f_channel_top",
-                    language,
-                    channel=reporting.md_escape(
-                        t(f"data.channel_{by.index[0]}", language)
-                        if f"data.channel_{by.index[0]}" in _catalogue()
-                        else by.index[0]
-                    ),
-                    share=_pct(by.iloc[0] / by.sum()),
-                )
-            )
-    m = multi.set_index("group")
-    if {"single", "multi"} <= set(m.index) and m.loc["multi", "customers"] > 0:
-        lines.append(
-            t(
-                "campaigns.f_multi",
-                language,
-                share=_pct(m.loc["multi", "share"]),
-                times=f"{m.loc['multi', 'revenue_per_customer'] / m.loc['single', 'revenue_per_customer']:.1f}",
-                ret_multi=_pct(m.loc["multi", "retention_rate"]),
-                ret_single=_pct(m.loc["single", "retention_rate"]),
-            )
-        )
-    if effects is not None and not effects.empty:
-        top = effects.sort_values("lift", ascending=False).iloc[0]
-        lines.append(
-            t(
-                "campaigns.f_touch",
-                language,
-                kind=reporting.md_escape(
-                    t(f"campaigns.kind_{top['kind']}", language)
-                    if f"campaigns.kind_{top['kind']}" in _catalogue()
-                    else top["kind"]
-                ),
-                rate=_pct(top["purchase_rate"]),
-                base=_pct(top["base_rate"]),
-                days=effects.attrs.get("window_days", 30),
-            )
-        )
-    if churn is not None and len(churn) == 2 and churn["customers"].min() > 0:
-        c = churn.set_index("group")
-        lines.append(
-            t(
-                "campaigns.f_complaints",
-                language,
-                rate=_pct(c.loc["with_kind", "churn_rate"]),
-                other=_pct(c.loc["others", "churn_rate"]),
-                days=churn.attrs.get("churn_days", 180),
-            )
-        )
-    return "\n".join(f"- {line}" for line in lines)
-
-
-def _catalogue() -> Mapping[str, Any]:
-    from crmlib.i18n import catalogue
-
-    return catalogue()
-
-
-def service_findings(usage: pd.DataFrame, *, language: str = "en") -> str:
-    """Plain-language comparison of service users and non-users (coupons, points, levels)."""
-    check_language(language)
-    lines = []
-    for service, yes, no in (("coupon", "coupon_user", "no_coupon"),
-                             ("points", "with_points", "no_points")):  # fmt: skip
-        rows = usage[usage["service"] == service].set_index("group")
-        if {yes, no} <= set(rows.index):
-            lines.append(
-                t(
-                    f"campaigns.f_{service}",
-                    language,
-                    share=_pct(rows.loc[yes, "share"]),
-                    spend=_money(rows.loc[yes, "revenue_per_customer"]),
-                    other=_money(rows.loc[no, "revenue_per_customer"]),
-                    ret=_pct(rows.loc[yes, "retention_rate"]),
-                    ret_other=_pct(rows.loc[no, "retention_rate"]),
-                )
-            )
-    if (usage["service"] == "member_level").any():
-        lines.append(t("campaigns.f_levels_note", language))
-    return "\n".join(f"- {line}" for line in lines)
-
-
-def funnel_findings(table: pd.DataFrame, *, model: str = "steps", language: str = "en") -> str:
-    """Where the funnel loses most people, in plain language."""
-    names = funnel_labels(table["step"], model=model, language=language)
-    inner = table.iloc[:-1]
-    if inner.empty or inner["count"].iloc[0] == 0:
-        return t("campaigns.funnel_empty", language)
-    worst = inner.loc[inner["drop_share"].idxmax()]
-    nxt = table.iloc[int(worst["position"])]
-    return t(
-        "campaigns.f_funnel",
-        language,
-        overall=_pct(table["rate_from_first"].iloc[-1], 2),
-        step=reporting.md_escape(names[worst["step"]]),
-        next=reporting.md_escape(names[nxt["step"]]),
-        drop=_pct(worst["drop_share"]),
-    )
-
-
-_DISPLAY_PCT = ("response_rate", "control_rate", "uplift", "uplift_low", "uplift_high",
-                "relative_uplift", "coupon_redemption_rate", "share", "retention_rate",
-                "purchase_rate", "base_rate", "churn_rate", "rate_from_previous",
-                "rate_from_first", "drop_share", "low", "high")  # fmt: skip
-_DISPLAY_MONEY = ("revenue_per_recipient", "control_revenue_per_recipient",
-                  "incremental_revenue", "target_revenue", "revenue_per_customer", "aov",
-                  "revenue")  # fmt: skip
-
-
-def display_table(
-    frame: pd.DataFrame, *, columns: Sequence[str] | None = None, language: str = "en"
-) -> pd.DataFrame:
-    """A copy for display: chosen columns, percentages and money as text, labelled headers."""
-    check_language(language)
-    out = frame[list(columns)].copy() if columns else frame.copy()
-    names = {**labels("common", language), **labels("campaigns", language)}
-    for col in out.columns:
-        if col in _DISPLAY_PCT:
-            out[col] = [_pct(float(v)) if pd.notna(v) else "–" for v in out[col]]
-        elif col in _DISPLAY_MONEY:
-            out[col] = [_money(float(v)) if pd.notna(v) else "–" for v in out[col]]
-        elif col in ("significant", "is_partner", "complete"):
-            out[col] = [t("campaigns.yes" if v else "campaigns.no", language) for v in out[col]]
-        elif col == "group":
-            out[col] = [names.get(f"group_{v}", v) for v in out[col]]
-        elif col == "kind":
-            out[col] = [names.get(f"kind_{v}", v) for v in out[col]]
-        elif col == "step":
-            out[col] = [names.get(f"funnel_steps_{v}", v) for v in out[col]]
-        elif col == "service":
-            out[col] = [names.get(f"service_{v}", v) for v in out[col]]
-        elif pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime("%Y-%m-%d")
-    return out.rename(columns=lambda c: names.get(f"col_{c}", names.get(c, c)))

@@ -45,6 +45,11 @@ def catalogue() -> dict[str, dict[str, str]]:
         topic = entry.name.removesuffix(".yaml")
         data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
         for key, texts in data.items():
+            if not isinstance(key, str):
+                # YAML reads bare yes/no/on/off keys as booleans: quote them in the file
+                raise ConfigError(
+                    f"label key {key!r} in labels/{entry.name} is not text; quote it in the YAML"
+                )
             if not isinstance(texts, dict) or set(texts) != set(LANGUAGES):
                 raise ConfigError(
                     f"label {topic}.{key} in labels/{entry.name} must give exactly "

@@ -1,8 +1,8 @@
 """Charts of campaigns and channels: uplift with confidence intervals, revenue by channel,
 purchase after touchpoints and the online funnel.
 
-Each function takes a result of :mod:`crmlib.campaigns`, draws on ``ax`` (a new figure when
-``None``) and returns the Axes. Text comes from ``crmlib/labels/campaigns.yaml``.
+Each function takes a result of :mod:`crmlib.campaigns` or :mod:`crmlib.channels`, draws on
+``ax`` (a new figure when ``None``) and returns the Axes. Text comes from ``crmlib/labels/campaigns.yaml``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from crmlib.campaigns import funnel_labels
 from crmlib.i18n import catalogue, check_language, t
 from crmlib.plots import PALETTE, get_ax
+from crmlib.present.campaigns import funnel_labels
 
 __all__ = ["uplift_chart", "channel_revenue", "touchpoint_chart", "funnel_chart"]
 

@@ -37,3 +37,10 @@ def test_unknown_language_and_key_name_the_problem():
         i18n.t("common.revenue", "fr")
     with pytest.raises(ConfigError, match="no label 'common.nope'"):
         i18n.t("common.nope", "en")
+
+
+def test_every_label_key_is_text() -> None:
+    # YAML reads a bare `yes:` key as True; such a label could never be looked up.
+    from crmlib.i18n import catalogue
+
+    assert all(key.split(".", 1)[1] not in ("True", "False") for key in catalogue())
