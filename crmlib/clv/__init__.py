@@ -4,83 +4,93 @@ Typical use::
 
     from crmlib import clv
 
-    data = clv.summary(transactions, observation_end="2026-09-30")
+    data = clv.summary(transactions, as_of="2026-09-30")
     model = clv.fit(data)                 # BG/NBD; "mbgnbd", "pnbd" also offered
     spend = clv.fit_spend(data)           # Gamma-Gamma on repeat customers
     scores = clv.score(data, model=model, spend_model=spend)
-    check = clv.backtest(transactions, calibration_end="2026-03-31", observation_end="2026-09-30")
+    check = clv.backtest(transactions, calibration_end="2026-03-31", as_of="2026-09-30")
+
+or everything at once: ``clv.analyse(transactions, as_of=...)``. The report text about these
+results is in :mod:`crmlib.present.clv`, the charts in :mod:`crmlib.plots.clv`.
+
+Modules: :mod:`~crmlib.clv.summaries` (per-customer histories), :mod:`~crmlib.clv.models`
+(``fit``, ``fit_spend`` and the model classes, one family per module: ``bgnbd``,
+``lifetimes_models``, ``gamma_gamma``; on ``rows``, ``likelihoods``, ``optimise``, ``fitted``),
+:mod:`~crmlib.clv.scoring` (predictions, CLV and the customer lists),
+:mod:`~crmlib.clv.validation` (backtest), :mod:`~crmlib.clv.workflow` (the one-call analysis),
+:mod:`~crmlib.clv.settings` (``clv.yaml``) and :mod:`~crmlib.clv.dates`.
 """
 
-from crmlib.clv import text
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
+
+from crmlib.clv.dates import calibration_end, observation_end
 from crmlib.clv.models import (
     BetaGeoModel,
-    CrmWarning,
     GammaGammaModel,
     ModifiedBetaGeoModel,
     ParetoNBDModel,
-    TransactionModel,
-    bgnbd_log_likelihood,
     fit,
     fit_spend,
-    gamma_gamma_log_likelihood,
 )
-from crmlib.clv.scoring import (
-    at_risk,
-    by_segment,
-    deciles,
-    discounted_purchases,
-    export_list,
-    future_high_value,
-    historical_value,
-    load_params,
-    months_to_units,
-    predict,
-    score,
-)
+from crmlib.clv.scoring import at_risk, by_segment, deciles, future_high_value, predict, score
 from crmlib.clv.summaries import summary
 from crmlib.clv.validation import Backtest, backtest, tracking
-from crmlib.clv.workflow import (
-    Analysis,
-    analyse,
-    calibration_end,
-    export_note,
-    observation_end,
-    rfm_segments,
-    value_by_segment,
-)
+from crmlib.clv.workflow import Analysis, analyse
+from crmlib.compat import moved
 
 __all__ = [
     "Analysis",
-    "analyse",
-    "calibration_end",
-    "observation_end",
-    "rfm_segments",
-    "value_by_segment",
-    "export_note",
     "Backtest",
     "BetaGeoModel",
-    "CrmWarning",
     "GammaGammaModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
-    "TransactionModel",
+    "analyse",
     "at_risk",
     "backtest",
-    "bgnbd_log_likelihood",
     "by_segment",
+    "calibration_end",
     "deciles",
-    "discounted_purchases",
-    "export_list",
     "fit",
     "fit_spend",
     "future_high_value",
-    "gamma_gamma_log_likelihood",
-    "historical_value",
-    "load_params",
-    "months_to_units",
+    "observation_end",
     "predict",
     "score",
     "summary",
-    "text",
     "tracking",
 ]
+
+_moved = moved(
+    __name__,
+    {
+        "CrmWarning": "crmlib.errors",
+        "TransactionModel": "crmlib.clv.fitted",
+        "bgnbd_log_likelihood": "crmlib.clv.likelihoods",
+        "gamma_gamma_log_likelihood": "crmlib.clv.likelihoods",
+        "discounted_purchases": "crmlib.clv.scoring",
+        "export_list": "crmlib.clv.scoring",
+        "historical_value": "crmlib.clv.scoring",
+        "months_to_units": "crmlib.clv.scoring",
+        "load_params": "crmlib.clv.settings",
+        "rfm_segments": "crmlib.clv.workflow",
+        "export_note": "crmlib.present.clv",
+        "value_by_segment": "crmlib.present.clv",
+    },
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Old top-level names, served from their modules with a :class:`DeprecationWarning`."""
+    if name == "text":
+        warnings.warn(
+            "crmlib.clv.text moved to crmlib.present.clv; the old module will be removed",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return importlib.import_module("crmlib.clv.text")
+    return _moved(name)

@@ -15,60 +15,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.clv.models import (
-    MODELS,
-    BetaGeoModel,
-    GammaGammaModel,
-    TransactionModel,
-    check_summary,
-)
+from crmlib.clv.bgnbd import BetaGeoModel
+from crmlib.clv.dates import as_day, require_as_of
+from crmlib.clv.fitted import TransactionModel
+from crmlib.clv.gamma_gamma import GammaGammaModel
+from crmlib.clv.rows import check_summary
+from crmlib.clv.settings import NON_REPEATER_RULES, load_params
 from crmlib.clv.summaries import TIME_UNITS
-from crmlib.config import check_choice, check_range, merge, params_path, read_yaml
+from crmlib.compat import renamed_keyword
+from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute
 from crmlib.errors import ConfigError
 
-#: Rules for the P(alive) of customers without a repeat purchase under BG/NBD.
-NON_REPEATER_RULES: tuple[str, ...] = ("first_purchase_dropout", "hiatus", "model")
-
-
-def load_params(params: Mapping[str, Any] | str | Path | None = None) -> dict[str, Any]:
-    """The CLV settings: ``params/clv.yaml`` overridden by ``params``, checked.
-
-    Parameters
-    ----------
-    params
-        None (the shipped defaults), a mapping of overrides, or the path of another YAML file
-        whose keys override the defaults.
-
-    Raises
-    ------
-    ConfigError
-        When a value is outside its allowed range or choices.
-    """
-    base = read_yaml(params_path("clv.yaml")) or {}
-    if isinstance(params, str | Path):
-        params = read_yaml(params) or {}
-    if params is not None and not isinstance(params, Mapping):
-        raise ConfigError(f"parameter 'params' must be a mapping or a YAML path; got {params!r}")
-    out = merge(base, params)
-    check_choice("model", out["model"], MODELS)
-    check_choice("time_unit", out["time_unit"], TIME_UNITS)
-    check_choice("non_repeater_p_alive", out["non_repeater_p_alive"], NON_REPEATER_RULES)
-    check_range("horizon_months", out["horizon_months"], low=1, high=600)
-    check_range("monthly_discount_rate", out["monthly_discount_rate"], low=0.0, high=1.0)
-    check_range("days_per_month", out["days_per_month"], low=28.0, high=31.0)
-    check_range("penalizer", out["penalizer"], low=0.0)
-    check_range("p_alive_threshold", out["p_alive_threshold"], low=0.0, high=1.0)
-    check_range("hiatus_weeks", out["hiatus_weeks"], low=0.0, low_inclusive=False)
-    check_range("frequency_buckets", out["frequency_buckets"], low=1, high=100)
-    check_range("top_share", out["top_share"], low=0.0, high=1.0, low_inclusive=False)
-    check_range("at_risk_p_alive", out["at_risk_p_alive"], low=0.0, high=1.0)
-    for key in ("min_repeaters", "min_repeaters_error"):
-        check_range(f"warnings.{key}", out["warnings"][key], low=0)
-    check_range(
-        "warnings.max_spend_correlation", out["warnings"]["max_spend_correlation"], low=0, high=1
-    )
-    return out
+__all__ = [
+    "at_risk",
+    "by_segment",
+    "deciles",
+    "discounted_purchases",
+    "export_list",
+    "future_high_value",
+    "historical_value",
+    "months_to_units",
+    "p_alive_by_rule",
+    "predict",
+    "score",
+]
 
 
 def months_to_units(months: float, *, time_unit: str, days_per_month: float = 30.4375) -> float:
@@ -82,7 +53,7 @@ def _unit(model: TransactionModel, time_unit: str | None) -> str:
     return check_choice("time_unit", unit, TIME_UNITS)
 
 
-def _p_alive(
+def p_alive_by_rule(
     model: TransactionModel,
     x: np.ndarray,
     tx: np.ndarray,
@@ -91,7 +62,20 @@ def _p_alive(
     rule: str,
     hiatus: float,
 ) -> np.ndarray:
-    """P(alive) with the configured rule for BG/NBD customers without a repeat purchase."""
+    """P(alive) per customer with ``rule`` for BG/NBD customers without a repeat purchase.
+
+    Parameters
+    ----------
+    model
+        A fitted transaction model.
+    x, tx, T
+        Frequency, recency and T of the customers (or of unique rows).
+    rule
+        One of :data:`crmlib.clv.settings.NON_REPEATER_RULES` (see ``clv.yaml``); other models
+        than BG/NBD keep their own P(alive).
+    hiatus
+        Threshold of the ``"hiatus"`` rule in the model's time unit.
+    """
     p = model.p_alive(x, tx, T)
     if isinstance(model, BetaGeoModel) and rule != "model":
         once = x == 0
@@ -144,7 +128,7 @@ def predict(
         {
             "customer_id": ids.reset_index(drop=True),
             "expected_purchases": model.expected_purchases_sum([horizon], [1.0], x, tx, T),
-            "p_alive": _p_alive(model, x, tx, T, rule=non_repeater_p_alive, hiatus=hiatus),
+            "p_alive": p_alive_by_rule(model, x, tx, T, rule=non_repeater_p_alive, hiatus=hiatus),
         }
     )
 
@@ -211,7 +195,7 @@ def score(
     m = pd.to_numeric(summary["monetary_value"], errors="coerce").fillna(0.0).to_numpy(float)
     hiatus = settings["hiatus_weeks"] * 7.0 / TIME_UNITS[unit]
     p_model = model.p_alive(x, tx, T)
-    p = _p_alive(model, x, tx, T, rule=rule, hiatus=hiatus)
+    p = p_alive_by_rule(model, x, tx, T, rule=rule, hiatus=hiatus)
     expected = model.expected_purchases_sum([months * month], [1.0], x, tx, T)
     discounted = discounted_purchases(
         model,
@@ -244,17 +228,23 @@ def score(
     return out
 
 
-def historical_value(transactions: Any, *, observation_end: Any) -> pd.DataFrame:
-    """Net amount per identified customer up to ``observation_end`` (inclusive), via Ibis.
+def historical_value(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> pd.DataFrame:
+    """Net amount per identified customer up to ``as_of`` (inclusive), via Ibis.
+
+    Parameters
+    ----------
+    transactions
+        Canonical transactions (DataFrame, path or Ibis table).
+    as_of
+        Last day counted; ``observation_end=`` is a deprecated alias.
 
     Returns
     -------
     pandas.DataFrame
         ``customer_id, historical_value``.
     """
-    from crmlib.clv.summaries import _as_day
-
-    end = _as_day(observation_end, "observation_end")
+    as_of = renamed_keyword("historical_value", kwargs, "observation_end", "as_of", as_of)
+    end = as_day(require_as_of("historical_value", as_of, kwargs), "as_of")
     table = as_table(transactions)
     cid = table.customer_id.strip()
     rows = table.filter(cid.notnull(), cid != "", table.ordered_at.date() <= end.date())
@@ -279,12 +269,26 @@ def future_high_value(
     scores: pd.DataFrame,
     transactions: Any,
     *,
-    observation_end: Any,
+    as_of: Any = None,
     top_share: float = 0.1,
     flagged_only: bool = False,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     """Customers predicted to be among the top ``top_share`` by CLV who are not yet among the top
     ``top_share`` by historical value (net amount to date).
+
+    Parameters
+    ----------
+    scores
+        Output of :func:`score`.
+    transactions
+        Canonical transactions, for the historical value.
+    as_of
+        Analysis date (the history counts up to it); ``observation_end=`` is a deprecated alias.
+    top_share
+        Share of customers counted as top, in (0, 1].
+    flagged_only
+        Return only the flagged customers.
 
     Returns
     -------
@@ -293,8 +297,10 @@ def future_high_value(
         future_high_value`` for every scored customer, sorted by CLV (highest first); with
         ``flagged_only`` just ``customer_id, clv, historical_value`` of the flagged customers.
     """
+    as_of = renamed_keyword("future_high_value", kwargs, "observation_end", "as_of", as_of)
+    as_of = require_as_of("future_high_value", as_of, kwargs)
     check_range("top_share", top_share, low=0.0, high=1.0, low_inclusive=False)
-    history = historical_value(transactions, observation_end=observation_end)
+    history = historical_value(transactions, as_of=as_of)
     out = scores[["customer_id", "clv"]].merge(history, on="customer_id", how="left")
     out["historical_value"] = out["historical_value"].fillna(0.0)
     out["top_predicted"] = _top(out["clv"], top_share)

@@ -22,33 +22,34 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from crmlib.clv.dates import as_day, require_as_of
+from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice
 from crmlib.data import as_table, execute
 from crmlib.errors import DataError
+
+__all__ = ["TIME_UNITS", "purchase_days", "summary"]
 
 #: Time units of the summaries: days, or weeks of 7 days.
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}
 
 
-def _as_day(value: Any, name: str) -> pd.Timestamp:
-    try:
-        day = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{name} is not a date", value=value) from exc
-    if pd.isna(day):
-        raise DataError(f"{name} is not a date", value=value)
-    if day.tzinfo is not None:
-        day = day.tz_localize(None)
-    return day.normalize()
-
-
-def purchase_days(transactions: Any, *, observation_end: Any) -> Any:
-    """Ibis expression of the purchase days of identified customers up to ``observation_end``.
+def purchase_days(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> Any:
+    """Ibis expression of the purchase days of identified customers up to ``as_of``.
 
     One row per ``customer_id`` and ``day`` with the day's net ``value``; returns-only days and
     anonymous sales are dropped.
+
+    Parameters
+    ----------
+    transactions
+        Canonical transactions (DataFrame, file path or Ibis table).
+    as_of
+        Last day (inclusive); later transactions are ignored. ``observation_end=`` is a
+        deprecated alias.
     """
-    end = _as_day(observation_end, "observation_end")
+    as_of = renamed_keyword("purchase_days", kwargs, "observation_end", "as_of", as_of)
+    end = as_day(require_as_of("purchase_days", as_of, kwargs), "as_of")
     table = as_table(transactions)
     cid = table.customer_id.strip()
     day = table.ordered_at.date()
@@ -64,9 +65,10 @@ def purchase_days(transactions: Any, *, observation_end: Any) -> Any:
 def summary(
     transactions: Any,
     *,
-    observation_end: Any,
+    as_of: Any = None,
     calibration_end: Any = None,
     time_unit: str = "W",
+    **kwargs: Any,
 ) -> pd.DataFrame:
     """Per-customer frequency, recency, T and monetary value, optionally split into calibration
     and holdout periods.
@@ -75,13 +77,14 @@ def summary(
     ----------
     transactions
         Canonical transactions (DataFrame, file path or Ibis table; see :func:`crmlib.data.as_table`).
-    observation_end
+    as_of
         Last day of the observation (inclusive); later transactions are ignored.
+        ``observation_end=`` is a deprecated alias.
     calibration_end
         Last day of the calibration period (inclusive). When given, only customers whose first
         purchase is on or before it are kept, frequency/recency/T/monetary_value describe the
         calibration period and ``frequency_holdout``, ``monetary_value_holdout`` and
-        ``duration_holdout`` the days after it up to ``observation_end``.
+        ``duration_holdout`` the days after it up to ``as_of``.
     time_unit
         ``"W"`` (weeks = days / 7, the CDNOW convention) or ``"D"`` (days).
 
@@ -94,18 +97,20 @@ def summary(
     Raises
     ------
     DataError
-        When ``calibration_end`` is not before ``observation_end`` or no customer qualifies.
+        When ``calibration_end`` is not before ``as_of`` or no customer qualifies.
     """
+    as_of = renamed_keyword("summary", kwargs, "observation_end", "as_of", as_of)
+    as_of = require_as_of("summary", as_of, kwargs)
     check_choice("time_unit", time_unit, TIME_UNITS)
     unit = TIME_UNITS[time_unit]
-    end = _as_day(observation_end, "observation_end")
-    cal = None if calibration_end is None else _as_day(calibration_end, "calibration_end")
+    end = as_day(as_of, "as_of")
+    cal = None if calibration_end is None else as_day(calibration_end, "calibration_end")
     if cal is not None and cal >= end:
         raise DataError(
-            "calibration_end must be before observation_end",
+            "calibration_end must be before as_of",
             value=f"{cal.date()} >= {end.date()}",
         )
-    days = purchase_days(transactions, observation_end=end)
+    days = purchase_days(transactions, as_of=end)
     first = days.day.min().over(ibis.window(group_by="customer_id"))
     days = days.mutate(first_day=first)
     cut = (cal or end).date()

@@ -1,158 +1,30 @@
-"""Report text for executives, in English or Chinese, built from the CLV results.
+"""Deprecated: the CLV report text moved to :mod:`crmlib.present.clv`.
 
-Every function returns markdown (or a table with translated headings); the wording lives in
-``crmlib/labels/clv.yaml``.
+``crmlib.clv.text.backtest_text`` and the other old names still work, with a
+:class:`DeprecationWarning` naming the new home.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from crmlib.compat import moved
 
-import numpy as np
-import pandas as pd
+__all__: list[str] = []
 
-from crmlib.clv.models import GammaGammaModel, TransactionModel
-from crmlib.clv.validation import Backtest
-from crmlib.i18n import check_language, labels, t
-
-#: A backtest whose total is within this share of the actual count is called good.
-BACKTEST_TOLERANCE = 0.15
-
-
-def localise(table: pd.DataFrame, *, language: str = "en", digits: int = 3) -> pd.DataFrame:
-    """``table`` for reading: numbers rounded to ``digits`` decimals, columns (and the backtest's
-    method names) in ``language``."""
-    check_language(language)
-    names = {
-        k.removeprefix("col_"): v
-        for k, v in labels("clv", language).items()
-        if k.startswith("col_")
-    }
-    out = table.round(digits)
-    if "method" in out.columns:
-        out["method"] = out["method"].map(lambda m: t(f"clv.method_{m}", language))
-    return out.rename(columns=names)
-
-
-def backtest_text(check: Backtest, *, language: str = "en") -> str:
-    """What the backtest says, with a verdict: totals, error, baseline and classification."""
-    check_language(language)
-    metrics = check.metrics.set_index("method")
-    model, naive = metrics.loc["model"], metrics.loc["naive"]
-    weeks = float(check.customers["duration_holdout"].iloc[0]) * (
-        1.0 if check.time_unit == "W" else 1 / 7
-    )
-    text = t(
-        "clv.backtest_text",
-        language,
-        customers=len(check.customers),
-        calibration_end=check.calibration_end.date().isoformat(),
-        weeks=weeks,
-        predicted=model["total_predicted"],
-        actual=model["total_actual"],
-        error=_finite(model["error"]),
-        naive=naive["total_predicted"],
-        naive_error=_finite(naive["error"]),
-        correlation=_finite(model["correlation"]),
-        naive_correlation=_finite(naive["correlation"]),
-    )
-    good = abs(_finite(model["error"])) <= BACKTEST_TOLERANCE
-    verdict = t(
-        "clv.backtest_verdict_good" if good else "clv.backtest_verdict_weak",
-        language,
-        tolerance=BACKTEST_TOLERANCE,
-    )
-    acc = check.classification.set_index("rule")["accuracy"]
-    classes = t("clv.classification_text", language, p_alive=acc["p_alive"], hiatus=acc["hiatus"])
-    return f"{text} {verdict}\n\n{classes}"
-
-
-def classification_table(check: Backtest, *, language: str = "en") -> pd.DataFrame:
-    """The backtest's active/inactive classification with readable rule names."""
-    check_language(language)
-    out = check.classification.copy()
-    names = {
-        "p_alive": t(
-            "clv.rule_p_alive", language, threshold=check.settings.get("p_alive_threshold", 0.5)
-        ),
-        "hiatus": t("clv.rule_hiatus", language, weeks=check.settings.get("hiatus_weeks", 26)),
-    }
-    out["rule"] = out["rule"].map(names)
-    return localise(out, language=language)
-
-
-def clv_text(
-    scores: pd.DataFrame,
-    *,
-    language: str = "en",
-    top_share: float = 0.1,
-    monthly_discount_rate: float = 0.01,
-) -> str:
-    """Headline of the value of the base: total, concentration in the top share, median."""
-    check_language(language)
-    values = np.sort(scores["clv"].to_numpy(dtype=float))[::-1]
-    total = float(values.sum())
-    n_top = max(1, int(np.ceil(top_share * len(values))))
-    return t(
-        "clv.clv_text",
-        language,
-        months=scores.attrs.get("horizon_months", 12),
-        customers=len(values),
-        total=total,
-        rate=monthly_discount_rate,
-        top=top_share,
-        top_share=float(values[:n_top].sum() / total) if total else 0.0,
-        median=float(np.median(values)) if len(values) else 0.0,
-    )
-
-
-def at_risk_text(
-    risk: pd.DataFrame, *, language: str = "en", top_share: float = 0.1, p_alive_below: float = 0.5
-) -> str:
-    """How many valuable customers are slipping away and what they would be worth."""
-    check_language(language)
-    return t(
-        "clv.at_risk_text",
-        language,
-        count=len(risk),
-        top=top_share,
-        threshold=p_alive_below,
-        value=float(risk["clv_if_active"].sum()),
-    )
-
-
-def future_text(future: pd.DataFrame, *, language: str = "en", top_share: float = 0.1) -> str:
-    """How many customers are predicted to become top customers."""
-    check_language(language)
-    count = int(future["future_high_value"].sum()) if "future_high_value" in future else len(future)
-    return t("clv.future_text", language, count=count, top=top_share)
-
-
-def model_text(model: TransactionModel, spend: GammaGammaModel, *, language: str = "en") -> str:
-    """One sentence on which models were fitted on how many customers."""
-    check_language(language)
-    return t(
-        "clv.model_text",
-        language,
-        model=t(f"clv.model_{model.kind}", language),
-        customers=model.n_customers_,
-        repeaters=spend.n_customers_,
-        unit=t(f"clv.unit_{getattr(model, 'time_unit_', 'W')}", language),
-    )
-
-
-def parameter_table(
-    model: TransactionModel, spend: GammaGammaModel, *, language: str = "en"
-) -> pd.DataFrame:
-    """Both models' parameters with standard errors and 95% intervals, headings translated."""
-    table = pd.concat([model.parameters(), spend.parameters()], ignore_index=True)
-    return localise(table, language=language)
-
-
-def export_text(path: str | Path, *, language: str = "en") -> str:
-    """Where an exported list was written."""
-    return t("clv.export_text", language, path=str(path))
-
-
-def _finite(value: float) -> float:
-    return float(value) if np.isfinite(value) else 0.0
+__getattr__ = moved(
+    __name__,
+    {
+        name: "crmlib.present.clv"
+        for name in (
+            "BACKTEST_TOLERANCE",
+            "at_risk_text",
+            "backtest_text",
+            "classification_table",
+            "clv_text",
+            "export_text",
+            "future_text",
+            "localise",
+            "model_text",
+            "parameter_table",
+        )
+    },
+)

@@ -14,6 +14,7 @@ are compared with what customers actually did (Fader, Hardie & Lee 2005, figures
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,17 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from crmlib.clv.models import TransactionModel, compress, fit
-from crmlib.clv.scoring import _p_alive, load_params
-from crmlib.clv.summaries import TIME_UNITS, _as_day, purchase_days, summary
+from crmlib.clv.dates import as_day, require_as_of
+from crmlib.clv.fitted import TransactionModel
+from crmlib.clv.models import fit
+from crmlib.clv.rows import compress
+from crmlib.clv.scoring import p_alive_by_rule
+from crmlib.clv.settings import load_params
+from crmlib.clv.summaries import TIME_UNITS, purchase_days, summary
+from crmlib.compat import renamed_keyword
 from crmlib.data import execute
+
+__all__ = ["Backtest", "backtest", "tracking"]
 
 
 @dataclass
@@ -50,9 +58,20 @@ class Backtest:
     """``rule`` (p_alive, hiatus), ``accuracy``, ``precision``, ``recall``, ``share_active``."""
     model: TransactionModel
     calibration_end: pd.Timestamp
-    observation_end: pd.Timestamp
+    as_of: pd.Timestamp
+    """Last day of the holdout (the analysis date)."""
     time_unit: str
     settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def observation_end(self) -> pd.Timestamp:
+        """Deprecated name of :attr:`as_of`."""
+        warnings.warn(
+            "Backtest.observation_end is deprecated, use Backtest.as_of",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.as_of
 
 
 def _bucket(frequency: np.ndarray, top: int) -> pd.Categorical:
@@ -66,7 +85,8 @@ def tracking(
     *,
     model: TransactionModel,
     calibration_end: Any,
-    observation_end: Any,
+    as_of: Any = None,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     """Weekly cumulative repeat purchases of the calibration cohort, actual and expected.
 
@@ -75,15 +95,27 @@ def tracking(
     expectation E[X(t)] at their age then (FHL 2005, figure 3). Weeks start on the cohort's first
     purchase day.
 
+    Parameters
+    ----------
+    transactions
+        Canonical transactions (DataFrame, path or Ibis table).
+    model
+        The transaction model fitted on the calibration period.
+    calibration_end, as_of
+        Last day of the calibration period and of the holdout (both inclusive);
+        ``observation_end=`` is a deprecated alias of ``as_of``.
+
     Returns
     -------
     pandas.DataFrame
         ``week, date, actual, predicted, period``.
     """
-    cal = _as_day(calibration_end, "calibration_end")
-    end = _as_day(observation_end, "observation_end")
+    as_of = renamed_keyword("tracking", kwargs, "observation_end", "as_of", as_of)
+    as_of = require_as_of("tracking", as_of, kwargs)
+    cal = as_day(calibration_end, "calibration_end")
+    end = as_day(as_of, "as_of")
     unit = TIME_UNITS[getattr(model, "time_unit_", "W")]
-    days = purchase_days(transactions, observation_end=end)
+    days = purchase_days(transactions, as_of=end)
     first = days.day.min().over(ibis.window(group_by="customer_id"))
     days = days.mutate(first_day=first)
     cohort = days.filter(days.first_day <= cal.date())
@@ -124,10 +156,11 @@ def backtest(
     transactions: Any,
     *,
     calibration_end: Any,
-    observation_end: Any,
+    as_of: Any = None,
     model: str = "bgnbd",
     time_unit: str = "W",
     params: Mapping[str, Any] | str | Path | None = None,
+    **kwargs: Any,
 ) -> Backtest:
     """Fit on the calibration period and compare holdout predictions with what happened.
 
@@ -135,8 +168,9 @@ def backtest(
     ----------
     transactions
         Canonical transactions (DataFrame, path or Ibis table).
-    calibration_end, observation_end
-        Last day of the calibration period and of the holdout (both inclusive).
+    calibration_end, as_of
+        Last day of the calibration period and of the holdout (both inclusive);
+        ``observation_end=`` is a deprecated alias of ``as_of``.
     model
         ``"bgnbd"``, ``"mbgnbd"`` or ``"pnbd"``.
     time_unit
@@ -149,10 +183,12 @@ def backtest(
     -------
     Backtest
     """
+    as_of = renamed_keyword("backtest", kwargs, "observation_end", "as_of", as_of)
+    as_of = require_as_of("backtest", as_of, kwargs)
     settings = load_params(params)
     data = summary(
         transactions,
-        observation_end=observation_end,
+        as_of=as_of,
         calibration_end=calibration_end,
         time_unit=time_unit,
     )
@@ -165,7 +201,7 @@ def backtest(
     (xu, txu, Tu), _, inverse = compress(x, tx, T)
     rule = settings["non_repeater_p_alive"]
     hiatus = settings["hiatus_weeks"] * 7.0 / unit
-    p = _p_alive(fitted, xu, txu, Tu, rule=rule, hiatus=hiatus)
+    p = p_alive_by_rule(fitted, xu, txu, Tu, rule=rule, hiatus=hiatus)
     predicted = fitted.expected_purchases(duration, xu, txu, Tu)
 
     customers = data.copy()
@@ -226,7 +262,7 @@ def backtest(
         transactions,
         model=fitted,
         calibration_end=calibration_end,
-        observation_end=observation_end,
+        as_of=as_of,
     )
     return Backtest(
         customers=customers,
@@ -235,8 +271,8 @@ def backtest(
         metrics=metrics,
         classification=classification,
         model=fitted,
-        calibration_end=_as_day(calibration_end, "calibration_end"),
-        observation_end=_as_day(observation_end, "observation_end"),
+        calibration_end=as_day(calibration_end, "calibration_end"),
+        as_of=as_day(as_of, "as_of"),
         time_unit=time_unit,
         settings=settings,
     )

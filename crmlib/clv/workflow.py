@@ -1,7 +1,15 @@
-"""The whole CLV analysis in one call, for notebooks and scheduled reports."""
+"""The whole CLV analysis in one call, for notebooks and scheduled reports.
+
+:func:`analyse` returns the summary, the fitted models and the per-customer scores as of the
+analysis date; :func:`rfm_segments` gives every customer's RFM segment (:mod:`crmlib.segments`) so
+that value can be split by segment with :func:`crmlib.clv.scoring.by_segment`. What a report
+says about them is in :mod:`crmlib.present.clv`.
+"""
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,38 +17,40 @@ from typing import Any
 
 import pandas as pd
 
-from crmlib.clv.models import GammaGammaModel, TransactionModel, fit, fit_spend
-from crmlib.clv.scoring import load_params, score
-from crmlib.clv.summaries import _as_day, summary
-from crmlib.config import check_range
-from crmlib.data import resolve_as_of
-from crmlib.reporting import md_escape
+from crmlib import rfm, segments
+from crmlib.clv.dates import calibration_end, observation_end
+from crmlib.clv.fitted import TransactionModel
+from crmlib.clv.gamma_gamma import GammaGammaModel
+from crmlib.clv.models import fit, fit_spend
+from crmlib.clv.scoring import score
+from crmlib.clv.settings import load_params
+from crmlib.clv.summaries import summary
+from crmlib.compat import moved
 
-
-def observation_end(transactions: Any, *, as_of: Any = "") -> pd.Timestamp:
-    """The analysis date: ``as_of`` when given (ISO date), else the day of the last transaction.
-
-    The same rule as every report (:func:`crmlib.data.resolve_as_of`).
-    """
-    return resolve_as_of(transactions, as_of)
-
-
-def calibration_end(end: Any, *, holdout_months: int) -> pd.Timestamp:
-    """Last day of the calibration period when the holdout covers the last ``holdout_months``."""
-    check_range("holdout_months", holdout_months, low=1, high=120)
-    return _as_day(end, "observation_end") - pd.DateOffset(months=int(holdout_months))
+__all__ = ["Analysis", "analyse", "calibration_end", "observation_end", "rfm_segments"]
 
 
 @dataclass
 class Analysis:
     """Result of :func:`analyse`."""
 
-    observation_end: pd.Timestamp
+    as_of: pd.Timestamp
+    """The analysis date: the summary and the scores describe customers as of this day."""
     summary: pd.DataFrame
     model: TransactionModel
     spend_model: GammaGammaModel
     scores: pd.DataFrame
     settings: dict[str, Any]
+
+    @property
+    def observation_end(self) -> pd.Timestamp:
+        """Deprecated name of :attr:`as_of`."""
+        warnings.warn(
+            "Analysis.observation_end is deprecated, use Analysis.as_of",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.as_of
 
 
 def analyse(
@@ -67,7 +77,7 @@ def analyse(
     """
     settings = load_params(params)
     end = observation_end(transactions, as_of=as_of)
-    data = summary(transactions, observation_end=end, time_unit=settings["time_unit"])
+    data = summary(transactions, as_of=end, time_unit=settings["time_unit"])
     model = fit(data, model=settings["model"], penalizer=settings["penalizer"])
     warn = settings["warnings"]
     spend = fit_spend(
@@ -82,60 +92,47 @@ def analyse(
 
 
 def rfm_segments(
-    transactions: Any, *, as_of: Any = "", scheme: str = "cn8", language: str = "en"
+    transactions: Any, *, as_of: Any = "", scheme: str = "cn8", **kwargs: Any
 ) -> pd.DataFrame:
-    """RFM segment of every customer (``crmlib.rfm``) with its display name in ``language``.
+    """RFM segment of every customer (:mod:`crmlib.rfm`, :mod:`crmlib.segments`).
+
+    Parameters
+    ----------
+    transactions
+        Canonical transactions (DataFrame, path or Ibis table).
+    as_of
+        Analysis date (ISO); empty means the last transaction date.
+    scheme
+        Segment scheme of ``params/segments.yaml`` (``"cn8"``, ``"en11"``) or a scheme file.
+    **kwargs
+        ``language`` (deprecated): return the segments' display names in that language, as
+        :func:`crmlib.present.clv.segment_names` does.
 
     Returns
     -------
     pandas.DataFrame
-        ``customer_id, segment``.
+        ``customer_id, segment`` (the segment key).
     """
-    from crmlib import rfm
-
+    language = kwargs.pop("language", None)
+    if kwargs:
+        raise TypeError(f"rfm_segments() got an unexpected keyword argument {next(iter(kwargs))!r}")
     end = observation_end(transactions, as_of=as_of)
-    seg = rfm.segment_rfm(rfm.rfm_table(transactions, as_of=end), scheme=scheme)
-    names = {
-        key: seg.scheme.segment_name(key, language=language)
-        for key in seg.scheme.segments["segment"]
-    }
+    seg = segments.segment_rfm(rfm.rfm_table(transactions, as_of=end), scheme=scheme)
     out = seg.customers[["customer_id", "segment"]].copy()
     out["customer_id"] = out["customer_id"].astype(str)
-    out["segment"] = out["segment"].map(names)
-    return out
-
-
-def value_by_segment(
-    analysis: Analysis,
-    transactions: Any,
-    *,
-    scheme: str = "cn8",
-    language: str = "en",
-) -> tuple[pd.DataFrame, str]:
-    """CLV by RFM segment of ``scheme`` (``crmlib.rfm``), or by CLV decile when ``scheme`` is
-    empty; returns the table (for :func:`crmlib.plots.clv.clv_by_segment`) and a note saying
-    which segmentation was used."""
-    from crmlib.clv.scoring import by_segment, deciles
-    from crmlib.i18n import t
-
-    if not scheme:
-        return deciles(analysis.scores), t("clv.segment_source_deciles", language)
-    segments = rfm_segments(
-        transactions, as_of=analysis.observation_end, scheme=scheme, language=language
+    if language is None:
+        return out
+    warnings.warn(
+        "rfm_segments(language=...) is deprecated: it returns segment keys; name them with "
+        "crmlib.present.clv.segment_names",
+        DeprecationWarning,
+        stacklevel=2,
     )
-    note = t("clv.segment_source_rfm", language, scheme=md_escape(scheme))
-    return by_segment(analysis.scores, segments), note
+    present = importlib.import_module("crmlib.present.clv")
+    return present.segment_names(out, scheme=seg.scheme, language=language)
 
 
-def export_note(
-    table: pd.DataFrame, export_dir: str | Path, *, name: str, language: str = "en"
-) -> str:
-    """Write ``table`` (ids and scores only) to ``<export_dir>/<name>.csv`` and return a sentence
-    saying where; nothing is written and "" returned when ``export_dir`` is empty."""
-    from crmlib.clv.scoring import export_list
-    from crmlib.clv.text import export_text
-
-    if not export_dir:
-        return ""
-    path = export_list(table, Path(export_dir) / f"{name}.csv")
-    return export_text(path, language=language)
+__getattr__ = moved(
+    __name__,
+    {"value_by_segment": "crmlib.present.clv", "export_note": "crmlib.present.clv"},
+)

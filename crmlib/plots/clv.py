@@ -1,22 +1,26 @@
 """Charts of customer lifetime value: the backtest (by frequency bucket and over time), the
 distribution of CLV, CLV by segment and P(active) against time since the last purchase.
 
-Each function takes a result of :mod:`crmlib.clv`, draws on ``ax`` (a new figure when ``None``)
-and returns the Axes. Text comes from ``crmlib/labels/clv.yaml`` in ``language``.
+Each function takes a result of :mod:`crmlib.clv` (its tables, or any object carrying them),
+draws on ``ax`` (a new figure when ``None``) and returns the Axes. Text comes from
+``crmlib/labels/clv.yaml`` in ``language``.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from crmlib.clv.validation import Backtest
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
+from crmlib.present.format import money, percent
 
 __all__ = [
+    "BacktestTables",
     "backtest_by_frequency",
     "tracking_plot",
     "clv_distribution",
@@ -25,11 +29,25 @@ __all__ = [
 ]
 
 
+class BacktestTables(Protocol):
+    """What the backtest charts read of a backtest (:class:`crmlib.clv.validation.Backtest`)."""
+
+    @property
+    def by_frequency(self) -> pd.DataFrame:
+        """``bucket, actual, predicted, naive`` per calibration-frequency bucket."""
+
+    @property
+    def tracking(self) -> pd.DataFrame:
+        """``week, actual, predicted, period`` (cumulative repeat purchases)."""
+
+
 def _thousands(value: float, _pos: int = 0) -> str:
     return f"{value:,.0f}" if abs(value) >= 1 or value == 0 else f"{value:.2g}"
 
 
-def backtest_by_frequency(check: Backtest, *, language: str = "en", ax: Axes | None = None) -> Axes:
+def backtest_by_frequency(
+    check: BacktestTables, *, language: str = "en", ax: Axes | None = None
+) -> Axes:
     """Mean holdout repeat purchases per customer by calibration frequency: actual, model, naive.
 
     Parameters
@@ -64,7 +82,7 @@ def backtest_by_frequency(check: Backtest, *, language: str = "en", ax: Axes | N
     return ax
 
 
-def tracking_plot(check: Backtest, *, language: str = "en", ax: Axes | None = None) -> Axes:
+def tracking_plot(check: BacktestTables, *, language: str = "en", ax: Axes | None = None) -> Axes:
     """Weekly cumulative repeat purchases of the calibration cohort, actual against expected,
     with the end of the calibration period marked."""
     check_language(language)
@@ -117,7 +135,7 @@ def clv_distribution(
         ax.text(
             median,
             ax.get_ylim()[1] * 0.95,
-            " " + t("clv.median", language, value=f"{median:,.0f}"),
+            " " + t("clv.median", language, value=money(median, symbol="")),
             color=PALETTE[1],
             va="top",
         )
@@ -155,7 +173,13 @@ def clv_by_segment(
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(shown))]
     ax.barh(y, shown["share_clv"], color=colours)
     for yi, share, mean in zip(y, shown["share_clv"], shown["clv_mean"], strict=True):
-        ax.text(share, yi, f" {share:.0%} · {mean:,.0f}", va="center", fontsize=9)
+        ax.text(
+            share,
+            yi,
+            f" {percent(share, digits=0)} · {money(mean, symbol='')}",
+            va="center",
+            fontsize=9,
+        )
     ax.set_yticks(y, [str(s) for s in shown["segment"]])
     ax.invert_yaxis()
     ax.set_xlim(0, max(float(np.max(shown["share_clv"].to_numpy(), initial=0)), 0.01) * 1.3)

@@ -14,7 +14,11 @@ import pytest
 from autograd import value_and_grad
 
 from crmlib import clv
-from crmlib.errors import ConfigError, DataError
+from crmlib.clv import bgnbd, optimise
+from crmlib.clv.likelihoods import bgnbd_log_likelihood, gamma_gamma_log_likelihood
+from crmlib.clv.scoring import months_to_units
+from crmlib.clv.settings import load_params
+from crmlib.errors import ConfigError, CrmWarning, DataError
 
 # --------------------------------------------------------------------------- helpers
 
@@ -84,13 +88,13 @@ def test_summary_hand_computed() -> None:
             ("C", "2024-01-27", 30),
         ]
     )
-    out = clv.summary(tx, observation_end="2024-01-29", time_unit="D").set_index("customer_id")
+    out = clv.summary(tx, as_of="2024-01-29", time_unit="D").set_index("customer_id")
     assert list(out.index) == ["A", "B", "C"]
     assert list(out.columns) == ["frequency", "recency", "T", "monetary_value"]
     assert out.loc["A"].tolist() == [2, 14.0, 28.0, 30.0]  # (20 + 40) / 2
     assert out.loc["B"].tolist() == [0, 0.0, 19.0, 0.0]
     assert out.loc["C"].tolist() == [1, 7.0, 9.0, 30.0]
-    weeks = clv.summary(tx, observation_end="2024-01-29", time_unit="W").set_index("customer_id")
+    weeks = clv.summary(tx, as_of="2024-01-29", time_unit="W").set_index("customer_id")
     assert weeks.loc["A", "T"] == pytest.approx(4.0)
     assert weeks.loc["C", "recency"] == pytest.approx(1.0)
     assert weeks.attrs["time_unit"] == "W"
@@ -109,7 +113,7 @@ def test_summary_holdout_hand_computed() -> None:
         ]
     )
     out = clv.summary(
-        tx, observation_end="2024-01-30", calibration_end="2024-01-10", time_unit="D"
+        tx, as_of="2024-01-30", calibration_end="2024-01-10", time_unit="D"
     ).set_index("customer_id")
     assert list(out.index) == ["A", "B"]
     a = out.loc["A"]
@@ -118,7 +122,7 @@ def test_summary_holdout_hand_computed() -> None:
     assert out["duration_holdout"].tolist() == [20.0, 20.0]
     assert out.loc["B", "T"] == 1.0
     with pytest.raises(DataError, match="calibration_end"):
-        clv.summary(tx, observation_end="2024-01-10", calibration_end="2024-01-10")
+        clv.summary(tx, as_of="2024-01-10", calibration_end="2024-01-10")
 
 
 def _pandas_summary(tx: pd.DataFrame, end: str) -> pd.DataFrame:
@@ -160,7 +164,7 @@ def test_summary_matches_pandas_reimplementation() -> None:
             "amount": amount,
         }
     )
-    ours = clv.summary(tx, observation_end="2024-06-30")
+    ours = clv.summary(tx, as_of="2024-06-30")
     oracle = _pandas_summary(tx, "2024-06-30")
     pd.testing.assert_frame_equal(
         ours.reset_index(drop=True), oracle.reset_index(drop=True), check_dtype=False
@@ -174,7 +178,7 @@ def test_bgnbd_likelihood_and_gradient_match_lifetimes(simulated: pd.DataFrame) 
     x, tx, T = (simulated[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     w = np.random.default_rng(0).integers(1, 4, len(x)).astype(float)
     theta = np.array([0.4, 6.0, 0.7, 2.1])
-    ll, grad = clv.bgnbd_log_likelihood(theta, x, tx, T, weights=w)
+    ll, grad = bgnbd_log_likelihood(theta, x, tx, T, weights=w)
 
     def theirs(log_params: np.ndarray) -> float:
         return lifetimes.BetaGeoFitter._negative_log_likelihood(log_params, x, tx, T, w, 0.0)
@@ -189,7 +193,7 @@ def test_gamma_gamma_likelihood_and_gradient_match_lifetimes(simulated: pd.DataF
     x, m = rep["frequency"].to_numpy(float), rep["monetary_value"].to_numpy(float)
     w = np.ones_like(x)
     theta = np.array([5.0, 3.0, 12.0])
-    ll, grad = clv.gamma_gamma_log_likelihood(theta, x, m, weights=w)
+    ll, grad = gamma_gamma_log_likelihood(theta, x, m, weights=w)
 
     def theirs(log_params: np.ndarray) -> float:
         return lifetimes.GammaGammaFitter._negative_log_likelihood(log_params, x, m, w, 0.0)
@@ -345,10 +349,10 @@ def test_clv_matches_lifetimes_with_the_right_freq(
 
 
 def test_months_to_units() -> None:
-    assert clv.months_to_units(12, time_unit="D") == pytest.approx(365.25)
-    assert clv.months_to_units(1, time_unit="W") == pytest.approx(30.4375 / 7)
+    assert months_to_units(12, time_unit="D") == pytest.approx(365.25)
+    assert months_to_units(1, time_unit="W") == pytest.approx(30.4375 / 7)
     with pytest.raises(ConfigError):
-        clv.months_to_units(1, time_unit="M")
+        months_to_units(1, time_unit="M")
 
 
 def test_non_repeater_p_alive_rules(simulated: pd.DataFrame, fitted: tuple) -> None:
@@ -400,7 +404,7 @@ def test_lists_hand_computed() -> None:
         }
     )
     tx = _tx([("a", "2024-01-01", 500), ("c", "2024-01-01", 900), ("d", "2024-01-01", 50)])
-    fhv = clv.future_high_value(scores, tx, observation_end="2024-02-01", top_share=0.4)
+    fhv = clv.future_high_value(scores, tx, as_of="2024-02-01", top_share=0.4)
     # top 2 by CLV: a, b; top 2 by history: c (900), a (500) -> b is a future high-value customer
     assert fhv.loc[fhv["future_high_value"], "customer_id"].tolist() == ["b"]
     risk = clv.at_risk(scores, top_share=0.4, p_alive_below=0.5)
@@ -431,17 +435,17 @@ def test_spend_warnings_and_errors() -> None:
             "monetary_value": 10.0 * x + rng.gamma(2.0, 1.0, n),
         }
     )
-    with pytest.warns(clv.CrmWarning, match="correlated"):
+    with pytest.warns(CrmWarning, match="correlated"):
         clv.fit_spend(correlated)
     few = correlated.iloc[:30].assign(monetary_value=rng.gamma(5.0, 3.0, 30))
-    with pytest.warns(clv.CrmWarning, match="only 30 customers"):
+    with pytest.warns(CrmWarning, match="only 30 customers"):
         clv.fit_spend(few)
     with pytest.raises(DataError, match="needs at least 10"):
         clv.fit_spend(few.iloc[:5])
     # spend drawn from the Gamma-Gamma model itself with q = 0.8 (infinite population mean)
     nu = rng.gamma(0.8, 1 / 15.0, n)
     heavy = correlated.assign(monetary_value=rng.gamma(6.0 * x, 1 / (nu * x)))
-    with pytest.warns(clv.CrmWarning, match="at most 1"):
+    with pytest.warns(CrmWarning, match="at most 1"):
         spend = clv.fit_spend(heavy)
     assert spend.params_["q"] <= 1
     with pytest.raises(DataError, match="infinite"):
@@ -449,25 +453,23 @@ def test_spend_warnings_and_errors() -> None:
 
 
 def test_load_params_checks() -> None:
-    base = clv.load_params()
+    base = load_params()
     assert base["model"] == "bgnbd" and base["penalizer"] == 0.0
     with pytest.raises(ConfigError, match="monthly_discount_rate"):
-        clv.load_params({"monthly_discount_rate": 2})
+        load_params({"monthly_discount_rate": 2})
     with pytest.raises(ConfigError, match="non_repeater_p_alive"):
-        clv.load_params({"non_repeater_p_alive": "sometimes"})
+        load_params({"non_repeater_p_alive": "sometimes"})
 
 
 def test_non_convergence_warns(simulated: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     from scipy.optimize import OptimizeResult
 
-    from crmlib.clv import models
-
     def stalled(fun, x0, **kwargs):  # an optimiser that gives up at the start
         value, grad = fun(x0)
         return OptimizeResult(x=x0, fun=value, jac=grad, success=False, message="stopped")
 
-    monkeypatch.setattr(models, "minimize", stalled)
-    with pytest.warns(clv.CrmWarning, match="did not converge"):
+    monkeypatch.setattr(optimise, "minimize", stalled)
+    with pytest.warns(CrmWarning, match="did not converge"):
         model = clv.fit(simulated)
     assert not model.converged_
 
@@ -477,10 +479,8 @@ def test_large_data_path_matches_lifetimes(
 ) -> None:
     """Above _NEWTON_ROWS unique rows the fit starts from a sample and polishes with Newton
     steps; forced here on the small simulated base, it must still equal lifetimes' fit."""
-    from crmlib.clv import models
-
-    monkeypatch.setattr(models, "_NEWTON_ROWS", 500)
-    monkeypatch.setattr(models, "_SAMPLE_ROWS", 600)
+    monkeypatch.setattr(bgnbd, "_NEWTON_ROWS", 500)
+    monkeypatch.setattr(bgnbd, "_SAMPLE_ROWS", 600)
     model = clv.fit(simulated)
     assert model._message == "converged (Newton)"
     _assert_bgnbd_matches_lifetimes(model, simulated)

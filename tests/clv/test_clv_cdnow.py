@@ -48,9 +48,7 @@ def transactions() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def calibration(transactions: pd.DataFrame) -> pd.DataFrame:
-    return clv.summary(
-        transactions, observation_end=OBS_END, calibration_end=CAL_END, time_unit="W"
-    )
+    return clv.summary(transactions, as_of=OBS_END, calibration_end=CAL_END, time_unit="W")
 
 
 def test_counts(calibration: pd.DataFrame) -> None:
@@ -77,7 +75,7 @@ def test_summary_equals_published_summary(
 
 
 def test_same_through_the_dataset_loader(cdnow_sample: pd.DataFrame) -> None:
-    via_loader = clv.summary(cdnow_sample, observation_end=OBS_END, calibration_end=CAL_END)
+    via_loader = clv.summary(cdnow_sample, as_of=OBS_END, calibration_end=CAL_END)
     assert len(via_loader) == 2357 and via_loader["frequency"].sum() == 2457
     assert via_loader["frequency_holdout"].sum() == 1882
 
@@ -114,7 +112,7 @@ def test_backtest_published(transactions: pd.DataFrame) -> None:
     check = clv.backtest(
         transactions,
         calibration_end=CAL_END,
-        observation_end=OBS_END,
+        as_of=OBS_END,
         params={"non_repeater_p_alive": "model"},
     )
     model_row = check.metrics.set_index("method").loc["model"]

@@ -33,7 +33,7 @@ def test_bgnbd_clock_recovers_planted_parameters() -> None:
     from crmlib.simulate.assumptions import load_assumptions
     from crmlib.simulate.calendar import build_calendar
 
-    cfg = load_assumptions(Path(__file__).parents[1] / "params" / "simulate.yaml")
+    cfg = load_assumptions(Path(__file__).parents[2] / "params" / "simulate.yaml")
     cal = build_calendar(cfg)
     _, orders = purchases.draw_members(np.random.default_rng(7), 3000, cfg, cal)
     tx = pd.DataFrame(
@@ -44,7 +44,7 @@ def test_bgnbd_clock_recovers_planted_parameters() -> None:
             "amount": 1.0,
         }
     )
-    data = clv.summary(tx, observation_end=cfg["period"]["end"], time_unit="D")
+    data = clv.summary(tx, as_of=cfg["period"]["end"], time_unit="D")
     model = clv.fit(data)
     planted = np.array([float(cfg["bgnbd"][k]) for k in NAMES])
     estimate = np.array([model.params_[k] for k in NAMES])
@@ -60,7 +60,7 @@ def demo_fit(demo_params: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     data = load_dataset(
         demo_params, quarantine_dir=tmp_path_factory.mktemp("quarantine"), cache=False
     )
-    return data, clv.summary(data.transactions, observation_end="2026-09-30", time_unit="D")
+    return data, clv.summary(data.transactions, as_of="2026-09-30", time_unit="D")
 
 
 def test_demo_rate_and_dropout_shapes_recovered(demo_fit: tuple, demo_truth: dict) -> None:
