@@ -1,42 +1,45 @@
-"""The one-page executive summary: headline KPIs, segment movements, value at risk, the best
-campaign, the top cross-sell finding and recommendations derived from the numbers.
+"""The executive summary in numbers: headline KPIs, segment movements, value at risk, the best
+campaign, the top cross-sell finding and the recommendations the numbers trigger.
 
 Recommendations are rules kept as data (``recommendations`` in ``params/kpis.yaml``): each has
 conditions on *facts* (KPI values, their verdicts against the previous period, a year ago and
-the benchmarks, and the findings below) and a text in English and Chinese with placeholders
-filled from the facts. The summary is the body of the weekly email, so it stays short.
+the benchmarks, and the findings below) and a text per language with placeholders filled from
+the facts. This module decides which rules fire; :mod:`crmlib.present.executive` writes the
+summary, the body of the weekly email.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crmlib import benchmark as bm
+from crmlib import basket, clv, lifecycle
 from crmlib import campaigns as cp
-from crmlib import reporting
+from crmlib.benchmark import benchmark_status, compare_benchmarks
+from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import resolve_as_of
 from crmlib.errors import ConfigError
-from crmlib.i18n import catalogue, check_language, t
+from crmlib.kpis import compare_periods, dataset_tables, load_kpis
 
-#: KPIs shown as headline tiles unless the report names others.
-HEADLINE_KPIS: tuple[str, ...] = (
-    "revenue",
-    "active_customers",
-    "new_customers",
-    "aov",
-    "repeat_rate_1y",
-    "retention_rate",
-    "campaign_response_rate",
-    "avg_clv",
-)
+__all__ = [
+    "PLACEHOLDER",
+    "Summary",
+    "build_facts",
+    "executive_summary",
+    "recommend",
+    "segment_movements",
+    "top_cross_sell",
+    "value_at_risk",
+]
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -46,7 +49,9 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+\.[A-Za-z0-9_]+)(?::([a-z]+))?\}")
+
+#: A placeholder of a recommendation text: ``{fact}`` or ``{fact:format}``.
+PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+\.[A-Za-z0-9_]+)(?::([a-z]+))?\}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,7 +64,8 @@ def value_at_risk(
     lookback_days: int = 90,
     top_share: float = 0.2,
     min_drop: float = 0.1,
-    clv_params: Mapping[str, Any] | str | None = None,
+    params: Mapping[str, Any] | str | Path | None = None,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     """High-value customers whose P(alive) is falling, and the value they hold.
 
@@ -67,23 +73,37 @@ def value_at_risk(
     ``as_of`` and as of ``lookback_days`` earlier. *Drifting* customers are among the top
     ``top_share`` by CLV at the earlier date and their P(alive) fell by at least ``min_drop``.
 
+    Parameters
+    ----------
+    transactions
+        Canonical transactions.
+    as_of
+        Analysis date (ISO); empty means the last transaction date.
+    lookback_days, top_share, min_drop
+        See above.
+    params
+        Overrides of ``clv.yaml`` (:func:`crmlib.clv.analyse`); ``clv_params=`` is a deprecated
+        alias.
+
     Returns
     -------
     pandas.DataFrame
         Per drifting customer: ``customer_id, clv_then, clv_now, p_alive_then, p_alive_now``,
         sorted by ``clv_then``. ``attrs["summary"]``: ``customers, amount`` (sum of
         ``clv_then``), ``lost`` (sum of ``clv_then - clv_now``), ``share`` (amount / CLV of all
-        customers at the earlier date), ``lookback_days``.
+        customers at the earlier date), ``lookback_days``; ``attrs["scores"]``: the scores as of
+        ``as_of``.
     """
-    from crmlib import clv
-
+    params = renamed_keyword("value_at_risk", kwargs, "clv_params", "params", params)
+    if kwargs:
+        raise TypeError(f"value_at_risk() got unexpected keyword arguments {sorted(kwargs)}")
     check_range("lookback_days", lookback_days, low=1)
     check_range("top_share", top_share, low=0, high=1, low_inclusive=False)
     check_range("min_drop", min_drop, low=0, high=1)
     day = resolve_as_of(transactions, as_of)
-    analysis = clv.analyse(transactions, as_of=day, params=clv_params)
+    analysis = clv.analyse(transactions, as_of=day, params=params)
     earlier = day - pd.Timedelta(days=int(lookback_days))
-    summ = clv.summary(transactions, observation_end=earlier,
+    summ = clv.summary(transactions, as_of=earlier,
                        time_unit=analysis.settings["time_unit"])  # fmt: skip
     then = clv.score(summ, model=analysis.model, spend_model=analysis.spend_model,
                      params=analysis.settings)  # fmt: skip
@@ -114,13 +134,21 @@ def segment_movements(
 ) -> pd.DataFrame:
     """Customers per lifecycle stage in the latest period against the one before.
 
+    Parameters
+    ----------
+    transactions
+        Canonical transactions.
+    as_of
+        Analysis date (ISO); empty means the last transaction date.
+    period
+        ``"month"`` or ``"quarter"``.
+
     Returns
     -------
     pandas.DataFrame
-        ``stage, previous, current, change`` (customers), in the order of the stages.
+        ``stage, previous, current, change`` (customers), in the order of the stages;
+        ``attrs``: ``previous`` and ``current`` period labels.
     """
-    from crmlib import lifecycle
-
     check_choice("period", period, ("month", "quarter"))
     day = resolve_as_of(transactions, as_of)
     stages = lifecycle.customer_stages(transactions, as_of=day, period=period)
@@ -151,10 +179,14 @@ def top_cross_sell(
     min_customers: int = 30,
     min_lift: float = 1.0,
 ) -> pd.Series | None:
-    """The strongest "A then B within N days" rule (``crmlib.basket.sequential_rules``): the
-    highest lift among rules with at least ``min_customers`` customers; None when none."""
-    from crmlib import basket
+    """The strongest "A then B within N days" rule (:func:`crmlib.basket.sequential_rules`).
 
+    Returns
+    -------
+    pandas.Series or None
+        The rule of highest lift among those with at least ``min_customers`` customers; None
+        when there is none.
+    """
     rules = basket.sequential_rules(
         transactions, within_days=within_days, as_of=as_of, min_lift=min_lift
     )
@@ -175,11 +207,30 @@ def build_facts(
     best_campaign: pd.Series | Mapping[str, Any] | None = None,
     cross_sell: pd.Series | Mapping[str, Any] | None = None,
     movements: pd.DataFrame | None = None,
-    language: str = "en",
 ) -> dict[str, Any]:
-    """Flat ``{"<kpi>.<field>": value}`` facts for the recommendation rules (see
-    ``params/kpis.yaml``); NaN values are left out so that rules on them do not fire."""
-    check_language(language)
+    """Flat ``{"<kpi>.<field>": value}`` facts for the recommendation rules.
+
+    Parameters
+    ----------
+    comparison
+        :func:`crmlib.kpis.compare_periods` output.
+    status
+        :func:`crmlib.benchmark.benchmark_status` output.
+    value_at_risk
+        ``attrs["summary"]`` of :func:`value_at_risk`.
+    best_campaign
+        :func:`crmlib.campaigns.best_campaign` output.
+    cross_sell
+        :func:`top_cross_sell` output.
+    movements
+        :func:`segment_movements` output.
+
+    Returns
+    -------
+    dict
+        The facts ``params/kpis.yaml`` lists; NaN values are left out so that rules on them
+        do not fire. ``best_campaign.channel`` is the channel id as in the data.
+    """
     facts: dict[str, Any] = {}
     fields = ("value", "previous", "last_year", "change_previous", "change_last_year",
               "relative_change_previous", "relative_change_last_year", "vs_previous",
@@ -198,15 +249,13 @@ def build_facts(
             facts[f"value_at_risk.{k}"] = value_at_risk.get(k)
     if best_campaign is not None:
         b = dict(best_campaign)
-        channel = str(b.get("channel", ""))
-        key = f"summary.campaign_channel_{channel}"
         facts.update(
             {
                 "best_campaign.name": b.get("name"),
                 "best_campaign.id": b.get("campaign_id"),
                 "best_campaign.uplift": b.get("uplift"),
                 "best_campaign.incremental_revenue": b.get("incremental_revenue"),
-                "best_campaign.channel": t(key, language) if key in catalogue() else channel,
+                "best_campaign.channel": str(b.get("channel", "")),
             }
         )
     if cross_sell is not None:
@@ -232,18 +281,6 @@ def build_facts(
     }
 
 
-def _format_fact(value: Any, fmt: str | None, language: str) -> str:
-    if isinstance(value, str):
-        return reporting.md_escape(value)  # a name from the data or the user's YAML
-    if fmt is None:
-        return str(value)
-    if fmt == "pts":
-        return f"{float(value) * 100:.1f}"
-    if fmt in ("pct", "pp", "money", "int", "num"):
-        return bm.format_value(float(value), fmt=fmt, language=language)
-    raise ConfigError(f"unknown placeholder format {fmt!r}; use pct, pp, pts, money, int or num")
-
-
 def _holds(cond: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
     if not isinstance(cond, Mapping) or "fact" not in cond:
         raise ConfigError(f"a recommendation condition needs fact, op and value; got {cond!r}")
@@ -257,57 +294,77 @@ def _holds(cond: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
         return False
 
 
+def _rule_spec(params: Any, kwargs: dict[str, Any]) -> tuple[list[Any], int]:
+    """The rules and their ``max`` from ``params`` (``kpis.yaml`` overrides) or the deprecated
+    ``rules=`` (``{"max": n, "rules": [...]}`` or a list of rules)."""
+    rules = kwargs.pop("rules", None)
+    if kwargs:
+        raise TypeError(f"recommend() got unexpected keyword arguments {sorted(kwargs)}")
+    if rules is not None:
+        if params is not None:
+            raise TypeError("recommend() got both 'params' and its deprecated alias 'rules'")
+        warnings.warn(
+            "recommend(): keyword 'rules' is deprecated, use params={'recommendations': rules}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if not isinstance(rules, Mapping):
+            return list(rules), 5
+        return list(rules.get("rules") or []), rules.get("max", 5)
+    spec = load_kpis(params)["recommendations"]
+    if not isinstance(spec, Mapping):
+        raise ConfigError(
+            f"kpis.yaml: recommendations must be a mapping {{max, rules}}; got {spec!r}"
+        )
+    return list(spec.get("rules") or []), spec.get("max", 5)
+
+
 def recommend(
     facts: Mapping[str, Any],
     *,
-    rules: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-    language: str = "en",
+    params: Mapping[str, Any] | str | Path | None = None,
     max_items: int | None = None,
+    **kwargs: Any,
 ) -> list[dict[str, Any]]:
-    """Recommendations whose conditions hold, best priority first.
+    """Recommendation rules whose conditions hold, best priority first.
 
     Parameters
     ----------
     facts
         Output of :func:`build_facts`.
-    rules
-        ``{"max": n, "rules": [...]}`` or a list of rules; default the ``recommendations`` of
-        ``params/kpis.yaml``. A rule: ``id``, ``priority`` (1 first), ``when`` (conditions
-        ``{fact, op, value}``, all must hold) and ``text`` ``{en, zh}`` with ``{fact}`` or
-        ``{fact:pct|pp|money|int|num}`` placeholders.
+    params
+        Overrides of ``kpis.yaml`` (its ``recommendations``: ``max`` and ``rules``). A rule:
+        ``id``, ``priority`` (1 first), ``when`` (conditions ``{fact, op, value}``, all must
+        hold) and ``text`` ``{en, zh}`` with ``{fact}`` or ``{fact:pct|pp|pts|money|int|num}``
+        placeholders. ``rules=`` (the ``recommendations`` mapping itself, or a list of rules)
+        is a deprecated alias.
     max_items
         At most this many (default the rules' ``max``, else 5).
 
     Returns
     -------
     list of dict
-        ``{"id", "priority", "text"}``. A rule whose text names a missing fact is skipped.
+        ``{"id", "priority", "template"}``; ``template`` is the rule's ``text`` per language,
+        written out by :func:`crmlib.present.executive.recommendation_texts`. A rule whose text
+        names a missing fact is skipped.
     """
-    check_language(language)
-    spec = bm.load_kpis()["recommendations"] if rules is None else rules
-    if isinstance(spec, Mapping):
-        items, limit = spec.get("rules") or [], spec.get("max", 5)
-    else:
-        items, limit = list(spec), 5
+    items, limit = _rule_spec(params, kwargs)
     limit = int(max_items or limit)
     chosen = []
     for order, rule in enumerate(items):
         if not isinstance(rule, Mapping) or "text" not in rule or "id" not in rule:
             raise ConfigError(f"a recommendation rule needs id, when and text; got {rule!r}")
         text = rule["text"]
-        if not isinstance(text, Mapping) or language not in text:
-            raise ConfigError(f"recommendation {rule['id']!r} has no {language} text")
+        if not isinstance(text, Mapping) or not all(isinstance(s, str) for s in text.values()):
+            raise ConfigError(f"recommendation {rule['id']!r} needs text {{en, zh}}; got {text!r}")
         if not all(_holds(c, facts) for c in rule.get("when") or []):
             continue
-        names = [m.group(1) for m in _PLACEHOLDER.finditer(text[language])]
+        names = [m.group(1) for s in text.values() for m in PLACEHOLDER.finditer(s)]
         if any(n not in facts for n in names):
             continue
-        filled = _PLACEHOLDER.sub(
-            lambda m: _format_fact(facts[m.group(1)], m.group(2), language), text[language]
-        )
-        chosen.append((int(rule.get("priority", 9)), order, rule["id"], filled))
-    chosen.sort()
-    return [{"id": i, "priority": p, "text": s} for p, _, i, s in chosen[:limit]]
+        chosen.append((int(rule.get("priority", 9)), order, rule["id"], dict(text)))
+    chosen.sort(key=lambda c: c[:3])
+    return [{"id": i, "priority": p, "template": s} for p, _, i, s in chosen[:limit]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,7 +372,11 @@ def recommend(
 # --------------------------------------------------------------------------------------------
 @dataclass
 class Summary:
-    """Everything the executive summary shows (see :func:`executive_summary`)."""
+    """Everything the executive summary shows (see :func:`executive_summary`).
+
+    ``notes`` say what could not be measured: ``{"note": "no_clv", "reason": ...}`` or
+    ``{"note": "missing_table", "table": ...}``.
+    """
 
     as_of: pd.Timestamp
     comparison: pd.DataFrame
@@ -328,7 +389,7 @@ class Summary:
     cross_sell: pd.Series | None
     facts: dict[str, Any]
     recommendations: list[dict[str, Any]]
-    notes: list[str] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)
 
 
 def executive_summary(
@@ -336,7 +397,6 @@ def executive_summary(
     *,
     as_of: Any = None,
     period: str = "month",
-    language: str = "en",
     response_days: float = 14.0,
     lookback_days: int = 90,
     top_share: float = 0.2,
@@ -364,12 +424,11 @@ def executive_summary(
     max_recommendations
         At most this many recommendations (three to five read best).
     """
-    check_language(language)
     check_range("max_recommendations", max_recommendations, low=1, high=10)
-    tabs = bm._unpack(data)
+    tabs = dataset_tables(data)
     tx = tabs["transactions"]
     day = resolve_as_of(tx, as_of)
-    notes: list[str] = []
+    notes: list[dict[str, str]] = []
     at_risk = None
     scores = None
     try:
@@ -377,11 +436,11 @@ def executive_summary(
                                 top_share=top_share, min_drop=min_drop)  # fmt: skip
         scores = at_risk.attrs["scores"]
     except (ConfigError, ValueError) as exc:
-        notes.append(t("summary.note_no_clv", language, reason=reporting.md_escape(exc)))
-    comparison = bm.compare_periods(data, as_of=day, period=period,
-                                    response_days=response_days, clv=scores)  # fmt: skip
-    bench = bm.compare_benchmarks(comparison)
-    status = bm.benchmark_status(bench)
+        notes.append({"note": "no_clv", "reason": str(exc)})
+    comparison = compare_periods(data, as_of=day, period=period,
+                                 response_days=response_days, clv=scores)  # fmt: skip
+    bench = compare_benchmarks(comparison)
+    status = benchmark_status(bench)
     movements = segment_movements(tx, as_of=day, period="month" if period == "month" else "quarter")
     response = best = None
     if tabs.get("campaigns") is not None and tabs.get("campaign_members") is not None:
@@ -389,152 +448,13 @@ def executive_summary(
                                         response_days=response_days, as_of=day)  # fmt: skip
         best = cp.best_campaign(response[response["complete"]])
     else:
-        notes.append(t("common.missing_table", language, table="campaigns"))
+        notes.append({"note": "missing_table", "table": "campaigns"})
     cross = top_cross_sell(tx, as_of=day, within_days=within_days)
     facts = build_facts(
         comparison, status,
         value_at_risk=at_risk.attrs["summary"] if at_risk is not None else None,
-        best_campaign=best, cross_sell=cross, movements=movements, language=language,
+        best_campaign=best, cross_sell=cross, movements=movements,
     )  # fmt: skip
-    recs = recommend(facts, language=language, max_items=max_recommendations)
+    recs = recommend(facts, max_items=max_recommendations)
     return Summary(day, comparison, bench, status, at_risk, movements, response, best, cross,
                    facts, recs, notes)  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------------
-# text
-# --------------------------------------------------------------------------------------------
-def title(summary: Summary, *, language: str = "en") -> str:
-    """Markdown title with the period and the data date."""
-    p = summary.comparison.attrs["period"]
-    return reporting.title(
-        "summary.title", "summary.subtitle", language=language, period=p.label,
-        as_of=summary.as_of.date(),
-    )  # fmt: skip
-
-
-def headline(summary: Summary, *, language: str = "en") -> str:
-    """Three or four sentences: revenue and customers, retention against the benchmark."""
-    f = summary.facts
-    lines = []
-    if "revenue.value" in f:
-        lines.append(
-            t(
-                "summary.h_revenue",
-                language,
-                revenue=bm.format_value(f["revenue.value"], fmt="money", language=language),
-                yoy=_signed_pct(f.get("revenue.relative_change_last_year")),
-                active=bm.format_value(f.get("active_customers.value", np.nan), fmt="int"),
-                new=bm.format_value(f.get("new_customers.value", np.nan), fmt="int"),
-            )
-        )
-    if "retention_rate.value" in f:
-        key = (
-            "summary.h_retention_bench"
-            if "retention_rate.benchmark" in f
-            else "summary.h_retention"
-        )
-        lines.append(
-            t(
-                key,
-                language,
-                retention=bm.format_value(f["retention_rate.value"], fmt="pct"),
-                bench=bm.format_value(f.get("retention_rate.benchmark", np.nan), fmt="pct"),
-                repeat=bm.format_value(f.get("repeat_rate_1y.value", np.nan), fmt="pct"),
-            )
-        )
-    return "\n".join(f"- {x}" for x in lines)
-
-
-def _signed_pct(x: Any) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{x * 100:+.1f}%"
-
-
-def kpi_tiles(
-    summary: Summary, *, kpis: Sequence[str] = HEADLINE_KPIS, language: str = "en"
-) -> pd.DataFrame:
-    """Small table of the headline KPIs: value, vs previous, vs a year ago, benchmark."""
-    have = [k for k in kpis if k in set(summary.comparison["kpi"])]
-    table = bm.comparison_table(summary.comparison, language=language, status=summary.status,
-                                only=have)  # fmt: skip
-    values = summary.comparison.set_index("kpi").loc[have, "value"]
-    return table[np.isfinite(values.to_numpy(float))].reset_index(drop=True)
-
-
-def findings(summary: Summary, *, language: str = "en") -> str:
-    """Segment movements, value at risk, best campaign and the top cross-sell, as bullets."""
-    check_language(language)
-    lines = []
-    m = summary.movements
-    if m is not None and len(m):
-        mm = m.set_index("stage")
-
-        def stage(s: str) -> str:
-            return t(f"lifecycle.stage_{s}", language)
-
-        parts = [
-            t("summary.f_stage_part", language, stage=stage(s), n=f"{int(mm.loc[s, 'current']):,}",
-              change=f"{int(mm.loc[s, 'change']):+,}")
-            for s in mm.index if s in ("active", "at_risk", "reactivated", "churned")
-        ]  # fmt: skip
-        lines.append(t("summary.f_stages", language, period=m.attrs.get("current", ""),
-                       parts="; ".join(parts)))  # fmt: skip
-    if summary.at_risk is not None:
-        s = summary.at_risk.attrs["summary"]
-        lines.append(
-            t(
-                "summary.f_at_risk",
-                language,
-                n=f"{s['customers']:,}",
-                amount=bm.format_value(s["amount"], fmt="money", language=language),
-                share=bm.format_value(s["share"], fmt="pct"),
-                lost=bm.format_value(s["lost"], fmt="money", language=language),
-                days=s["lookback_days"],
-            )
-        )
-    b = summary.best_campaign
-    if b is not None:
-        lines.append(
-            t(
-                "summary.f_campaign",
-                language,
-                name=reporting.md_escape(b["name"]),
-                uplift=f"{b['uplift'] * 100:.1f}",
-                low=f"{b['uplift_low'] * 100:.1f}",
-                high=f"{b['uplift_high'] * 100:.1f}",
-                revenue=bm.format_value(b["incremental_revenue"], fmt="money", language=language),
-            )
-        )
-    c = summary.cross_sell
-    if c is not None:
-        lines.append(
-            t(
-                "summary.f_cross_sell",
-                language,
-                first=reporting.md_escape(c["antecedent"]),
-                then=reporting.md_escape(c["consequent"]),
-                share=bm.format_value(c["share"], fmt="pct"),
-                days=int(c["within_days"]),
-                lift=f"{c['lift']:.1f}",
-            )
-        )
-    lines += summary.notes
-    return "\n".join(f"- {x}" for x in lines)
-
-
-def recommendations_markdown(summary: Summary, *, language: str = "en") -> str:
-    """Numbered recommendations, or a sentence saying none was triggered."""
-    if not summary.recommendations:
-        return t("summary.no_recommendations", language)
-    return "\n".join(f"{i}. {r['text']}" for i, r in enumerate(summary.recommendations, 1))
-
-
-def section(name: str, *, language: str = "en") -> str:
-    """Heading (and a one-line explanation) of a summary section."""
-    check_choice("section", name, ("kpis", "findings", "recommendations", "movements"))
-    return reporting.section("summary", name, language=language)
-
-
-def footer(summary: Summary, *, language: str = "en") -> str:
-    """Where the definitions and the full reports are, and the benchmark sources."""
-    return t("summary.footer", language)

@@ -1,7 +1,7 @@
 """Charts of the KPI comparison: KPIs against industry benchmarks, and changes on a year ago.
 
-Each function takes a result of :mod:`crmlib.benchmark`, draws on ``ax`` (a new figure when
-``None``) and returns the Axes. Text comes from ``crmlib/labels/benchmark.yaml``.
+Each function takes a result of :mod:`crmlib.benchmark` or :mod:`crmlib.kpis`, draws on ``ax``
+(a new figure when ``None``) and returns the Axes. Text comes from ``crmlib/labels/benchmark.yaml``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-from crmlib.benchmark import kpi_name, short_source
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
+from crmlib.present.benchmark import kpi_name, short_source
 
 __all__ = ["benchmark_chart", "change_chart"]
 

@@ -1,21 +1,25 @@
 """Charts of the executive summary: KPI tiles and lifecycle stage movements.
 
-Each function takes a result of :mod:`crmlib.summary`, draws on ``ax`` (a new figure when
+Each function takes a :class:`crmlib.executive.Summary`, draws on ``ax`` (a new figure when
 ``None``) and returns the Axes. Text comes from ``crmlib/labels/summary.yaml``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
-from crmlib import benchmark as bm
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
-from crmlib.summary import HEADLINE_KPIS, Summary
+from crmlib.present.benchmark import change_text, format_value, kpi_formats, kpi_name
+from crmlib.present.executive import HEADLINE_KPIS
+
+if TYPE_CHECKING:
+    from crmlib.executive import Summary
 
 __all__ = ["kpi_tiles_chart", "movement_chart"]
 
@@ -33,7 +37,7 @@ def kpi_tiles_chart(
     """A grid of tiles: KPI name, value and the change on a year ago (green better, red worse)."""
     check_language(language)
     comp = summary.comparison.set_index("kpi")
-    defs = bm.load_kpis()["kpis"]
+    formats = kpi_formats()
     keys = [k for k in kpis if k in comp.index and np.isfinite(comp.loc[k, "value"])]
     rows = max(1, int(np.ceil(len(keys) / columns)))
     ax = get_ax(ax, figsize=(2.3 * columns, 1.35 * rows + 0.5))
@@ -48,13 +52,13 @@ def kpi_tiles_chart(
         edge = _GOOD if verdict == "good" else _BAD if verdict == "bad" else _GREY
         ax.add_patch(FancyBboxPatch((x, y), 0.9, 0.88, boxstyle="round,pad=0.0,rounding_size=0.06",
                                     facecolor="#f7f7f7", edgecolor=edge, linewidth=1.5))  # fmt: skip
-        fmt = defs[key]["format"]
-        ax.text(x + 0.45, y + 0.72, bm.kpi_name(key, language=language), ha="center",
+        fmt = formats[key]
+        ax.text(x + 0.45, y + 0.72, kpi_name(key, language=language), ha="center",
                 va="center", fontsize=9, color="#333333")  # fmt: skip
-        ax.text(x + 0.45, y + 0.44, bm.format_value(row["value"], fmt=fmt, language=language),
+        ax.text(x + 0.45, y + 0.44, format_value(row["value"], fmt=fmt, language=language),
                 ha="center", va="center", fontsize=15, color="#222222")  # fmt: skip
-        change = bm.change_text(row.to_dict() | {"kpi": key}, which="last_year", fmt=fmt,
-                                language=language)  # fmt: skip
+        change = change_text(row.to_dict() | {"kpi": key}, which="last_year", fmt=fmt,
+                             language=language)  # fmt: skip
         change = change.replace(" ✓", "").replace(" ✗", "")  # the colour carries the verdict
         ax.text(x + 0.45, y + 0.15, f"{change} {t('summary.chart_yoy', language)}"
                 if change != "–" else "–", ha="center", va="center", fontsize=8.5,

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from crmlib import benchmark as bm
+from crmlib import kpis
 from crmlib.errors import ConfigError
 
 
@@ -33,10 +34,10 @@ ROWS = [
 
 
 def test_kpis_on_a_hand_computed_case():
-    p = bm.period_bounds("2024-06-30", period="month")
+    p = kpis.period_bounds("2024-06-30", period="month")
     assert (p.start, p.end, p.label) == (pd.Timestamp("2024-06-01"), pd.Timestamp("2024-06-30"),
                                          "2024-06")  # fmt: skip
-    v = bm.kpi_values(_tx(ROWS), period=p)
+    v = kpis.kpi_values(_tx(ROWS), period=p)
     assert v["customers"] == 5
     assert v["active_customers"] == 3  # a, c, d
     assert v["new_customers"] == 1  # d
@@ -68,7 +69,7 @@ def test_top20_share_against_a_plain_pandas_computation():
             for i in range(n)
         ]
     )  # fmt: skip
-    v = bm.kpi_values(tx, period=bm.period_bounds("2024-12-31", period="year"))
+    v = kpis.kpi_values(tx, period=kpis.period_bounds("2024-12-31", period="year"))
     spend = tx.groupby("customer_id")["amount"].sum().sort_values(ascending=False)
     top = int(np.ceil(0.2 * len(spend)))
     assert v["top20_share"] == pytest.approx(spend.iloc[:top].sum() / spend.sum())
@@ -76,17 +77,17 @@ def test_top20_share_against_a_plain_pandas_computation():
 
 
 def test_period_bounds_and_shifts():
-    p = bm.period_bounds("2024-05-15", period="month")
+    p = kpis.period_bounds("2024-05-15", period="month")
     assert p.label == "2024-04"  # the last complete month
-    running = bm.period_bounds("2024-05-15", period="month", complete=False)
+    running = kpis.period_bounds("2024-05-15", period="month", complete=False)
     assert (running.start, running.end) == (pd.Timestamp("2024-05-01"), pd.Timestamp("2024-05-15"))
-    q = bm.period_bounds("2024-06-30", period="quarter")
+    q = kpis.period_bounds("2024-06-30", period="quarter")
     assert q.label == "2024Q2"
-    assert bm.shift(q, kind="previous", unit="quarter").label == "2024Q1"
-    ly = bm.shift(running, kind="last_year", unit="month")
+    assert kpis.shift(q, kind="previous", unit="quarter").label == "2024Q1"
+    ly = kpis.shift(running, kind="last_year", unit="month")
     assert (ly.start, ly.end) == (pd.Timestamp("2023-05-01"), pd.Timestamp("2023-05-15"))
     with pytest.raises(ConfigError, match="period"):
-        bm.period_bounds("2024-05-15", period="week")
+        kpis.period_bounds("2024-05-15", period="week")
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_period_bounds_and_shifts():
     ],
 )
 def test_direction(change, better, tol, expected):
-    assert bm.direction(change, higher_is_better=better, tolerance=tol) == expected
+    assert kpis.direction(change, higher_is_better=better, tolerance=tol) == expected
 
 
 def test_compare_periods_judges_churn_down_as_good():
@@ -111,14 +112,14 @@ def test_compare_periods_judges_churn_down_as_good():
     rows += [("x0", "p0", "2023-06-10", 10.0)]  # 1 of 4 retained into the year to 2023-06
     rows += [(f"x{i}", f"q{i}", "2023-05-10", 10.0) for i in range(4, 8)]
     rows += [(f"x{i}", f"r{i}", "2024-06-10", 10.0) for i in range(4, 7)]  # 3 of 5 retained
-    comp = bm.compare_periods(_tx(rows), as_of="2024-06-30", period="month").set_index("kpi")
+    comp = kpis.compare_periods(_tx(rows), as_of="2024-06-30", period="month").set_index("kpi")
     assert comp.loc["retention_rate", "vs_last_year"] == "good"
     assert comp.loc["churn_rate", "vs_last_year"] == "good"
     assert comp.loc["churn_rate", "change_last_year"] < 0
 
 
 def test_shipped_kpis_and_benchmarks_are_valid():
-    defs = bm.load_kpis()
+    defs = kpis.load_kpis()
     for key in ("customers", "revenue", "aov", "repeat_rate_1y", "retention_rate", "churn_rate",
                 "top20_share", "member_share", "campaign_response_rate", "coupon_redemption",
                 "avg_clv"):  # fmt: skip
@@ -168,38 +169,29 @@ def test_benchmark_comparison_notes_unit_and_scope_mismatch():
     assert out.loc["claim", "status"] == "context"
 
 
-HOSTILE = ("<img src=x onerror=alert(1)>", "双11*狂欢_")
+def test_params_override_the_shipped_kpis_and_benchmarks():
+    defs = kpis.load_kpis({"flat_tolerance": {"relative": 0.05}})
+    assert defs["flat_tolerance"]["relative"] == 0.05
+    assert "retention_rate" in defs["kpis"]  # the shipped definitions stay
+    figures = bm.load_benchmarks({"benchmarks": {"mine": {"kpi": "aov", "value": 30.0,
+                                                          "unit": "currency", "year": 2024,
+                                                          "source": "s", "scope": "x"}}})  # fmt: skip
+    assert {"mine", "rjmetrics_repeat_1y"} <= set(figures["id"])
 
 
-def rendered(markdown: str) -> tuple[str, str]:
-    """The HTML mistune (nbconvert's Markdown renderer) makes of ``markdown``, and its text."""
-    import mistune
-    from bs4 import BeautifulSoup
+def test_a_wrong_value_names_the_params_the_key_and_the_value():
+    with pytest.raises(ConfigError, match=r"kpis\.yaml with the call's params.*kpis\.aov.*'bits'"):
+        kpis.load_kpis({"kpis": {"aov": {"unit": "bits"}}})
+    with pytest.raises(ConfigError, match=r"benchmarks\.yaml.*benchmarks\.x\.year.*'soon'"):
+        bm.load_benchmarks({"benchmarks": {"x": {"value": 1, "unit": "share", "year": "soon",
+                                                "source": "s", "scope": "y"}}})  # fmt: skip
 
-    html = mistune.html(markdown)
-    return html, BeautifulSoup(html, "html.parser").get_text()
 
-
-def test_names_and_sources_from_the_yaml_cannot_inject_markup():
-    comparison = bm.compare_periods(_tx(ROWS), as_of="2024-06-30", period="month")
-    figures = bm.load_benchmarks(
-        {
-            "benchmarks": {
-                "high": {"kpi": "retention_rate", "value": 0.99, "unit": "share", "year": 2020,
-                         "source": HOSTILE[0], "scope": "retail", "comparability": "direct"},
-                "claim": {"kind": "context", "value": 5, "unit": "ratio", "year": 2014,
-                          "source": HOSTILE[1], "scope": HOSTILE[0]},
-            }
-        }
-    )  # fmt: skip
-    bench = bm.compare_benchmarks(comparison, figures)
-    assert bench.set_index("id").loc["high", "status"] == "bad"
-    # a KPI of the user's own without a label keeps its id as its name
-    custom = comparison.iloc[:1].assign(kpi=HOSTILE[1], vs_last_year="bad")
-    comparison = pd.concat([comparison, custom], ignore_index=True)
-    comparison.attrs = custom.attrs
-    for language in ("en", "zh"):
-        html, visible = rendered(bm.findings(comparison, bench, language=language))
-        assert "<img" not in html and HOSTILE[0] in visible and HOSTILE[1] in visible
-        html, visible = rendered(bm.context_notes(bench, language=language))
-        assert "<img" not in html and HOSTILE[0] in visible and HOSTILE[1] in visible
+def test_old_names_and_keywords_still_work_and_warn():
+    p = kpis.period_bounds("2024-06-30", period="month")
+    with pytest.warns(DeprecationWarning, match="crmlib.kpis.period_bounds"):
+        assert bm.period_bounds("2024-06-30", period="month") == p
+    with pytest.warns(DeprecationWarning, match="'kpis' is deprecated"):
+        out = bm.compare_benchmarks(pd.DataFrame({"kpi": ["aov"], "value": [1.0]}),
+                                    kpis=kpis.load_kpis())  # fmt: skip
+    assert len(out) == len(bm.load_benchmarks())

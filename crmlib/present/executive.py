@@ -1,0 +1,307 @@
+"""Words of the executive summary: title, headline, KPI tiles, findings, recommendations and
+footer in Chinese or English, the body of the weekly email.
+
+The numbers come from :func:`crmlib.executive.executive_summary`; KPI values and changes are
+written by :mod:`crmlib.present.benchmark`, labels come from ``crmlib/labels/summary.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlib.config import check_choice
+from crmlib.errors import ConfigError
+from crmlib.executive import PLACEHOLDER, Summary, recommend
+from crmlib.i18n import check_language, has, t
+from crmlib.present import page
+from crmlib.present.benchmark import comparison_table, format_value
+from crmlib.present.format import MISSING, number, pp, times
+
+__all__ = [
+    "HEADLINE_KPIS",
+    "SECTIONS",
+    "findings",
+    "footer",
+    "headline",
+    "kpi_tiles",
+    "localized_facts",
+    "recommendation_texts",
+    "recommendations",
+    "recommendations_markdown",
+    "section",
+    "title",
+]
+
+#: KPIs shown as headline tiles unless the report names others.
+HEADLINE_KPIS: tuple[str, ...] = (
+    "revenue",
+    "active_customers",
+    "new_customers",
+    "aov",
+    "repeat_rate_1y",
+    "retention_rate",
+    "campaign_response_rate",
+    "avg_clv",
+)
+
+#: Sections of the executive summary.
+SECTIONS: tuple[str, ...] = ("kpis", "findings", "recommendations", "movements")
+
+#: Stages named in the findings' lifecycle sentence.
+_FINDING_STAGES = ("active", "at_risk", "reactivated", "churned")
+
+
+# --------------------------------------------------------------------------------------------
+# recommendations
+# --------------------------------------------------------------------------------------------
+def localized_facts(facts: Mapping[str, Any], *, language: str = "en") -> dict[str, Any]:
+    """``facts`` with the codes from the data written for a reader (the campaign channel).
+
+    Parameters
+    ----------
+    facts
+        :func:`crmlib.executive.build_facts` output.
+    language
+        ``"en"`` or ``"zh"``.
+    """
+    check_language(language)
+    out = dict(facts)
+    channel = out.get("best_campaign.channel")
+    if channel is not None:
+        key = f"summary.campaign_channel_{channel}"
+        out["best_campaign.channel"] = t(key, language) if has(key) else str(channel)
+    return out
+
+
+def _format_fact(value: Any, fmt: str | None, language: str) -> str:
+    if isinstance(value, str):
+        return page.md_escape(value)  # a name from the data or the user's YAML
+    if fmt is None:
+        return str(value)
+    if fmt == "pts":
+        return pp(float(value), digits=1)
+    if fmt in ("pct", "pp", "money", "int", "num"):
+        return format_value(float(value), fmt=fmt, language=language)
+    raise ConfigError(f"unknown placeholder format {fmt!r}; use pct, pp, pts, money, int or num")
+
+
+def recommendation_texts(
+    recommendations: Sequence[Mapping[str, Any]],
+    facts: Mapping[str, Any],
+    *,
+    language: str = "en",
+) -> list[dict[str, Any]]:
+    """The chosen recommendations with their text in ``language``, placeholders filled.
+
+    Parameters
+    ----------
+    recommendations
+        :func:`crmlib.executive.recommend` output (``id``, ``priority``, ``template``).
+    facts
+        The facts they were chosen on (:func:`crmlib.executive.build_facts`).
+    language
+        ``"en"`` or ``"zh"``.
+
+    Returns
+    -------
+    list of dict
+        ``{"id", "priority", "text"}``.
+
+    Raises
+    ------
+    ConfigError
+        A rule has no text in ``language`` or a placeholder names an unknown format.
+    """
+    check_language(language)
+    shown = localized_facts(facts, language=language)
+    out = []
+    for rec in recommendations:
+        template = rec["template"]
+        if language not in template:
+            raise ConfigError(f"recommendation {rec['id']!r} has no {language} text")
+        text = PLACEHOLDER.sub(
+            lambda m: _format_fact(shown[m.group(1)], m.group(2), language), template[language]
+        )
+        out.append({"id": rec["id"], "priority": rec["priority"], "text": text})
+    return out
+
+
+def recommendations(
+    facts: Mapping[str, Any],
+    *,
+    language: str = "en",
+    params: Mapping[str, Any] | str | Path | None = None,
+    max_items: int | None = None,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """The recommendations ``facts`` trigger (:func:`crmlib.executive.recommend`), worded.
+
+    Parameters
+    ----------
+    facts
+        :func:`crmlib.executive.build_facts` output.
+    language
+        ``"en"`` or ``"zh"``.
+    params, max_items
+        As in :func:`crmlib.executive.recommend` (``rules=`` is its deprecated alias).
+
+    Returns
+    -------
+    list of dict
+        ``{"id", "priority", "text"}``, best priority first.
+    """
+    check_language(language)
+    chosen = recommend(facts, params=params, max_items=max_items, **kwargs)
+    return recommendation_texts(chosen, facts, language=language)
+
+
+# --------------------------------------------------------------------------------------------
+# the page
+# --------------------------------------------------------------------------------------------
+def title(summary: Summary, *, language: str = "en") -> str:
+    """Markdown title with the period and the data date."""
+    p = summary.comparison.attrs["period"]
+    return page.title(
+        "summary.title", "summary.subtitle", language=language, period=p.label,
+        as_of=summary.as_of.date(),
+    )  # fmt: skip
+
+
+def _signed_percent(x: Any) -> str:
+    text = pp(x, digits=1, sign=True)
+    return text if text == MISSING else f"{text}%"
+
+
+def headline(summary: Summary, *, language: str = "en") -> str:
+    """Two bullets: revenue and customers, retention (against the benchmark when there is one)."""
+    f = summary.facts
+    lines = []
+    if "revenue.value" in f:
+        lines.append(
+            t(
+                "summary.h_revenue",
+                language,
+                revenue=format_value(f["revenue.value"], fmt="money", language=language),
+                yoy=_signed_percent(f.get("revenue.relative_change_last_year")),
+                active=format_value(f.get("active_customers.value", np.nan), fmt="int"),
+                new=format_value(f.get("new_customers.value", np.nan), fmt="int"),
+            )
+        )
+    if "retention_rate.value" in f:
+        key = (
+            "summary.h_retention_bench"
+            if "retention_rate.benchmark" in f
+            else "summary.h_retention"
+        )
+        lines.append(
+            t(
+                key,
+                language,
+                retention=format_value(f["retention_rate.value"], fmt="pct"),
+                bench=format_value(f.get("retention_rate.benchmark", np.nan), fmt="pct"),
+                repeat=format_value(f.get("repeat_rate_1y.value", np.nan), fmt="pct"),
+            )
+        )
+    return "\n".join(f"- {x}" for x in lines)
+
+
+def kpi_tiles(
+    summary: Summary, *, kpis: Sequence[str] = HEADLINE_KPIS, language: str = "en"
+) -> pd.DataFrame:
+    """Small table of the headline KPIs that were measured: value, vs previous, vs a year ago,
+    benchmark."""
+    have = [k for k in kpis if k in set(summary.comparison["kpi"])]
+    table = comparison_table(summary.comparison, language=language, status=summary.status,
+                             only=have)  # fmt: skip
+    values = summary.comparison.set_index("kpi").loc[have, "value"]
+    return table[np.isfinite(values.to_numpy(float))].reset_index(drop=True)
+
+
+def _note(note: Mapping[str, str], language: str) -> str:
+    if note.get("note") == "no_clv":
+        return t("summary.note_no_clv", language, reason=page.md_escape(note.get("reason", "")))
+    if note.get("note") == "missing_table":
+        return t("common.missing_table", language, table=note.get("table", ""))
+    raise ConfigError(f"unknown note of the executive summary: {dict(note)!r}")
+
+
+def findings(summary: Summary, *, language: str = "en") -> str:
+    """Segment movements, value at risk, best campaign, the top cross-sell and what could not be
+    measured, as Markdown bullets."""
+    check_language(language)
+    lines = []
+    m = summary.movements
+    if m is not None and len(m):
+        mm = m.set_index("stage")
+        parts = [
+            t("summary.f_stage_part", language, stage=t(f"lifecycle.stage_{s}", language),
+              n=number(int(mm.loc[s, "current"])), change=f"{int(mm.loc[s, 'change']):+,}")
+            for s in mm.index if s in _FINDING_STAGES
+        ]  # fmt: skip
+        lines.append(t("summary.f_stages", language, period=m.attrs.get("current", ""),
+                       parts="; ".join(parts)))  # fmt: skip
+    if summary.at_risk is not None:
+        s = summary.at_risk.attrs["summary"]
+        lines.append(
+            t(
+                "summary.f_at_risk",
+                language,
+                n=number(s["customers"]),
+                amount=format_value(s["amount"], fmt="money", language=language),
+                share=format_value(s["share"], fmt="pct"),
+                lost=format_value(s["lost"], fmt="money", language=language),
+                days=s["lookback_days"],
+            )
+        )
+    b = summary.best_campaign
+    if b is not None:
+        lines.append(
+            t(
+                "summary.f_campaign",
+                language,
+                name=page.md_escape(b["name"]),
+                uplift=pp(b["uplift"], digits=1),
+                low=pp(b["uplift_low"], digits=1),
+                high=pp(b["uplift_high"], digits=1),
+                revenue=format_value(b["incremental_revenue"], fmt="money", language=language),
+            )
+        )
+    c = summary.cross_sell
+    if c is not None:
+        lines.append(
+            t(
+                "summary.f_cross_sell",
+                language,
+                first=page.md_escape(c["antecedent"]),
+                then=page.md_escape(c["consequent"]),
+                share=format_value(c["share"], fmt="pct"),
+                days=int(c["within_days"]),
+                lift=times(c["lift"], digits=1),
+            )
+        )
+    lines += [_note(n, language) for n in summary.notes]
+    return "\n".join(f"- {x}" for x in lines)
+
+
+def recommendations_markdown(summary: Summary, *, language: str = "en") -> str:
+    """Numbered recommendations, or a sentence saying none was triggered."""
+    if not summary.recommendations:
+        return t("summary.no_recommendations", language)
+    texts = recommendation_texts(summary.recommendations, summary.facts, language=language)
+    return "\n".join(f"{i}. {r['text']}" for i, r in enumerate(texts, 1))
+
+
+def section(name: str, *, language: str = "en") -> str:
+    """Heading (and a one-line explanation) of a summary section (:data:`SECTIONS`)."""
+    check_choice("section", name, SECTIONS)
+    return page.section("summary", name, language=language)
+
+
+def footer(summary: Summary, *, language: str = "en") -> str:
+    """Where the definitions and the full reports are, and the benchmark sources."""
+    return t("summary.footer", language)

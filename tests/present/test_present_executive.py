@@ -1,0 +1,135 @@
+"""Words of the executive summary: recommendation texts, findings, headline and safe Markdown."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from crmlib import executive as ex
+from crmlib.errors import ConfigError
+from crmlib.i18n import t
+from crmlib.present import executive as words
+
+
+def _comparison(**overrides: dict) -> pd.DataFrame:
+    base = {
+        "retention_rate": {"value": 0.30, "last_year": 0.33, "vs_last_year": "bad"},
+        "churn_rate": {"value": 0.70, "last_year": 0.67, "vs_last_year": "bad"},
+        "revenue": {"value": 1000.0, "last_year": 800.0, "vs_last_year": "good"},
+    }
+    base.update(overrides)
+    rows = []
+    for kpi, f in base.items():
+        change = f["value"] - f["last_year"]
+        rows.append({"kpi": kpi, "value": f["value"], "last_year": f["last_year"],
+                     "change_last_year": change,
+                     "relative_change_last_year": change / f["last_year"],
+                     "vs_last_year": f["vs_last_year"], "vs_previous": "n/a"})  # fmt: skip
+    out = pd.DataFrame(rows)
+    out.attrs["period"] = type("P", (), {"label": "2024-06"})()
+    return out
+
+
+def _summary(facts: dict, recs: list, **fields) -> ex.Summary:
+    base = dict(
+        as_of=pd.Timestamp("2024-06-30"), comparison=_comparison(), benchmarks=pd.DataFrame(),
+        status=pd.DataFrame(), at_risk=None, movements=None, campaigns=None, best_campaign=None,
+        cross_sell=None, facts=facts, recommendations=recs,
+    )  # fmt: skip
+    return ex.Summary(**(base | fields))
+
+
+def test_shipped_rules_are_worded_in_both_languages():
+    status = pd.DataFrame({"kpi": ["retention_rate"], "benchmark": [0.63],
+                           "benchmark_source": ["survey"], "vs_benchmark": ["bad"]})  # fmt: skip
+    facts = ex.build_facts(_comparison(), status,
+                           value_at_risk={"customers": 12, "amount": 5000.0, "share": 0.1},
+                           best_campaign={"name": "Spring", "uplift": 0.05,
+                                          "incremental_revenue": 900.0, "channel": "sms"})  # fmt: skip
+    recs = words.recommendations(facts, language="en")
+    ids = [r["id"] for r in recs]
+    assert ids == [r["id"] for r in ex.recommend(facts)]
+    text = recs[0]["text"]
+    assert "30.0%" in text and "63.0%" in text
+    zh = words.recommendations(facts, language="zh")
+    assert [r["id"] for r in zh] == ids and "30.0%" in zh[0]["text"]
+    spring = next(r for r in recs if r["id"] == "scale_best_campaign")["text"]
+    assert "Spring" in spring and "5.0 points" in spring and "SMS" in spring
+    assert "短信" in next(r for r in zh if r["id"] == "scale_best_campaign")["text"]
+
+
+def test_custom_rule_texts_and_formats():
+    rules = {"recommendations": {"rules": [
+        {"id": "a", "priority": 1, "when": [],
+         "text": {"en": "x {x.value:num}, y {y.value:pct}, {y.value:pts} points, {n.value:int}",
+                  "zh": "x {x.value}"}},
+    ]}}  # fmt: skip
+    facts = {"x.value": 2.0, "y.value": 0.25, "n.value": 12345.0}
+    recs = words.recommendations(facts, params=rules)
+    assert recs == [{"id": "a", "priority": 1,
+                     "text": "x 2.00, y 25.0%, 25.0 points, 12,345"}]  # fmt: skip
+    assert words.recommendations(facts, params=rules, language="zh")[0]["text"] == "x 2.0"
+    odd = {"recommendations": {"rules": [{"id": "b", "when": [], "text": {"en": "{x.value:odd}"}}]}}
+    with pytest.raises(ConfigError, match="odd"):
+        words.recommendations(facts, params=odd)
+    with pytest.raises(ConfigError, match="no zh text"):
+        words.recommendations(facts, params=odd, language="zh")
+
+
+def test_headline_findings_and_notes():
+    facts = {"revenue.value": 12345.0, "revenue.relative_change_last_year": 0.25,
+             "active_customers.value": 1200.0, "retention_rate.value": 0.3}  # fmt: skip
+    notes = [{"note": "no_clv", "reason": "too few <customers>"},
+             {"note": "missing_table", "table": "campaigns"}]  # fmt: skip
+    summary = _summary(facts, [], notes=notes)
+    head = words.headline(summary, language="en")
+    assert "¥12,345" in head and "+25.0%" in head and "1,200" in head and "30.0%" in head
+    assert "¥1.2万" in words.headline(summary, language="zh")
+    found = words.findings(summary, language="en")
+    assert "too few &lt;customers&gt;" in found
+    assert t("common.missing_table", "en", table="campaigns") in found
+    assert words.recommendations_markdown(summary) == t("summary.no_recommendations", "en")
+    assert words.title(summary, language="zh").startswith("# ")
+    assert words.section("kpis") == "## " + t("summary.h_kpis", "en") + "\n\n" + t(
+        "summary.md_kpis", "en"
+    )
+    assert words.footer(summary) == t("summary.footer", "en")
+
+
+HOSTILE = ("<img src=x onerror=alert(1)>", "双11*狂欢_")
+
+
+def rendered(markdown: str) -> tuple[str, str]:
+    """The HTML mistune (nbconvert's Markdown renderer) makes of ``markdown``, and its text."""
+    import mistune
+    from bs4 import BeautifulSoup
+
+    html = mistune.html(markdown)
+    return html, BeautifulSoup(html, "html.parser").get_text()
+
+
+def test_campaign_and_product_names_cannot_inject_markup():
+    best = pd.Series({"name": HOSTILE[0], "campaign_id": "c1", "uplift": 0.05,
+                      "uplift_low": 0.01, "uplift_high": 0.09,
+                      "incremental_revenue": 900.0, "channel": HOSTILE[1]})  # fmt: skip
+    cross = pd.Series({"antecedent": HOSTILE[1], "consequent": HOSTILE[0], "share": 0.2,
+                       "lift": 3.0, "within_days": 30})  # fmt: skip
+    facts = ex.build_facts(_comparison(), best_campaign=best, cross_sell=cross)
+    recs = ex.recommend(facts, max_items=10)
+    assert {"scale_best_campaign", "cross_sell"} <= {r["id"] for r in recs}
+    summary = _summary(facts, recs, best_campaign=best, cross_sell=cross)
+    for language in ("en", "zh"):
+        for text in (words.findings(summary, language=language),
+                     words.recommendations_markdown(summary, language=language)):  # fmt: skip
+            html, visible = rendered(text)
+            assert "<img" not in html
+            assert HOSTILE[0] in visible and HOSTILE[1] in visible
+
+
+def test_old_names_in_crmlib_summary_still_work_and_warn():
+    from crmlib import summary
+
+    with pytest.warns(DeprecationWarning, match="crmlib.present.executive.HEADLINE_KPIS"):
+        assert summary.HEADLINE_KPIS == words.HEADLINE_KPIS
+    with pytest.warns(DeprecationWarning, match="crmlib.present.executive.section"):
+        assert summary.section("kpis", language="zh") == words.section("kpis", language="zh")
