@@ -1,15 +1,18 @@
 """Report packs: validate parameters, run notebooks, export HTML, archive, email, schedule.
 
-======================  ===================================================================
-:mod:`.packs`           read and validate ``params/reports.yaml`` against the notebooks
-:mod:`.runner`          run a pack (each notebook in its own process, with time limits)
-:mod:`.export`          executed notebook -> self-contained HTML without code
-:mod:`.archive`         atomic run folders, ``run.json``, ``reports/index.html``
-:mod:`.email`           the email digest of a run
-:mod:`.delivery`        SMTP sending
-:mod:`.schedule`        cron scheduling
-:mod:`.cli`             the ``crmwb`` command
-======================  ===================================================================
+=========================  ================================================================
+:mod:`.project`            where the packs file and notebooks are (project, else packaged)
+:mod:`.packs`              read and validate ``params/reports.yaml``
+:mod:`.settings`           each setting of a pack checked (period, schedule, email, ...)
+:mod:`.parameters`         notebook parameters checked against the ``parameters`` cell
+:mod:`.runner`             run a pack (notebooks in parallel, published whole)
+:mod:`.worker`             one notebook in its own process, with time limits
+:mod:`.export`             executed notebook -> self-contained HTML without code
+:mod:`.archive`            run folders, all ``run.json`` I/O, locks, ``reports/index.html``
+:mod:`.email`              the email of a run: digest, mail-safe HTML, MIME, SMTP delivery
+:mod:`.schedule`           cron scheduling
+:mod:`.cli`                the ``crmwb`` command
+=========================  ================================================================
 
 The main entry points are importable from here (loaded on first use, so importing the package
 stays cheap): :func:`load_packs`, :func:`run_pack`, :func:`run`, :func:`export_html`,

@@ -1,4 +1,7 @@
-"""The report archive: one folder per run under ``reports/<pack>/<period>/`` and an index page.
+"""The report archive: run folders, their ``run.json``, the locks that keep runs apart, the index.
+
+This module is the only one that reads or writes ``run.json`` and the only one that makes locks;
+every other part of the pipeline goes through it.
 
 A run is built in a hidden staging folder ``reports/<pack>/.tmp-<period>-<pid>-<tag>/`` and renamed
 into place when complete, so a crashed run never leaves a half-written report that looks done.
@@ -19,6 +22,15 @@ one renamed in, the old one removed.
      "email": {"html", ...}}
 
 Every path inside ``run.json`` is relative to the run folder.
+
+Locks (all :class:`filelock.FileLock` files):
+
+========================================  =======================================================
+``reports/.locks/<pack>.lock``            one run of a pack at a time (:func:`pack_lock`), whoever
+                                          starts it: by hand, cron or the scheduler
+``reports/<pack>/.publish.lock``          runs of a pack publish one at a time (:func:`publish`)
+``reports/<pack>/<period>/.send.lock``    one send of a run at a time (:func:`send_lock`)
+========================================  =======================================================
 """
 
 from __future__ import annotations
@@ -35,36 +47,94 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from filelock import FileLock
+
+from crmlib.config import check_choice
 from crmlib.errors import ReportError
+from crmlib.i18n import check_language, labels
 from crmlib.report.export import embed_cjk_font
+
+__all__ = [
+    "INDEX_HTML",
+    "LOCKS_DIR",
+    "RUN_JSON",
+    "RUN_STATUSES",
+    "find_run",
+    "index_language",
+    "is_run",
+    "list_runs",
+    "pack_lock",
+    "publish",
+    "read_run",
+    "remove_stale",
+    "render_index",
+    "send_lock",
+    "staging_dir",
+    "update_run",
+    "write_atomic",
+    "write_index",
+    "write_json",
+]
 
 log = logging.getLogger(__name__)
 
 RUN_JSON = "run.json"
 INDEX_HTML = "index.html"
+#: Folder of the pack locks inside the reports folder.
+LOCKS_DIR = ".locks"
+#: The status of a finished run.
+RUN_STATUSES: tuple[str, ...] = ("ok", "failed")
 _STAGING = re.compile(r"^\.(?:tmp|old)-.+-(\d+)-[0-9a-f]+$")
 
 
-def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:
-    """Write ``data`` as JSON to ``path`` atomically (temporary file, fsync, :func:`os.replace`)."""
+# -- files ---------------------------------------------------------------------------------------
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` atomically: a temporary file beside it, fsync, :func:`os.replace`.
+
+    A reader sees the old file or the new one, never a part of it. Text is written as UTF-8.
+    The file gets the usual permissions (as by :func:`open`), so other users can read the archive.
+    """
     path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("xb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
-def read_run(run_dir: str | Path) -> dict[str, Any]:
+def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically (see :func:`write_atomic`)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
+    return write_atomic(path, text)
+
+
+def read_run(run_dir: str | Path, *, check: bool = True) -> dict[str, Any]:
     """The ``run.json`` of a run folder.
+
+    Parameters
+    ----------
+    run_dir
+        The run folder (published or still staging).
+    check
+        Also require a ``"pack"`` and a ``"status"`` of ``"ok"`` or ``"failed"``.
 
     Raises
     ------
     ReportError
-        When the folder holds no readable ``run.json`` (not a finished run).
+        When the folder holds no readable ``run.json`` (not a finished run), or with ``check``
+        when it lacks the pack or status.
+    ConfigError
+        With ``check``, for a status other than ``"ok"`` or ``"failed"``.
     """
     path = Path(run_dir) / RUN_JSON
     try:
@@ -78,7 +148,49 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
         raise ReportError(f"cannot read {str(path)!r}: {exc}") from exc
     if not isinstance(data, dict):
         raise ReportError(f"{str(path)!r} does not hold a JSON object")
+    if check:
+        for key in ("pack", "status"):
+            if key not in data:
+                raise ReportError(f"{str(path)!r} has no {key!r}")
+        check_choice("status", data["status"], RUN_STATUSES)
     return data
+
+
+def update_run(run_dir: str | Path, key: str, value: Any) -> dict[str, Any]:
+    """Set ``run.json[key] = value`` (written atomically) and return the updated run."""
+    run = read_run(run_dir, check=False)
+    run[key] = value
+    write_json(Path(run_dir) / RUN_JSON, run)
+    return run
+
+
+# -- locks ---------------------------------------------------------------------------------------
+
+
+def pack_lock(pack: str, *, reports_dir: str | Path) -> FileLock:
+    """The lock that keeps two runs of ``pack`` apart (``<reports_dir>/.locks/<pack>.lock``).
+
+    It is not tied to a thread: the scheduler takes it before starting a run and the run's
+    thread releases it. Acquire with ``blocking=False`` to skip instead of waiting.
+    """
+    folder = Path(reports_dir) / LOCKS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(folder / f"{pack}.lock", thread_local=False)
+
+
+def send_lock(run_dir: str | Path, *, timeout: float) -> FileLock:
+    """The lock that keeps two sends of one run apart (``<run>/.send.lock``).
+
+    Entering it waits up to ``timeout`` seconds, then raises :class:`filelock.Timeout`.
+    """
+    return FileLock(Path(run_dir) / ".send.lock", timeout=timeout)
+
+
+def _publish_lock(pack_dir: Path) -> FileLock:
+    return FileLock(str(pack_dir / ".publish.lock"))
+
+
+# -- run folders ---------------------------------------------------------------------------------
 
 
 def _pid_alive(pid: int) -> bool:
@@ -126,14 +238,12 @@ def publish(staging: str | Path, final: str | Path) -> Path:
     ReportError
         When the staging folder has no ``run.json`` (an incomplete run is never published).
     """
-    from filelock import FileLock
-
     staging, final = Path(staging), Path(final)
     if not (staging / RUN_JSON).is_file():
         raise ReportError(
             f"{str(staging)!r} has no {RUN_JSON}; refusing to publish an incomplete run"
         )
-    with FileLock(str(final.parent / ".publish.lock")):
+    with _publish_lock(final.parent):
         old = None
         if final.exists():
             old = final.with_name(f".old-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
@@ -168,7 +278,7 @@ def list_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
             if not is_run(run_dir):
                 continue
             try:
-                run = read_run(run_dir)
+                run = read_run(run_dir, check=False)
             except ReportError as exc:
                 log.warning("skipping %s: %s", run_dir, exc)
                 continue
@@ -199,6 +309,9 @@ def find_run(reference: str | Path, *, reports_dir: str | Path = "reports") -> P
         f"no finished report run {str(reference)!r}: give a run folder, <pack>/<period> or a pack "
         f"name under {str(reports_dir)!r}"
     )
+
+
+# -- index page ----------------------------------------------------------------------------------
 
 
 def _parse_time(value: Any) -> dt.datetime | None:
@@ -266,10 +379,6 @@ def render_index(reports_dir: str | Path = "reports", *, language: str | None = 
     Chinese stays Chinese when runs rebuild it. A page with Chinese text embeds the subset
     of the bundled CJK font it needs (:func:`crmlib.report.export.embed_cjk_font`).
     """
-    import jinja2
-
-    from crmlib.i18n import check_language, labels
-
     language = check_language(language or index_language(reports_dir))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("crmlib.report").joinpath("templates"))),
@@ -293,8 +402,4 @@ def write_index(reports_dir: str | Path = "reports", *, language: str | None = N
     """
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    path = reports_dir / INDEX_HTML
-    tmp = path.with_name(f".{INDEX_HTML}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(render_index(reports_dir, language=language), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(reports_dir / INDEX_HTML, render_index(reports_dir, language=language))

@@ -3,6 +3,11 @@
 Run ``crmwb --help`` or ``crmwb <command> --help``. Problems in data or parameters print
 ``error: <message>`` and exit with status 2; a run in which a notebook failed exits with 1;
 ``crmwb run`` of a pack whose previous run is still going exits with 75 (:data:`EXIT_BUSY`).
+
+Relative paths (``--packs``, ``--reports-dir``) start at the project folder
+(:func:`crmlib.config.project_dir`); a project without ``params/reports.yaml`` runs the packs
+packaged with crmlib. Each command imports the pipeline parts it needs when it runs, so
+``crmwb --help`` answers at once.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from crmlib.config import project_dir
 from crmlib.errors import CrmError, ReportError
 from crmlib.i18n import LANGUAGES
+
+__all__ = ["DATA_PARAMS", "EXIT_BUSY", "main"]
 
 log = logging.getLogger("crmlib")
 
@@ -78,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         "--packs",
         default="params/reports.yaml",
         metavar="YAML",
-        help="the packs file (default: %(default)s)",
+        help="the packs file (default: %(default)s, or the packaged one when the project has none)",
     )
     run.add_argument(
         "--reports-dir",
@@ -250,16 +258,25 @@ def _report_runs(results) -> int:
     return bad
 
 
+def _reports_dir(value: str) -> Path:
+    """The reports folder: relative to the project folder, as ``crmwb run`` writes it."""
+    path = Path(value)
+    return path if path.is_absolute() else project_dir() / path
+
+
 def _cmd_index(args: argparse.Namespace) -> int:
     from crmlib.report.archive import write_index
 
-    print(write_index(args.reports_dir, language=args.language))
+    print(write_index(_reports_dir(args.reports_dir), language=args.language))
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    validate = _optional("crmlib.data", "validate")
-    text, code = validate(args.params or args.data_params or DATA_PARAMS, language=args.language)
+    from crmlib.present.quality import validate_source
+
+    text, code = validate_source(
+        args.params or args.data_params or DATA_PARAMS, language=args.language
+    )
     print(text)
     if args.packs:
         from crmlib.report.packs import load_packs
@@ -284,31 +301,22 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _optional(module: str, name: str):
-    """``module.name``, or a ReportError saying that part of the workbook is not installed."""
-    from importlib import import_module
-
-    try:
-        return getattr(import_module(module), name)
-    except (ImportError, AttributeError):
-        raise ReportError(f"{module}.{name} is not available in this installation") from None
-
-
 def _cmd_send(args: argparse.Namespace) -> int:
     from crmlib.report.archive import find_run
+    from crmlib.report.email import delivery
 
-    send_run = _optional("crmlib.report.delivery", "send_run")
+    reports_dir = _reports_dir(args.reports_dir)
     if args.run is not None:
-        run_dirs = [find_run(args.run, reports_dir=args.reports_dir)]
+        run_dirs = [find_run(args.run, reports_dir=reports_dir)]
     elif args.retry:
-        run_dirs = _optional("crmlib.report.delivery", "runs_with_outbox")(args.reports_dir)
+        run_dirs = delivery.runs_with_outbox(reports_dir)
         if not run_dirs:
             print(f"nothing waits in an outbox under {args.reports_dir}")
     else:
         raise ReportError("name the run to send (or pass --retry to send every outbox)")
     failed = 0
     for run_dir in run_dirs:
-        result = send_run(run_dir, dry_run=args.dry_run, retry=args.retry)
+        result = delivery.send_run(run_dir, dry_run=args.dry_run, retry=args.retry)
         if result is not None:
             print(result)
         failed += not getattr(result, "ok", True)
@@ -316,8 +324,9 @@ def _cmd_send(args: argparse.Namespace) -> int:
 
 
 def _cmd_schedule(args: argparse.Namespace) -> int:
-    run_scheduler = _optional("crmlib.report.schedule", "run_scheduler")
-    return int(run_scheduler(Path(args.packs), once=args.once, crontab=args.crontab) or 0)
+    from crmlib.report import schedule
+
+    return int(schedule.run_scheduler(Path(args.packs), once=args.once, crontab=args.crontab) or 0)
 
 
 COMMANDS = {

@@ -30,6 +30,18 @@ from crmlib.errors import ReportError
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
 
+__all__ = [
+    "CJK_FONT_FAMILY",
+    "REMOVE_CELL_TAGS",
+    "REMOVE_OUTPUT_TAGS",
+    "cjk_characters",
+    "cjk_font_face",
+    "cjk_font_subset",
+    "embed_cjk_font",
+    "export_html",
+    "html_exporter",
+]
+
 log = logging.getLogger(__name__)
 
 #: Family name of the embedded CJK font subset; first in the pages' font stacks.

@@ -33,7 +33,25 @@ from croniter import croniter
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
+from crmlib.compat import moved
+from crmlib.config import PARAMS_FOLDER
 from crmlib.errors import ConfigError
+from crmlib.report import runner
+from crmlib.report.archive import pack_lock
+from crmlib.report.packs import load_packs
+from crmlib.report.project import PACKAGED_REPORTS_YAML, packs_file, project_root
+
+__all__ = [
+    "EXIT_SKIPPED",
+    "LOG_NAME",
+    "MAX_NAP",
+    "ScheduledPack",
+    "Scheduler",
+    "crontab_lines",
+    "next_fire",
+    "run_scheduler",
+    "scheduled_packs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +60,8 @@ log = logging.getLogger(__name__)
 EXIT_SKIPPED = 75
 #: The scheduler wakes up at least this often (seconds) to notice clock changes and signals.
 MAX_NAP = 60.0
-#: Where the scheduler logs and keeps its locks, inside the reports folder.
-LOG_NAME, LOCKS_DIR = "schedule.log", ".locks"
+#: The scheduler's log file, inside the reports folder.
+LOG_NAME = "schedule.log"
 
 
 @dataclass(frozen=True)
@@ -94,17 +112,6 @@ def _zone(timezone: str) -> ZoneInfo:
         raise ConfigError(
             f"parameter 'timezone' must be an IANA time zone such as 'Asia/Shanghai'; got {timezone!r}"
         ) from None
-
-
-def pack_lock(pack: str, *, reports_dir: Path) -> FileLock:
-    """The lock that keeps two runs of ``pack`` apart (``reports/.locks/<pack>.lock``).
-
-    It is not tied to a thread: the scheduler takes it before starting a run and the run's
-    thread releases it. Acquire with ``blocking=False`` to skip instead of waiting.
-    """
-    folder = Path(reports_dir) / LOCKS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    return FileLock(folder / f"{pack}.lock", thread_local=False)
 
 
 def scheduled_packs(packs: Mapping[str, Any]) -> list[ScheduledPack]:
@@ -308,16 +315,17 @@ class Scheduler:
 
 
 def _root_of(reports_yaml: Path) -> Path:
-    """The project root for a packs file: the folder above ``params/``, else the working dir."""
+    """The project root for a packs file: the folder above its ``params/`` folder, else (and for
+    the packaged packs file) the project folder."""
+    if reports_yaml == PACKAGED_REPORTS_YAML:
+        return project_root()
     folder = reports_yaml.resolve().parent
-    return folder.parent if folder.name == "params" else Path.cwd().resolve()
+    return folder.parent if folder.name == PARAMS_FOLDER else project_root()
 
 
 def _default_run(packs: Mapping[str, Any]) -> Callable[[str], bool]:
     def run(name: str) -> bool:
-        from crmlib.report.runner import run_pack
-
-        result = run_pack(packs[name], send=True, progress=False)
+        result = runner.run_pack(packs[name], send=True, progress=False)
         failed = [nb.name for nb in result.notebooks if nb.status != "ok"]
         log.info(
             "%s: %s published to %s%s",
@@ -379,14 +387,16 @@ def run_scheduler(
     Parameters
     ----------
     reports_yaml
-        The packs file, e.g. ``params/reports.yaml``.
+        The packs file, e.g. ``params/reports.yaml`` (relative to ``root``, else to the project
+        folder; the packaged one when the project has none, see
+        :func:`crmlib.report.project.packs_file`).
     once
         Run this pack now, once (whether or not it has a schedule), then return.
     crontab
         Write equivalent crontab lines to ``out`` instead of scheduling.
     root
-        The project root (default: the folder above ``params/``, else the working directory);
-        reports go to ``<root>/reports``.
+        The project root (default: the folder above the packs file's ``params/`` folder, else
+        :func:`crmlib.config.project_dir`); reports go to ``<root>/reports``.
     packs
         Pack definitions by name (default: :func:`crmlib.report.packs.load_packs`).
     run
@@ -405,13 +415,10 @@ def run_scheduler(
         Exit status: 0 done (or stopped by a signal); with ``once``, 1 when the run failed and
         :data:`EXIT_SKIPPED` (75) when its previous run was still active.
     """
-    reports_yaml = Path(reports_yaml)
+    reports_yaml = packs_file(reports_yaml, root=root)
     root = Path(root).resolve() if root is not None else _root_of(reports_yaml)
     if packs is None:
-        from crmlib.report.packs import load_packs
-
-        path = reports_yaml if reports_yaml.is_absolute() else Path.cwd() / reports_yaml
-        packs = load_packs(path, root=root)
+        packs = load_packs(reports_yaml, root=root)
     scheduled = scheduled_packs(packs)
     if crontab:
         unscheduled = [name for name in packs if name not in {p.name for p in scheduled}]
@@ -462,3 +469,6 @@ def _install_signal_handlers(scheduler: Scheduler) -> dict[int, Any]:
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, handle)
     return previous
+
+
+__getattr__ = moved(__name__, {"LOCKS_DIR": "crmlib.report.archive"})

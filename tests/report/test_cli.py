@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crmlib.report import archive
-from crmlib.report.cli import main
+from crmlib.report import archive, runner, schedule
+from crmlib.report.cli import EXIT_BUSY, main
+from crmlib.report.email import delivery
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
 
 
@@ -114,9 +115,7 @@ def test_send_resolves_the_run_and_calls_delivery(tmp_path, monkeypatch):
         calls.append((Path(path), dry_run, retry))
         return types.SimpleNamespace(ok=True)
 
-    monkeypatch.setitem(
-        sys.modules, "crmlib.report.delivery", types.SimpleNamespace(send_run=send_run)
-    )
+    monkeypatch.setattr(delivery, "send_run", send_run)
     assert main(["send", "weekly", "--reports-dir", str(reports), "--dry-run"]) == 0
     assert main(["send", str(run_dir), "--retry"]) == 0
     assert calls == [(run_dir, True, False), (run_dir, False, True)]
@@ -129,9 +128,7 @@ def test_schedule_passes_its_options(monkeypatch):
         calls.append((Path(reports_yaml), once, crontab))
         return 0
 
-    monkeypatch.setitem(
-        sys.modules, "crmlib.report.schedule", types.SimpleNamespace(run_scheduler=run_scheduler)
-    )
+    monkeypatch.setattr(schedule, "run_scheduler", run_scheduler)
     assert main(["schedule", "--crontab"]) == 0
     assert main(["schedule", "--once", "weekly", "--packs", "p.yaml"]) == 0
     assert calls == [
@@ -141,7 +138,7 @@ def test_schedule_passes_its_options(monkeypatch):
 
 
 def test_validate_prints_the_report_and_returns_its_code(monkeypatch, capsys):
-    import crmlib.data
+    import crmlib.present.quality
 
     seen = []
 
@@ -149,7 +146,7 @@ def test_validate_prints_the_report_and_returns_its_code(monkeypatch, capsys):
         seen.append((params, language))
         return "transactions: 10 rows read, 1 rejected", 1
 
-    monkeypatch.setattr(crmlib.data, "validate", validate)
+    monkeypatch.setattr(crmlib.present.quality, "validate_source", validate)
     assert main(["validate", "--params", "my.yaml", "--language", "zh"]) == 1
     assert main(["validate", "other.yaml"]) == 1
     assert main(["validate"]) == 1
@@ -183,7 +180,7 @@ def test_demo_data_builds_demo_or_cdnow(monkeypatch, tmp_path, capsys):
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from crmlib.report.schedule import pack_lock
+from crmlib.report.archive import pack_lock
 lock = pack_lock(sys.argv[1], reports_dir=Path(sys.argv[2]))
 lock.acquire(blocking=False)
 print("held", flush=True)
@@ -195,9 +192,6 @@ def test_run_never_overlaps_a_run_of_the_same_pack(tmp_path, capsys, monkeypatch
     """Another process (the scheduler, cron, a colleague) holds the pack's lock: `crmwb run` of
     that pack does not start it, says why and exits 75; the other packs named still run."""
     import subprocess
-
-    from crmlib.report import runner
-    from crmlib.report.cli import EXIT_BUSY
 
     reports = tmp_path / "reports"
     packs = _packs(tmp_path, {"weekly": {"notebooks": ["ok"]}, "monthly": {"notebooks": ["ok"]}})
@@ -242,8 +236,6 @@ def test_help_documents_the_busy_exit_status(capsys):
 
 
 def test_send_retry_without_a_run_sends_every_outbox(tmp_path, monkeypatch, capsys):
-    from crmlib.report import delivery
-
     reports = tmp_path / "reports"
     waiting = _published_run(reports, period="2026-W46")
     done = _published_run(reports, period="2026-W47")

@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from test_email import assert_email_safe, cids_of, html_of, make_run
 
 from crmlib.errors import ConfigError
-from crmlib.report.delivery import SmtpSettings, send_run, smtp_settings
+from crmlib.report.email.delivery import SmtpSettings, project_root, send_run, smtp_settings
 
 
 class Collector:
@@ -253,3 +253,18 @@ def test_dotenv_is_read_without_overriding_the_environment(tmp_path, monkeypatch
 def test_bad_smtp_settings_name_the_variable(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message):
         smtp_settings(env=env, dotenv_path=tmp_path / "none.env")
+
+
+def test_project_root_of_an_installed_workbook_is_its_params_folder(tmp_path):
+    """Without pyproject.toml (pip-installed), the .env is found beside params/."""
+    run_dir = tmp_path / "shop" / "reports" / "weekly" / "2026-W47"
+    run_dir.mkdir(parents=True)
+    (tmp_path / "shop" / "params").mkdir()
+    assert project_root(run_dir) == (tmp_path / "shop").resolve()
+
+
+def test_old_delivery_module_still_works_and_warns():
+    import crmlib.report.delivery as old
+
+    with pytest.warns(DeprecationWarning, match="crmlib.report.email.delivery"):
+        assert old.send_run is send_run

@@ -14,7 +14,7 @@ import pytest
 from crmlib.report import runner
 from crmlib.report.packs import build_pack
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
 
 pytestmark = pytest.mark.slow

@@ -9,16 +9,18 @@ import pytest
 import yaml
 
 from crmlib.errors import ConfigError
-from crmlib.report.packs import (
-    DEFAULT_TIMEOUT,
-    check_parameters,
-    default_pack,
-    load_packs,
-    period_name,
-    resolve_targets,
+from crmlib.report import packs as packs_module
+from crmlib.report.packs import default_pack, load_packs, resolve_targets
+from crmlib.report.parameters import check_parameters
+from crmlib.report.project import (
+    PACKAGED_NOTEBOOKS_DIR,
+    PACKAGED_REPORTS_YAML,
+    notebook_path,
+    packs_file,
 )
+from crmlib.report.settings import DEFAULT_TIMEOUT, period_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
 
 
@@ -285,3 +287,51 @@ def test_description_is_the_email_title(tmp_path):
     assert (both.title(), both.title("en")) == ("每周概览", "Weekly overview")  # pack language zh
     with pytest.raises(ConfigError, match="description"):
         _load(tmp_path, description={"fr": "Aperçu"})
+
+
+@pytest.fixture
+def bare_project(tmp_path, monkeypatch):
+    """A folder holding only a data params file, the working directory (an installed workbook)."""
+    project = tmp_path / "shop"
+    (project / "params").mkdir(parents=True)
+    (project / "params" / "data.yaml").write_text("transactions: {path: sales.csv}\n")
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("CRMWB_PROJECT_DIR", raising=False)
+    return project.resolve()
+
+
+def test_a_project_without_packs_file_or_notebooks_uses_the_packaged_ones(bare_project):
+    assert packs_file() == PACKAGED_REPORTS_YAML
+    path = notebook_path("01_data_quality")
+    assert path == (PACKAGED_NOTEBOOKS_DIR / "01_data_quality.ipynb").resolve()
+    # a packaged notebook run alone, against the project's data params
+    [single] = resolve_targets(["01_data_quality"], packs={})
+    assert single.root == bare_project
+    assert single.notebook("01_data_quality").path == path
+    assert single.notebook("01_data_quality").parameters == {"language": "en"}
+    # the project's own packs file and notebook win over the packaged ones
+    (bare_project / "notebooks").mkdir()
+    (bare_project / "notebooks" / "01_data_quality.ipynb").write_bytes(path.read_bytes())
+    (bare_project / "params" / "reports.yaml").write_text(
+        "packs:\n  mine: {notebooks: [01_data_quality, 00_executive_summary], period: day}\n"
+    )
+    assert packs_file() == bare_project / "params" / "reports.yaml"
+    packs = load_packs()
+    assert default_pack(packs=packs) == "mine"
+    mine = packs["mine"]
+    assert mine.notebook("01_data_quality").path.parent == bare_project / "notebooks"
+    assert mine.notebook("00_executive_summary").path.parent == PACKAGED_NOTEBOOKS_DIR.resolve()
+    # the data params file a notebook reads must exist in the project
+    (bare_project / "params" / "data.yaml").unlink()
+    with pytest.raises(ConfigError, match="'data_params'.*params/data.yaml"):
+        load_packs()
+
+
+def test_the_packaged_packs_load_in_a_project_with_only_data_params(bare_project):
+    packs = load_packs()
+    assert default_pack(packs=packs) in packs
+
+
+def test_old_names_in_packs_still_work_and_warn():
+    with pytest.warns(DeprecationWarning, match="crmlib.report.settings"):
+        assert packs_module.period_name("month", dt.date(2026, 11, 22)) == "2026-11"

@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from crmlib.errors import ReportError
-from crmlib.report import archive, runner
+from crmlib.report import archive, runner, worker
 from crmlib.report.packs import build_pack, load_packs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
 
 pytestmark = pytest.mark.slow
@@ -163,7 +163,7 @@ def test_index_lists_the_run_with_links(mixed):
 def test_worker_outliving_its_limit_is_killed(tmp_path):
     # every cell stays under the 2 s cell limit, but four 1.5 s cells outlast 2 s + 1 s grace
     started = time.monotonic()
-    result = runner.execute_notebook(
+    result = worker.execute_notebook(
         FIXTURES / "slow.ipynb",
         tmp_path / "slow.ipynb",
         parameters={"pause": 1.5, "cells": 4},
@@ -178,7 +178,7 @@ def test_worker_outliving_its_limit_is_killed(tmp_path):
 
 def test_worker_killed_from_outside_is_reported_and_its_notebook_kept(tmp_path):
     # the notebook kills the process running it (as the OOM killer or an operator would)
-    result = runner.execute_notebook(
+    result = worker.execute_notebook(
         FIXTURES / "dead_kernel.ipynb",
         tmp_path / "dead_kernel.ipynb",
         parameters={"how": "kill_worker"},
@@ -203,7 +203,7 @@ def _fake_execute(notebook, output, *, parameters, timeout, cwd, grace, log_file
     page = output.with_suffix(".html")
     page.write_text(f"<html><body>{output.stem} as of {parameters.get('as_of')}</body></html>")
     time.sleep(0.2)
-    return runner.NotebookResult(
+    return worker.NotebookResult(
         Path(notebook).stem, "ok", 0.2, None, dict(parameters), str(output), str(page)
     )
 
@@ -260,7 +260,10 @@ runner.run_pack(pack, as_of="2026-11-21", reports_dir={reports!r}, progress=Fals
 def test_killed_run_never_looks_complete(tmp_path):
     reports = tmp_path / "reports"
     script = KILLED_RUN.format(
-        tests=str(ROOT / "tests"), fixtures=str(FIXTURES), root=str(ROOT), reports=str(reports)
+        tests=str(Path(__file__).parent),
+        fixtures=str(FIXTURES),
+        root=str(ROOT),
+        reports=str(reports),
     )
     proc = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=120
@@ -318,9 +321,7 @@ def test_email_digest_is_built_in_the_run_and_its_failure_does_not_lose_it(tmp_p
         archive.write_json(run_dir / "run.json", {**run, "email": {"subject": "Weekly"}})
         return run_dir / "email.html"
 
-    monkeypatch.setitem(
-        sys.modules, "crmlib.report.email", types.SimpleNamespace(write_email=write_email)
-    )
+    monkeypatch.setattr(runner, "write_email", write_email)
     done = runner.run_pack(pack, as_of="2026-11-20", reports_dir=tmp_path, progress=False)
     assert done.run["email"] == {"subject": "Weekly", "html": "email.html"}
     assert (done.run_dir / "email.html").read_text() == "<p>fake 2026-11-20</p>"
@@ -329,9 +330,7 @@ def test_email_digest_is_built_in_the_run_and_its_failure_does_not_lose_it(tmp_p
     def broken(run_dir):
         raise RuntimeError("template missing")
 
-    monkeypatch.setitem(
-        sys.modules, "crmlib.report.email", types.SimpleNamespace(write_email=broken)
-    )
+    monkeypatch.setattr(runner, "write_email", broken)
     kept = runner.run_pack(pack, as_of="2026-11-21", reports_dir=tmp_path, progress=False)
     assert kept.run["email"] == {"html": None, "error": "RuntimeError: template missing"}
     assert archive.read_run(kept.run_dir) == kept.run
@@ -350,9 +349,7 @@ def test_fixed_as_of_names_the_folder_and_send_follows_publishing(tmp_path, fake
         sent.append((archive.read_run(run_dir)["run_id"], dry_run))  # published before sending
         return types.SimpleNamespace(ok=False, error="smtp refused")
 
-    monkeypatch.setitem(
-        sys.modules, "crmlib.report.delivery", types.SimpleNamespace(send_run=send_run)
-    )
+    monkeypatch.setattr(runner, "send_run", send_run)
     result = runner.run_pack(pack, reports_dir=tmp_path, progress=False, dry_run_email=True)
     assert result.run_dir == tmp_path / "fixed" / "2026-10"
     assert result.run["as_of"] == "2026-10-31"
@@ -464,3 +461,9 @@ def test_pack_title_and_email_settings_reach_run_json_and_the_email(tmp_path, mo
     assert run["email"]["attachments"] == []
     assert run["email"]["subject"].startswith("Daily check · 2026-11-20")
     assert ">Daily check<" in html and ".tmp-" not in html
+
+
+def test_old_names_in_runner_still_work_and_warn():
+    assert runner.execute_notebook is worker.execute_notebook  # the name the runner calls
+    with pytest.warns(DeprecationWarning, match="crmlib.report.worker"):
+        assert runner.STATUSES == worker.STATUSES

@@ -21,13 +21,14 @@ import pytest
 from croniter import croniter
 
 from crmlib.errors import ConfigError
-from crmlib.report import schedule
+from crmlib.report import runner, schedule
+from crmlib.report.archive import LOCKS_DIR, pack_lock
+from crmlib.report.packs import load_packs
 from crmlib.report.schedule import (
     EXIT_SKIPPED,
     ScheduledPack,
     Scheduler,
     next_fire,
-    pack_lock,
     run_scheduler,
 )
 
@@ -271,8 +272,6 @@ def test_sigterm_stops_the_scheduler_cleanly(tmp_path):
 
 
 def test_default_run_calls_the_runner_with_send(monkeypatch, tmp_path):
-    from crmlib.report import runner
-
     seen = {}
 
     def fake_run_pack(pack, **kwargs):
@@ -357,11 +356,15 @@ def test_crontab_lines_for_the_packs_file(tmp_path):
 
 def test_packs_file_loaded_and_scheduled_packs_picked(tmp_path):
     reports_yaml = write_project(tmp_path / "proj")
-    from crmlib.report.packs import load_packs
-
     packs = load_packs(reports_yaml, root=tmp_path / "proj")
     assert schedule.scheduled_packs(packs) == [
         ScheduledPack("weekly", "0 7 * * 0", "Asia/Shanghai"),
         ScheduledPack("monthly", "30 6 1 * *", "UTC"),
     ]
     assert date(2026, 3, 8).isoweekday() % 7 == 0  # the calendar fact the tests rely on
+
+
+def test_old_names_in_schedule_still_work_and_warn():
+    assert schedule.pack_lock is pack_lock  # the lock the scheduler takes, from the archive
+    with pytest.warns(DeprecationWarning, match="crmlib.report.archive"):
+        assert schedule.LOCKS_DIR == LOCKS_DIR == ".locks"

@@ -44,12 +44,26 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
-from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
-from crmlib.config import check_choice, check_range
+from crmlib.config import PARAMS_FOLDER, check_choice, check_range
 from crmlib.errors import ConfigError, ReportError
-from crmlib.report.email import _write_atomic, build_message, failure_notice, read_run
+from crmlib.report.archive import list_runs, read_run, send_lock, write_atomic, write_json
+from crmlib.report.email.message import build_message, failure_notice
+
+__all__ = [
+    "DRY_RUN_OUTBOX",
+    "OUTBOX",
+    "SECURITY_PORTS",
+    "SENT_LOG",
+    "SendResult",
+    "SmtpSettings",
+    "project_root",
+    "read_sent_log",
+    "runs_with_outbox",
+    "send_run",
+    "smtp_settings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +92,11 @@ class SmtpSettings:
 
 def project_root(start: Path | None = None) -> Path:
     """The nearest folder at or above ``start`` (default: the working directory) holding
-    ``pyproject.toml``; ``start`` itself when there is none."""
+    ``pyproject.toml`` or a ``params/`` folder (an installed workbook's project has no
+    ``pyproject.toml``); ``start`` itself when there is none."""
     start = Path(start or Path.cwd()).resolve()
     for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").exists():
+        if (folder / "pyproject.toml").exists() or (folder / PARAMS_FOLDER).is_dir():
             return folder
     return start
 
@@ -202,9 +217,7 @@ def read_sent_log(run_dir: Path) -> list[dict[str, str]]:
 
 
 def _record_sent(run_dir: Path, entry: dict[str, str]) -> None:
-    entries = read_sent_log(run_dir) + [entry]
-    data = json.dumps({"sent": entries}, ensure_ascii=False, indent=2).encode("utf-8")
-    _write_atomic(Path(run_dir) / SENT_LOG, data)
+    write_json(Path(run_dir) / SENT_LOG, {"sent": read_sent_log(run_dir) + [entry]})
 
 
 def _address(value: str) -> str:
@@ -218,8 +231,6 @@ def _slug(recipient: str) -> str:
 def runs_with_outbox(reports_dir: str | Path = "reports") -> list[Path]:
     """Run folders under ``reports_dir`` whose ``outbox/`` still holds unsent messages, oldest
     first: what ``crmwb send --retry`` without a run sends."""
-    from crmlib.report.archive import list_runs
-
     reports_dir = Path(reports_dir)
     found = [reports_dir / run["path"] for run in list_runs(reports_dir)]
     return [run for run in reversed(found) if any((run / OUTBOX).glob("*.eml"))]
@@ -236,7 +247,7 @@ def _read_eml(path: Path) -> EmailMessage:
 
 def _write_eml(path: Path, msg: EmailMessage) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, msg.as_bytes())
+    write_atomic(path, msg.as_bytes())
 
 
 def _recipients(run: Mapping[str, Any], kind: str) -> list[str]:
@@ -345,7 +356,7 @@ def send_run(
         settings = smtp_settings(dotenv_path=project_root(run_dir) / ".env")
     result = SendResult(run_dir=run_dir, kind=kind, dry_run=dry_run)
     try:
-        with FileLock(run_dir / ".send.lock", timeout=_LOCK_WAIT):
+        with send_lock(run_dir, timeout=_LOCK_WAIT):
             _send_locked(run, run_dir, kind, settings, result, retry=retry, sleep=sleep)
     except LockTimeout:
         raise ReportError(
