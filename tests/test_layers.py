@@ -17,15 +17,49 @@ ROOT = Path(__file__).resolve().parents[1] / "crmlib"
 
 #: Layers from the bottom up; a module's layer is given by the longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("crmlib", "crmlib.errors", "crmlib.config", "crmlib.compat", "crmlib.i18n",
-              "crmlib.stats")),
-    ("data", ("crmlib.data", "crmlib.datasets", "crmlib.simulate",
-              # deprecated shims of modules that moved into crmlib.data
-              "crmlib.cleaning", "crmlib.quality", "crmlib.privacy")),
-    ("analyses", ("crmlib.periods", "crmlib.rfm", "crmlib.segments", "crmlib.value",
-                  "crmlib.lifecycle", "crmlib.cohorts", "crmlib.trends", "crmlib.campaigns",
-                  "crmlib.channels", "crmlib.kpis", "crmlib.benchmark", "crmlib.executive",
-                  "crmlib.summary", "crmlib.basket", "crmlib.clv")),
+    (
+        "base",
+        (
+            "crmlib",
+            "crmlib.errors",
+            "crmlib.config",
+            "crmlib.compat",
+            "crmlib.i18n",
+            "crmlib.stats",
+        ),
+    ),
+    (
+        "data",
+        (
+            "crmlib.data",
+            "crmlib.datasets",
+            "crmlib.simulate",
+            # deprecated shims of modules that moved into crmlib.data
+            "crmlib.cleaning",
+            "crmlib.quality",
+            "crmlib.privacy",
+        ),
+    ),
+    (
+        "analyses",
+        (
+            "crmlib.periods",
+            "crmlib.rfm",
+            "crmlib.segments",
+            "crmlib.value",
+            "crmlib.lifecycle",
+            "crmlib.cohorts",
+            "crmlib.trends",
+            "crmlib.campaigns",
+            "crmlib.channels",
+            "crmlib.kpis",
+            "crmlib.benchmark",
+            "crmlib.executive",
+            "crmlib.summary",
+            "crmlib.basket",
+            "crmlib.clv",
+        ),
+    ),
     ("present", ("crmlib.present", "crmlib.reporting")),
     ("plots", ("crmlib.plots",)),
     ("report", ("crmlib.report",)),
@@ -115,8 +149,9 @@ def test_every_module_imports_only_its_layer_or_below() -> None:
         for target, _, line in imports_of(module):
             theirs = layer_of(_known(target))
             if theirs != mine and theirs not in ALLOWED[mine]:
-                wrong.append(f"{MODULES[module].name}:{line} {module} ({mine}) imports "
-                             f"{target} ({theirs})")
+                wrong.append(
+                    f"{MODULES[module].name}:{line} {module} ({mine}) imports {target} ({theirs})"
+                )
     assert not wrong, "layer contract broken (see CONTRIBUTING.md):\n" + "\n".join(wrong)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -48,8 +49,12 @@ def number(value: Any) -> str:
     """
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return MISSING
+    if isinstance(value, np.generic):  # numpy scalars read as the Python numbers they hold
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
+    if not math.isfinite(value):
+        return MISSING
     if float(value).is_integer():
         return f"{int(value):,}"
     size = abs(value)

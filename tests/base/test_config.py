@@ -102,3 +102,14 @@ def test_renamed_keyword() -> None:
         assert compat.renamed_keyword("f", {}, "rules", "params", 5) == 5
     with pytest.raises(TypeError, match="both 'params' and its deprecated alias 'rules'"):
         compat.renamed_keyword("f", {"rules": 1}, "rules", "params", 2)
+
+
+def test_a_params_file_the_project_lacks_falls_back_to_the_packaged_one(project: Path) -> None:
+    assert (
+        config.resolve_params_file("params/channels.yaml") == config.DEFAULTS_DIR / "channels.yaml"
+    )
+    (project / "params" / "channels.yaml").write_text("channels: {}\n", encoding="utf-8")
+    assert (
+        config.resolve_params_file("params/channels.yaml").resolve()
+        == (project / "params" / "channels.yaml").resolve()
+    )

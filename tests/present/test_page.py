@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crmlib import benchmark, campaigns, lifecycle, reporting, summary
+from crmlib.present import benchmark, campaigns, executive, lifecycle
+from crmlib.present import page as reporting
 from crmlib.i18n import t
 
 
@@ -20,7 +21,7 @@ def test_topic_sections_use_the_shared_heading():
         "lifecycle", "rules", language="zh"
     )
     assert benchmark.section("periods") == reporting.section("benchmark", "periods")
-    assert summary.section("kpis") == reporting.section("summary", "kpis")
+    assert executive.section("kpis") == reporting.section("summary", "kpis")
 
 
 def test_title_is_a_level_one_heading_with_a_filled_subtitle():
