@@ -218,3 +218,25 @@ def test_the_contract_catches_a_broken_layer(tmp_path: Path) -> None:
     assert layer_of("crmlib.rfm") == "analyses"
     assert layer_of("crmlib.present.rfm") == "present"
     assert layer_of("crmlib.data.cleaning") == "data"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_module_lists_its_public_api(module: str) -> None:
+    import importlib
+    import warnings
+
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    shim = any(
+        isinstance(n, ast.Assign)
+        and any(getattr(t, "id", None) == "__getattr__" for t in n.targets)
+        for n in tree.body
+    ) and not any(isinstance(n, ast.FunctionDef | ast.ClassDef) for n in tree.body)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        mod = importlib.import_module(module)
+    if shim:  # a deprecated alias module: its names are served by __getattr__
+        return
+    exported = getattr(mod, "__all__", None)
+    assert exported is not None, f"{module} has no __all__"
+    missing = [name for name in exported if not hasattr(mod, name)]
+    assert not missing, f"{module}.__all__ names what it does not define: {missing}"

@@ -6,3 +6,5 @@ English: :mod:`crmlib.present.format` writes numbers, money, percents and dates 
 everywhere; :mod:`crmlib.present.page` builds titles, sections and tables; one module per topic
 writes that topic's findings.
 """
+
+__all__: list[str] = []

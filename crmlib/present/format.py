@@ -89,7 +89,7 @@ def money(value: Any, *, symbol: str = DEFAULT_SYMBOL, digits: int = 0) -> str:
     if _missing(value):
         return MISSING
     amount = float(value)
-    sign = "-" if amount < 0 else ""
+    sign = "-" if round(amount, digits) < 0 else ""  # -0.3 is written ¥0, not -¥0
     return f"{sign}{symbol}{abs(amount):,.{digits}f}"
 
 

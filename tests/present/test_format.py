@@ -35,6 +35,7 @@ def test_percent_pp_money_times_day() -> None:
     assert fmt.pp(-0.082, sign=True) == "-8.2"
     assert fmt.money(12345.6) == "¥12,346"
     assert fmt.money(-1647.2) == "-¥1,647"
+    assert fmt.money(-0.3) == "¥0"
     assert fmt.money(12.5, symbol="$", digits=2) == "$12.50"
     assert fmt.times(2.345) == "2.3"
     assert fmt.day("2026-03-05 17:30") == "2026-03-05"
