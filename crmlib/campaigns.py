@@ -2,7 +2,10 @@
 
 Campaign response follows the members of each campaign (``campaign_members``: target or control,
 ``sent_at``) into the transactions: a member *responds* when they buy (a line with a
-non-negative amount) within ``response_days`` after ``sent_at``. Uplift is the target response
+non-negative amount) within ``response_days`` after ``sent_at``. Only what was known on the
+report date ``as_of`` counts: transactions after that day are ignored, members sent after it are
+left out (and counted), and a campaign whose response window is still open on ``as_of`` is
+flagged ``complete = False`` and left out of :func:`best_campaign`. Uplift is the target response
 rate minus the control response rate, with the Newcombe hybrid score interval for a difference
 of two independent proportions (Newcombe 1998, method 10, built from two Wilson intervals);
 relative uplift is uplift / control rate. Transaction-level work runs as Ibis expressions
@@ -23,8 +26,8 @@ from scipy import stats
 
 from crmlib.compat import moved
 from crmlib.config import check_choice, check_range
-from crmlib.data import as_table, execute, parse_day
-from crmlib.errors import DataError
+from crmlib.data import as_table, execute, resolve_as_of
+from crmlib.errors import ConfigError, DataError
 from crmlib.stats import wilson_interval
 
 __all__ = [
@@ -95,6 +98,7 @@ def member_responses(
     *,
     campaigns: Any = None,
     response_days: float = 14.0,
+    as_of: Any = None,
 ) -> pd.DataFrame:
     """Per campaign member: did they buy within ``response_days`` after ``sent_at``, and how much.
 
@@ -110,23 +114,34 @@ def member_responses(
     response_days
         Response window in days after ``sent_at`` (the purchase must fall in
         ``[sent_at, sent_at + response_days)``).
+    as_of
+        Report date (ISO date); default: the day of the last transaction. Only transactions up
+        to the end of that day count, and members sent after it are left out (counted in
+        ``dropped_sent_after_as_of``): the result is what was known on that day.
 
     Returns
     -------
     pandas.DataFrame
         ``campaign_id, customer_id, group, sent_at, responded`` (bool), ``orders`` (orders with a
-        purchase in the window), ``revenue`` (net, returns included) and ``coupon_orders``.
+        purchase in the window), ``revenue`` (net, returns included), ``coupon_orders`` and
+        ``complete`` (the member's window ``sent_at + response_days`` has closed by the end of
+        the ``as_of`` day; otherwise the figures cover only part of it).
         ``attrs["members"]`` counts what happened to the member rows: ``read``, ``used``,
         ``sent_at_from_campaign`` (no ``sent_at``: the campaign's ``starts_at`` was used),
-        ``dropped_no_send_date`` (neither date known), ``dropped_missing_customer`` and
+        ``dropped_no_send_date`` (neither date known), ``dropped_missing_customer``,
         ``dropped_unknown_group`` (a group other than target or control; loading quarantines
         these already, so this counts only tables that did not go through
-        :func:`crmlib.data.load_dataset`). Nothing is left out without a count.
+        :func:`crmlib.data.load_dataset`) and ``dropped_sent_after_as_of``. Nothing is left
+        out without a count. ``attrs["as_of"]`` and ``attrs["response_days"]`` hold the
+        report date and the window.
     """
     check_range("response_days", response_days, low=0, low_inclusive=False)
     m = as_table(members, table="campaign_members")
     tx = as_table(transactions)
-    tx = tx.filter(tx.customer_id.notnull())
+    day = resolve_as_of(tx, as_of)
+    end = day + pd.Timedelta(days=1)
+    end_lit = ibis.literal(end.to_pydatetime(), type="timestamp")
+    tx = tx.filter(tx.customer_id.notnull(), tx.ordered_at < end_lit)
     group = m.group.strip().lower()
     m = m.mutate(group=group)
     if campaigns is not None:
@@ -155,11 +170,16 @@ def member_responses(
                 & m.sent_at.isnull()
                 & m.campaign_start.isnull()
             ),
+            dropped_sent_after_as_of=m.count(
+                where=m.customer_id.notnull()
+                & known_group
+                & (m.sent_at.fill_null(m.campaign_start) >= end_lit)
+            ),
         )
     ).iloc[0]
     tally = {k: int(v) for k, v in counts.items()}
     m = m.mutate(sent_at=m.sent_at.fill_null(m.campaign_start))
-    m = m.filter(m.customer_id.notnull(), known_group, m.sent_at.notnull())
+    m = m.filter(m.customer_id.notnull(), known_group, m.sent_at.notnull(), m.sent_at < end_lit)
     seconds = int(round(float(response_days) * 86400))
     t_ = tx.select(
         tx_customer="customer_id", ordered_at="ordered_at", amount="amount", order_id="order_id",
@@ -188,12 +208,58 @@ def member_responses(
         out[col] = out[col].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].astype("float64").fillna(0.0)
     out["responded"] = out["orders"] > 0
+    out["complete"] = _window_closed(out["sent_at"], response_days, day)
     cols = ["campaign_id", "customer_id", "group", "sent_at", "responded", "orders", "revenue",
-            "coupon_orders"]  # fmt: skip
+            "coupon_orders", "complete"]  # fmt: skip
     out = out[cols].sort_values(["campaign_id", "customer_id"], kind="stable")
     out = out.reset_index(drop=True)
     tally["used"] = len(out)
-    out.attrs["members"] = tally
+    out.attrs.update(members=tally, as_of=day, response_days=float(response_days))
+    return out
+
+
+def _window_closed(sent_at: pd.Series, response_days: float, day: pd.Timestamp) -> pd.Series:
+    """Whether a response window opened at ``sent_at`` has closed by the end of ``day``."""
+    window = pd.Timedelta(days=float(response_days))
+    return (pd.to_datetime(sent_at) + window <= day + pd.Timedelta(days=1)).astype(bool)
+
+
+def _responses_as_of(
+    responses: pd.DataFrame, day: pd.Timestamp, response_days: float
+) -> pd.DataFrame:
+    """``responses`` as known on ``day``, or a ConfigError when they were computed for another day.
+
+    Responses from :func:`member_responses` carry their report date: they must match ``day``
+    (their transactions were cut there). A table built by hand has none: its members sent after
+    ``day`` are left out (counted in ``dropped_sent_after_as_of``) and ``complete`` is set from
+    ``sent_at``.
+    """
+    window = responses.attrs.get("response_days")
+    if window is not None and float(window) != float(response_days):
+        raise ConfigError(
+            f"parameter 'responses' was computed with response_days={float(window):g}, but "
+            f"response_days is {float(response_days):g}; pass the same value to both"
+        )
+    given = responses.attrs.get("as_of")
+    if given is not None:
+        if pd.Timestamp(given) != day:
+            raise ConfigError(
+                f"parameter 'responses' was computed as of {pd.Timestamp(given):%Y-%m-%d}, but "
+                f"as_of is {day:%Y-%m-%d}; pass as_of={day:%Y-%m-%d} to member_responses"
+            )
+        if "complete" in responses.columns:
+            return responses
+    tally = dict(responses.attrs.get("members") or {})
+    late = pd.to_datetime(responses["sent_at"]) >= day + pd.Timedelta(days=1)
+    out = responses.loc[~late].copy()
+    out["complete"] = _window_closed(out["sent_at"], response_days, day)
+    if late.any():
+        tally.setdefault("read", len(responses))
+        tally["dropped_sent_after_as_of"] = tally.get("dropped_sent_after_as_of", 0) + int(
+            late.sum()
+        )
+        tally["used"] = len(out)
+    out.attrs = {**responses.attrs, "members": tally, "as_of": day}
     return out
 
 
@@ -266,10 +332,13 @@ def campaign_response(
         ``"newcombe"`` (hybrid Wilson score interval, the default) or ``"wald"`` (normal
         approximation); see :func:`uplift_interval`.
     as_of
-        Campaigns whose first message went out later than ``as_of - response_days`` are
-        flagged ``complete = False`` (their window is still open).
+        Report date (ISO date); default: the day of the last transaction. Only data up to the
+        end of that day counts (see :func:`member_responses`); a campaign whose last message
+        went out later than ``as_of + 1 day - response_days`` is flagged ``complete = False``
+        (its response window is still open, so its rates cover only part of it).
     responses
-        Output of :func:`member_responses`, when already computed.
+        Output of :func:`member_responses`, when already computed; it must have been computed
+        with the same ``as_of`` (else ConfigError).
 
     Returns
     -------
@@ -279,17 +348,28 @@ def campaign_response(
         response_rate, control_rate, uplift, uplift_low, uplift_high, relative_uplift,
         significant, target_revenue, revenue_per_recipient, control_revenue_per_recipient,
         incremental_responders, incremental_revenue, coupon_orders, coupon_redemption_rate,
-        complete``. Sorted by ``sent_at``. ``attrs`` hold ``response_days``, ``confidence``,
-        ``method`` and ``members``: the counts of :func:`member_responses` plus
-        ``dropped_unknown_campaign`` (members of a campaign the campaigns table lacks).
+        complete``. Sorted by ``sent_at``. Campaigns with no member sent by ``as_of`` are not
+        listed. ``attrs`` hold ``as_of``, ``response_days``, ``confidence``, ``method`` and
+        ``members``: the counts of :func:`member_responses` plus ``dropped_unknown_campaign``
+        (members of a campaign the campaigns table lacks).
+
+    Raises
+    ------
+    ConfigError
+        When ``responses`` were computed for another ``as_of`` or ``response_days``.
     """
+    day = resolve_as_of(transactions, as_of)
     if responses is None:
         responses = member_responses(
-            members, transactions, campaigns=campaigns, response_days=response_days
+            members, transactions, campaigns=campaigns, response_days=response_days, as_of=day
         )
+    else:
+        responses = _responses_as_of(responses, day, response_days)
     table = _uplift_table(responses, ["campaign_id"], confidence=confidence, method=method)
-    sent = responses.groupby("campaign_id")["sent_at"].min().rename("sent_at")
-    table = table.merge(sent, on="campaign_id", how="left")
+    by = responses.groupby("campaign_id")
+    sent = by["sent_at"].min().rename("sent_at")
+    closed = by["complete"].all().rename("complete")
+    table = table.merge(sent, on="campaign_id", how="left").merge(closed, on="campaign_id")
     info = execute(as_table(campaigns, table="campaigns"))
     info = info[["campaign_id", "name", "channel", "partner", "starts_at"]]
     tally = dict(responses.attrs.get("members") or {})
@@ -299,17 +379,14 @@ def campaign_response(
     table = info.merge(table, on="campaign_id", how="inner")
     partner = table["partner"].astype("string").str.strip()
     table["is_partner"] = partner.notna() & (partner != "")
-    day = parse_day(as_of)
-    window = pd.Timedelta(days=float(response_days))
-    table["complete"] = True if day is None else (
-        table["sent_at"] + window <= day + pd.Timedelta(days=1)
-    )  # fmt: skip
+    table["complete"] = table.pop("complete").astype(bool)
     lead = ["campaign_id", "name", "channel", "partner", "is_partner", "starts_at", "sent_at"]
     rest = [c for c in table.columns if c not in lead]
     table = table[lead + rest].sort_values("sent_at", kind="stable").reset_index(drop=True)
     table.attrs.update(
-        response_days=float(response_days), confidence=confidence, method=method, members=tally
-    )
+        as_of=day, response_days=float(response_days), confidence=confidence, method=method,
+        members=tally,
+    )  # fmt: skip
     return table
 
 
@@ -343,6 +420,10 @@ def response_by_segment(
     pandas.DataFrame
         ``[campaign_id,] segment`` and the columns of :func:`campaign_response` that count
         and compare groups. Members without a segment are grouped under ``"unknown"``.
+        Only campaigns whose every response window has closed by the report date of
+        ``responses`` (their ``complete`` column) are pooled; with ``by_campaign`` every
+        campaign has a row and a ``complete`` column. ``attrs["open_campaigns"]`` lists the
+        campaigns left out of the pooled figures.
     """
     if column not in segments.columns or "customer_id" not in segments.columns:
         raise DataError(
@@ -356,8 +437,19 @@ def response_by_segment(
     r = r.merge(seg, on="customer_id", how="left")
     r["segment"] = r["segment"].astype("object").where(r["segment"].notna(), "unknown")
     r["segment"] = r["segment"].astype(str)
-    keys = ["campaign_id", "segment"] if by_campaign else ["segment"]
-    return _uplift_table(r, keys, confidence=confidence, method=method)
+    if "complete" in r.columns:
+        closed = r.groupby("campaign_id")["complete"].transform("all").astype(bool)
+    else:
+        closed = pd.Series(True, index=r.index)
+    open_campaigns = sorted(r.loc[~closed, "campaign_id"].astype(str).unique())
+    if by_campaign:
+        out = _uplift_table(r, ["campaign_id", "segment"], confidence=confidence, method=method)
+        done = r.loc[closed, "campaign_id"].unique()
+        out["complete"] = out["campaign_id"].isin(done)
+    else:
+        out = _uplift_table(r.loc[closed], ["segment"], confidence=confidence, method=method)
+    out.attrs["open_campaigns"] = open_campaigns
+    return out
 
 
 def best_campaign(response: pd.DataFrame) -> pd.Series | None:
@@ -371,9 +463,13 @@ def best_campaign(response: pd.DataFrame) -> pd.Series | None:
     Returns
     -------
     pandas.Series or None
-        The row with the largest incremental revenue among the campaigns with a significant
-        positive uplift (else the row with the largest uplift); None when there is no campaign.
+        Among the complete campaigns (response window closed by ``as_of``; column
+        ``complete``), the row with the largest incremental revenue among those with a
+        significant positive uplift (else the row with the largest uplift); None when no
+        campaign is complete.
     """
+    if "complete" in response.columns:
+        response = response[response["complete"].astype(bool)]
     if response.empty:
         return None
     pool = response[response["significant"] & (response["uplift"] > 0)]

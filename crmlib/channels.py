@@ -401,6 +401,8 @@ def service_usage(
         )
     )
     cust = cust.merge(coupon, on="customer_id", how="left")
+    # engine results come in no fixed order; groups are listed in order of first appearance
+    cust = cust.sort_values("customer_id", kind="stable", ignore_index=True)
     cut = day - pd.Timedelta(days=int(active_days))
     cust["eligible"] = cust["first_purchase"] < cut
     cust["retained"] = cust["eligible"] & (cust["last_purchase"] >= cut)

@@ -18,7 +18,7 @@ from crmlib.channels import FUNNEL_MODELS, FUNNEL_STEPS
 from crmlib.config import check_choice
 from crmlib.i18n import check_language, has, labels, t
 from crmlib.present import page
-from crmlib.present.format import money, number, percent, pp, times
+from crmlib.present.format import day, money, number, percent, pp, times
 
 __all__ = [
     "MEMBER_NOTES",
@@ -48,6 +48,7 @@ MEMBER_NOTES: tuple[str, ...] = (
     "dropped_missing_customer",
     "dropped_unknown_group",
     "dropped_unknown_campaign",
+    "dropped_sent_after_as_of",
 )
 
 
@@ -128,22 +129,44 @@ def campaign_findings(response: pd.DataFrame, *, language: str = "en") -> str:
     -------
     str
         A Markdown list. Campaign names and ids are escaped (:func:`crmlib.present.page.md_escape`).
+        Only complete campaigns (response window closed by ``as_of``: column ``complete``) enter
+        the findings; a sentence says how many were left out because their window is still open.
     """
     check_language(language)
     if response.empty:
         return t("campaigns.no_campaigns", language)
-    best = best_campaign(response)
+    days = f"{response.attrs.get('response_days', 14):g}"
+    everything = response
+    if "complete" in response.columns:
+        response = response[response["complete"].astype(bool)]
+    n_open = len(everything) - len(response)
     lines = []
+    if n_open:
+        lines.append(
+            t(
+                "campaigns.f_open",
+                language,
+                n=n_open,
+                total=len(everything),
+                days=days,
+                as_of=day(everything.attrs.get("as_of")),
+            )
+        )
+    if response.empty:
+        lines += member_notes(everything.attrs.get("members") or {}, language=language)
+        return "\n".join(f"- {line}" for line in lines)
+    best = best_campaign(response)
     n_sig = int((response["significant"] & (response["uplift"] > 0)).sum())
-    lines.append(
+    lines.insert(
+        0,
         t(
             "campaigns.f_overview",
             language,
             n=len(response),
             sig=n_sig,
             method=t(f"campaigns.method_{response.attrs.get('method', 'newcombe')}", language),
-            days=f"{response.attrs.get('response_days', 14):g}",
-        )
+            days=days,
+        ),
     )
     if best is not None:
         lines.append(
@@ -172,7 +195,7 @@ def campaign_findings(response: pd.DataFrame, *, language: str = "en") -> str:
         )
     redemption = response["coupon_orders"].sum() / max(response["targets"].sum(), 1)
     lines.append(t("campaigns.f_coupons", language, rate=percent(redemption, digits=2)))
-    lines += member_notes(response.attrs.get("members") or {}, language=language)
+    lines += member_notes(everything.attrs.get("members") or {}, language=language)
     return "\n".join(f"- {line}" for line in lines)
 
 

@@ -133,6 +133,106 @@ def test_response_by_segment_splits_and_sums_to_the_total():
     assert out["targets"].sum() == 4 and out["controls"].sum() == 2
 
 
+# -------------------------------------------------------------------------- as_of
+def _shop_around_march() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Three campaigns around the report date 2024-03-05 (response window 14 days).
+
+    F1 "Feb" sent 2024-02-01: window closes 2024-02-15, complete on 2024-03-05.
+    M1 "March" sent 2024-03-01: window runs to 2024-03-15, still open on 2024-03-05.
+    A1 "April" sent 2024-04-01: after the report date.
+    """
+    campaigns = pd.DataFrame({"campaign_id": ["F1", "M1", "A1"], "name": ["Feb", "March", "April"],
+                              "coupon_code": [None] * 3, "partner": [None] * 3,
+                              "channel": ["sms"] * 3,
+                              "starts_at": pd.to_datetime(["2024-02-01", "2024-03-01",
+                                                           "2024-04-01"])})  # fmt: skip
+    members = pd.DataFrame(
+        {
+            "campaign_id": ["F1"] * 6 + ["M1"] * 3 + ["A1"] * 2,
+            "customer_id": list("abcdefghijk"),
+            "group": ["target"] * 4
+            + ["control"] * 2
+            + ["target", "target", "control"]
+            + ["target", "control"],
+            "sent_at": pd.to_datetime(["2024-02-01"] * 6 + ["2024-03-01"] * 3 + ["2024-04-01"] * 2),
+        }
+    )
+    tx = _tx(
+        [
+            ("a", "o1", "2024-02-03", 50.0, "web", None),  # F1 target, in window
+            ("b", "o2", "2024-02-10", 30.0, "web", None),  # F1 target, in window
+            ("h", "o3", "2024-03-03", 20.0, "web", None),  # M1 target, before as_of
+            ("g", "o4", "2024-03-10", 99.0, "web", None),  # M1 target, AFTER as_of
+            ("j", "o5", "2024-04-02", 10.0, "web", None),  # A1 target, after as_of
+        ]
+    )
+    return campaigns, members, tx
+
+
+def test_campaigns_as_of_use_only_what_was_known_on_that_day():
+    campaigns, members, tx = _shop_around_march()
+    r = cp.member_responses(members, tx, campaigns=campaigns, response_days=14, as_of="2024-03-05")
+    # A1's two members were sent after the report date: 11 read = 9 used + 2 left out
+    assert set(r["campaign_id"]) == {"F1", "M1"}
+    assert r.attrs["members"]["read"] == 11 and r.attrs["members"]["used"] == 9
+    assert r.attrs["members"]["dropped_sent_after_as_of"] == 2
+    by = r.set_index("customer_id")
+    # g's purchase on 2024-03-10 lies after as_of: not a response (without the cut it was one)
+    assert not by.loc["g", "responded"] and by.loc["g", "revenue"] == 0.0
+    assert by.loc["h", "responded"] and by.loc["a", "responded"] and by.loc["b", "responded"]
+    # windows: F1 2024-02-01 + 14 d = 2024-02-15 <= 2024-03-06 (end of the as_of day) -> closed;
+    # M1 2024-03-01 + 14 d = 2024-03-15 > 2024-03-06 -> open
+    assert by["complete"].to_dict() == {
+        **dict.fromkeys("abcdef", True),
+        **dict.fromkeys("ghi", False),
+    }
+
+    table = cp.campaign_response(campaigns, members, tx, response_days=14, as_of="2024-03-05")
+    assert table["campaign_id"].tolist() == ["F1", "M1"]  # April is not listed
+    f1, m1 = table.iloc[0], table.iloc[1]
+    assert bool(f1["complete"]) and not bool(m1["complete"])
+    # F1: targets a-d, responders a, b -> 2/4 = 0.5; control e, f none -> 0; uplift 0.5
+    assert (f1["targets"], f1["responders"], f1["controls"]) == (4, 2, 2)
+    assert f1["uplift"] == pytest.approx(0.5)
+    assert f1["revenue_per_recipient"] == pytest.approx((50 + 30) / 4)
+    # M1: targets g, h; only h bought by 2024-03-05 -> 1/2 (with g's later purchase it was 2/2)
+    assert m1["responders"] == 1 and m1["response_rate"] == pytest.approx(0.5)
+    assert m1["target_revenue"] == pytest.approx(20.0)
+    assert table.attrs["as_of"] == pd.Timestamp("2024-03-05")
+    # the best campaign is chosen among complete campaigns only
+    assert cp.best_campaign(table)["campaign_id"] == "F1"
+    assert cp.best_campaign(table[~table["complete"]]) is None
+
+    # response by segment pools complete campaigns only (M1's window is open)
+    segments = pd.DataFrame({"customer_id": list("abcdefghi"), "segment": list("xxyyxyxxy")})
+    seg = cp.response_by_segment(r, segments).set_index("segment")
+    # F1 only: x = targets a, b (both respond), control e; y = targets c, d (none), control f
+    assert seg.loc["x", "targets"] == 2 and seg.loc["x", "responders"] == 2
+    assert seg.loc["y", "targets"] == 2 and seg.loc["y", "responders"] == 0
+    assert seg["targets"].sum() == 4 and seg.attrs["open_campaigns"] == ["M1"]
+    per = cp.response_by_segment(r, segments, by_campaign=True)
+    assert per.groupby("campaign_id")["complete"].all().to_dict() == {"F1": True, "M1": False}
+
+
+def test_campaign_response_refuses_responses_computed_for_another_day():
+    campaigns, members, tx = _shop_around_march()
+    r = cp.member_responses(members, tx, campaigns=campaigns, as_of="2024-04-30")
+    with pytest.raises(ConfigError, match="as_of"):
+        cp.campaign_response(campaigns, members, tx, as_of="2024-03-05", responses=r)
+    same_day = cp.member_responses(members, tx, campaigns=campaigns, as_of="2024-03-05")
+    with pytest.raises(ConfigError, match="response_days"):
+        cp.campaign_response(
+            campaigns, members, tx, as_of="2024-03-05", responses=same_day, response_days=7
+        )
+    # a table built by hand has no date: members sent after as_of are left out and counted
+    hand = r.drop(columns="complete")
+    hand.attrs = {}
+    table = cp.campaign_response(campaigns, members, tx, as_of="2024-03-05", responses=hand)
+    assert table["campaign_id"].tolist() == ["F1", "M1"]
+    assert table.attrs["members"]["dropped_sent_after_as_of"] == 2
+    assert table["complete"].tolist() == [True, False]
+
+
 # -------------------------------------------------------------------------- channels
 def test_multichannel_and_channel_trends_on_a_small_case():
     tx = _tx(
@@ -243,7 +343,7 @@ def test_members_without_send_time_fall_back_to_the_campaign_start_and_every_dro
     counts = r.attrs["members"]
     assert counts == {"read": 6, "used": 3, "sent_at_from_campaign": 1,
                       "dropped_no_send_date": 1, "dropped_missing_customer": 1,
-                      "dropped_unknown_group": 1}  # fmt: skip
+                      "dropped_unknown_group": 1, "dropped_sent_after_as_of": 0}  # fmt: skip
     dropped = sum(v for k, v in counts.items() if k.startswith("dropped_"))
     assert counts["used"] + dropped == counts["read"]
 

@@ -44,6 +44,46 @@ def test_findings_report_every_repaired_or_dropped_member():
     assert "6 名活动成员中有 1 名缺少发送时间" in zh
 
 
+def test_findings_as_of_name_only_complete_campaigns_and_say_what_was_left_out():
+    campaigns = pd.DataFrame({"campaign_id": ["F1", "M1", "A1"], "name": ["Feb", "March", "April"],
+                              "coupon_code": [None] * 3, "partner": [None] * 3,
+                              "channel": ["sms"] * 3,
+                              "starts_at": pd.to_datetime(["2024-02-01", "2024-03-01",
+                                                           "2024-04-01"])})  # fmt: skip
+    members = pd.DataFrame(
+        {
+            "campaign_id": ["F1"] * 4 + ["M1"] * 2 + ["A1"] * 2,
+            "customer_id": list("abcdghjk"),
+            "group": ["target", "target", "control", "control", "target", "control",
+                      "target", "control"],
+            "sent_at": pd.to_datetime(["2024-02-01"] * 4 + ["2024-03-01"] * 2 + ["2024-04-01"] * 2),
+        }
+    )  # fmt: skip
+    tx = _tx(
+        [
+            ("a", "o1", "2024-02-03", 50.0, "web", None),  # F1 target responds
+            ("g", "o2", "2024-03-10", 99.0, "web", None),  # M1 target, after as_of
+            ("j", "o3", "2024-04-02", 10.0, "web", None),
+        ]
+    )  # A1, sent after as_of
+    table = cp.campaign_response(campaigns, members, tx, response_days=14, as_of="2024-03-05")
+    text = pc.campaign_findings(table)
+    # F1: 1/2 targets - 0/2 controls = +50.0 points; M1's window (to 2024-03-15) is open;
+    # A1 (sent 2024-04-01) is not in the table at all
+    assert "Best campaign: **Feb** (F1) raised the response rate by 50.0 percentage points" in text
+    assert "March" not in text and "April" not in text and "100.0" not in text
+    assert "1 campaigns measured against a control group" in text
+    assert "1 of 2 campaigns are left out of these findings" in text and "2024-03-05" in text
+    assert "2 of 8 campaign members were left out: their message was sent after" in text
+    zh = pc.campaign_findings(table, language="zh")
+    assert "2 个活动中有 1 个未纳入以下结论" in zh and "March" not in zh
+    assert "8 名活动成员中有 2 名未纳入分析" in zh
+    # nothing complete yet: no best campaign, only the note
+    early = cp.campaign_response(campaigns, members, tx, response_days=14, as_of="2024-02-05")
+    words = pc.campaign_findings(early)
+    assert "Best campaign" not in words and "1 of 1 campaigns are left out" in words
+
+
 def test_member_notes_write_counts_with_thousands_separators_and_skip_zeros():
     notes = pc.member_notes(
         {"read": 12_345, "dropped_unknown_group": 1_200, "dropped_no_send_date": 0}
@@ -67,7 +107,8 @@ def test_findings_write_data_values_as_text_not_html_or_markdown():
                               "starts_at": pd.to_datetime(["2024-01-01"])})  # fmt: skip
     tx = _tx([("a", "o1", "2024-01-02", 10.0, "<script>x</script>", None),
               ("b", "o2", "2024-01-03", 10.0, "<script>x</script>", None)])  # fmt: skip
-    table = cp.campaign_response(campaigns, members, tx)
+    # as of 2024-01-31 the 14-day window (to 2024-01-15) has closed: the campaign is complete
+    table = cp.campaign_response(campaigns, members, tx, as_of="2024-01-31")
     for language in ("en", "zh"):
         text = pc.campaign_findings(table, language=language)
         assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
