@@ -16,8 +16,10 @@ words (findings, display tables) in :mod:`crmlib.present.rfm`.
 Definitions used throughout
 ---------------------------
 * An *order* is one ``order_id`` of a customer; its value is the sum of its lines, so returns
-  (negative lines) reduce it. An order whose net value is negative (a pure return or refund) is
-  not a purchase: it reduces monetary value but counts towards neither frequency nor recency.
+  (negative lines) reduce it. Whether it is a purchase is decided once for every analysis in
+  :mod:`crmlib.data.orders`: an order whose net value is negative (a pure return or refund) or
+  whose lines cancel out (+80/−80) is not a purchase: it changes monetary value but counts
+  towards neither frequency nor recency; a free order (0, no return) is a purchase.
 * *Anonymous* sales (``customer_id`` null or blank) have no RFM; :func:`member_share` counts them.
 * Customers whose every order before ``as_of`` is a return have no purchase and are left out.
 """
@@ -36,6 +38,7 @@ import pandas as pd
 from crmlib.compat import moved
 from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute, resolve_as_of
+from crmlib.data.orders import orders as order_table
 from crmlib.errors import ConfigError, DataError
 
 __all__ = [
@@ -109,14 +112,10 @@ def rfm_table(
     """
     check_choice("frequency", frequency, ("orders", "days"))
     window, day = _window(transactions, as_of)
-    members = window.filter(_is_member(window))
-    order_key = ibis.coalesce(members.order_id, members.ordered_at.cast("string"))
-    orders = members.group_by(customer_id=members.customer_id, order_key=order_key).aggregate(
-        # Rounded so an order whose lines cancel out is exactly 0, not -1e-15 (see below).
-        amount=members.amount.fill_null(0).sum().round(_MONEY_DECIMALS),
-        ordered_at=members.ordered_at.min(),
-    )
-    bought = orders.amount >= 0
+    # The shared definition of an order and a purchase (crmlib.data.orders): an order whose
+    # lines cancel out (+80/-80) is no purchase; a free order (0, no return) is one.
+    orders = order_table(window, as_of=day)
+    bought = orders.purchase
     per_customer = (
         orders.group_by("customer_id")
         .aggregate(
@@ -215,18 +214,25 @@ class Scores:
     edges
         One row per metric and score: ``metric``, ``score``, ``lower``, ``upper``, ``customers``,
         in the metric's own unit (days for recency). For quantile scoring ``lower``/``upper`` are
-        the smallest and largest value that received the score (tied values can straddle two
-        scores); for edges and high/low scoring they are the configured bounds.
+        the smallest and largest value that received the score (a value never straddles two
+        scores, so the ranges do not overlap; an empty score has NaN bounds and 0 customers); for
+        edges and high/low scoring they are the configured bounds.
     scoring
         ``"quantile"``, ``"edges"`` or ``"highlow"``.
     rule
         Human-readable statement of how ties and bounds were treated.
+    unequal
+        Quantile scoring only: the metrics (of :data:`METRICS`) whose bins are not equal-sized
+        because customers with equal values share a score; the ``customers`` column of ``edges``
+        gives the actual sizes. Empty when every bin holds the equal-count share (or when the
+        scoring is not by quantile).
     """
 
     table: pd.DataFrame
     edges: pd.DataFrame
     scoring: str
     rule: str
+    unequal: tuple[str, ...] = ()
 
 
 def _sorted_by_id(table: pd.DataFrame) -> pd.DataFrame:
@@ -237,16 +243,31 @@ def _sorted_by_id(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _quantile_scores(oriented: np.ndarray, bins: int) -> np.ndarray:
-    """Equal-count bins on ranks with ties broken by the current (customer_id) order.
+    """Equal-count bins on mid-ranks: equal values always get the same score.
 
-    Position p (0-based) in the stable ascending order gets score floor(p * bins / n) + 1, i.e.
-    the pandas ``rank(method="first")`` of the value, cut into ``bins`` equal-count groups.
+    A value held by the customers at ascending positions i..j (1-based; i = j without ties) has
+    the mid-rank (i + j) / 2 (pandas ``rank(method="average")``) and the mid-rank percentile
+    p = (mid-rank - 1/2) / n, which lies in (0, 1). Its score is floor(p * bins) + 1, computed in
+    whole numbers as ((i + j - 1) * bins) // (2 n) + 1, so a percentile exactly on a bin boundary
+    goes up. Without ties this gives ``bins`` groups of equal size (sizes differ by at most one);
+    a value shared by every customer (a base of one, or all customers alike) has p = 1/2 and gets
+    the middle score (the upper middle for an even number of bins).
     """
     n = len(oriented)
-    order = np.argsort(oriented, kind="stable")
-    pos = np.empty(n, dtype=np.int64)
-    pos[order] = np.arange(n, dtype=np.int64)
-    return (pos * bins // max(n, 1) + 1).astype(np.int64)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, inverse, counts = np.unique(oriented, return_inverse=True, return_counts=True)
+    last = np.cumsum(counts)  # j of each distinct value, ascending
+    first = last - counts + 1  # i
+    per_value = (first + last - 1) * bins // (2 * n) + 1
+    return per_value[inverse.reshape(-1)].astype(np.int64)
+
+
+def _untied_sizes(n: int, bins: int) -> np.ndarray:
+    """Customers per score (1..bins) that :func:`_quantile_scores` gives ``n`` distinct values."""
+    positions = np.arange(1, n + 1, dtype=np.int64)
+    scores = (2 * positions - 1) * bins // (2 * max(n, 1)) + 1
+    return np.bincount(scores, minlength=bins + 1)[1:]
 
 
 def _check_edges(metric: str, raw: Any) -> np.ndarray:
@@ -291,10 +312,16 @@ def score_rfm(
     table
         Output of :func:`rfm_table`.
     scoring
-        ``"quantile"``: ``bins`` equal-count groups of the values ranked with ties broken by
-        ``customer_id`` (pandas ``rank(method="first")`` after sorting by id), so a base where most
-        customers bought once still gets every score (``pd.qcut`` fails there). ``"edges"``: your
-        own bin edges per metric (``edges``). ``"highlow"``: 2 = high, 1 = low against ``split``.
+        ``"quantile"``: ``bins`` equal-count groups of the customers ranked by value, where
+        customers with equal values share their mid-rank (pandas ``rank(method="average")``) and
+        so always share a score: the score is floor(p * bins) + 1 of the mid-rank percentile
+        p = (rank - 1/2) / n (a percentile on a boundary goes up). Scores never depend on
+        ``customer_id``. Ties can leave bins unequal or empty (most customers bought once: they
+        all get one F score); ``Scores.unequal`` names those metrics and ``Scores.edges`` gives
+        the actual ranges and sizes. A value every customer shares (a base of one customer)
+        gets the middle score: with nobody to compare with, it is neither high nor low.
+        ``"edges"``: your own bin edges per metric (``edges``). ``"highlow"``: 2 = high, 1 = low
+        against ``split``.
     bins
         Number of quantile scores (2–10).
     edges
@@ -330,20 +357,27 @@ def score_rfm(
     out = _sorted_by_id(table.copy())
     columns = dict(_METRIC_COLUMN, monetary="monetary" if monetary == "total" else "aov")
     rows: list[dict[str, Any]] = []
+    unequal: list[str] = []  # quantile scoring: metrics whose ties made the bins unequal
     if scoring == "quantile":
         if isinstance(bins, bool) or not isinstance(bins, int | np.integer):
             raise ConfigError(f"parameter 'bins' must be a whole number; got {bins!r}")
         check_range("bins", int(bins), low=2, high=10)
         bins = int(bins)
         rule = (
-            f"{bins} equal-count groups of customers ranked by value; equal values are ordered by "
-            "customer_id, so tied values can fall into neighbouring scores"
+            f"{bins} equal-count groups of customers ranked by value; customers with equal values "
+            "share their mid-rank and so their score (score = floor(p * bins) + 1 of the mid-rank "
+            "percentile p = (rank - 1/2) / n), so ties can make bins unequal; a value every "
+            "customer shares gets the middle score"
         )
+        untied = _untied_sizes(len(out), bins)
         for metric in METRICS:
             values = out[columns[metric]].to_numpy(dtype=float)
             oriented = -values if metric == "recency" else values
             scores = _quantile_scores(oriented, bins)
             out[_SCORE_COLUMN[metric]] = scores
+            sizes = np.bincount(scores, minlength=bins + 1)[1:]
+            if not np.array_equal(sizes, untied):
+                unequal.append(metric)
             frame = pd.DataFrame({"score": scores, "value": values})
             grouped = frame.groupby("score")["value"].agg(["min", "max", "size"])
             for score in range(1, bins + 1):
@@ -404,7 +438,13 @@ def score_rfm(
                 rows.append(_edge_row(metric, 2, ref, hi_v, n_high))
     out["fm_score"] = np.ceil((out["f_score"] + out["m_score"]) / 2).astype(np.int64)
     edges_df = pd.DataFrame(rows, columns=["metric", "score", "lower", "upper", "customers"])
-    return Scores(table=out, edges=edges_df, scoring=scoring, rule=rule)
+    return Scores(
+        table=out,
+        edges=edges_df,
+        scoring=scoring,
+        rule=rule,
+        unequal=tuple(unequal),
+    )
 
 
 def _edge_row(metric: str, score: int, lower: float, upper: float, customers: int) -> dict:

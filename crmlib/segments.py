@@ -29,6 +29,7 @@ import pandas as pd
 from crmlib.compat import renamed_keyword
 from crmlib.config import load_params, read_yaml, resolve_path
 from crmlib.data import PERSONAL_FIELDS, as_table, execute
+from crmlib.data.privacy import spreadsheet_safe
 from crmlib.errors import ConfigError, DataError
 from crmlib.rfm import SCORINGS, score_rfm
 
@@ -358,6 +359,9 @@ class Segmentation:
         The scoring used.
     rule
         The tie rule of the scoring.
+    unequal
+        Quantile scoring: the metrics whose bins ties made unequal (see
+        :class:`crmlib.rfm.Scores`); empty otherwise.
     """
 
     customers: pd.DataFrame
@@ -365,6 +369,7 @@ class Segmentation:
     scheme: Scheme
     scoring: str
     rule: str
+    unequal: tuple[str, ...] = ()
 
 
 def segment_rfm(
@@ -411,7 +416,12 @@ def segment_rfm(
     )
     segmented = assign_segments(scores.table, scheme=sch)
     return Segmentation(
-        customers=segmented, edges=scores.edges, scheme=sch, scoring=scoring, rule=scores.rule
+        customers=segmented,
+        edges=scores.edges,
+        scheme=sch,
+        scoring=scoring,
+        rule=scores.rule,
+        unequal=scores.unequal,
     )
 
 
@@ -499,12 +509,12 @@ def export_segments(
     written: list[Path] = []
     if path.suffix.lower() == ".csv":
         path.parent.mkdir(parents=True, exist_ok=True)
-        data.to_csv(path, index=False, encoding="utf-8")
+        spreadsheet_safe(data).to_csv(path, index=False, encoding="utf-8")
         written.append(path)
     else:
         path.mkdir(parents=True, exist_ok=True)
         for seg, part in data.groupby("segment", sort=True):
             target = path / f"{seg}.csv"
-            part.to_csv(target, index=False, encoding="utf-8")
+            spreadsheet_safe(part).to_csv(target, index=False, encoding="utf-8")
             written.append(target)
     return written

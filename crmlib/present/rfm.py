@@ -248,6 +248,9 @@ def headline_findings(segmentation: Segmentation, *, language: str = "en") -> st
 def scoring_note(segmentation: Segmentation, *, language: str = "en") -> str:
     """One markdown paragraph saying how scores were given and how ties were treated.
 
+    When ties made quantile bins unequal (``Segmentation.unequal``), the paragraph says so and
+    names the metrics; the bin table (``Segmentation.edges``) gives the actual sizes.
+
     Parameters
     ----------
     segmentation
@@ -258,7 +261,17 @@ def scoring_note(segmentation: Segmentation, *, language: str = "en") -> str:
     check_language(language)
     sch = segmentation.scheme
     key = f"rfm.scoring_{segmentation.scoring}"
-    return t(key, language, scheme=md_escape(sch.name[language]), levels=len(sch.levels))
+    note = t(key, language, scheme=md_escape(sch.name[language]), levels=len(sch.levels))
+    if segmentation.unequal:
+        names = [t(f"rfm.metric_list_{m}", language) for m in segmentation.unequal]
+        metrics = names[-1]
+        if len(names) > 1:
+            head = t("rfm.metric_list_sep", language).join(names[:-1])
+            metrics = head + t("rfm.metric_list_and", language) + metrics
+        note += (" " if language == "en" else "") + t(
+            "rfm.scoring_unequal", language, metrics=metrics
+        )
+    return note
 
 
 def value_matrix_findings(summary: pd.DataFrame, *, language: str = "en") -> str:

@@ -148,12 +148,139 @@ def test_quantile_scores_by_hand():
             "aov": money,
         }
     )
-    s = rfm.score_rfm(table, scoring="quantile", bins=5).table.set_index("customer_id")
+    scores = rfm.score_rfm(table, scoring="quantile", bins=5)
+    s = scores.table.set_index("customer_id")
+    # Monetary has no ties: value of rank k (1..10) has percentile p = (k - 1/2) / 10 and score
+    # floor(5p) + 1: ranks 1-2 (p .05, .15) -> 1, 3-4 -> 2, 5-6 -> 3, 7-8 -> 4, 9-10 -> 5.
     assert s["m_score"].tolist() == [2, 1, 5, 4, 1, 5, 2, 3, 4, 3]
-    # Ties broken by customer_id: recency 5 days (c00..c04) get the low scores 1,1,2,2,3;
-    # 1 day (c05..c09) 3,4,4,5,5.
-    assert s["r_score"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    assert s["f_score"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    # Equal values share a score, whatever their ids. Recency, oriented so recent ranks high:
+    #   5 days (c00..c04) hold ranks 1..5, mid-rank 3, p = 2.5/10 = .25, floor(1.25) + 1 = 2;
+    #   1 day  (c05..c09) hold ranks 6..10, mid-rank 8, p = 7.5/10 = .75, floor(3.75) + 1 = 4.
+    assert s["r_score"].tolist() == [2, 2, 2, 2, 2, 4, 4, 4, 4, 4]
+    # Frequency 1 for all ten: mid-rank 5.5, p = .5, floor(2.5) + 1 = 3 (the middle score).
+    assert s["f_score"].tolist() == [3] * 10
+    assert scores.unequal == ("recency", "frequency")
+    r = scores.edges[scores.edges["metric"] == "recency"].set_index("score")
+    assert r["customers"].tolist() == [0, 5, 0, 5, 0]
+    assert (r.loc[2, "lower"], r.loc[2, "upper"], r.loc[4, "lower"], r.loc[4, "upper"]) == (
+        5,
+        5,
+        1,
+        1,
+    )
+    assert r.loc[[1, 3, 5], ["lower", "upper"]].isna().all().all()
+    m = scores.edges[scores.edges["metric"] == "monetary"].set_index("score")
+    assert m["customers"].tolist() == [2] * 5
+    assert m[["lower", "upper"]].to_numpy().tolist() == [
+        [10, 20], [30, 40], [50, 60], [70, 80], [90, 100]
+    ]  # fmt: skip
+    # The same table under other ids gives every customer the same scores.
+    renamed = table.assign(customer_id=[f"z{9 - i}" for i in range(10)])
+    again = rfm.score_rfm(renamed, scoring="quantile", bins=5).table.set_index("customer_id")
+    back = again.rename(index={f"z{9 - i}": ids[i] for i in range(10)}).loc[ids]
+    score_cols = ["r_score", "f_score", "m_score"]
+    pd.testing.assert_frame_equal(back[score_cols], s[score_cols], check_names=False)
+
+
+def _identical(n, *, recency=29, orders=1, money=100.0, as_of="2024-03-01"):
+    return pd.DataFrame(
+        {
+            "customer_id": [f"id{i:02d}" for i in range(n)],
+            "recency_days": [recency] * n,
+            "frequency": [orders] * n,
+            "orders": [orders] * n,
+            "monetary": [money] * n,
+            "aov": [money / orders] * n,
+            "as_of": pd.Timestamp(as_of),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("scheme", "scoring", "cell", "name"),
+    [
+        # Ten alike: mid-rank 5.5 of 10, p = .5; five scores: floor(2.5) + 1 = 3, so R 3,
+        # FM ceil((3 + 3) / 2) = 3 -> en11 row R3, column 3: Potential Loyalist.
+        ("en11", None, "33", "Potential Loyalist"),
+        # cn8 by default: high/low against the mean (29 days, 1 order, 100); every value equals
+        # the mean and a value equal to the reference counts as high -> HHH.
+        ("cn8", None, "HHH", "重要价值客户"),
+        # cn8 by quantile (two scores): floor(2 * .5) + 1 = 2 = high on every metric -> HHH.
+        ("cn8", "quantile", "HHH", "重要价值客户"),
+    ],
+)
+def test_identical_customers_get_one_score_and_one_segment(scheme, scoring, cell, name):
+    seg = segments.segment_rfm(_identical(10), scheme=scheme, scoring=scoring)
+    c = seg.customers
+    assert c[["r_score", "f_score", "m_score", "cell", "segment"]].drop_duplicates().shape[0] == 1
+    assert c["cell"].iloc[0] == cell
+    lang = "zh" if scheme == "cn8" else "en"
+    names = seg.scheme.segments.set_index("segment")[f"name_{lang}"]
+    assert names[c["segment"].iloc[0]] == name
+    if seg.scoring == "quantile":
+        assert seg.unequal == ("recency", "frequency", "monetary")
+
+
+def test_a_single_customer_who_bought_on_as_of_is_not_lost():
+    tx = _tx([("solo", "1", "2024-03-05 10:00", 50.0)])
+    table = rfm.rfm_table(tx, as_of="2024-03-05")
+    assert table["recency_days"].tolist() == [0]
+    # A base of one: mid-rank 1 of 1, p = 1/2; five scores -> floor(2.5) + 1 = 3 on R, F and M,
+    # FM ceil((3 + 3) / 2) = 3 -> en11 R3/FM3: Potential Loyalist (the middle: no one to compare
+    # with). The old id-ordered ranks gave position 0 -> score 1 everywhere -> Lost.
+    en11 = segments.segment_rfm(table, scheme="en11")
+    names = en11.scheme.segments.set_index("segment")["name_en"]
+    solo = en11.customers.iloc[0]
+    assert (solo["r_score"], solo["f_score"], solo["m_score"]) == (3, 3, 3)
+    assert names[solo["segment"]] == "Potential Loyalist"
+    # Alone, the customer's values are the base's mean: equal counts as high -> 重要价值客户.
+    cn8 = segments.segment_rfm(table, scheme="cn8")
+    assert cn8.customers["cell"].tolist() == ["HHH"]
+    # By quantile with two scores: floor(2 * 1/2) + 1 = 2 = high.
+    assert segments.segment_rfm(table, scheme="cn8", scoring="quantile").customers[
+        "cell"
+    ].tolist() == ["HHH"]
+
+
+def _shop_400(seed=19):
+    """400 members drawn from few distinct values, so most values are shared by many."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    orders = rng.choice([1, 1, 1, 2, 2, 3, 5], n)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"m{i:03d}" for i in range(n)],
+            "recency_days": rng.choice([0, 3, 29, 29, 90, 200, 365], n),
+            "frequency": orders,
+            "orders": orders,
+            "monetary": orders * rng.choice([50.0, 100.0, 100.0, 250.0], n),
+            "aov": 0.0,
+            "as_of": pd.Timestamp("2024-03-01"),
+        }
+    ).assign(aov=lambda d: d["monetary"] / d["orders"])
+
+
+@pytest.mark.parametrize("scheme", ["en11", "cn8"])
+def test_relabelled_ids_keep_every_segment_in_a_400_member_shop(scheme):
+    shop = _shop_400()
+    rng = np.random.default_rng(7)
+    new_ids = rng.permutation([f"n{i:03d}" for i in range(len(shop))])
+    renamed = shop.assign(customer_id=new_ids)
+    before = segments.segment_rfm(shop, scheme=scheme, scoring="quantile").customers
+    after = segments.segment_rfm(renamed, scheme=scheme, scoring="quantile").customers
+    old_of = dict(zip(new_ids, shop["customer_id"], strict=True))
+    after = after.assign(customer_id=after["customer_id"].map(old_of)).set_index("customer_id")
+    before = before.set_index("customer_id")
+    cols = ["r_score", "f_score", "m_score", "segment"]
+    changed = (after.loc[before.index, cols] != before[cols]).any(axis=1).mean()
+    assert changed == 0.0
+    # Equal values share a score: one score per distinct recency, frequency and value.
+    for col, score in (
+        ("recency_days", "r_score"),
+        ("frequency", "f_score"),
+        ("monetary", "m_score"),
+    ):
+        assert before.groupby(col)[score].nunique().eq(1).all()
 
 
 def _one_timer_base(n=1000, seed=3):
@@ -175,25 +302,59 @@ def _one_timer_base(n=1000, seed=3):
 
 def test_quantile_scoring_survives_heavy_ties():
     table = _one_timer_base()
-    assert (table["frequency"] == 1).mean() == pytest.approx(0.8, abs=0.03)
+    n_once = int((table["frequency"] == 1).sum())
+    assert n_once / len(table) == pytest.approx(0.8, abs=0.03)
     with pytest.raises(ValueError):
         pd.qcut(table["frequency"], 5)  # the naive way fails on the ties
     scores = rfm.score_rfm(table, scoring="quantile", bins=5)
     s = scores.table
-    assert s["f_score"].value_counts().sort_index().tolist() == [200] * 5
-    # More orders never means a lower F score.
+    # Every one-order customer gets one F score: they hold ranks 1..n_once, mid-rank
+    # (n_once + 1) / 2, percentile n_once / 2 / 1000 (about .4), score floor(5 p) + 1.
+    once = s.loc[s["frequency"] == 1, "f_score"]
+    assert once.nunique() == 1
+    assert once.iloc[0] == (n_once * 5) // 2000 + 1
+    # More orders never means a lower F score, and each frequency has exactly one score.
     by_f = s.groupby("frequency")["f_score"].agg(["min", "max"]).sort_index()
-    assert (by_f["min"].to_numpy()[1:] >= by_f["max"].to_numpy()[:-1]).all()
-    # Plain pandas re-implementation: sort by id, rank(method="first"), equal-count bins.
-    ref = table.sort_values("customer_id").reset_index(drop=True)
-    pos = ref["frequency"].rank(method="first").astype(int) - 1
-    expected = pos * 5 // len(ref) + 1
-    got = s.set_index("customer_id").loc[ref["customer_id"], "f_score"].to_numpy()
+    assert (by_f["min"] == by_f["max"]).all()
+    assert by_f["min"].is_monotonic_increasing
+    # Plain pandas re-implementation, in the table's own (shuffled) order: mid-ranks
+    # (rank(method="average")), percentile (rank - 1/2) / n, score floor(5 p) + 1.
+    rank = table["frequency"].rank(method="average")
+    expected = np.floor((rank - 0.5) / len(table) * 5).astype(int) + 1
+    got = s.set_index("customer_id").loc[table["customer_id"], "f_score"].to_numpy()
     assert (got == expected.to_numpy()).all()
-    # The edges table shows one-order customers straddling scores 1-4.
+    # The edges table shows the actual sizes (unequal) and ranges that do not overlap.
+    assert "frequency" in scores.unequal
     edges = scores.edges[scores.edges["metric"] == "frequency"].set_index("score")
-    assert edges.loc[1, "upper"] == 1 and edges.loc[4, "lower"] == 1 and edges.loc[5, "upper"] > 1
     assert edges["customers"].sum() == 1000
+    assert edges.loc[once.iloc[0], "customers"] == n_once
+    filled = edges[edges["customers"] > 0]
+    assert (filled["lower"].to_numpy()[1:] > filled["upper"].to_numpy()[:-1]).all()
+    assert edges.loc[edges["customers"] == 0, ["lower", "upper"]].isna().all().all()
+    # Monetary has (almost) no ties: equal-count bins of 200 each.
+    assert s["m_score"].value_counts().sort_index().tolist() == [200] * 5
+
+
+def test_quantile_bins_without_ties_are_equal_count():
+    # Seven distinct values, five scores: rank k has p = (k - 1/2) / 7 and score floor(5 p) + 1:
+    # k=1 .36 -> 1; k=2 1.07 -> 2; k=3 1.79 -> 2; k=4 2.5 -> 3; k=5 3.21 -> 4; k=6 3.93 -> 4;
+    # k=7 4.64 -> 5. Sizes 1, 2, 1, 2, 1 are as equal as seven customers allow: not "unequal".
+    money = [70.0, 10.0, 50.0, 30.0, 20.0, 60.0, 40.0]
+    table = pd.DataFrame(
+        {
+            "customer_id": list("abcdefg"),
+            "recency_days": [7, 1, 5, 3, 2, 6, 4],
+            "frequency": [7, 1, 5, 3, 2, 6, 4],
+            "monetary": money,
+            "aov": money,
+        }
+    )
+    scores = rfm.score_rfm(table, scoring="quantile", bins=5)
+    s = scores.table.set_index("customer_id")
+    assert s["m_score"].to_dict() == {"a": 5, "b": 1, "c": 4, "d": 2, "e": 2, "f": 4, "g": 3}
+    # Recency runs the other way: 1 day is the most recent (rank 7 -> 5), 7 days rank 1 -> 1.
+    assert s["r_score"].to_dict() == {"a": 1, "b": 5, "c": 2, "d": 4, "e": 4, "f": 2, "g": 3}
+    assert scores.unequal == ()
 
 
 def test_custom_edges():
@@ -509,14 +670,21 @@ def test_demo_truth_recency_and_anonymous_share(demo_dir, demo_params, demo_trut
 
 
 def test_lines_that_cancel_out_net_to_exactly_zero():
-    # 14.54 + 22.70 + 12.12 - 49.36 is -7.1e-15 in floating point; the order nets to 0 and so
-    # counts as a (zero-value) purchase, the same whatever order the engine adds the lines in.
+    # 14.54 + 22.70 + 12.12 - 49.36 is -7.1e-15 in floating point; the order nets to exactly 0
+    # whatever order the engine adds the lines in. Its lines cancel out (a return), so it is no
+    # purchase (crmlib.data.orders): z's only purchase is order 3 (5.0), monetary 0 + 5 = 5.0.
     lines = [14.54, 22.70, 12.12, -49.36]
     assert sum(lines) != 0
-    tx = _tx([("z", "1", "2024-01-01", a) for a in lines] + [("y", "2", "2024-01-02", 5.0)])
+    tx = _tx(
+        [("z", "1", "2024-01-01", a) for a in lines]
+        + [("y", "2", "2024-01-02", 5.0), ("z", "3", "2024-01-02", 5.0)]
+    )
     table = rfm.rfm_table(tx).set_index("customer_id")
     assert table.loc["z", "orders"] == 1
-    assert table.loc["z", "monetary"] == 0.0
+    assert table.loc["z", "monetary"] == 5.0
+    assert table.loc["z", "first_purchase"] == pd.Timestamp("2024-01-02")
+    only_cancelled = rfm.rfm_table(tx[tx["order_id"] != "3"])
+    assert only_cancelled["customer_id"].tolist() == ["y"]
 
 
 TWO_GROUPS = {

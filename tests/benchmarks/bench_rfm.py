@@ -3,7 +3,7 @@
 Data: 1M customers / 10M order lines (``--quick``: 100k customers / 1M lines) generated with
 vectorised numpy, written to Parquet in a temporary folder. Both implementations compute the same
 thing from that file: RFM per customer as of the last transaction day (orders with a negative net
-value are returns, not purchases), 1-5 quantile scores on tie-broken ranks, FM = ceil((F+M)/2)
+value are returns, not purchases), 1-5 quantile scores on mid-ranks (equal values share a score), FM = ceil((F+M)/2)
 and the English 11-segment grid. Their scores and segments must be identical.
 
 Method: each implementation runs in a fresh Python subprocess (after its imports) so one does not
@@ -97,13 +97,13 @@ def run_pandas(src: str, out: str) -> float:
     df = pd.read_parquet(src, columns=["customer_id", "order_id", "ordered_at", "amount"])
     as_of = df["ordered_at"].max().normalize()
     df = df[df["customer_id"].notna() & (df["customer_id"].str.strip() != "")]
-    orders = df.groupby(["customer_id", "order_id"], sort=False).agg(
-        amount=("amount", "sum"), ordered_at=("ordered_at", "min")
+    orders = df.assign(returned=df["amount"] < 0).groupby(["customer_id", "order_id"], sort=False).agg(
+        amount=("amount", "sum"), ordered_at=("ordered_at", "min"), returned=("returned", "any")
     )
     orders = orders.reset_index()
     orders["amount"] = orders["amount"].round(6)  # as crmlib: lines that cancel out net to 0
     monetary = orders.groupby("customer_id")["amount"].sum()
-    bought = orders[orders["amount"] >= 0]
+    bought = orders[(orders["amount"] > 0) | ((orders["amount"] == 0) & ~orders["returned"])]
     per = bought.groupby("customer_id").agg(
         orders=("order_id", "size"), last_purchase=("ordered_at", "max")
     )
@@ -113,8 +113,9 @@ def run_pandas(src: str, out: str) -> float:
     n = len(per)
     scores = {}
     for name, values in (("r", -recency), ("f", per["orders"]), ("m", per["monetary"])):
-        pos = values.rank(method="first").to_numpy(dtype=np.int64) - 1
-        scores[name] = pos * 5 // n + 1
+        # mid-ranks: equal values share a score; score = floor(5 (rank - 1/2) / n) + 1
+        twice = (2 * values.rank(method="average")).to_numpy(dtype=np.int64)
+        scores[name] = (twice - 1) * 5 // (2 * n) + 1
     result = pd.DataFrame(
         {
             "customer_id": per.index.to_numpy(),

@@ -195,3 +195,40 @@ def test_names_from_the_users_yaml_cannot_inject_markup(tmp_path):
             assert HOSTILE[0] in visible[what] and HOSTILE[1] in visible[what], what
         assert mine["name"][language] in visible["scoring"]
         assert any(name in visible["headline"] for name in HOSTILE)
+
+
+def _tied_base():
+    # Ten customers: recency 29 days (five) or 3 days (five), all one order, monetary 10..100
+    # (no ties). Recency and frequency have ties, monetary has none.
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(10)],
+            "recency_days": [29] * 5 + [3] * 5,
+            "frequency": [1] * 10,
+            "orders": [1] * 10,
+            "monetary": [10.0 * (i + 1) for i in range(10)],
+            "aov": [10.0 * (i + 1) for i in range(10)],
+            "as_of": pd.Timestamp("2024-03-01"),
+        }
+    )
+
+
+def test_scoring_note_says_when_ties_make_bins_unequal():
+    seg = segments.segment_rfm(_tied_base(), scheme="en11")
+    # Recency: 29 days hold ranks 1-5 (mid-rank 3, p .25 -> score 2), 3 days ranks 6-10
+    # (p .75 -> 4): sizes 0, 5, 0, 5, 0 instead of 2 each. Frequency: all ten at score 3.
+    assert seg.unequal == ("recency", "frequency")
+    en = present_rfm.scoring_note(seg, language="en")
+    zh = present_rfm.scoring_note(seg, language="zh")
+    assert "share one rank" in en and "共用一个排名" in zh
+    assert "not equal-sized for recency and frequency;" in en
+    assert "最近消费和消费频率的各组人数并不相等" in zh
+    assert "customer ID" not in en and "会员ID" not in zh  # ids never order the ranks
+    # Without ties the note says nothing about unequal groups.
+    distinct = _tied_base().assign(recency_days=range(10), frequency=range(1, 11))
+    plain = segments.segment_rfm(distinct, scheme="en11")
+    assert plain.unequal == ()
+    assert "equal-sized for" not in present_rfm.scoring_note(plain, language="en")
+    assert "人数并不相等" not in present_rfm.scoring_note(plain, language="zh")
+    # Nor for high/low scoring, whose two groups are never meant to be equal.
+    assert segments.segment_rfm(_tied_base(), scheme="cn8").unequal == ()
