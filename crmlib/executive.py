@@ -413,8 +413,9 @@ def executive_summary(
     as_of
         Analysis date (ISO); empty means the last transaction date.
     period
-        KPI period: ``"month"``, ``"quarter"`` or ``"year"`` (segment movements use months for
-        ``"month"`` and quarters otherwise).
+        KPI period: ``"month"``, ``"quarter"`` or ``"year"``; the KPIs report the last complete
+        one on or before ``as_of``. Segment movements compare the stages at the end of that
+        period with the end of the month (``"month"``) or quarter (otherwise) before it.
     response_days
         Campaign response window.
     lookback_days, top_share, min_drop
@@ -441,7 +442,10 @@ def executive_summary(
                                  response_days=response_days, clv=scores)  # fmt: skip
     bench = compare_benchmarks(comparison)
     status = benchmark_status(bench)
-    movements = segment_movements(tx, as_of=day, period="month" if period == "month" else "quarter")
+    # the lifecycle movements of the period the KPIs report (its end against the period before),
+    # not of the running days after it
+    movements = segment_movements(tx, as_of=comparison.attrs["period"].end,
+                                  period="month" if period == "month" else "quarter")  # fmt: skip
     response = best = None
     if tabs.get("campaigns") is not None and tabs.get("campaign_members") is not None:
         response = cp.campaign_response(tabs["campaigns"], tabs["campaign_members"], tx,

@@ -24,6 +24,7 @@ from crmlib import campaigns as cp
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, load_params
 from crmlib.data import as_table, execute, resolve_as_of
+from crmlib.data.orders import orders as order_table
 from crmlib.errors import ConfigError
 
 __all__ = [
@@ -139,11 +140,19 @@ def load_kpis(
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Period:
-    """A reporting period: first and last day (inclusive) and its label."""
+    """A reporting period: first and last day (inclusive), its calendar label (``2025-02``,
+    ``2025Q1``, ``2025``) and whether it covers the whole calendar period (``complete``); a
+    period that does not ends after :attr:`days` days."""
 
     start: pd.Timestamp
     end: pd.Timestamp
     label: str
+    complete: bool = True
+
+    @property
+    def days(self) -> int:
+        """Number of days from ``start`` to ``end``, both included."""
+        return int((self.end - self.start).days) + 1
 
 
 def period_bounds(as_of: Any, *, period: str = "month", complete: bool = True) -> Period:
@@ -157,27 +166,48 @@ def period_bounds(as_of: Any, *, period: str = "month", complete: bool = True) -
         ``"month"``, ``"quarter"`` or ``"year"``.
     complete
         The last calendar period that ends on or before ``as_of``; otherwise the period
-        holding ``as_of``, cut at ``as_of``.
+        holding ``as_of``, cut at ``as_of`` (``complete`` is then False unless ``as_of`` is
+        its last day).
     """
     check_choice("period", period, PERIODS)
     day = pd.Timestamp(as_of).normalize()
     p = pd.Period(day, freq=_FREQ[period])
     if complete and day < p.end_time.normalize():
         p = p - 1
-    end = min(p.end_time.normalize(), day)
-    return Period(p.start_time.normalize(), end, str(p))
+    full_end = p.end_time.normalize()
+    end = min(full_end, day)
+    return Period(p.start_time.normalize(), end, str(p), complete=bool(end == full_end))
 
 
 def shift(period: Period, *, kind: str, unit: str) -> Period:
     """The previous period (``kind="previous"``) or the same period a year earlier
-    (``kind="last_year"``), as long as ``period`` (a running period stays cut)."""
+    (``kind="last_year"``) to compare ``period`` with.
+
+    A complete period compares with the whole earlier period (February 2025 with all 31 days
+    of January and all 29 days of February 2024). A running period compares with the same
+    number of days from the start of the earlier period (1-20 February with 1-20 January),
+    never past that period's end; the result's ``complete`` says which.
+
+    Parameters
+    ----------
+    period
+        The period (:func:`period_bounds`); whether it is complete is read from its dates.
+    kind
+        ``"previous"`` or ``"last_year"``.
+    unit
+        ``"month"``, ``"quarter"`` or ``"year"``: the kind of calendar period ``period`` is.
+    """
     check_choice("kind", kind, ("previous", "last_year"))
+    check_choice("unit", unit, PERIODS)
     p = pd.Period(period.start, freq=_FREQ[unit])
     q = p - 1 if kind == "previous" else pd.Period(period.start - pd.DateOffset(years=1),
                                                     freq=_FREQ[unit])  # fmt: skip
-    length = period.end - period.start
-    end = min(q.end_time.normalize(), q.start_time.normalize() + length)
-    return Period(q.start_time.normalize(), end, str(q))
+    start, full_end = q.start_time.normalize(), q.end_time.normalize()
+    if period.end >= p.end_time.normalize():
+        end = full_end
+    else:
+        end = min(full_end, start + (period.end - period.start))
+    return Period(start, end, str(q), complete=bool(end == full_end))
 
 
 def _ts(day: pd.Timestamp) -> Any:
@@ -230,19 +260,26 @@ def kpi_values(
     y1 = e1 - pd.DateOffset(years=1)
     y2 = e1 - pd.DateOffset(years=2)
     tx = tx.filter(tx.ordered_at < _ts(e1))
-    purchase = tx.amount.isnull() | (tx.amount >= 0)
-    tx = tx.mutate(purchase=purchase, member=tx.customer_id.notnull())
+    # orders and purchases as every analysis counts them (crmlib.data.orders): an order whose
+    # lines cancel out (+80/-80) is no purchase
+    od = order_table(tx, as_of=e, identified=False)
+    od = od.mutate(member=od.customer_id.notnull())
+    tx = tx.mutate(member=tx.customer_id.notnull())
     inp = tx.filter(tx.ordered_at >= _ts(s))
+    bought = od.filter(od.purchase & (od.ordered_at >= _ts(s)))
     agg = execute(
         inp.aggregate(
             revenue=inp.amount.sum(),
             member_revenue=inp.amount.sum(where=inp.member),
-            orders=inp.order_id.nunique(where=inp.purchase),
-            member_orders=inp.order_id.nunique(where=inp.purchase & inp.member),
-            active=inp.customer_id.nunique(where=inp.purchase & inp.member),
+        ).cross_join(
+            bought.aggregate(
+                orders=bought.count(),
+                member_orders=bought.count(where=bought.member),
+                active=bought.customer_id.nunique(where=bought.member),
+            )
         )
     ).iloc[0]
-    mem = tx.filter(tx.member & tx.purchase)
+    mem = od.filter(od.member & od.purchase)
     per = mem.group_by("customer_id").aggregate(
         first=mem.ordered_at.min(),
         in_prev=((mem.ordered_at >= _ts(y2)) & (mem.ordered_at < _ts(y1))).any(),
@@ -295,29 +332,32 @@ def kpi_values(
     out["churn_rate"] = (
         1.0 - out["retention_rate"] if np.isfinite(out["retention_rate"]) else np.nan
     )
-    # campaigns: members sent in the trailing year
+    # campaigns: target members sent in the trailing year; response and coupons only where the
+    # member's window has closed by the period end (sent_at + response_days <= end), as
+    # ``complete`` in crmlib.campaigns; clicks against every recipient sent in the year
     out.update(campaign_response_rate=np.nan, coupon_redemption=np.nan, message_click_rate=np.nan)
     if tabs.get("campaign_members") is not None:
         if responses is None:
             responses = cp.member_responses(
                 tabs["campaign_members"], tabs["transactions"], campaigns=tabs.get("campaigns"),
-                response_days=response_days,
+                response_days=response_days, as_of=e,
             )  # fmt: skip
         sent = responses["sent_at"]
         window_end = e1 - pd.Timedelta(days=float(response_days))
-        r = responses[(sent >= y1) & (sent < window_end) & (responses["group"] == "target")]
+        target = (sent >= y1) & (sent < e1) & (responses["group"] == "target")
+        r = responses[target & (sent <= window_end)]
         if len(r):
             out["campaign_response_rate"] = float(r["responded"].mean())
             out["coupon_redemption"] = float(r["coupon_orders"].sum() / len(r))
-            if tabs.get("touchpoints") is not None:
-                tp = as_table(tabs["touchpoints"], table="touchpoints")
-                clicks = tp.filter(
-                    (tp.kind == "message_click") & (tp.occurred_at >= _ts(y1))
-                    & (tp.occurred_at < _ts(e1))
-                )  # fmt: skip
-                n_clicks = int(execute(clicks.aggregate(n=clicks.count()))["n"].iloc[0])
-                all_sent = responses[(sent >= y1) & (sent < e1) & (responses["group"] == "target")]
-                out["message_click_rate"] = ratio(n_clicks, len(all_sent))
+        n_sent = int(target.sum())
+        if n_sent and tabs.get("touchpoints") is not None:
+            tp = as_table(tabs["touchpoints"], table="touchpoints")
+            clicks = tp.filter(
+                (tp.kind == "message_click") & (tp.occurred_at >= _ts(y1))
+                & (tp.occurred_at < _ts(e1))
+            )  # fmt: skip
+            n_clicks = int(execute(clicks.aggregate(n=clicks.count()))["n"].iloc[0])
+            out["message_click_rate"] = ratio(n_clicks, n_sent)
     out["cart_abandonment"] = np.nan
     if tabs.get("events") is not None:
         ev = as_table(tabs["events"], table="events")
@@ -451,7 +491,9 @@ def compare_periods(
         relative_change_last_year, vs_last_year``; ``vs_*`` is good / bad / flat / neutral /
         n/a. Changes are absolute (share points for shares); relative changes are
         change / |earlier value|. ``attrs`` hold the three periods (``period``, ``previous``,
-        ``last_year``: :class:`Period`) and ``unit``.
+        ``last_year``: :class:`Period`) and ``unit``. A complete period is compared with the
+        whole earlier periods; a running one (``complete=False``, ``as_of`` before the period's
+        last day) with their same first days (:func:`shift`), and their ``complete`` is False.
     """
     params = renamed_keyword("compare_periods", kwargs, "kpis", "params", params)
     if kwargs:
@@ -466,7 +508,7 @@ def compare_periods(
     if tabs.get("campaign_members") is not None:
         responses = cp.member_responses(
             tabs["campaign_members"], tabs["transactions"], campaigns=tabs.get("campaigns"),
-            response_days=response_days,
+            response_days=response_days, as_of=day,
         )  # fmt: skip
     values = {
         name: kpi_values(data, period=p, response_days=response_days,

@@ -15,7 +15,13 @@ from matplotlib.patches import FancyBboxPatch
 
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
-from crmlib.present.benchmark import change_text, format_value, kpi_formats, kpi_name
+from crmlib.present.benchmark import (
+    change_text,
+    format_value,
+    kpi_formats,
+    kpi_name,
+    period_label,
+)
 from crmlib.present.executive import HEADLINE_KPIS
 
 if TYPE_CHECKING:
@@ -63,7 +69,7 @@ def kpi_tiles_chart(
         ax.text(x + 0.45, y + 0.15, f"{change} {t('summary.chart_yoy', language)}"
                 if change != "–" else "–", ha="center", va="center", fontsize=8.5,
                 color=edge)  # fmt: skip
-    period = summary.comparison.attrs["period"].label
+    period = period_label(summary.comparison.attrs["period"], language=language)
     ax.set_title(t("summary.chart_tiles", language, period=period))
     return ax
 

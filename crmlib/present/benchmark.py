@@ -18,7 +18,7 @@ import pandas as pd
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice
 from crmlib.i18n import check_language, labels, t
-from crmlib.kpis import FORMATS, load_kpis
+from crmlib.kpis import FORMATS, Period, load_kpis
 from crmlib.present import page
 from crmlib.present.format import MISSING, money, percent, pp
 
@@ -33,6 +33,7 @@ __all__ = [
     "format_value",
     "kpi_formats",
     "kpi_name",
+    "period_label",
     "report_title",
     "section",
     "short_source",
@@ -100,6 +101,26 @@ def change_text(row: Mapping[str, Any], *, which: str, fmt: str, language: str =
         amount = pp(rel, digits=1, sign=True) + "%" if np.isfinite(rel) else MISSING
     mark = {"good": " ✓", "bad": " ✗"}.get(verdict, "")
     return f"{arrow} {amount}{mark}"
+
+
+def period_label(period: Period | None, *, language: str = "en") -> str:
+    """The label of a reporting period: ``2025-02`` when it is complete, ``2025-02 (days 1–20)``
+    when it stops before the calendar period's end ("" for None).
+
+    Parameters
+    ----------
+    period
+        A :class:`crmlib.kpis.Period` (``comparison.attrs["period"]``, ``["previous"]``,
+        ``["last_year"]`` of :func:`crmlib.kpis.compare_periods`).
+    language
+        ``"en"`` or ``"zh"``.
+    """
+    check_language(language)
+    if period is None:
+        return ""
+    if getattr(period, "complete", True):
+        return period.label
+    return t("benchmark.period_partial", language, label=period.label, days=period.days)
 
 
 def kpi_name(kpi: str, *, language: str = "en") -> str:
@@ -313,7 +334,7 @@ def findings(comparison: pd.DataFrame, bench: pd.DataFrame, *, language: str = "
         t(
             "benchmark.f_period",
             language,
-            period=p.label if p else "",
+            period=period_label(p, language=language),
             good=len(good),
             bad=len(bad),
         )
@@ -357,6 +378,7 @@ def report_title(comparison: pd.DataFrame, *, language: str = "en") -> str:
     """
     p, prev, ly = (comparison.attrs.get(k) for k in ("period", "previous", "last_year"))
     return page.title(
-        "benchmark.nb_title", "benchmark.nb_subtitle", language=language, period=p.label,
-        previous=prev.label, last_year=ly.label, start=p.start.date(), end=p.end.date(),
+        "benchmark.nb_title", "benchmark.nb_subtitle", language=language,
+        period=period_label(p, language=language), previous=period_label(prev, language=language),
+        last_year=period_label(ly, language=language), start=p.start.date(), end=p.end.date(),
     )  # fmt: skip

@@ -19,7 +19,7 @@ from crmlib.errors import ConfigError
 from crmlib.executive import PLACEHOLDER, Summary, recommend
 from crmlib.i18n import check_language, has, t
 from crmlib.present import page
-from crmlib.present.benchmark import comparison_table, format_value
+from crmlib.present.benchmark import comparison_table, format_value, period_label
 from crmlib.present.format import MISSING, number, pp, times
 
 __all__ = [
@@ -167,7 +167,8 @@ def title(summary: Summary, *, language: str = "en") -> str:
     """Markdown title with the period and the data date."""
     p = summary.comparison.attrs["period"]
     return page.title(
-        "summary.title", "summary.subtitle", language=language, period=p.label,
+        "summary.title", "summary.subtitle", language=language,
+        period=period_label(p, language=language),
         as_of=summary.as_of.date(),
     )  # fmt: skip
 
@@ -244,7 +245,7 @@ def findings(summary: Summary, *, language: str = "en") -> str:
             for s in mm.index if s in _FINDING_STAGES
         ]  # fmt: skip
         lines.append(t("summary.f_stages", language, period=m.attrs.get("current", ""),
-                       parts="; ".join(parts)))  # fmt: skip
+                       previous=m.attrs.get("previous", ""), parts="; ".join(parts)))  # fmt: skip
     if summary.at_risk is not None:
         s = summary.at_risk.attrs["summary"]
         lines.append(

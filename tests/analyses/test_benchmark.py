@@ -195,3 +195,83 @@ def test_old_names_and_keywords_still_work_and_warn():
         out = bm.compare_benchmarks(pd.DataFrame({"kpi": ["aov"], "value": [1.0]}),
                                     kpis=kpis.load_kpis())  # fmt: skip
     assert len(out) == len(bm.load_benchmarks())
+
+
+def _daily(first: str, last: str, amount: float = 100.0) -> pd.DataFrame:
+    """One order of ``amount`` by one customer every day from ``first`` to ``last``."""
+    days = pd.date_range(first, last, freq="D")
+    return pd.DataFrame({"customer_id": "a", "order_id": [f"o{i}" for i in range(len(days))],
+                         "ordered_at": days, "amount": amount})  # fmt: skip
+
+
+def test_complete_periods_compare_with_complete_periods():
+    # 100 a day from 2024-01-01 to 2025-02-28; the last complete month as of 2025-02-28 is Feb
+    tx = _daily("2024-01-01", "2025-02-28")
+    comp = kpis.compare_periods(tx, as_of="2025-02-28", period="month")
+    prev, ly = comp.attrs["previous"], comp.attrs["last_year"]
+    assert (prev.start, prev.end, prev.label) == (pd.Timestamp("2025-01-01"),
+                                                  pd.Timestamp("2025-01-31"), "2025-01")  # fmt: skip
+    assert (ly.start, ly.end, ly.label) == (pd.Timestamp("2024-02-01"),
+                                            pd.Timestamp("2024-02-29"), "2024-02")  # fmt: skip
+    assert prev.complete and ly.complete
+    revenue = comp.set_index("kpi").loc["revenue"]
+    assert revenue["value"] == pytest.approx(2800.0)  # 28 days x 100
+    assert revenue["previous"] == pytest.approx(3100.0)  # January: 31 days x 100
+    assert revenue["last_year"] == pytest.approx(2900.0)  # February 2024: 29 days x 100
+    # -300 / 3,100 = -9.7% and -100 / 2,900 = -3.4%, both beyond the 1% flat tolerance
+    assert revenue["relative_change_previous"] == pytest.approx(-300 / 3100)
+    assert revenue["relative_change_last_year"] == pytest.approx(-100 / 2900)
+    assert (revenue["vs_previous"], revenue["vs_last_year"]) == ("bad", "bad")
+
+
+def test_a_complete_quarter_compares_with_the_whole_previous_quarter():
+    tx = _daily("2024-01-01", "2025-03-31")
+    comp = kpis.compare_periods(tx, as_of="2025-03-31", period="quarter")
+    prev = comp.attrs["previous"]
+    assert (prev.start, prev.end, prev.label) == (pd.Timestamp("2024-10-01"),
+                                                  pd.Timestamp("2024-12-31"), "2024Q4")  # fmt: skip
+    revenue = comp.set_index("kpi").loc["revenue"]
+    assert revenue["value"] == pytest.approx(9000.0)  # 2025Q1: 31 + 28 + 31 = 90 days x 100
+    assert revenue["previous"] == pytest.approx(9200.0)  # 2024Q4: 31 + 30 + 31 = 92 days x 100
+    assert revenue["last_year"] == pytest.approx(9100.0)  # 2024Q1: 31 + 29 + 31 = 91 days x 100
+
+
+def test_a_running_period_compares_with_the_same_elapsed_days():
+    tx = _daily("2024-01-01", "2025-02-20")
+    comp = kpis.compare_periods(tx, as_of="2025-02-20", period="month", complete=False)
+    cur, prev, ly = (comp.attrs[k] for k in ("period", "previous", "last_year"))
+    assert (cur.start, cur.end, cur.complete, cur.days) == (
+        pd.Timestamp("2025-02-01"),
+        pd.Timestamp("2025-02-20"),
+        False,
+        20,
+    )
+    # days 1-20 of January 2025 and of February 2024
+    assert (prev.start, prev.end, prev.complete, prev.days) == (
+        pd.Timestamp("2025-01-01"),
+        pd.Timestamp("2025-01-20"),
+        False,
+        20,
+    )
+    assert (ly.start, ly.end, ly.complete, ly.days) == (
+        pd.Timestamp("2024-02-01"),
+        pd.Timestamp("2024-02-20"),
+        False,
+        20,
+    )
+    revenue = comp.set_index("kpi").loc["revenue"]
+    # 20 days x 100 in each period: no change
+    assert (revenue["value"], revenue["previous"], revenue["last_year"]) == (2000.0, 2000.0, 2000.0)
+    assert (revenue["vs_previous"], revenue["vs_last_year"]) == ("flat", "flat")
+    # a running quarter: 2025-01-01 to 2025-02-20 is 31 + 20 = 51 days; 2024Q4 days 1-51 end on
+    # 2024-10-01 + 50 days = 2024-11-20
+    q = kpis.shift(kpis.period_bounds("2025-02-20", period="quarter", complete=False),
+                   kind="previous", unit="quarter")  # fmt: skip
+    assert (q.start, q.end, q.days, q.complete) == (pd.Timestamp("2024-10-01"),
+                                                    pd.Timestamp("2024-11-20"), 51, False)  # fmt: skip
+    # a running period longer than the earlier one stops at that period's end: March 1-30 (30
+    # days) against all of February 2025 (28 days)
+    march = kpis.period_bounds("2025-03-30", period="month", complete=False)
+    feb = kpis.shift(march, kind="previous", unit="month")
+    assert (feb.start, feb.end, feb.complete) == (pd.Timestamp("2025-02-01"),
+                                                  pd.Timestamp("2025-02-28"), True)  # fmt: skip

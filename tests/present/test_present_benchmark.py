@@ -127,3 +127,22 @@ def test_names_and_sources_from_the_yaml_cannot_inject_markup():
 def test_old_names_in_crmlib_benchmark_still_work_and_warn():
     with pytest.warns(DeprecationWarning, match="crmlib.present.benchmark.kpi_name"):
         assert benchmark.kpi_name("aov", language="zh") == words.kpi_name("aov", language="zh")
+
+
+def test_a_running_period_and_its_comparisons_say_how_many_days_they_cover():
+    # 1-20 February 2025 against 1-20 January 2025 and 1-20 February 2024
+    days = pd.date_range("2024-01-01", "2025-02-20", freq="D")
+    tx = pd.DataFrame({"customer_id": "a", "order_id": [str(i) for i in range(len(days))],
+                       "ordered_at": days, "amount": 100.0})  # fmt: skip
+    comparison = kpis.compare_periods(tx, as_of="2025-02-20", period="month", complete=False)
+    en = words.report_title(comparison, language="en")
+    assert "2025-02 (days 1–20)" in en and "2025-01 (days 1–20)" in en
+    assert "2024-02 (days 1–20)" in en
+    zh = words.report_title(comparison, language="zh")
+    assert "2025-01（第 1–20 天）" in zh and "2024-02（第 1–20 天）" in zh
+    bench = benchmark.compare_benchmarks(comparison)
+    assert "Period 2025-02 (days 1–20):" in words.findings(comparison, bench, language="en")
+    # a complete month keeps its plain label, and so do its whole earlier periods
+    full = kpis.compare_periods(tx, as_of="2025-01-31", period="month")
+    assert words.period_label(full.attrs["previous"], language="zh") == "2024-12"
+    assert "compared with 2024-12 and 2024-01." in words.report_title(full)

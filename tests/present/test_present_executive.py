@@ -133,3 +133,22 @@ def test_old_names_in_crmlib_summary_still_work_and_warn():
         assert summary.HEADLINE_KPIS == words.HEADLINE_KPIS
     with pytest.warns(DeprecationWarning, match="crmlib.present.executive.section"):
         assert summary.section("kpis", language="zh") == words.section("kpis", language="zh")
+
+
+def test_findings_name_the_periods_the_lifecycle_moved_between():
+    movements = pd.DataFrame({"stage": ["new", "active", "at_risk", "reactivated", "churned"],
+                              "previous": [3, 10, 2, 0, 1], "current": [1, 8, 5, 1, 1]})  # fmt: skip
+    movements["change"] = movements["current"] - movements["previous"]
+    movements.attrs.update(previous="2024Q1", current="2024Q2")
+    s = _summary({}, [], movements=movements)
+    en = words.findings(s, language="en")
+    # active 8 (10 -> 8: -2), at risk 5 (+3), reactivated 1 (+1), churned 1 (+0)
+    assert "Lifecycle (2024Q2, change on 2024Q1):" in en
+    assert "(-2)" in en and "(+3)" in en
+    assert "（2024Q2，较 2024Q1 变化）" in words.findings(s, language="zh")
+    # a running period is labelled with the days it covers
+    running = ex.Summary(**{**s.__dict__, "comparison": _comparison()})
+    running.comparison.attrs["period"] = type(
+        "P", (), {"label": "2024-07", "complete": False, "days": 3}
+    )()
+    assert "2024-07 (days 1–3)" in words.title(running, language="en")
