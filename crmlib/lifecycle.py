@@ -28,7 +28,6 @@ revenue decomposition in :mod:`crmlib.trends`, the findings text in
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,8 @@ import pandas as pd
 
 from crmlib.compat import moved, renamed_keyword
 from crmlib.config import check_choice, check_range, load_params, merge
-from crmlib.data import as_table, connection, resolve_as_of
+from crmlib.data import as_table, resolve_as_of
+from crmlib.data.engine import temporary
 from crmlib.errors import ConfigError, DataError
 from crmlib.periods import (
     PERIODS,
@@ -305,15 +305,10 @@ def customer_stages(
     freq = PERIODS[cfg["period"]]
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
-    # the orders are read twice below: materialise them once in the database
-    con = connection()
-    temp_name = f"crm_lifecycle_orders_{uuid.uuid4().hex}"
-    orders = con.create_table(temp_name, identified_orders(transactions, as_of=as_of_ts), temp=True)
-    try:
+    # the orders are read twice below: materialise them once on the engine that holds them
+    with temporary(identified_orders(transactions, as_of=as_of_ts)) as orders:
         cp = customer_periods(orders, freq=freq)
         days = purchase_days(orders, own_median=cfg["rule"] == "own_gap")
-    finally:
-        con.raw_sql(f'DROP TABLE IF EXISTS "{temp_name}"')
     cp = cp[cp["orders"] > 0]
     columns = [
         "customer_id",

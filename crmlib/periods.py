@@ -2,10 +2,12 @@
 
 Definitions used by every analysis built on these helpers:
 
-* Only identified customers count (an empty ``customer_id`` is an anonymous sale, left out).
-* An *order* is a distinct ``order_id`` of a customer; it is a *purchase* when its net amount is
-  positive (a pure return is no purchase). Revenue is the net amount of every line, returns
-  included.
+* Only identified customers count (an empty ``customer_id`` is an anonymous sale, left out;
+  :func:`crmlib.data.as_table` applies the loader's rule).
+* Orders and purchases are those of :mod:`crmlib.data.orders`, shared by every analysis: an
+  order is a purchase when its net amount is positive, or zero without a return (a free
+  order); an order whose lines cancel (+80/−80) or a pure return is no purchase. Revenue is the
+  net amount of every line, returns included.
 * A *purchase day* is a distinct calendar day with at least one purchase; the gap of a purchase
   day is the number of days since the customer's previous purchase day.
 * Periods are pandas Periods of a month (``"M"``) or a quarter (``"Q"``).
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.data import as_table, execute
+from crmlib.data.orders import orders as _orders
 from crmlib.errors import ConfigError
 
 __all__ = [
@@ -47,7 +50,7 @@ PERIODS_PER_YEAR: dict[str, int] = {"M": 12, "Q": 4}
 
 
 def identified_lines(transactions: Any) -> ir.Table:
-    """Transaction lines of identified customers, with ``customer_id`` stripped of blanks.
+    """Transaction lines of identified customers.
 
     Parameters
     ----------
@@ -57,11 +60,11 @@ def identified_lines(transactions: Any) -> ir.Table:
     Returns
     -------
     ibis.expr.types.Table
-        The lines whose ``customer_id`` is neither missing nor empty.
+        The lines with a ``customer_id`` (:func:`crmlib.data.as_table` has made blank and
+        anonymous ids NULL and trimmed the rest).
     """
     tbl = as_table(transactions)
-    cid = tbl.customer_id.strip()
-    return tbl.filter(tbl.customer_id.notnull() & (cid != "")).mutate(customer_id=cid)
+    return tbl.filter(tbl.customer_id.notnull())
 
 
 def identified_orders(transactions: Any, *, as_of: pd.Timestamp) -> ir.Table:
@@ -72,20 +75,16 @@ def identified_orders(transactions: Any, *, as_of: pd.Timestamp) -> ir.Table:
     transactions
         Canonical transactions.
     as_of
-        Analysis date; orders of later days are left out.
+        Analysis date; lines of later days are left out.
 
     Returns
     -------
     ibis.expr.types.Table
-        ``customer_id``, ``order_id``, ``ordered_at`` (first line of the order), ``amount`` (net),
-        ``day`` (date of ``ordered_at``) and ``purchase`` (net amount positive).
+        :func:`crmlib.data.orders.orders`: ``customer_id``, ``order_id``, ``ordered_at`` (first
+        line of the order), ``amount`` (net), ``returned``, ``day`` (date of ``ordered_at``) and
+        ``purchase`` (the shared definition of a purchase).
     """
-    tbl = identified_lines(transactions)
-    tbl = tbl.filter(tbl.ordered_at.notnull() & (tbl.ordered_at.date() <= as_of.date()))
-    orders = tbl.group_by(["customer_id", "order_id"]).aggregate(
-        ordered_at=tbl.ordered_at.min(), amount=tbl.amount.sum()
-    )
-    return orders.mutate(day=orders.ordered_at.date(), purchase=orders.amount.fill_null(0) > 0)
+    return _orders(transactions, as_of=as_of)
 
 
 def period_of(days: pd.Series, *, freq: str) -> pd.Series:

@@ -4,8 +4,10 @@ Scope: sales to identified customers (anonymous sales are left out; see :mod:`cr
 so that revenue = customers × orders per customer × average order value
 holds exactly in every period:
 
-* ``customers`` — customers with at least one order (positive net amount) in the period;
-* ``orders`` — those orders; ``orders_per_customer`` = orders / customers;
+* ``customers`` — customers with at least one purchase in the period (an order with a positive
+  net amount, or a free one; see :mod:`crmlib.data.orders`, the definition every analysis
+  shares);
+* ``orders`` — those purchases; ``orders_per_customer`` = orders / customers;
 * ``revenue`` — net amount of every line, returns included; ``aov`` = revenue / orders.
 
 :func:`decompose_revenue` splits the change in revenue between two periods into the contributions

@@ -3,8 +3,10 @@
 Conventions (Fader, Hardie & Lee 2005 on CDNOW; REFERENCES.md):
 
 - a customer's purchases on one calendar day are merged into one purchase worth the day's net
-  amount; a day counts as a purchase day when it holds at least one line with ``amount >= 0``
-  (a day of returns only is not a purchase); anonymous sales (empty ``customer_id``) are left out;
+  amount; a day counts as a purchase day when at least one purchase (an order as
+  :mod:`crmlib.data.orders` defines it, the same for every analysis) was placed on it: a day of
+  returns only, or of an order whose lines cancel out (+80/−80), is not a purchase day;
+  anonymous sales (empty ``customer_id``) are left out;
 - ``frequency`` = purchase days − 1 (repeat purchase days); ``recency`` = first to last purchase
   day; ``T`` = first purchase day to the end of the observation (or of the calibration period),
   in days or in weeks of 7 days;
@@ -26,6 +28,7 @@ from crmlib.clv.dates import as_day, require_as_of
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice
 from crmlib.data import as_table, execute
+from crmlib.data.orders import orders as order_table
 from crmlib.errors import DataError
 
 __all__ = ["TIME_UNITS", "purchase_days", "summary"]
@@ -37,8 +40,9 @@ TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}
 def purchase_days(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> Any:
     """Ibis expression of the purchase days of identified customers up to ``as_of``.
 
-    One row per ``customer_id`` and ``day`` with the day's net ``value``; returns-only days and
-    anonymous sales are dropped.
+    One row per ``customer_id`` and ``day`` on which the customer placed a purchase (see
+    :mod:`crmlib.data.orders`), with the day's net ``value`` (every line of the day, returns
+    included); other days and anonymous sales are dropped.
 
     Parameters
     ----------
@@ -51,15 +55,14 @@ def purchase_days(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> Any
     as_of = renamed_keyword("purchase_days", kwargs, "observation_end", "as_of", as_of)
     end = as_day(require_as_of("purchase_days", as_of, kwargs), "as_of")
     table = as_table(transactions)
-    cid = table.customer_id.strip()
     day = table.ordered_at.date()
     rows = table.filter(
-        cid.notnull(), cid != "", table.ordered_at.notnull(), day <= end.date()
-    ).mutate(customer_id=cid, day=day, amount=table.amount.fill_null(0.0))
-    days = rows.group_by(["customer_id", "day"]).aggregate(
-        value=rows.amount.sum(), buys=(rows.amount >= 0).sum()
-    )
-    return days.filter(days.buys > 0).select("customer_id", "day", "value")
+        table.customer_id.notnull(), table.ordered_at.notnull(), day <= end.date()
+    ).mutate(day=day, amount=table.amount.fill_null(0.0))
+    days = rows.group_by(["customer_id", "day"]).aggregate(value=rows.amount.sum())
+    orders = order_table(table, as_of=end)
+    bought = orders.filter(orders.purchase).select("customer_id", "day").distinct()
+    return days.join(bought, ["customer_id", "day"]).select("customer_id", "day", "value")
 
 
 def summary(

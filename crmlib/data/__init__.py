@@ -5,7 +5,8 @@ own column names in ``params/data.yaml``; nothing downstream sees the source nam
 
 ============================  ==================================================================
 :mod:`~crmlib.data.schema`    the canonical tables and fields (:data:`SCHEMAS`, personal fields)
-:mod:`~crmlib.data.engine`    the DuckDB connection; :func:`as_table` in, :func:`execute` out
+:mod:`~crmlib.data.engine`    the engines (embedded DuckDB, PostgreSQL, Spark); :func:`as_table` in, :func:`execute` out
+:mod:`~crmlib.data.spark`     Spark's own miners (MLlib FP-Growth: :func:`frequent_itemsets`)
 :mod:`~crmlib.data.dates`     the one ``as_of`` rule (:func:`resolve_as_of`, :func:`parse_day`)
 :mod:`~crmlib.data.params`    reading and checking ``params/data.yaml``; its fingerprint
 :mod:`~crmlib.data.sources`   reading a CSV, Parquet file or database table as it is
@@ -28,7 +29,15 @@ from __future__ import annotations
 
 from crmlib.compat import moved
 from crmlib.data.dates import future_cutoff, parse_day, resolve_as_of
-from crmlib.data.engine import as_table, connection, execute
+from crmlib.data.engine import (
+    as_table,
+    backend_of,
+    connect_engine,
+    connection,
+    execute,
+    spark_session,
+    temporary,
+)
 from crmlib.data.load import Dataset, check_source, load_dataset
 from crmlib.data.params import fingerprint
 from crmlib.data.privacy import mask_delimited, mask_personal, mask_text, mask_value
@@ -44,6 +53,10 @@ from crmlib.data.summary import coverage, customer_summary
 
 __all__ = [
     "SCHEMAS",
+    "backend_of",
+    "connect_engine",
+    "temporary",
+    "spark_session",
     "REQUIRED",
     "PERSONAL_FIELDS",
     "REPORT_HIDDEN_FIELDS",

@@ -22,7 +22,8 @@ def random_tx() -> pd.DataFrame:
     n = 4_000
     tx = pd.DataFrame(
         {
-            "customer_id": rng.integers(0, 700, n).astype(str),
+            # ids from 1: "0" is one of the loader's anonymous customer ids (as_table applies it)
+            "customer_id": rng.integers(1, 701, n).astype(str),
             "order_id": rng.integers(0, 2_500, n).astype(str),  # orders span several lines
             "ordered_at": pd.Timestamp("2022-03-01")
             + pd.to_timedelta(rng.integers(0, 1_200, n), unit="D")
@@ -40,11 +41,13 @@ def _pandas_trends(tx: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     tx = tx[tx["customer_id"].notna() & (tx["ordered_at"].dt.normalize() <= as_of)]
     # an order belongs to the (customer, order id) pair, placed at its first line
     orders = tx.groupby(["customer_id", "order_id"]).agg(
-        at=("ordered_at", "min"), net=("amount", "sum")
+        at=("ordered_at", "min"), net=("amount", "sum"), low=("amount", "min")
     )
     orders = orders.reset_index()
     orders["period"] = orders["at"].dt.to_period("M")
-    orders["purchase"] = orders["net"] > 0
+    # a purchase: net positive, or zero without a return line (crmlib.data.orders)
+    net = orders["net"].round(6)
+    orders["purchase"] = (net > 0) | ((net == 0) & (orders["low"] >= 0))
     first = orders[orders["purchase"]].groupby("customer_id")["period"].min().rename("first")
     orders = orders.merge(first, on="customer_id", how="left")
     orders["is_new"] = orders["period"] == orders["first"]

@@ -616,3 +616,32 @@ def test_relative_paths_of_a_params_file_are_read_from_its_project(tmp_path, mon
         assert ds.source["cleaning"]["channels_file"] == str(
             (project / "params" / "channels.yaml").resolve()
         )
+
+
+def test_a_frame_given_to_as_table_reads_as_the_loaded_csv(tmp_path):
+    # the same ids and offset times through the loader (CSV, timezone Asia/Shanghai by default)
+    # and as a pandas frame with aware timestamps: the same anonymous sales, the same local times
+    ids = ["", " ", "0", "NULL", "null", "-", "C9", " C10 "]
+    stamps = ["2024-03-06T01:30:00+08:00", "2024-03-05T12:00:00Z"] * 4
+    body = "".join(
+        f"{c},O{i},{t},1,store\n" for i, (c, t) in enumerate(zip(ids, stamps, strict=True))
+    )
+    loaded, _ = load(params(tmp_path, write(tmp_path, body)))
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "order_id": [f"O{i}" for i in range(len(ids))],
+            "ordered_at": pd.to_datetime(stamps, utc=True, format="ISO8601"),
+            "amount": 1.0,
+        }
+    )
+    got = data.execute(data.as_table(frame))
+    # 01:30+08:00 is 01:30 in Shanghai; 12:00Z is 20:00 in Shanghai
+    assert got["ordered_at"].tolist() == [
+        pd.Timestamp("2024-03-06 01:30"), pd.Timestamp("2024-03-05 20:00")
+    ] * 4  # fmt: skip
+    assert got["ordered_at"].tolist() == loaded["ordered_at"].tolist()
+    assert got["customer_id"].isna().tolist() == [True] * 6 + [False] * 2
+    assert got["customer_id"].tolist()[6:] == ["C9", "C10"]
+    assert got["customer_id"].isna().tolist() == loaded["customer_id"].isna().tolist()
+    assert got["customer_id"].dropna().tolist() == loaded["customer_id"].dropna().tolist()

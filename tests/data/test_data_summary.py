@@ -52,7 +52,7 @@ def test_customer_summary_matches_lifetimes():
     n = 3000
     tx = pd.DataFrame(
         {
-            "customer_id": rng.integers(0, 300, n).astype(str),
+            "customer_id": rng.integers(1, 301, n).astype(str),
             "order_id": np.arange(n).astype(str),
             "ordered_at": pd.Timestamp("2024-01-01")
             + pd.to_timedelta(rng.integers(0, 200 * 24 * 60, n), unit="min"),
@@ -71,7 +71,7 @@ def test_customer_summary_matches_lifetimes():
 def test_customer_summary_matches_plain_pandas_with_returns_and_anonymous_lines():
     rng = np.random.default_rng(5)
     n = 2000
-    ids = rng.integers(0, 150, n).astype(str).astype(object)
+    ids = rng.integers(1, 151, n).astype(str).astype(object)
     ids[rng.random(n) < 0.1] = None
     tx = pd.DataFrame(
         {
@@ -166,7 +166,7 @@ def test_customer_summary_monetary_matches_plain_pandas_with_returns_and_missing
     stamps[rng.random(n) < 0.02] = pd.NaT  # undated lines count nowhere
     tx = pd.DataFrame(
         {
-            "customer_id": rng.integers(0, 120, n).astype(str),
+            "customer_id": rng.integers(1, 121, n).astype(str),
             "order_id": rng.integers(0, 2000, n).astype(str),  # orders may span days
             "ordered_at": stamps,
             "amount": amount,
