@@ -24,6 +24,7 @@ import pandas as pd
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import SCHEMAS, as_table, execute, resolve_as_of
+from crmlib.data.privacy import spreadsheet_safe
 from crmlib.errors import ConfigError, DataError
 from crmlib.lifecycle import load_rules
 from crmlib.periods import (
@@ -176,10 +177,11 @@ def export_cohorts(cohorts: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "cohort_retention.csv"]
-    cohorts.to_csv(paths[0], index=False)
+    spreadsheet_safe(cohorts).to_csv(paths[0], index=False)
     for value in ("share", "customers", "revenue"):
         path = out / f"cohort_{value}.csv"
-        cohort_matrix(cohorts, value=value).to_csv(path, index_label="cohort")
+        matrix = spreadsheet_safe(cohort_matrix(cohorts, value=value))
+        matrix.to_csv(path, index_label="cohort")
         paths.append(path)
     return paths
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from crmlib.basket.params import ITEM_JOIN
+from crmlib.data.privacy import spreadsheet_safe
 
 __all__ = ["export_rules"]
 
@@ -51,6 +52,6 @@ def export_rules(
         if table is None:
             continue
         path = folder / f"{name}.csv"
-        table.to_csv(path, index=False, encoding="utf-8-sig")
+        spreadsheet_safe(table).to_csv(path, index=False, encoding="utf-8-sig")
         written.append(path)
     return written

@@ -25,6 +25,7 @@ from crmlib.clv.summaries import TIME_UNITS
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute
+from crmlib.data.privacy import spreadsheet_safe
 from crmlib.errors import ConfigError
 
 __all__ = [
@@ -422,5 +423,7 @@ def export_list(table: pd.DataFrame, path: str | Path) -> Path:
     ]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table[keep].to_csv(path, index=False, encoding="utf-8-sig", float_format="%.6g")
+    spreadsheet_safe(table[keep]).to_csv(
+        path, index=False, encoding="utf-8-sig", float_format="%.6g"
+    )
     return path

@@ -3,13 +3,19 @@
 Columns known to hold personal fields (:data:`~crmlib.data.schema.PERSONAL_FIELDS`) are masked
 field by field (:func:`mask_personal`, :func:`mask_value`). :func:`mask_text` is the safety net
 for text whose content nobody mapped: report prose, the email body, and the text of a malformed
-source line kept in the quarantine (:func:`mask_delimited`).
+source line kept in the quarantine or quoted in an error (:func:`mask_delimited`,
+:func:`mask_line`), a whole HTML page (:func:`mask_html`).
+
+:func:`spreadsheet_safe` (and :func:`spreadsheet_safe_sql` for a quarantine file written by the
+database) keeps a CSV export from running formulas when it is opened in a spreadsheet: a text
+cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``,
+as OWASP recommends against CSV injection.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -17,7 +23,17 @@ import pandas as pd
 from crmlib.data.schema import PERSONAL_FIELDS
 from crmlib.errors import ConfigError
 
-__all__ = ["mask_value", "mask_personal", "mask_text", "mask_delimited"]
+__all__ = [
+    "FORMULA_START",
+    "mask_value",
+    "mask_personal",
+    "mask_text",
+    "mask_delimited",
+    "mask_line",
+    "mask_html",
+    "spreadsheet_safe",
+    "spreadsheet_safe_sql",
+]
 
 
 def mask_value(value: Any, kind: str) -> Any:
@@ -79,16 +95,38 @@ def mask_personal(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = No
     return out
 
 
-_EMAIL_RE = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Full-width forms (U+FF01..U+FF5E: １, ＠, ．, ＋ ...) read as their ASCII twins, one character
+# for one, so a pattern can be matched on this shadow of a text and replaced in the text itself.
+_ASCII_TWINS = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# An ASCII letter or digit (or _) right before or after a number makes it part of a code or id;
+# CJK text does not: 手机13812345678 and 电话13812345678联系 are phone numbers.
+_B = r"(?<![A-Za-z0-9_])"
+_E = r"(?![A-Za-z0-9_])"
+# not a decimal fraction (0.13812345678, 13812345678.50) or a thousands group (1,380)
+_NOT_DECIMAL_BEFORE = r"(?<![0-9]\.)"
+_NOT_DECIMAL_AFTER = r"(?!\.[0-9])(?!,[0-9]{3}(?![0-9]))"
+_EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE_RES = (
-    # mainland China mobile, optionally with +86 / 86: 13800138000, +86 138 0013 8000
-    re.compile(r"(?<![\w.,+])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\w|[.,]\d)"),
+    # mainland China mobile, optionally with +86 / 86: 13800138000, +86 138 0013 8000,
+    # 138-0013-8000, 138.0013.8000
+    re.compile(
+        rf"{_B}(?<!\+){_NOT_DECIMAL_BEFORE}(?:\+?86[\s-]?)?1[3-9][0-9](?:[\s.-]?[0-9]{{4}}){{2}}"
+        rf"{_E}{_NOT_DECIMAL_AFTER}"
+    ),
     # international with a leading +: +44 20 7946 0958, +1 (555) 123-4567
-    re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?!\w|[.,]\d)"),
+    re.compile(
+        rf"{_B}(?<!\+)\+[0-9]{{1,3}}(?:[\s-]?\(?[0-9]{{1,4}}\)?){{2,5}}{_E}{_NOT_DECIMAL_AFTER}"
+    ),
     # landline with an area code: 010-12345678, (0755) 8888 8888
-    re.compile(r"(?<![\w.,])\(?0\d{2,3}\)?[\s-]\d{3,4}[\s-]?\d{4}(?!\w|[.,]\d)"),
+    re.compile(
+        rf"{_B}{_NOT_DECIMAL_BEFORE}\(?0[0-9]{{2,3}}\)?[\s-][0-9]{{3,4}}[\s-]?[0-9]{{4}}"
+        rf"{_E}{_NOT_DECIMAL_AFTER}"
+    ),
     # North American style: (555) 123-4567, 555-123-4567, 555.123.4567
-    re.compile(r"(?<![\w.,])\(?\d{3}\)?[\s.-]\d{3}[.-]\d{4}(?!\w|[.,]\d)"),
+    re.compile(
+        rf"{_B}{_NOT_DECIMAL_BEFORE}\(?[0-9]{{3}}\)?[\s.-][0-9]{{3}}[.-][0-9]{{4}}"
+        rf"{_E}{_NOT_DECIMAL_AFTER}"
+    ),
 )
 
 
@@ -96,8 +134,12 @@ def mask_text(text: str) -> tuple[str, int]:
     """Mask what looks like an email address or a phone number in ``text``.
 
     Email addresses keep their first character (``j***@***``); phone numbers keep their last two
-    digits (``+** *** **** **00``). This is a safety net for report text, not a PII detector:
-    it errs towards masking long separated digit groups.
+    digits (``+** *** **** **00``). Numbers next to CJK text (``手机13812345678``), written in
+    full-width digits (``１３８…``) or grouped with dots (``138.1234.5678``), and addresses with
+    non-ASCII letters (``jürgen@bücher.de``, ``用户@例子.中国``) are found too. Amounts
+    (``12,345.67``), dates, percentages and ids glued to letters (``ORD13812345678``) are not
+    masked. This is a safety net for report text, not a PII detector: it errs towards masking
+    long separated digit groups.
 
     Parameters
     ----------
@@ -114,28 +156,33 @@ def mask_text(text: str) -> tuple[str, int]:
     def email(match: re.Match[str]) -> str:
         nonlocal count
         count += 1
-        return match.group(0)[0] + "***@***"
+        return text[match.start()] + "***@***"
 
     def phone(match: re.Match[str]) -> str:
         nonlocal count
-        found = match.group(0)
-        digits = sum(ch.isdigit() for ch in found)
+        found = text[match.start() : match.end()]
+        shadow = match.group(0)
+        digits = sum(ch in "0123456789" for ch in shadow)
         if not 8 <= digits <= 15:
             return found
         count += 1
         seen = 0
         out = []
-        for ch in found:
-            if ch.isdigit():
+        for ch, twin in zip(found, shadow, strict=True):
+            if twin in "0123456789":
                 seen += 1
                 out.append(ch if seen > digits - 2 else "*")
             else:
                 out.append(ch)
         return "".join(out)
 
-    text = _EMAIL_RE.sub(email, text)
-    for pattern in _PHONE_RES:
-        text = pattern.sub(phone, text)
+    for pattern, replace in [(_EMAIL_RE, email)] + [(p, phone) for p in _PHONE_RES]:
+        shadow = text.translate(_ASCII_TWINS)
+        pieces, last = [], 0
+        for match in pattern.finditer(shadow):
+            pieces += [text[last : match.start()], replace(match)]
+            last = match.end()
+        text = "".join(pieces) + text[last:]
     return text, count
 
 
@@ -145,8 +192,7 @@ _FIELD_SEPARATORS = re.compile(r"([,;\t|])")
 def mask_delimited(text: str) -> tuple[str, int]:
     """:func:`mask_text` applied to each field of a delimited line (``,`` ``;`` tab ``|``).
 
-    A phone number right after a comma is not masked by :func:`mask_text`, which keeps digit
-    groups such as ``1,234`` intact; in a raw CSV line every field follows a separator.
+    Each field is masked on its own, so no pattern runs across a separator.
 
     Returns
     -------
@@ -159,3 +205,129 @@ def mask_delimited(text: str) -> tuple[str, int]:
         pieces[i], n = mask_text(pieces[i])
         count += n
     return "".join(pieces), count
+
+
+def mask_line(text: str | None, *, whole: bool = False) -> str | None:
+    """The raw text of a source line as an error message or a view may quote it.
+
+    Parameters
+    ----------
+    text
+        The line (None and "" are returned as they are).
+    whole
+        True for a line of the customers table, whose names and addresses no pattern finds:
+        all of it becomes ``***``. False: its email addresses and phone numbers are masked
+        (:func:`mask_delimited`).
+    """
+    if not text:
+        return text
+    return "***" if whole else mask_delimited(text)[0]
+
+
+_TAG_OR_TEXT = re.compile(r"(<!--.*?-->|<[^>]*>)", re.S)
+_ATTRIBUTE = re.compile(r"""(\s[\w:-]+\s*=\s*)("[^"]*"|'[^']*')""")
+
+
+def mask_html(page: str) -> tuple[str, int]:
+    """:func:`mask_text` applied to the text and attribute values of an HTML page.
+
+    The markup stays as it is: tags, and attribute values holding ``data:`` URIs (embedded
+    images), are not changed; text between tags (table cells, headings, scripts holding data)
+    and the other attribute values (``title``, ``alt``, ``href`` …) are masked. Fast enough for
+    a full report page of several MB, which an HTML parser would read slowly.
+
+    Returns
+    -------
+    tuple of (str, int)
+        The masked page and how many items were masked.
+    """
+    count = 0
+
+    def attribute(match: re.Match[str]) -> str:
+        nonlocal count
+        quoted = match.group(2)
+        if quoted[1:].lstrip().lower().startswith("data:"):
+            return match.group(0)
+        new, n = mask_text(quoted)
+        count += n
+        return match.group(1) + new
+
+    pieces = _TAG_OR_TEXT.split(page)
+    for i, piece in enumerate(pieces):
+        if i % 2 and not piece.startswith("<!--"):  # a tag
+            pieces[i] = _ATTRIBUTE.sub(attribute, piece)
+        elif piece:  # text or a comment
+            pieces[i], n = mask_text(piece)
+            count += n
+    return "".join(pieces), count
+
+
+#: A CSV cell starting with one of these is read as a formula by spreadsheet programs.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# a plain number (-12, +3.5, -1e-3) is a number to a spreadsheet, not a formula
+_PLAIN_NUMBER = r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
+
+
+def _is_text(dtype: Any) -> bool:
+    return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+
+
+def _safe_cell(value: Any) -> Any:
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and not re.fullmatch(_PLAIN_NUMBER, value)
+    ):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``frame`` that a spreadsheet opens without running anything in it.
+
+    A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    (:data:`FORMULA_START`) gets a leading ``'`` (OWASP's advice on CSV injection), so
+    ``=HYPERLINK(...)`` in a product name is shown as text. Numeric columns are left alone (a
+    negative number is a number), and so is text that is a plain number (``-12.5``). Column
+    names and a text index are treated the same way. Every CSV export goes through this.
+
+    Parameters
+    ----------
+    frame
+        The table about to be written as CSV.
+    """
+    out = frame.copy()
+    for position in range(out.shape[1]):
+        column = out.iloc[:, position]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype(object)
+        if _is_text(column.dtype):
+            out.isetitem(position, column.map(_safe_cell))
+    if out.columns.nlevels == 1:
+        out.columns = out.columns.map(_safe_cell)
+    if out.index.nlevels == 1 and _is_text(out.index.dtype):
+        out.index = out.index.map(_safe_cell)
+    return out
+
+
+def spreadsheet_safe_sql(query: str, *, keep: Sequence[str] = ()) -> str:
+    """SQL (DuckDB) selecting what ``query`` selects, with :func:`spreadsheet_safe`'s rule applied
+    to every column except ``keep``: for a CSV the database writes itself (``COPY … TO``).
+
+    Parameters
+    ----------
+    query
+        A ``SELECT`` statement.
+    keep
+        Columns left as they are (row numbers, reason codes); they come first.
+    """
+    starts = "".join({"\t": "\\t", "\r": "\\r", "-": "\\-"}.get(c, c) for c in FORMULA_START)
+    quoted = ", ".join('"' + name.replace('"', '""') + '"' for name in keep)
+    others = f"COLUMNS(* EXCLUDE ({quoted}))" if keep else "COLUMNS(*)"
+    text = f"CAST({others} AS VARCHAR)"
+    safe = (
+        f"CASE WHEN regexp_matches({text}, '^[{starts}]') "
+        f"AND NOT regexp_full_match({text}, '{_PLAIN_NUMBER}') "
+        f"THEN '''' || {text} ELSE {text} END"
+    )
+    return f"SELECT {quoted + ', ' if keep else ''}{safe} FROM ({query})"

@@ -26,6 +26,7 @@ __all__ = [
     "title",
     "section",
     "md_escape",
+    "WORD_JOINER",
     "Table",
     "show",
     "MISSING",
@@ -58,15 +59,34 @@ def section(topic: str, name: str, *, language: str = "en") -> str:
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
+#: Placed between ``http:`` and ``//`` of a URL in data: invisible, but no linkifier sees a URL.
+WORD_JOINER = "\u2060"
+# what Markdown or a mail client would turn into a link: a scheme's colon (http: mailto:
+# javascript:), www. and the @ of an email address
+_LINK_PARTS = re.compile(r"(?<=[A-Za-z0-9])(:)(//)?|(?<![A-Za-z0-9])([Ww]{3})(\.)|(@)")
+
+
+def _break_link(match: re.Match[str]) -> str:
+    if match.group(1):
+        return "\\:" + (WORD_JOINER + "//" if match.group(2) else "")
+    if match.group(3):
+        return match.group(3) + WORD_JOINER + "\\."
+    return "\\@"
 
 
 def md_escape(value: Any) -> str:
-    """``value`` as literal text inside report Markdown: HTML and Markdown characters escaped.
+    """``value`` as literal text inside report Markdown: HTML and Markdown characters escaped,
+    links broken.
 
     nbconvert passes raw HTML in Markdown through to the page, so every data value written into
-    report text (product, campaign, segment or store names) goes through this first.
+    report text (product, campaign, segment or store names) goes through this first. A URL or an
+    email address in a value stays readable but is no link: the colon of ``http:`` (and of any
+    ``word:``), the dot of ``www.`` and the ``@`` are Markdown escapes (shown as themselves,
+    never autolinked), and an invisible word joiner (:data:`WORD_JOINER`) after ``http:`` and
+    ``www`` keeps mail clients from linking the text on their own.
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=True))
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=True))
+    return _LINK_PARTS.sub(_break_link, text)
 
 
 def _formatters(frame: pd.DataFrame) -> dict[Any, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
+from email.utils import getaddresses
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "EMAIL_DEFAULTS",
     "PERIODS",
+    "check_base_url",
     "check_cron",
     "check_description",
     "check_email_settings",
@@ -64,6 +66,7 @@ _EMAIL_CHECKS: dict[str, tuple[str, float | None, float | None]] = {
 }
 
 _EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
+_BASE_URL = re.compile(r"https?://[^/?#@\s\\]+(?:[/?#]\S*)?", re.IGNORECASE)
 
 
 def period_name(period: str, day: dt.date) -> str:
@@ -131,7 +134,13 @@ def check_recipients(value: Any, where: str) -> dict[str, list[str]]:
     for kind in ("success", "failure"):
         addresses = check_names(value.get(kind), f"recipients.{kind}", where)
         for address in addresses:
-            if not _EMAIL_ADDRESS.match(address):
+            # one address, bare or written "Name <a@b.example>", on one line
+            found = getaddresses([address])
+            if (
+                len(found) != 1
+                or not _EMAIL_ADDRESS.fullmatch(found[0][1])
+                or any(ord(c) < 32 or ord(c) == 127 for c in address)
+            ):
                 raise ConfigError(
                     f"{where}recipients.{kind} holds {address!r}, which is not an email address"
                 )
@@ -176,8 +185,32 @@ def check_email_settings(value: Any, *, pack: str | None = None) -> dict[str, An
                 check_range(name, given, low=low, high=high)
             except ConfigError as exc:
                 raise ConfigError(f"{where}{exc}") from None
+        if key == "report_base_url":
+            given = check_base_url(given, where=where)
         out[key] = given
     return out
+
+
+def check_base_url(value: Any, *, where: str = "") -> str:
+    """``report_base_url``: empty, or an ``http://`` / ``https://`` address with a host.
+
+    The email links every full report under it, so any other scheme (``javascript:``,
+    ``file:``, ``data:``) and any space or control character are refused.
+
+    Parameters
+    ----------
+    value
+        The setting as given.
+    where
+        An :func:`~crmlib.report.parameters.error_prefix` naming the pack.
+    """
+    text = "" if value is None else str(value)
+    if text and (not _BASE_URL.fullmatch(text) or any(ord(c) < 33 or ord(c) == 127 for c in text)):
+        raise ConfigError(
+            f"{where}email.report_base_url must be a web address starting http:// or https:// "
+            f"(e.g. https://reports.example.com/crm); got {text!r}"
+        )
+    return text
 
 
 def check_description(value: Any, where: str) -> str | dict[str, str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from crmlib.i18n import t
 from crmlib.present import benchmark, campaigns, executive, lifecycle
 from crmlib.present import page as reporting
-from crmlib.i18n import t
 
 
 def test_section_is_heading_and_explanation_when_there_is_one():
@@ -85,4 +85,52 @@ def test_data_values_in_markdown_stay_text():
     # what the reader sees is the original text
     from bs4 import BeautifulSoup
 
-    assert BeautifulSoup(rendered, "html.parser").get_text().strip() == f"Best campaign: {hostile}"
+    shown = BeautifulSoup(rendered, "html.parser").get_text().strip()
+    # the only addition is the invisible word joiner that keeps http://x from being linked
+    assert shown.replace(reporting.WORD_JOINER, "") == f"Best campaign: {hostile}"
+
+
+URLS_AND_ADDRESSES = [
+    "**x http://evil.example/a**",
+    "SKU https://evil.example/login?u=1",
+    "visit www.evil.example today",
+    "write to boss@evil.example",
+    "javascript:alert(document.cookie)",
+    "<http://evil.example> [click](https://evil.example)",
+    "HTTP://EVIL.EXAMPLE/A and ftp://files.example",
+]
+
+
+def _renderers():
+    """Markdown as nbconvert renders report pages, and as the email digest renders its cells."""
+    import mistune
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    digest = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
+    linkify = mistune.create_markdown(escape=False, plugins=["url"])  # GFM-style bare URLs
+    return {"nbconvert": markdown2html_mistune, "digest": digest, "url plugin": linkify}
+
+
+def test_urls_in_data_values_are_never_links():
+    from bs4 import BeautifulSoup
+
+    for value in URLS_AND_ADDRESSES:
+        escaped = reporting.md_escape(value)
+        for name, render in _renderers().items():
+            html = str(render(f"Top product: **{escaped}** and *{escaped}*"))
+            soup = BeautifulSoup(html, "html.parser")
+            assert soup.find("a") is None, (name, value, html)
+            # no scheme a mail client could link on its own: http:// is broken by a word joiner
+            text = soup.get_text()
+            assert "http://" not in text.lower() and "https://" not in text.lower(), (name, text)
+            assert "www." not in text.lower(), (name, text)
+            # what the reader sees is the value itself
+            assert text.replace(reporting.WORD_JOINER, "").count(value) == 2, (name, value, text)
+
+
+def test_link_breaking_keeps_ordinary_text_readable():
+    import mistune
+
+    for value in ("Revenue: ¥1,234", "12:30 at 门店A", "a*b_c", "5 @ 10 each"):
+        html = mistune.html(reporting.md_escape(value))
+        assert html.strip() == f"<p>{value}</p>", html

@@ -387,6 +387,50 @@ def test_reports_attached_under_the_limit_else_listed(tmp_path):
     assert "- digest: " + t("email.attached", "en", size="20.0 KB") in lines
 
 
+def _with_personal_pages(run_dir: Path) -> Path:
+    """The run's full reports hold a campaign name with a phone number and an email address,
+    and member ids that are mobile numbers (as a summary and a lifetime-value page would)."""
+    (run_dir / "digest.html").write_text(
+        "<html><body><p>Best campaign: 会员日 咨询13912345678 vip@evil.example</p>"
+        "<table><tr><td>13800000001</td><td>¥1,234.50</td></tr></table>"
+        '<img src="data:image/png;base64,QUJD"></body></html>',
+        encoding="utf-8",
+    )
+    (run_dir / "rfm.html").write_text(
+        "<html><body><table><tr><th>customer_id</th></tr><tr><td>13800000002</td></tr>"
+        "<tr><td>１３８０００００００３</td></tr></table></body></html>",
+        encoding="utf-8",
+    )
+    return run_dir
+
+
+def test_attached_reports_are_masked_unless_allowed(tmp_path):
+    raw = (
+        "13912345678",
+        "vip@evil.example",
+        "13800000001",
+        "13800000002",
+        "１３８０００００００３",
+    )
+    run_dir = _with_personal_pages(make_run(tmp_path))
+    msg = report_email.build_message(run_dir, to="ceo@example.com", sender="crm@example.com")
+    pages = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
+    assert sorted(pages) == ["digest.html", "rfm.html"]
+    for page in pages.values():
+        assert not [value for value in raw if value in page], page
+    # the rest of the page is as it was: amounts, images, markup
+    assert "<td>¥1,234.50</td>" in pages["digest.html"]
+    assert 'src="data:image/png;base64,QUJD"' in pages["digest.html"]
+    assert "<td>*********02</td>" in pages["rfm.html"]
+
+    allowed = _with_personal_pages(
+        make_run(tmp_path / "allowed", settings={"allow_personal_data": True})
+    )
+    msg = report_email.build_message(allowed, to="ceo@example.com", sender="crm@example.com")
+    pages = "".join(p.get_content() for p in msg.iter_attachments())
+    assert all(value in pages for value in raw)
+
+
 def test_reports_linked_when_a_base_url_is_set(tmp_path):
     run_dir = make_run(tmp_path, settings={"report_base_url": "https://bi.example.com/crm/"})
     msg = report_email.build_message(run_dir, to="ceo@example.com", sender="crm@example.com")

@@ -11,7 +11,9 @@ web fonts and most CSS, and Gmail clips a body over about 102 KB. This module ke
 - :func:`pretrim` and :func:`cut_tables` cut tables to a few rows and columns with a visible
   "first N of M" note, and mark numeric cells so they align right;
 - :func:`html_to_text` writes the plain-text alternative;
-- :func:`inline_css` copies the stylesheet of a finished email onto its elements.
+- :func:`inline_css` copies the stylesheet of a finished email onto its elements;
+- :func:`mask_run_folder` masks phone numbers and email addresses in a run's report pages,
+  executed notebooks and logs (everything the email may attach or link).
 
 Nothing here knows about report runs; :mod:`crmlib.report.email.digest` puts it to work.
 """
@@ -26,13 +28,15 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import css_inline
+import nbformat
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 from PIL import Image
 
-from crmlib.data.privacy import mask_text
+from crmlib.data.privacy import mask_html, mask_text
 from crmlib.i18n import labels
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "html_to_text",
     "inline_css",
     "mask_personal",
+    "mask_run_folder",
     "prepare_chart",
     "pretrim",
     "sanitize",
@@ -448,3 +453,70 @@ def inline_css(html: str) -> str:
     out = css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
     # css-inline keeps class attributes; they only cost bytes once the styles are inline
     return re.sub(r'\sclass="[^"]*"', "", out)
+
+
+def _mask_notebook(path: Path) -> int:
+    """Mask the markdown cells and the text outputs of an executed notebook in place."""
+    nb = nbformat.read(path, as_version=4)
+    masked = 0
+
+    def masked_text(value: Any) -> str:
+        nonlocal masked
+        text = "".join(value) if isinstance(value, list) else str(value)
+        new, n = mask_html(text)
+        masked += n
+        return new
+
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = masked_text(cell.source)
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = masked_text(output["text"])
+            if "evalue" in output:
+                output["evalue"] = masked_text(output["evalue"])
+                output["traceback"] = [masked_text(line) for line in output.get("traceback", [])]
+            for mime, value in (output.get("data") or {}).items():
+                if mime.startswith("text/") and isinstance(value, str | list):
+                    output["data"][mime] = masked_text(value)
+    if masked:
+        tmp = path.with_name(f".{path.name}.masking")
+        nbformat.write(nb, tmp)
+        tmp.replace(path)
+    return masked
+
+
+def mask_run_folder(run_dir: str | Path) -> int:
+    """Mask phone numbers and email addresses in the reports of a run, in place.
+
+    The full report pages (``*.html``, which the email attaches), the executed notebooks
+    (``*.ipynb``: markdown cells and text outputs; code is left alone) and the console logs
+    (``logs/*.log``) of the run folder are masked as the email body is
+    (:func:`crmlib.data.privacy.mask_text`). Used when a pack does not allow personal data.
+
+    Parameters
+    ----------
+    run_dir
+        The run folder (or its staging folder).
+
+    Returns
+    -------
+    int
+        How many items were masked.
+    """
+    run_dir = Path(run_dir)
+    masked = 0
+    for path in sorted(run_dir.glob("*.html")) + sorted(run_dir.glob("logs/*.log")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        new, n = mask_html(text) if path.suffix == ".html" else mask_text(text)
+        if n:
+            tmp = path.with_name(f".{path.name}.masking")
+            tmp.write_text(new, encoding="utf-8")
+            tmp.replace(path)
+            masked += n
+    for path in sorted(run_dir.glob("*.ipynb")):
+        try:
+            masked += _mask_notebook(path)
+        except (OSError, ValueError) as exc:  # an unreadable notebook: say so, mask the rest
+            log.warning("cannot mask personal data in %s: %s", path, exc)
+    return masked

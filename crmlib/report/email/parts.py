@@ -22,6 +22,7 @@ from crmlib.i18n import check_language, labels
 from crmlib.report.archive import RUN_JSON
 from crmlib.report.email.mailsafe import inline_css
 from crmlib.report.settings import EMAIL_DEFAULTS as PACK_EMAIL_DEFAULTS
+from crmlib.report.settings import check_base_url
 
 __all__ = [
     "EMAIL_DEFAULTS",
@@ -83,7 +84,7 @@ def email_settings(run: Mapping[str, Any]) -> dict[str, Any]:
         if key in run and key not in given:
             given[key] = run[key]
     out = {key: given.get(key, default) for key, default in EMAIL_DEFAULTS.items()}
-    out["report_base_url"] = str(out["report_base_url"] or "")
+    out["report_base_url"] = check_base_url(out["report_base_url"] or "")
     check_choice("allow_personal_data", out["allow_personal_data"], (True, False))
     check_range("attach_limit_mb", out["attach_limit_mb"], low=0)
     check_range("max_html_kb", out["max_html_kb"], low=10, high=102)
