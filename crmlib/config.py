@@ -108,6 +108,11 @@ def read_yaml(path: str | Path) -> Any:
             return yaml.safe_load(fh)
     except yaml.YAMLError as exc:
         raise ConfigError(f"params file {str(path)!r} is not valid YAML: {exc}") from exc
+    except ValueError as exc:  # a value YAML reads as a date but no date has: 2024-13-45
+        raise ConfigError(
+            f"params file {str(path)!r} holds a value that cannot be read ({exc}); a date must "
+            "be a real ISO date (YYYY-MM-DD), or quote the value to keep it text"
+        ) from exc
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[str, Any]:

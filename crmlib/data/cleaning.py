@@ -7,7 +7,11 @@ The work runs as SQL on the embedded DuckDB connection, so a 10M-line export cle
 2. one pass parses every canonical column (:mod:`crmlib.data.parsing`: amounts, dates, channels,
    identifiers), marks exact duplicate lines, and gives each row either no reason (kept) or the
    first reason that rejects it; a key repeated on a later line is ``duplicate_key``, and a
-   malformed CSV line is ``malformed_line``;
+   malformed CSV line is ``malformed_line``. A number that is not finite (``NaN``, ``inf``), a
+   whole-number column (``quantity``) holding a fraction or a value beyond ±2^53, and a date
+   that does not exist are ``unparseable_<column>``; an amount beyond ``max_amount`` is
+   ``implausible_amount`` and an event dated before ``min_date`` is ``before_min_date``;
+   full-width digits (``１２０``) are read after NFKC folding and counted as ``full_width``;
 3. kept rows go to the canonical table (Parquet file or in-memory table), rejected rows with their
    source row, reason, original values (for a malformed line: its ``line_text`` and the parser's
    ``detail``) to the quarantine CSV, and the counts to a
@@ -35,6 +39,7 @@ from crmlib.data.engine import sql_literal, sql_name
 from crmlib.data.parsing import (
     SQL_TYPES,
     as_text,
+    has_full_width,
     is_blank,
     parse_channel,
     parse_customer_id,
@@ -42,12 +47,16 @@ from crmlib.data.parsing import (
     parse_number,
     parse_timestamp,
 )
+from crmlib.data.privacy import mask_line, spreadsheet_safe_sql
 from crmlib.data.quality import TableQuality
 from crmlib.data.schema import EVENT_TIME, KEYS
 from crmlib.data.sources import RawTable, Source
 from crmlib.errors import DataError
 
 __all__ = ["QUARANTINE_COLUMNS", "MALFORMED_COLUMNS", "Cleaned", "clean_table"]
+
+#: Largest magnitude a whole-number column holds: every integer up to 2^53 is exact as a DOUBLE.
+_MAX_WHOLE = 2**53
 
 #: Leading columns of every quarantine file, before the source's own columns.
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source_row", "reason")
@@ -162,12 +171,16 @@ class _Cleaner:
                 number, fixed = parse_number(raw, rtype, rules=rules)
                 if dtype == "int64":
                     expr = (
-                        f"(CASE WHEN {number} = round({number}) THEN CAST({number} AS BIGINT) END)"
+                        f"(CASE WHEN abs({number}) <= {_MAX_WHOLE} AND {number} = round({number}) "
+                        f"THEN TRY_CAST({number} AS BIGINT) END)"
                     )
                 else:
                     expr = number
                 kind = "amount_format" if col == "amount" else "number_format"
                 repairs.setdefault(kind, []).append(fixed)
+                repairs.setdefault("full_width", []).append(
+                    f"({has_full_width(raw, rtype)} AND {expr} IS NOT NULL)"
+                )
                 bad[col] = f"(NOT {blank[col]} AND {expr} IS NULL)"
             else:  # timestamp / date
                 stamp, fixed, converted = parse_timestamp(
@@ -176,6 +189,9 @@ class _Cleaner:
                 expr = stamp if dtype == "timestamp" else f"CAST({stamp} AS DATE)"
                 repairs.setdefault("date_format", []).append(fixed)
                 repairs.setdefault("timezone_converted", []).append(converted)
+                repairs.setdefault("full_width", []).append(
+                    f"({has_full_width(raw, rtype)} AND {expr} IS NOT NULL)"
+                )
                 bad[col] = f"(NOT {blank[col]} AND {expr} IS NULL)"
             select[col] = expr
 
@@ -193,6 +209,9 @@ class _Cleaner:
             reasons.append((f"missing_{col}", blank[col]))
         for col, expr in bad.items():
             reasons.append((f"unparseable_{col}", expr))
+        if table == "transactions" and "amount" in mapping:
+            limit = float(rules["max_amount"])
+            reasons.append(("implausible_amount", f"(abs({select['amount']}) > {limit!r})"))
         if group_unknown is not None:
             reasons.append(("unknown_group", group_unknown))
         event = EVENT_TIME.get(table)
@@ -203,6 +222,11 @@ class _Cleaner:
             )
             if rules["future_dates"] == "quarantine":
                 reasons.append(("future_date", future))
+            if rules["min_date"] not in ("", None):
+                first = pd.Timestamp(str(rules["min_date"])).isoformat(sep=" ")
+                reasons.append(
+                    ("before_min_date", f"({select[event]} < TIMESTAMP {sql_literal(first)})")
+                )
         flags: dict[str, str] = {}
         if table == "transactions":
             amount = select["amount"]
@@ -333,10 +357,15 @@ class _Cleaner:
             joins = f"JOIN {self.reader.numbered()} r ON r.__row = w.__row"
         quarantine.parent.mkdir(parents=True, exist_ok=True)
         tmp_q = quarantine.with_name(f".{quarantine.name}.{uuid.uuid4().hex[:8]}.tmp")
-        self.con.execute(
-            f"COPY (SELECT w.__row AS source_row, w.__reason AS reason, {extra}, "
+        rows = (
+            f"SELECT w.__row AS source_row, w.__reason AS reason, {extra}, "
             f"r.* EXCLUDE (__row) FROM {sql_name(self.work)} w {joins} "
-            f"WHERE w.__reason IS NOT NULL ORDER BY w.__row) "
+            f"WHERE w.__reason IS NOT NULL"
+        )
+        # text cells that a spreadsheet would run as a formula get a leading '
+        safe = spreadsheet_safe_sql(rows, keep=QUARANTINE_COLUMNS)
+        self.con.execute(
+            f"COPY ({safe} ORDER BY source_row) "
             f"TO {sql_literal(str(tmp_q))} (FORMAT csv, HEADER true)"
         )
         os.replace(tmp_q, quarantine)
@@ -353,6 +382,7 @@ class _Cleaner:
         if column is None:
             column = {
                 "future_date": EVENT_TIME.get(self.src.table, ""),
+                "before_min_date": EVENT_TIME.get(self.src.table, ""),
                 "unknown_group": "group",
                 "unknown_channel": "channel",
             }.get(reason, "amount")
@@ -364,12 +394,16 @@ class _Cleaner:
                 f"SELECT line_text FROM {sql_name(self.reader.malformed)} WHERE source_row = ?",
                 [row],
             ).fetchone()[0][:120]
+            # an error message reaches logs, run.json and emails: never the raw line
+            value = mask_line(value, whole=self.src.table == "customers")
         elif raw_col is not None:
             value = self.con.execute(
                 f"SELECT CAST({sql_name(raw_col)} AS VARCHAR) "
                 f"FROM {self.reader.numbered()} WHERE __row = ?",
                 [row],
             ).fetchone()[0]
+            personal = self.src.table == "customers" and column != "customer_id"
+            value = mask_line(value, whole=personal)
         raise DataError(
             f"nothing in {self.src.table} could be used: every row was rejected; "
             f"the first, for {reason}",

@@ -5,10 +5,17 @@ SQL: the parsed value (NULL when it cannot be parsed) and, where a cleaning rule
 value, an expression that is true when it did. :mod:`crmlib.data.cleaning` puts them together
 into one pass over the table. A VARCHAR column (every column of a CSV file) is parsed; a typed
 column (Parquet, databases) is cast.
+
+Numbers and dates written in full-width forms (``１２０``, ``￥８８``, ``２０２４－０３－０５``, as
+Chinese input methods and spreadsheets type them) are read after their NFKC normalisation (each
+full-width ASCII form and the ideographic space become the plain character; :func:`fold_width`),
+and :func:`has_full_width` tells a cleaning pass to count that repair. A number that is not
+finite (``NaN``, ``inf``, ``Infinity``) is no number.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +27,8 @@ __all__ = [
     "is_numeric",
     "is_blank",
     "as_text",
+    "fold_width",
+    "has_full_width",
     "parse_number",
     "parse_timestamp",
     "parse_customer_id",
@@ -59,6 +68,21 @@ _ISO_RE = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
 _OFFSET_RE = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
 
 
+def _width_pairs() -> tuple[str, str]:
+    """(full-width characters, their NFKC forms): the full-width ASCII forms U+FF01-FF5E, the
+    ideographic space U+3000 and the full-width signs U+FFE0-FFE6, where NFKC gives one
+    character (all but the full-width macron)."""
+    pairs = [
+        (chr(c), unicodedata.normalize("NFKC", chr(c)))
+        for c in [*range(0xFF01, 0xFF5F), 0x3000, *range(0xFFE0, 0xFFE7)]
+    ]
+    kept = [(wide, plain) for wide, plain in pairs if len(plain) == 1]
+    return "".join(w for w, _ in kept), "".join(p for _, p in kept)
+
+
+_WIDE, _NARROW = _width_pairs()
+
+
 def _regex_escape(text: str) -> str:
     return "".join("\\" + ch if ch in r".^$*+?()[]{}|\/-" else ch for ch in text)
 
@@ -82,16 +106,36 @@ def as_text(raw: str, rtype: str) -> str:
     return f"NULLIF(trim({r}), '')"
 
 
+def fold_width(text_sql: str) -> str:
+    """SQL: the text ``text_sql`` with its full-width forms in their NFKC form (``１２０`` ->
+    ``120``, ``￥`` -> ``¥``, ``（`` -> ``(``)."""
+    return f"translate({text_sql}, {sql_literal(_WIDE)}, {sql_literal(_NARROW)})"
+
+
+def has_full_width(raw: str, rtype: str) -> str:
+    """SQL: the raw text value holds a full-width form that :func:`fold_width` changes."""
+    if rtype != "VARCHAR":
+        return "false"
+    s = as_text(raw, rtype)
+    return f"COALESCE({fold_width(s)} <> {s}, false)"
+
+
+def _finite(number_sql: str) -> str:
+    return f"(CASE WHEN isfinite({number_sql}) THEN {number_sql} END)"
+
+
 def parse_number(raw: str, rtype: str, *, rules: Mapping[str, Any]) -> tuple[str, str]:
     """SQL: (the value as DOUBLE, whether the amount rules repaired it).
 
-    A text value loses whitespace, the ``thousands_separator``, full- and half-width
-    parentheses and the ``currency_symbols`` (case-insensitively, longest first); with
-    ``parentheses_negative`` a value in parentheses is negative. A plain number is no repair.
+    A text value is NFKC-folded (:func:`fold_width`), then loses whitespace, the
+    ``thousands_separator``, parentheses and the ``currency_symbols`` (case-insensitively,
+    longest first); with ``parentheses_negative`` a value in parentheses is negative. A plain
+    number, or one only written in full-width digits, is no repair here (see
+    :func:`has_full_width`). ``NaN`` and infinities, in text or in a typed column, are NULL.
     """
     if rtype != "VARCHAR" and is_numeric(rtype):
-        return f"CAST({sql_name(raw)} AS DOUBLE)", "false"
-    s = as_text(raw, rtype)
+        return _finite(f"CAST({sql_name(raw)} AS DOUBLE)"), "false"
+    s = fold_width(as_text(raw, rtype))
     strip = [r"\s"]
     if rules["thousands_separator"]:
         strip.append(_regex_escape(rules["thousands_separator"]))
@@ -104,8 +148,8 @@ def parse_number(raw: str, rtype: str, *, rules: Mapping[str, Any]) -> tuple[str
     if rules["parentheses_negative"]:
         paren = f"regexp_full_match({s}, '^[(（].*[)）]$')"
         core = f"(CASE WHEN {paren} THEN -abs({core}) ELSE {core} END)"
-    parsed = f"COALESCE(TRY_CAST({s} AS DOUBLE), {core})"
-    repaired = f"(TRY_CAST({s} AS DOUBLE) IS NULL AND {core} IS NOT NULL)"
+    parsed = _finite(f"COALESCE(TRY_CAST({s} AS DOUBLE), {core})")
+    repaired = f"(TRY_CAST({s} AS DOUBLE) IS NULL AND {parsed} IS NOT NULL)"
     return parsed, repaired
 
 
@@ -115,7 +159,8 @@ def parse_timestamp(
     """SQL: (the value as naive TIMESTAMP in ``timezone``, whether a non-ISO format was
     parsed, whether an explicit offset was converted into ``timezone``).
 
-    ISO 8601 always parses; ``date_formats`` (DuckDB strptime codes) are tried next, in order.
+    ISO 8601 always parses; ``date_formats`` (DuckDB strptime codes) are tried next, in order;
+    full-width digits and signs are NFKC-folded first (:func:`fold_width`).
     A value with an offset or ``Z``, and a ``TIMESTAMP WITH TIME ZONE`` column, are converted
     into ``timezone``; naive values are kept as they are.
     """
@@ -125,7 +170,7 @@ def parse_timestamp(
         return f"timezone({tz}, {r})", "false", f"({r} IS NOT NULL)"
     if rtype.startswith("TIMESTAMP") or rtype == "DATE":
         return f"CAST({r} AS TIMESTAMP)", "false", "false"
-    s = as_text(raw, rtype)
+    s = fold_width(as_text(raw, rtype))
     has_offset = f"regexp_matches({s}, {sql_literal(_OFFSET_RE)})"
     iso = f"TRY_CAST({s} AS TIMESTAMP)"
     formats = "[" + ", ".join(sql_literal(f) for f in date_formats) + "]"

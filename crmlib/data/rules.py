@@ -20,7 +20,7 @@ from crmlib.errors import ConfigError
 __all__ = ["CLEANING_VERSION", "DEFAULTS", "CHOICES", "check_rules", "read_channels"]
 
 #: Bump when the cleaning rules change, so cached tables of an older version are not reused.
-CLEANING_VERSION = "4"
+CLEANING_VERSION = "5"
 
 #: Default cleaning rules (override any of them under ``cleaning:`` in ``params/data.yaml``).
 DEFAULTS: dict[str, Any] = {
@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "currency_symbols": ["¥", "￥", "元", "RMB", "CNY", "US$", "$"],
     "thousands_separator": ",",
     "parentheses_negative": True,
+    # an amount whose magnitude is above this is no sale (an overflow, a typo, a code pasted in
+    # the amount column, 1e308): quarantined as implausible_amount. NaN and infinities are never
+    # numbers (unparseable_amount)
+    "max_amount": 1_000_000_000,
     # dates: ISO 8601 (with or without time, "T" or space) always parses; these formats are
     # tried next, in order (DuckDB strptime codes; %m and %d also accept 1-digit values)
     "date_formats": [
@@ -53,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     "missing_customer_values": ["", "0", "NULL", "None", "-", "NA", "N/A", "NaN", "nil"],
     # rows dated after max_date (ISO date or date-time; empty = the load time) are future_date
     "max_date": "",
+    # rows whose event time (order, sign-up, contact, send time …) is before min_date are
+    # before_min_date (quarantined): placeholders such as 0001-01-01 or 1900-01-01; empty = no
+    # lower bound
+    "min_date": "1970-01-01",
     # future_date rows: quarantine or keep (counted)
     "future_dates": "quarantine",
     # channel values that match no code or alias of channels_file: map to "unknown" or quarantine
@@ -116,13 +124,23 @@ def check_rules(rules: Mapping[str, Any]) -> dict[str, Any]:
                 )
             seen[key] = group
     out["group_aliases"] = {g: list(aliases.get(g, [])) for g in GROUPS}
-    if out["max_date"] not in ("", None):
-        try:
-            pd.Timestamp(str(out["max_date"]))
-        except ValueError as exc:
-            raise ConfigError(
-                f"parameter 'cleaning.max_date' must be an ISO date; got {out['max_date']!r}"
-            ) from exc
+    for name in ("max_date", "min_date"):
+        if out[name] not in ("", None):
+            try:
+                pd.Timestamp(str(out[name]))
+            except (ValueError, OverflowError) as exc:
+                raise ConfigError(
+                    f"parameter 'cleaning.{name}' must be an ISO date; got {out[name]!r}"
+                ) from exc
+    amount = out["max_amount"]
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, int | float)
+        or not 0 < amount < float("inf")
+    ):
+        raise ConfigError(
+            f"parameter 'cleaning.max_amount' must be a positive finite number; got {amount!r}"
+        )
     return out
 
 

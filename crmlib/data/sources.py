@@ -6,11 +6,12 @@ SQLite database (:class:`Source`). :class:`RawTable` reads it without changing a
 * CSV: every column as VARCHAR, read the RFC 4180 way (:mod:`crmlib.data.csvfiles`: the
   table's ``delimiter``, detected when not set; fields quoted with ``"``, a quote inside doubled
   or backslash-escaped). The header must be the first non-blank line. A line that does not
-  split into the header's fields (too many or too few fields, a quote that is never closed, a
-  line over DuckDB's size limit) is set aside as a malformed line, its text and DuckDB's error
-  kept, and the rest of the file still loads. An unclosed quote runs on to the next quote
-  character, so the lines it swallows form one malformed record. A file not in UTF-8 is
-  transcoded first;
+  split into the header's fields (too many or too few fields, a quote that is never closed) is
+  set aside as a malformed line, its text and DuckDB's error kept, and the rest of the file still
+  loads; a line over :data:`~crmlib.data.csvfiles.MAX_LINE_BYTES` stops the load, and mixed CR LF
+  and LF line ends are read as LF (:func:`~crmlib.data.csvfiles.check_lines`). An unclosed
+  quote runs on to the next quote character, so the lines it swallows form one malformed record.
+  A file not in UTF-8 is transcoded first, unless it looks like UTF-8 (then the load stops);
 * Parquet and databases keep their types.
 
 Each row gets its 1-based source row number (:meth:`RawTable.numbered`): row 1 is the first
@@ -36,7 +37,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from crmlib.data.csvfiles import CsvDialect, blank_records, column_names, sniff_csv
+from crmlib.data.csvfiles import (
+    CsvDialect,
+    blank_records,
+    check_lines,
+    column_names,
+    looks_like_utf8,
+    sniff_csv,
+)
 from crmlib.data.engine import sql_literal, sql_name
 from crmlib.errors import ConfigError, DataError
 
@@ -192,6 +200,11 @@ class RawTable:
                 file=label,
                 value=exc.object[exc.start : exc.end + 3],
             ) from exc
+        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError; EOFError: cut short
+            what = "not a gzip file" if isinstance(exc, gzip.BadGzipFile) else "unreadable"
+            if isinstance(exc, EOFError):
+                what = "a compressed file that ends too early (truncated)"
+            raise DataError(f"cannot read {table}: {what} ({exc})", file=label) from exc
         if not dialect.header:
             raise DataError(f"{table} source file is empty", file=label)
         if any("\n" in name or "\r" in name for name in dialect.header):
@@ -200,6 +213,12 @@ class RawTable:
                 file=label,
                 value=dialect.delimiter.join(dialect.header)[:80],
             )
+        # a line over MAX_LINE_BYTES stops the load; mixed CR LF / LF line ends: an LF copy
+        checked, note = check_lines(path, dialect, label=label)
+        if note is not None:
+            self._tmp.append(checked.parent)
+            self.notes.append(note)
+            path = checked
         names = column_names(dialect.header)
         columns = "{" + ", ".join(f"{sql_literal(n)}: 'VARCHAR'" for n in names) + "}"
         options = (
@@ -299,6 +318,13 @@ class RawTable:
             ) from exc
         if codec.name in ("utf-8", "utf-8-sig"):
             return path
+        if looks_like_utf8(path):  # read as gbk, UTF-8 text turns into mojibake
+            raise DataError(
+                f"{self.source.table} is declared `encoding: {self.source.encoding}` but looks "
+                "like UTF-8 (a UTF-8 byte-order mark, or Chinese text that is valid UTF-8); set "
+                f"`encoding: utf-8` for {self.source.table} in params/data.yaml",
+                file=str(path),
+            )
         tmpdir = Path(tempfile.mkdtemp(prefix="crm-transcode-"))
         self._tmp.append(tmpdir)
         out = tmpdir / "source.csv"

@@ -116,8 +116,16 @@ def test_parse_number_sql_on_its_own():
         f"SELECT {sql}, {repaired} FROM unnest(?::VARCHAR[]) t(x)", params=[values]
     ).fetchall()
     assert got == [(1234.5, True), (-3.0, True), (12.0, False), (None, False), (None, False)]
-    # a typed number column is cast, never a repair
-    assert parse_number("x", "DECIMAL(18,2)", rules=DEFAULTS) == ('CAST("x" AS DOUBLE)', "false")
+    # a typed number column is cast, never a repair; NaN and infinities are no number
+    sql, repaired = parse_number("x", "DECIMAL(18,2)", rules=DEFAULTS)
+    assert repaired == "false"
+    got = duckdb.sql(f"SELECT {sql} FROM unnest([1.5, 2]::DECIMAL(18,2)[]) t(x)").fetchall()
+    assert got == [(1.5,), (2.0,)]
+    sql, _ = parse_number("x", "DOUBLE", rules=DEFAULTS)
+    got = duckdb.sql(
+        f"SELECT {sql} FROM unnest(['nan', 'inf', '-inf', '3']::DOUBLE[]) t(x)"
+    ).fetchall()
+    assert got == [(None,), (None,), (None,), (3.0,)]
 
 
 # -- date formats ---------------------------------------------------------------------------------
