@@ -12,6 +12,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from crmlib.errors import ConfigError
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
 from crmlib.plots.lifecycle import thousands
@@ -213,7 +214,9 @@ def interval_distribution(
             ax.text(v, ax.get_ylim()[1] * 0.95, f" P{int(q * 100)} = {v:.0f}", color=PALETTE[1])
         ax.set_ylabel(t("lifecycle.intervals", language))
     else:
-        col = by or next(c for c in segments.columns if c != "customer_id")
+        col = by or next((c for c in segments.columns if c != "customer_id"), None)
+        if col is None:
+            raise ConfigError("segments must have a segment column besides customer_id")
         seg = segments[["customer_id", col]].drop_duplicates("customer_id")
         merged = intervals.merge(seg, on="customer_id", how="left")
         merged[col] = merged[col].astype("string").fillna("unassigned")

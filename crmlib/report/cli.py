@@ -1,8 +1,15 @@
 """The ``crmwb`` command: build demo data, check data, run report packs, index, send, schedule.
 
 Run ``crmwb --help`` or ``crmwb <command> --help``. Problems in data or parameters print
-``error: <message>`` and exit with status 2; a run in which a notebook failed exits with 1;
-``crmwb run`` of a pack whose previous run is still going exits with 75 (:data:`EXIT_BUSY`).
+``error: <message>`` and exit with status 2 (``crmwb validate`` too, when a table cannot be
+used); a run in which a notebook failed exits with 1; ``crmwb run`` of a pack whose previous run
+is still going exits with 75 (:data:`EXIT_BUSY`). No command shows a traceback unless ``-v``
+asks for it: a fault nobody foresaw is one ``error:`` line and exit status 1.
+
+``crmwb run`` stopped by SIGTERM or SIGHUP (``kill``, systemd, a closed terminal) stops its
+notebook workers and kernels, publishes nothing, releases the pack's lock and exits with
+128 + the signal number (143 for SIGTERM); workers die with it even when it is killed with
+SIGKILL (see :mod:`crmlib.report.worker`).
 
 Relative paths (``--packs``, ``--reports-dir``) start at the project folder
 (:func:`crmlib.config.project_dir`); a project without ``params/reports.yaml`` runs the packs
@@ -15,7 +22,10 @@ from __future__ import annotations
 import argparse
 import inspect
 import logging
+import signal
 import sys
+import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,9 +51,11 @@ examples:
   crmwb send --retry                   send what failed sends left in any run's outbox
   crmwb schedule --crontab             print crontab lines for every pack's schedule
 
-exit status: 0 all fine, 1 a report notebook failed (or email not sent), 2 bad data or params,
+exit status: 0 all fine, 1 a report notebook failed (or email not sent, or an unexpected
+  fault), 2 bad data or params (also from `validate`),
   75 a pack was not run because a run of it is already going (started by hand, by cron or by
-  `crmwb schedule`; the other packs named still ran): try again when it has finished.
+  `crmwb schedule`; the other packs named still ran): try again when it has finished,
+  143 `run` stopped by SIGTERM (its notebooks stopped with it, nothing published).
 """
 
 #: The data params file commands read unless told otherwise.
@@ -221,9 +233,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from crmlib.report.runner import PackBusyError, run
+def _stop_on_signals(stopped: type[BaseException]) -> dict[int, object]:
+    """SIGTERM and SIGHUP raise ``stopped(signum)`` in the main thread; returns the old handlers."""
 
+    def handle(signum: int, frame: object) -> None:
+        raise stopped(signum)
+
+    previous: dict[int, object] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous  # handlers can only be set in the main thread
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            previous[signum] = signal.signal(signum, handle)
+    return previous
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from crmlib.report.runner import PackBusyError, RunStopped, run
+
+    previous = _stop_on_signals(RunStopped)
     try:
         results = run(
             args.targets,
@@ -241,6 +270,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _report_runs(exc.results)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except RunStopped as exc:
+        name = signal.Signals(exc.signum).name
+        print(
+            f"error: run stopped by {name}: its notebooks were stopped, nothing was published "
+            "and the pack's lock is released",
+            file=sys.stderr,
+        )
+        return 128 + exc.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 1 if _report_runs(results) else 0
 
 
@@ -283,7 +323,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
         packs = load_packs(args.packs)
         print(f"{args.packs}: {len(packs)} pack(s) valid: {', '.join(packs)}")
-    return code
+    if code:
+        shown = args.params or args.data_params or DATA_PARAMS
+        print(f"error: the data that {shown} names cannot be used (see above)", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
@@ -361,6 +405,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file or folder the command needs: bad params or a full disk
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a fault nobody foresaw: one line, the traceback only with -v
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
+        message = str(exc) or "(no message)"
+        print(
+            f"error: unexpected {type(exc).__name__}: {message}"
+            + ("" if args.verbose else " (run with -v for the traceback)"),
+            file=sys.stderr,
+        )
+        return 1
     finally:
         if args.verbose:
             log.removeHandler(handler)

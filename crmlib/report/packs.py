@@ -22,6 +22,12 @@ from crmlib.compat import moved
 from crmlib.config import check_choice, read_yaml
 from crmlib.errors import ConfigError
 from crmlib.i18n import LANGUAGES
+from crmlib.report.limits import (
+    DEFAULT_MEMORY_LIMIT,
+    check_memory_limits,
+    check_timeout,
+    parse_size,
+)
 from crmlib.report.parameters import check_parameters, error_prefix, inspect_parameters
 from crmlib.report.project import (
     NAME_PATTERN,
@@ -59,6 +65,7 @@ _PACK_KEYS = (
     "notebooks",
     "parameters",
     "timeout",
+    "memory_limit",
     "schedule",
     "timezone",
     "recipients",
@@ -83,12 +90,15 @@ class NotebookSpec:
         Merged pack defaults and per-notebook overrides (dates already ISO strings).
     timeout
         Seconds the notebook may run.
+    memory_limit
+        Bytes the notebook's worker and kernel may hold together (None: no limit).
     """
 
     name: str
     path: Path
     parameters: dict[str, Any]
     timeout: float = DEFAULT_TIMEOUT
+    memory_limit: int | None = parse_size(DEFAULT_MEMORY_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -139,7 +149,8 @@ def build_pack(
     """
     root = project_root(root)
     where = error_prefix(name)
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    # fullmatch: a "$" anchor alone would let a trailing newline ("weekly\n") through
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ConfigError(
             f"pack name {name!r} must start with a letter or digit and hold only letters, "
             "digits, '_' and '-' (it names the report folder)"
@@ -173,6 +184,12 @@ def build_pack(
         raise ConfigError(f"{where}{exc}") from None
     recipients = check_recipients(spec.get("recipients"), where)
     timeouts = check_timeouts(spec.get("timeout"), names, name)
+    for nb, seconds in timeouts.items():  # .inf and .nan pass a range check; not this one
+        try:
+            check_timeout(seconds)
+        except ConfigError as exc:
+            raise ConfigError(f"{error_prefix(name, nb)}{exc}") from None
+    memory = check_memory_limits(spec.get("memory_limit"), names, name)
     email = check_email_settings(spec.get("email"), pack=name)
     description = check_description(spec.get("description"), where)
 
@@ -210,7 +227,7 @@ def build_pack(
                 )
         given["language"] = language
         values = check_parameters(paths[nb], given, root=root, pack=name, declared=declared)
-        notebooks.append(NotebookSpec(nb, paths[nb], values, timeouts[nb]))
+        notebooks.append(NotebookSpec(nb, paths[nb], values, timeouts[nb], memory[nb]))
     for key in defaults:
         if not any(key in declared for declared in declared_by.values()):
             raise ConfigError(

@@ -35,7 +35,7 @@ NOTEBOOKS_DIR = Path("notebooks")
 PACKAGED_REPORTS_YAML = DEFAULTS_DIR / REPORTS_YAML.name
 PACKAGED_NOTEBOOKS_DIR = DEFAULTS_DIR.parent / "notebooks"
 #: What a pack or notebook name may look like (it names a folder of the archive).
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 
 
 def project_root(root: str | Path | None = None) -> Path:

@@ -35,6 +35,7 @@ from crmlib.i18n import check_language
 from crmlib.report import archive
 from crmlib.report.email import write_email
 from crmlib.report.email.delivery import send_run
+from crmlib.report.email.mailsafe import mask_run_folder
 from crmlib.report.packs import Pack, default_pack, load_packs, resolve_targets
 from crmlib.report.parameters import check_date
 from crmlib.report.project import REPORTS_YAML, notebooks_dir_of, packs_file, project_root
@@ -50,6 +51,7 @@ from crmlib.report.worker import (
 __all__ = [
     "PackBusyError",
     "RunResult",
+    "RunStopped",
     "data_fingerprint",
     "run",
     "run_pack",
@@ -103,6 +105,21 @@ class PackBusyError(ReportError):
         self.results = results
 
 
+class RunStopped(KeyboardInterrupt):
+    """The run was told to stop (SIGTERM, SIGHUP): its workers and kernels were stopped, the
+    partial run was not published, and the pack's lock is released.
+
+    Attributes
+    ----------
+    signum
+        The signal that stopped it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
 def data_fingerprint(
     data_params: str | Path | None, *, root: str | Path | None = None
 ) -> str | None:
@@ -124,7 +141,10 @@ def _write_email(run_dir: Path) -> dict[str, Any] | None:
         html = write_email(run_dir)
     except Exception as exc:  # the reports stand without their digest; say why it is missing
         log.error("no email digest for %s: %s", run_dir.name, exc)
-        return {"html": None, "error": short_error(f"{type(exc).__name__}: {exc}")}
+        return {
+            "html": None,
+            "error": short_error(f"{type(exc).__name__}: {str(exc) or '(no message)'}"),
+        }
     run = archive.read_run(run_dir)
     email = dict(run.get("email") or {})
     email["html"] = Path(html).resolve().relative_to(run_dir.resolve()).as_posix()
@@ -228,6 +248,8 @@ def run_pack(
             grace=grace,
             label=f"{pack.name} {period}",
         )
+        if not pack.email.get("allow_personal_data", False):
+            mask_run_folder(staging)  # the pages the email attaches or links, notebooks, logs
         digest = pack.notebook(pack.digest)
         run = {
             "pack": pack.name,
@@ -263,9 +285,11 @@ def run_pack(
             run["email"] = email
             archive.write_json(staging / archive.RUN_JSON, run)
         archive.publish(staging, final)
-    except BaseException:
+    except BaseException as exc:
         stop_workers()
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt):
+            log.error("%s %s: run aborted (%s); nothing published", pack.name, period, exc or "^C")
         raise
     archive.write_index(reports_dir, language=index_language)
     result = RunResult(pack=pack.name, run_dir=final, run=run, notebooks=results)
@@ -291,7 +315,11 @@ def _run_notebooks(
     running: list[str] = []
     lock = threading.Lock()
 
+    stopping = threading.Event()
+
     def one(spec) -> NotebookResult:
+        if stopping.is_set():
+            return NotebookResult(spec.name, "failed", 0.0, "run stopped", {}, None, None)
         params = dict(spec.parameters, language=language)
         if as_of:
             params["as_of"] = as_of
@@ -306,6 +334,7 @@ def _run_notebooks(
                 cwd=pack.root,
                 grace=grace,
                 log_file=run_dir / "logs" / f"{spec.name}.log",
+                memory_limit=spec.memory_limit,
             )
         finally:
             with lock:
@@ -327,23 +356,49 @@ def _run_notebooks(
         ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crmwb") as pool,
     ):
         pending: set[Future] = {pool.submit(one, spec) for spec in pack.notebooks}
-        while pending:
-            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in done:
-                result = future.result()
-                results[result.name] = result
-                if result.status != "ok":
-                    message = f"{label}: {result.name} {result.status}: {result.error}"
-                    if progress:
-                        bar.write(message, file=sys.stderr)
-                    else:
-                        log.warning(message)
-                bar.update(1)
-            with lock:
-                bar.set_postfix_str(", ".join(running), refresh=False)
-            if interactive:
-                bar.refresh()
+        try:
+            _collect(
+                pending, results, bar, label=label, progress=progress, lock=lock, running=running
+            )
+        except BaseException:
+            # stop the workers before the pool waits for its threads, which wait for them
+            stopping.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            while not all(f.done() for f in pending):
+                stop_workers()
+                wait(pending, timeout=0.5)
+            raise
     return [results[spec.name] for spec in pack.notebooks]
+
+
+def _collect(
+    pending: set[Future],
+    results: dict[str, NotebookResult],
+    bar: Any,
+    *,
+    label: str,
+    progress: bool,
+    lock: threading.Lock,
+    running: list[str],
+) -> None:
+    """Wait for the notebooks of a run, reporting each as it ends (progress bar or log)."""
+    interactive = progress and sys.stderr.isatty()
+    while pending:
+        done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+        for future in done:
+            result = future.result()
+            results[result.name] = result
+            if result.status != "ok":
+                message = f"{label}: {result.name} {result.status}: {result.error}"
+                if progress:
+                    bar.write(message, file=sys.stderr)
+                else:
+                    log.warning(message)
+            bar.update(1)
+        with lock:
+            bar.set_postfix_str(", ".join(running), refresh=False)
+        if interactive:
+            bar.refresh()
 
 
 def run(

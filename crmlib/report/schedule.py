@@ -40,6 +40,7 @@ from crmlib.report import runner
 from crmlib.report.archive import pack_lock
 from crmlib.report.packs import load_packs
 from crmlib.report.project import PACKAGED_REPORTS_YAML, packs_file, project_root
+from crmlib.report.worker import stop_workers
 
 __all__ = [
     "EXIT_SKIPPED",
@@ -461,7 +462,10 @@ def _install_signal_handlers(scheduler: Scheduler) -> dict[int, Any]:
 
     def handle(signum: int, frame: object) -> None:
         if scheduler.stopping:
-            raise KeyboardInterrupt  # a second signal: stop waiting for the active runs
+            # a second signal: stop the active runs' notebooks (their runs end failed) and go
+            log.warning("received %s again; stopping the active runs", signal.Signals(signum).name)
+            stop_workers()
+            raise KeyboardInterrupt
         log.info("received %s; stopping after the active runs", signal.Signals(signum).name)
         scheduler.stop()
 

@@ -147,11 +147,14 @@ def test_validate_prints_the_report_and_returns_its_code(monkeypatch, capsys):
         return "transactions: 10 rows read, 1 rejected", 1
 
     monkeypatch.setattr(crmlib.present.quality, "validate_source", validate)
-    assert main(["validate", "--params", "my.yaml", "--language", "zh"]) == 1
-    assert main(["validate", "other.yaml"]) == 1
-    assert main(["validate"]) == 1
+    # a data problem is exit status 2, as the README promises ("2 bad data or params")
+    assert main(["validate", "--params", "my.yaml", "--language", "zh"]) == 2
+    assert main(["validate", "other.yaml"]) == 2
+    assert main(["validate"]) == 2
     assert seen == [("my.yaml", "zh"), ("other.yaml", "en"), ("params/data.yaml", "en")]
-    assert "1 rejected" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "1 rejected" in captured.out
+    assert captured.err.startswith("error: the data that my.yaml names cannot be used")
     with pytest.raises(SystemExit):  # one file or the other, not both
         main(["validate", "--params", "a.yaml", "b.yaml"])
 

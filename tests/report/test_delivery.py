@@ -4,6 +4,7 @@ the mail in the outbox for `send --retry`."""
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import json
@@ -176,20 +177,130 @@ def test_smtp_down_then_up_delivers_once_from_the_outbox(tmp_path):
         controller.stop()
 
 
-def test_a_refused_recipient_stays_in_the_outbox_and_others_are_sent(tmp_path, smtp):
+def test_a_permanently_refused_recipient_is_recorded_once_and_never_retried(
+    tmp_path, smtp, monkeypatch, capsys
+):
+    from crmlib.report import cli
+
     port, server = smtp
     run_dir = make_run(tmp_path, success=["ceo@example.com", "nobody@example.com"])
     waits: list[float] = []
     result = send_run(run_dir, settings=settings_for(port), sleep=waits.append)
     assert result.sent == ["ceo@example.com"]
-    assert (
-        list(result.failed) == ["nobody@example.com"]
-        and "550" in result.failed["nobody@example.com"]
-    )
+    assert list(result.refused) == ["nobody@example.com"]
+    assert "550" in result.refused["nobody@example.com"] and not result.failed
+    assert not result.ok and "refused (permanent, not retried) 1" in result.summary()
     assert waits == []  # a permanent refusal is not retried
-    assert [p.name for p in (run_dir / "outbox").glob("*.eml")] == [
-        "digest--nobody@example.com.eml"
-    ]
+    assert not (run_dir / "outbox").exists()  # nothing left for send --retry
+    log = json.loads((run_dir / "refused.json").read_text(encoding="utf-8"))["refused"]
+    assert [(e["recipient"], e["kind"]) for e in log] == [("nobody@example.com", "digest")]
+    assert "550 5.1.1 mailbox unavailable" in log[0]["error"]
+    assert len(server.messages) == 1
+
+    # send --retry finds nothing to do; a plain send again skips the refused address
+    monkeypatch.setattr(
+        "crmlib.report.email.delivery.smtp_settings", lambda **kw: settings_for(port)
+    )
+    reports = run_dir.parents[1]
+    assert cli.main(["send", "--retry", "--reports-dir", str(reports)]) == 0
+    assert "nothing waits in an outbox" in capsys.readouterr().out
+    again = send_run(run_dir, settings=settings_for(port), sleep=waits.append)
+    assert again.ok and again.sent == [] and again.already_sent == ["ceo@example.com"]
+    assert list(again.refused_before) == ["nobody@example.com"]
+    assert len(server.messages) == 1 and waits == []
+    assert len(json.loads((run_dir / "refused.json").read_text())["refused"]) == 1  # once
+
+
+def test_a_temporary_refusal_stays_in_the_outbox(tmp_path):
+    class Busy(Collector):
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            return "450 4.2.1 mailbox busy, try later"
+
+    port = free_port()
+    controller = start_server(port, Busy())
+    try:
+        run_dir = make_run(tmp_path, success=["ceo@example.com"])
+        waits: list[float] = []
+        result = send_run(run_dir, settings=settings_for(port), sleep=waits.append)
+    finally:
+        controller.stop()
+    assert list(result.failed) == ["ceo@example.com"] and not result.refused
+    assert len(waits) == 2  # retried with back-off (retries=2), then left for --retry
+    assert [p.name for p in (run_dir / "outbox").glob("*.eml")] == ["digest--ceo@example.com.eml"]
+    assert not (run_dir / "refused.json").exists()
+
+
+class AuthCollector(Collector):
+    """Records every AUTH command the server receives (the server offers AUTH without TLS)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.auth_lines: list[str] = []
+
+    async def handle_AUTH(self, server, session, envelope, args):
+        self.auth_lines.append(" ".join(args))
+        return "235 2.7.0 Authentication successful"
+
+
+def test_plain_text_login_only_to_loopback(tmp_path, monkeypatch):
+    from crmlib.report.email.smtpconfig import is_loopback
+
+    handler = AuthCollector()
+    port = free_port()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, auth_require_tls=False, auth_exclude_mechanism=[]
+    )
+    controller.start()
+    try:
+        # a host that is not this machine: refused before any connection is opened
+        run_dir = make_run(tmp_path / "a", success=["ceo@example.com"])
+        remote = dataclasses.replace(
+            settings_for(port), host="smtp.example.com", user="crm", password="s3cret"
+        )
+        with pytest.raises(ConfigError, match="CRMWB_SMTP_SECURITY=none.*clear text"):
+            send_run(run_dir, settings=remote, sleep=no_sleep)
+        assert handler.auth_lines == [] and handler.messages == []
+        assert (run_dir / "outbox").exists() is False  # nothing was even queued
+
+        # the same settings against this machine log in and send
+        local = dataclasses.replace(remote, host="127.0.0.1")
+        result = send_run(run_dir, settings=local, sleep=no_sleep)
+    finally:
+        controller.stop()
+    assert result.ok and len(handler.messages) == 1
+    assert handler.auth_lines  # the login happened, on loopback only
+    for host, expected in [
+        ("localhost", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("10.0.0.5", False),
+        ("smtp.example.com", False),
+        ("localhost.evil.example", False),
+    ]:
+        assert is_loopback(host) is expected, host
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "CRM <crm@example.com>\r\nBcc: victim@example.com",
+        "crm@example.com\nX-Injected: 1",
+        "not an address",
+    ],
+)
+def test_sender_with_a_line_break_or_no_address_is_refused(tmp_path, sender, monkeypatch, capsys):
+    from crmlib.report import cli
+
+    with pytest.raises(ConfigError, match="CRMWB_SMTP_SENDER"):
+        smtp_settings(env={"CRMWB_SMTP_SENDER": sender}, dotenv_path=tmp_path / "none.env")
+    run_dir = make_run(tmp_path)
+    monkeypatch.setenv("CRMWB_SMTP_SENDER", sender)
+    monkeypatch.setenv("CRMWB_SMTP_HOST", "127.0.0.1")
+    code = cli.main(["send", str(run_dir), "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "CRMWB_SMTP_SENDER" in err
+    assert "Traceback" not in err
 
 
 def test_dry_run_writes_eml_files_and_sends_nothing(tmp_path):

@@ -141,8 +141,10 @@ def test_run_json_describes_the_published_run(mixed):
     }
     for nb in run["notebooks"]:
         assert set(nb) == {
-            "name", "status", "seconds", "error", "parameters", "ipynb", "html", "log"
+            "name", "status", "seconds", "error", "parameters", "ipynb", "html", "log", "peak_mb"
         }  # fmt: skip
+        # a notebook kernel holds tens of MB at least; the default limit is 4 GB
+        assert nb["peak_mb"] is None or 20 < nb["peak_mb"] < 4096
         assert nb["log"] == f"logs/{nb['name']}.log"
         assert (result.run_dir / nb["log"]).is_file()
         assert not Path(nb["html"]).is_absolute()
@@ -194,7 +196,9 @@ def test_worker_killed_from_outside_is_reported_and_its_notebook_kept(tmp_path):
 # --- publishing: a fake executor stands in for papermill so these tests take no kernel time ---
 
 
-def _fake_execute(notebook, output, *, parameters, timeout, cwd, grace, log_file, html=None):
+def _fake_execute(
+    notebook, output, *, parameters, timeout, cwd, grace, log_file, html=None, memory_limit=None
+):
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     nb = nbformat.read(notebook, as_version=4)

@@ -6,7 +6,8 @@ root (real environment variables win; see ``.env.example``):
 =========================  ==================================================================
 ``CRMWB_SMTP_HOST``        server name (required to send)
 ``CRMWB_SMTP_PORT``        port; default 587 for ``starttls``, 465 for ``ssl``, 25 for ``none``
-``CRMWB_SMTP_SECURITY``    ``starttls`` (default), ``ssl`` or ``none``
+``CRMWB_SMTP_SECURITY``    ``starttls`` (default), ``ssl`` or ``none`` (plain text: a login is
+                           then refused unless the host is this machine, 127.0.0.1 / ::1 / localhost)
 ``CRMWB_SMTP_USER``        login name (no login when empty)
 ``CRMWB_SMTP_PASSWORD``    login password
 ``CRMWB_SMTP_SENDER``      the From address, e.g. ``CRM Reports <crm@example.com>`` (required)
@@ -22,6 +23,11 @@ recipient and message kind, the Message-ID and the time. A second ``send`` there
 emails anyone twice, and ``send --retry`` sends what is left in the outbox with its original
 Message-ID. Delivery is at-least-once: if the process dies between the server's acceptance and
 the write of ``sent.json``, that one message is sent again.
+
+A recipient the server refuses permanently (a 5xx reply to RCPT TO or to the message) is recorded
+once in ``<run>/refused.json`` with the server's reply, reported, and taken out of the outbox:
+neither ``send`` nor ``send --retry`` tries that address again for the run. Temporary refusals
+(4xx, a server that is down) stay in the outbox for ``send --retry``.
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ import email
 import email.policy
 import json
 import logging
-import os
 import re
 import smtplib
 import ssl
@@ -43,22 +48,30 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
 from filelock import Timeout as LockTimeout
 
-from crmlib.config import PARAMS_FOLDER, check_choice, check_range
 from crmlib.errors import ConfigError, ReportError
 from crmlib.report.archive import list_runs, read_run, send_lock, write_atomic, write_json
 from crmlib.report.email.message import build_message, failure_notice
+from crmlib.report.email.smtpconfig import (
+    SECURITY_PORTS,
+    SmtpSettings,
+    check_plain_login,
+    check_sender,
+    project_root,
+    smtp_settings,
+)
 
 __all__ = [
     "DRY_RUN_OUTBOX",
     "OUTBOX",
+    "REFUSED_LOG",
     "SECURITY_PORTS",
     "SENT_LOG",
     "SendResult",
     "SmtpSettings",
     "project_root",
+    "read_refused_log",
     "read_sent_log",
     "runs_with_outbox",
     "send_run",
@@ -67,89 +80,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Security modes of the SMTP connection and their default ports.
-SECURITY_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 #: Folder names inside a run folder.
 OUTBOX, DRY_RUN_OUTBOX, SENT_LOG = "outbox", "outbox-dry-run", "sent.json"
+#: Recipients refused permanently, with the server's reply (never tried again for the run).
+REFUSED_LOG = "refused.json"
 _KIND_HEADER = "X-CRMWB-Kind"
 _LOCK_WAIT = 120.0  # seconds a send waits for another send of the same run
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """How to reach the SMTP server (see the module docstring for the environment variables)."""
-
-    host: str = ""
-    port: int = 587
-    security: str = "starttls"
-    user: str = ""
-    password: str = field(default="", repr=False)
-    sender: str = ""
-    timeout: float = 30.0
-    retries: int = 3
-    backoff: float = 2.0
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: the working directory) holding
-    ``pyproject.toml`` or a ``params/`` folder (an installed workbook's project has no
-    ``pyproject.toml``); ``start`` itself when there is none."""
-    start = Path(start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").exists() or (folder / PARAMS_FOLDER).is_dir():
-            return folder
-    return start
-
-
-def smtp_settings(
-    *, env: Mapping[str, str] | None = None, dotenv_path: Path | None = None
-) -> SmtpSettings:
-    """Read the SMTP settings from the environment and a ``.env`` file.
-
-    Parameters
-    ----------
-    env
-        The environment to read (default ``os.environ``); its values win over the file's.
-    dotenv_path
-        The ``.env`` file (default: ``.env`` in :func:`project_root`). A missing file is fine.
-        The file is only read: ``os.environ`` is not changed.
-
-    Raises
-    ------
-    ConfigError
-        When a value is invalid; the message names the variable.
-    """
-    path = Path(dotenv_path) if dotenv_path is not None else project_root() / ".env"
-    values: dict[str, str] = {}
-    if path.is_file():
-        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
-    values.update(os.environ if env is None else env)
-
-    def get(name: str, default: str = "") -> str:
-        return str(values.get(f"CRMWB_SMTP_{name}", "") or default).strip()
-
-    def number(name: str, default: float, *, low: float, high: float | None = None) -> float:
-        raw = get(name, str(default))
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"CRMWB_SMTP_{name} must be a number; got {raw!r}") from None
-        return check_range(f"CRMWB_SMTP_{name}", value, low=low, high=high)
-
-    security = check_choice(
-        "CRMWB_SMTP_SECURITY", get("SECURITY", "starttls").lower(), SECURITY_PORTS
-    )
-    return SmtpSettings(
-        host=get("HOST"),
-        port=int(number("PORT", SECURITY_PORTS[security], low=1, high=65535)),
-        security=security,
-        user=get("USER"),
-        password=str(values.get("CRMWB_SMTP_PASSWORD", "") or ""),
-        sender=get("SENDER"),
-        timeout=number("TIMEOUT", 30.0, low=0.1),
-        retries=int(number("RETRIES", 3, low=0, high=20)),
-        backoff=number("BACKOFF", 2.0, low=0),
-    )
 
 
 @dataclass
@@ -166,6 +102,11 @@ class SendResult:
         Recipients skipped because ``sent.json`` shows they already got this message.
     failed
         Recipient to error, for messages not delivered (they stay in the outbox).
+    refused
+        Recipient to the server's reply, for recipients refused permanently in this call
+        (recorded in ``refused.json``, not in the outbox, never tried again).
+    refused_before
+        Recipient to the reply recorded earlier: skipped because refused permanently before.
     outbox
         Messages waiting in ``<run>/outbox/`` for ``send --retry``.
     written
@@ -178,13 +119,15 @@ class SendResult:
     sent: list[str] = field(default_factory=list)
     already_sent: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    refused_before: dict[str, str] = field(default_factory=dict)
     outbox: list[Path] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed."""
-        return not self.failed
+        """True when nothing failed and nobody was refused in this call."""
+        return not self.failed and not self.refused
 
     def __str__(self) -> str:
         return f"{self.run_dir}: {self.summary()}"
@@ -198,6 +141,10 @@ class SendResult:
         parts = [f"{self.kind}: sent {len(self.sent)}", f"already sent {len(self.already_sent)}"]
         if self.failed:
             parts.append(f"failed {len(self.failed)} ({len(self.outbox)} in {OUTBOX}/)")
+        for label, refused in (("refused", self.refused), ("refused before", self.refused_before)):
+            if refused:
+                shown = "; ".join(f"{who}: {why}" for who, why in refused.items())
+                parts.append(f"{label} (permanent, not retried) {len(refused)}: {shown}")
         return ", ".join(parts)
 
 
@@ -218,6 +165,22 @@ def read_sent_log(run_dir: Path) -> list[dict[str, str]]:
 
 def _record_sent(run_dir: Path, entry: dict[str, str]) -> None:
     write_json(Path(run_dir) / SENT_LOG, {"sent": read_sent_log(run_dir) + [entry]})
+
+
+def read_refused_log(run_dir: Path) -> list[dict[str, str]]:
+    """The entries of ``<run>/refused.json``: recipient, kind, error, refused_at."""
+    path = Path(run_dir) / REFUSED_LOG
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ReportError(f"{path} is not valid JSON ({exc}); fix or remove it") from exc
+    return list(data.get("refused", []))
+
+
+def _record_refused(run_dir: Path, entry: dict[str, str]) -> None:
+    write_json(Path(run_dir) / REFUSED_LOG, {"refused": read_refused_log(run_dir) + [entry]})
 
 
 def _address(value: str) -> str:
@@ -278,6 +241,7 @@ def _connect(settings: SmtpSettings) -> smtplib.SMTP:
         if settings.security == "starttls":
             conn.starttls(context=context)
     if settings.user:
+        check_plain_login(settings)
         conn.login(settings.user, settings.password)
     return conn
 
@@ -300,15 +264,28 @@ def _describe(exc: BaseException) -> str:
 
 
 def _permanent(exc: BaseException) -> bool:
-    """A refusal that retrying will not change (5xx, refused recipient)."""
+    """The server refused this recipient or this message for good (a 5xx reply to RCPT TO or
+    to the message); retrying will not change it."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return True
-    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
 
 
 def _fatal(exc: BaseException) -> bool:
-    """A problem with the server or the account that stops every further message."""
+    """A problem with the server, the account or the sender that stops every further message
+    (it stays in the outbox for ``send --retry`` once fixed)."""
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return exc.smtp_code >= 500
     return isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError)
+
+
+def _describe_refusal(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+            for code, text in exc.recipients.values()
+        )
+    return _describe(exc)
 
 
 # -- sending -------------------------------------------------------------------------------------
@@ -378,6 +355,10 @@ def _send_locked(
 ) -> None:
     outbox = run_dir / OUTBOX
     done = {(e.get("kind"), _address(e.get("recipient", ""))) for e in read_sent_log(run_dir)}
+    refused = {
+        (e.get("kind"), _address(e.get("recipient", ""))): str(e.get("error", ""))
+        for e in read_refused_log(run_dir)
+    }
     # (recipient, .eml path or None when the message still has to be built)
     pending: list[tuple[str, Path | None]] = []
     if retry:
@@ -396,6 +377,10 @@ def _send_locked(
             result.already_sent.append(recipient)
             if path is not None:
                 path.unlink(missing_ok=True)
+        elif (kind, _address(recipient)) in refused:
+            result.refused_before[recipient] = refused[(kind, _address(recipient))]
+            if path is not None:
+                path.unlink(missing_ok=True)
         elif "@" not in _address(recipient):
             result.failed[recipient] = "not an email address"
         else:
@@ -408,8 +393,11 @@ def _send_locked(
         raise ConfigError(
             "CRMWB_SMTP_SENDER is not set (environment or .env); it is the From address"
         )
+    check_sender(sender)
     if not result.dry_run and not settings.host:
         raise ConfigError("CRMWB_SMTP_HOST is not set (environment or .env); cannot send email")
+    if not result.dry_run:
+        check_plain_login(settings)
 
     messages: list[tuple[str, Path, EmailMessage]] = []
     for recipient, path in todo:
@@ -459,15 +447,37 @@ def _deliver(
                     )
                 except (smtplib.SMTPException, OSError) as exc:
                     error = _describe(exc)
-                    if _fatal(exc) or _permanent(exc) or attempt == settings.retries:
-                        log.warning("%s: %s to %s not sent: %s", run_dir, kind, recipient, error)
-                        result.failed[recipient] = error
-                        result.outbox.append(path)
-                        if _fatal(exc) or not _permanent(exc):
-                            stop_reason = error
+                    if _permanent(exc):
+                        error = _describe_refusal(exc)
+                        log.warning(
+                            "%s: %s to %s refused for good, not retried: %s",
+                            run_dir,
+                            kind,
+                            recipient,
+                            error,
+                        )
+                        _record_refused(
+                            run_dir,
+                            {
+                                "recipient": _address(recipient),
+                                "kind": kind,
+                                "error": error,
+                                "refused_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                            },
+                        )
+                        path.unlink(missing_ok=True)
+                        result.refused[recipient] = error
                         if not isinstance(exc, smtplib.SMTPRecipientsRefused):
                             _close(conn)
                             conn = None
+                        break
+                    if _fatal(exc) or attempt == settings.retries:
+                        log.warning("%s: %s to %s not sent: %s", run_dir, kind, recipient, error)
+                        result.failed[recipient] = error
+                        result.outbox.append(path)
+                        stop_reason = error
+                        _close(conn)
+                        conn = None
                         break
                     wait = settings.backoff * 2**attempt
                     log.info(

@@ -3,7 +3,8 @@
 :func:`write_email` writes the body once, into the run folder (``email.html``, ``email.txt``,
 ``email/chart-*.png``) and records it in ``run.json["email"]``; :func:`build_message` puts exactly
 those files into an :class:`~email.message.EmailMessage` (HTML and plain-text alternatives,
-charts as inline ``cid:`` parts, full reports attached where the plan says so). A failed run
+charts as inline ``cid:`` parts, full reports attached where the plan says so, with phone numbers
+and email addresses masked in them unless the run allows personal data). A failed run
 gets :func:`failure_notice` instead, which never carries the broken report.
 """
 
@@ -16,10 +17,12 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
+from crmlib.data.privacy import mask_html
 from crmlib.errors import ReportError
 from crmlib.report.archive import read_run, update_run, write_atomic
+from crmlib.report.email.bidi import strip_bidi
 from crmlib.report.email.digest import build_digest, failure_digest
-from crmlib.report.email.parts import Digest, run_language, run_period
+from crmlib.report.email.parts import Digest, email_settings, run_language, run_period
 
 __all__ = ["build_message", "failure_notice", "write_email"]
 
@@ -54,8 +57,8 @@ def write_email(run_dir: str | Path) -> Path:
             (images_dir / name).write_bytes(data)
             images.append({"file": f"email/{name}", "cid": cid, "subtype": subtype})
     html_path = run_dir / "email.html"
-    write_atomic(html_path, digest.html)
-    write_atomic(run_dir / "email.txt", digest.text)
+    write_atomic(html_path, strip_bidi(digest.html))
+    write_atomic(run_dir / "email.txt", strip_bidi(digest.text))
     info = {
         **digest.info,
         "html": "email.html",
@@ -83,7 +86,7 @@ def _new_message(
     if "@" not in address:
         raise ReportError(f"sender {sender!r} is not an email address (set CRMWB_SMTP_SENDER)")
     msg = EmailMessage()
-    msg["Subject"] = digest.subject
+    msg["Subject"] = strip_bidi(digest.subject)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=True)
@@ -92,8 +95,8 @@ def _new_message(
     msg["Content-Language"] = "zh-CN" if run_language(run) == "zh" else "en"
     msg["X-CRMWB-Kind"] = digest.kind
     msg["X-CRMWB-Run"] = f"{run['pack']}/{run_period(run, run_dir)}/{run.get('run_id', '')}"
-    msg.set_content(digest.text)
-    msg.add_alternative(digest.html, subtype="html")
+    msg.set_content(strip_bidi(digest.text))
+    msg.add_alternative(strip_bidi(digest.html), subtype="html")
     if digest.images:
         html_part = msg.get_payload()[1]
         for cid, subtype, data, name in digest.images:
@@ -105,8 +108,12 @@ def _new_message(
                 filename=name,
                 disposition="inline",
             )
+    allow = email_settings(run)["allow_personal_data"]
     for path in digest.attachments:
-        msg.add_attachment(path.read_bytes(), maintype="text", subtype="html", filename=path.name)
+        page = path.read_text(encoding="utf-8", errors="replace")
+        if not allow:  # the full reports are masked like the body
+            page = mask_html(page)[0]
+        msg.add_attachment(page, subtype="html", charset="utf-8", filename=path.name)
     return msg
 
 
