@@ -2,7 +2,8 @@
 
 Transaction-level work runs as Ibis expressions. A table may live on the embedded DuckDB
 connection (one per process, :func:`connection`: files, pandas frames) or on a database server
-or cluster that Ibis reaches (PostgreSQL through ``ibis.postgres``; see ``engine:`` in
+or cluster that Ibis reaches (PostgreSQL through ``ibis.postgres``, Spark through
+``ibis.pyspark`` on the process's one SparkSession, :func:`spark_session`; see ``engine:`` in
 ``params/data.yaml``). Public functions across the workbook accept a pandas DataFrame, a file
 path or an Ibis table (:func:`as_table`) and return pandas (:func:`execute`), which runs the
 expression on the backend holding its tables (:func:`backend_of`): a PostgreSQL-bound table is

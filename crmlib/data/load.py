@@ -6,6 +6,13 @@ tables, the quality report (:mod:`crmlib.data.quality`) and the quarantined rows
 Cleaned tables are cached as Parquet by the fingerprint of the params and source files.
 :func:`check_source` cleans afresh and collects every table's problem instead of stopping at
 the first (``crmwb validate``).
+
+With ``engine: backend: postgres`` the tables stay on the server: each is read by ``table:`` or
+``query:`` and cleaned there (:mod:`crmlib.data.dbclean`); the Dataset's tables are Ibis tables
+on that server, nothing is cached locally, and only the counts and the quarantined rows (up to
+``engine.quarantine_limit``) come to this machine. ``backend: spark`` works the same way on
+one Spark session (:func:`crmlib.data.engine.spark_session`): tables are read by Spark from
+``path:`` (Parquet, CSV; any URI Spark reads), ``table:`` or ``query:``.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -27,7 +35,8 @@ from filelock import FileLock
 
 from crmlib.data.cleaning import MALFORMED_COLUMNS, QUARANTINE_COLUMNS, clean_table
 from crmlib.data.dates import future_cutoff
-from crmlib.data.engine import connection
+from crmlib.data.dbclean import RemoteTable, clean_remote
+from crmlib.data.engine import connect_engine, connection
 from crmlib.data.params import DATA_PARAMS, fingerprint_of, resolve_params
 from crmlib.data.privacy import mask_delimited, mask_personal
 from crmlib.data.quality import QualityReport
@@ -217,6 +226,55 @@ def _clean_all(
     return report, where
 
 
+def _clean_database(
+    resolved: Mapping[str, Any], *, quarantine_dir: Path, strict: bool
+) -> tuple[QualityReport, dict[str, ir.Table]]:
+    """Clean every configured table on the database engine; the report and the tables."""
+    settings = resolved["engine"]
+    con = connect_engine(settings)
+    if settings["backend"] == "spark":
+        where = f"spark engine at {settings['master']}"
+    else:
+        url = urlsplit(str(settings["url"]))
+        where = f"{settings['backend']} engine at {url.hostname}:{url.port or 5432}{url.path or ''}"
+    rules = resolved["cleaning"]
+    channels = read_channels(rules["channels_file"])
+    report = QualityReport()
+    tables: dict[str, ir.Table] = {}
+    for name in SCHEMAS:
+        entry = resolved.get(name)
+        if not entry:
+            continue
+        source = RemoteTable(
+            table=name,
+            backend=con,
+            where=where,
+            db_table=entry.get("table"),
+            query=entry.get("query"),
+            columns=entry.get("columns") or {},
+            path=entry.get("path"),
+        )
+        try:
+            kept, quality = clean_remote(
+                source,
+                schema=SCHEMAS[name],
+                required=REQUIRED[name],
+                rules=rules,
+                channels=channels,
+                max_date=future_cutoff(rules.get("max_date"), timezone=entry["timezone"]),
+                quarantine=quarantine_dir / f"{name}.quarantine.csv",
+                quarantine_limit=settings["quarantine_limit"],
+            )
+        except DataError as exc:
+            if strict:
+                raise
+            report.fatal.append(f"{name}: {exc}")
+            continue
+        report.tables[name] = quality
+        tables[name] = kept
+    return report, tables
+
+
 def _publish_quarantine(report: QualityReport, target: Path) -> None:
     """Copy cached quarantine files to the user's quarantine folder (atomically) and point the
     report at the copies."""
@@ -279,6 +337,9 @@ def load_dataset(
         resolved["quarantine_dir"] = str(Path(quarantine_dir).resolve())
     qdir = Path(resolved["quarantine_dir"])
     fp = fingerprint_of(resolved)
+    if resolved["engine"]["backend"] != "duckdb":  # the tables stay on the server: no cache
+        report, remote = _clean_database(resolved, quarantine_dir=qdir, strict=True)
+        return Dataset(**remote, quality=report, source=resolved, fingerprint=fp)
     con = connection()
     if not cache:
         report, where = _clean_all(resolved, quarantine_dir=qdir, out_dir=None, strict=True)
@@ -351,6 +412,11 @@ def check_source(
     resolved = resolve_params(params)
     if quarantine_dir is not None:
         resolved["quarantine_dir"] = str(Path(quarantine_dir).resolve())
+    if resolved["engine"]["backend"] != "duckdb":
+        report, _ = _clean_database(
+            resolved, quarantine_dir=Path(resolved["quarantine_dir"]), strict=False
+        )
+        return report
     report, where = _clean_all(
         resolved, quarantine_dir=Path(resolved["quarantine_dir"]), out_dir=None, strict=False
     )

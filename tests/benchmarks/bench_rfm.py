@@ -97,8 +97,12 @@ def run_pandas(src: str, out: str) -> float:
     df = pd.read_parquet(src, columns=["customer_id", "order_id", "ordered_at", "amount"])
     as_of = df["ordered_at"].max().normalize()
     df = df[df["customer_id"].notna() & (df["customer_id"].str.strip() != "")]
-    orders = df.assign(returned=df["amount"] < 0).groupby(["customer_id", "order_id"], sort=False).agg(
-        amount=("amount", "sum"), ordered_at=("ordered_at", "min"), returned=("returned", "any")
+    orders = (
+        df.assign(returned=df["amount"] < 0)
+        .groupby(["customer_id", "order_id"], sort=False)
+        .agg(
+            amount=("amount", "sum"), ordered_at=("ordered_at", "min"), returned=("returned", "any")
+        )
     )
     orders = orders.reset_index()
     orders["amount"] = orders["amount"].round(6)  # as crmlib: lines that cancel out net to 0
