@@ -62,9 +62,11 @@ def baskets(
     -------
     pandas.DataFrame
         Columns ``basket`` (string key) and ``item``, one row per item present in a basket. Return
-        lines (negative ``amount``) and lines without an item are left out.
+        lines (negative ``amount``) and lines without an item are left out. Sorted by basket and
+        item, so the same data always gives the same frame.
     """
-    return execute(_basket_pairs(transactions, level=level, basket=basket, as_of=as_of))
+    pairs = _basket_pairs(transactions, level=level, basket=basket, as_of=as_of)
+    return execute(pairs.order_by(["basket", "item"]))
 
 
 def _basket_pairs(
