@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.compat",
             "crmlib.i18n",
             "crmlib.stats",
+            "crmlib.measure",
         ),
     ),
     (

@@ -1,7 +1,9 @@
 """One way to write numbers, money, percents and dates in every report.
 
 Every function returns ``MISSING`` ("–") for a missing or infinite value, never "0" or "n/a":
-a figure that could not be measured must not read as a measured zero.
+a figure that could not be measured must not read as a measured zero. :func:`why_not` writes the
+reason a figure was not measured (:class:`crmlib.measure.NotMeasured`) and :func:`figure` writes
+a figure or "–" with that reason.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmlib.i18n import t
+from crmlib.measure import NotMeasured
+
 __all__ = [
     "MISSING",
     "DEFAULT_SYMBOL",
@@ -21,6 +26,8 @@ __all__ = [
     "money",
     "times",
     "day",
+    "why_not",
+    "figure",
 ]
 
 
@@ -32,6 +39,8 @@ DEFAULT_SYMBOL = "¥"
 
 
 def _missing(value: Any) -> bool:
+    if isinstance(value, NotMeasured):
+        return True
     if value is None or isinstance(value, str):
         return value is None
     try:
@@ -47,7 +56,7 @@ def number(value: Any) -> str:
     significant decimals below 1, and scientific notation below 0.001 (p-values). Missing values
     are shown as "–".
     """
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if _missing(value) and not isinstance(value, str):
         return MISSING
     if isinstance(value, np.generic):  # numpy scalars read as the Python numbers they hold
         value = value.item()
@@ -102,6 +111,44 @@ def times(value: Any, *, digits: int = 1) -> str:
 
 def day(value: Any) -> str:
     """A date as ISO ``YYYY-MM-DD``."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if value is None or isinstance(value, NotMeasured):
+        return MISSING
+    if not isinstance(value, str) and pd.isna(value):
         return MISSING
     return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def why_not(reason: NotMeasured | str, language: str, **detail: Any) -> str:
+    """Why a figure was not measured, in ``language``: ``"base of 3 customers, below 30"``.
+
+    ``reason`` is a :class:`~crmlib.measure.NotMeasured` or a reason key of
+    :data:`crmlib.measure.REASONS` (its details then come from ``detail``). Details missing from
+    the text's fields are left out rather than failing.
+    """
+    if isinstance(reason, NotMeasured):
+        detail = {**reason.detail, **detail}
+        reason = reason.reason
+    NotMeasured(reason)  # validates the key
+    fields = {
+        k: (number(v) if isinstance(v, int | float | np.number) else v) for k, v in detail.items()
+    }
+    return t(f"measure.{reason}", language).format_map(_Defaulting(fields))
+
+
+def figure(value: Any, language: str, *, fmt: Any = None, why: NotMeasured | None = None) -> str:
+    """A figure written with ``fmt`` (default :func:`number`), or "– (reason)" if not measured.
+
+    ``why`` gives the reason when ``value`` itself is only NaN; a :class:`NotMeasured` value
+    carries its own.
+    """
+    reason = value if isinstance(value, NotMeasured) else why
+    if reason is not None and _missing(value):
+        return f"{MISSING} ({why_not(reason, language)})"
+    return (fmt or number)(value)
+
+
+class _Defaulting(dict):
+    """Format fields: a field the caller did not give is written as "–", never a KeyError."""
+
+    def __missing__(self, key: str) -> str:
+        return MISSING
