@@ -70,7 +70,8 @@ def cohort_retention(
     transactions
         Canonical transactions (pandas, file path or Ibis table).
     as_of
-        Analysis date; None or "" means the last transaction day.
+        Analysis date; None or "" means the last complete day of the data
+        (:func:`crmlib.data.resolve_as_of`).
     period
         ``"month"`` or ``"quarter"``.
 
@@ -140,6 +141,14 @@ def cohort_matrix(cohorts: pd.DataFrame, *, value: str = "share") -> pd.DataFram
     value
         ``"share"``, ``"customers"``, ``"revenue"``, ``"revenue_per_customer"`` or
         ``"cumulative_revenue_per_customer"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cohort_size`` then one column per k. ``attrs["partial_cells"]`` lists the
+        ``(cohort, column)`` cells of a period the data does not cover whole (the period
+        holding ``as_of`` when ``as_of`` is not its last day) and ``attrs["partial_period"]``
+        names that period ("" when every cell is complete): show them marked or leave them out.
     """
     check_choice(
         "value",
@@ -155,6 +164,12 @@ def cohort_matrix(cohorts: pd.DataFrame, *, value: str = "share") -> pd.DataFram
     wide = cohorts.pivot(index="cohort", columns="period_number", values=value)
     wide.insert(0, "cohort_size", cohorts.groupby("cohort")["cohort_size"].first())
     wide.columns = [str(c) for c in wide.columns]
+    partial = cohorts[~cohorts["complete"].astype(bool)] if "complete" in cohorts else cohorts[:0]
+    # cells of a period the data does not cover whole: (cohort, column) pairs, and the period
+    wide.attrs["partial_cells"] = [
+        (c, str(k)) for c, k in zip(partial["cohort"], partial["period_number"], strict=True)
+    ]
+    wide.attrs["partial_period"] = str(partial["period"].iloc[0]) if len(partial) else ""
     return wide
 
 

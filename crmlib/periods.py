@@ -40,6 +40,7 @@ __all__ = [
     "as_period",
     "customer_periods",
     "purchase_days",
+    "last_complete_period",
 ]
 
 #: Period lengths and their pandas frequency.
@@ -209,3 +210,26 @@ def purchase_days(orders: ir.Table, *, own_median: bool = False) -> pd.DataFrame
     df = execute(days.mutate(day=days.day.cast("timestamp")))
     df["day"] = df["day"].astype("datetime64[s]")
     return df.sort_values(["customer_id", "day"], ignore_index=True)
+
+
+def last_complete_period(as_of: Any, *, freq: str = "M") -> pd.Period:
+    """The last calendar period that ends on or before ``as_of``: the one a period report uses.
+
+    ``as_of`` 2017-12-31 gives 2017-12; 2018-01-15 also gives 2017-12 (January is partial).
+    Every period report (KPIs, lifecycle, trends, cohorts) should name this period, so that a
+    summary never mixes two months.
+
+    Parameters
+    ----------
+    as_of
+        The report day (:func:`crmlib.data.resolve_as_of`).
+    freq
+        Pandas frequency: ``"M"`` (month), ``"Q"`` (quarter) or ``"W"`` (week, Monday first).
+    """
+    day = pd.Timestamp(as_of).normalize()
+    if freq == "W":
+        freq = "W-SUN"
+    current = pd.Period(day, freq=freq)
+    if current.end_time.normalize() <= day:
+        return current
+    return current - 1

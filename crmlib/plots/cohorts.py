@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from crmlib.errors import ConfigError
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
 from crmlib.plots.lifecycle import thousands
+from crmlib.present.format import why_not
 
 __all__ = ["cohort_heatmap", "milestone_curve", "interval_distribution"]
 
@@ -39,6 +41,9 @@ def cohort_heatmap(
     max_periods
         Show period numbers 1 … max_periods only (period 0 is 100% by definition and left out
         of the share view).
+
+    Cells of a period the data does not cover whole (``complete`` False: the period holding
+    an ``as_of`` that is not its last day) are hatched, and a legend names the period.
     """
     check_language(language)
     data = cohorts[cohorts["period_number"] >= (1 if value == "share" else 0)]
@@ -63,6 +68,7 @@ def cohort_heatmap(
         linewidths=0 if wide.shape[1] > 20 else 0.3,
     )
     ax.grid(False)
+    _mark_partial(ax, data, wide, language)
     sizes = cohorts.groupby("cohort")["cohort_size"].first()
     labels = [f"{c}  (n={sizes[c]:,})" for c in wide.index]
     step = max(1, len(labels) // 24)
@@ -79,6 +85,28 @@ def cohort_heatmap(
         )
     )
     return ax
+
+
+def _mark_partial(ax: Axes, data: pd.DataFrame, wide: pd.DataFrame, language: str) -> None:
+    """Hatch the heatmap cells of a partial period and say so in a legend."""
+    if "complete" not in data:
+        return
+    partial = data[~data["complete"].astype(bool)]
+    if partial.empty:
+        return
+    rows = {c: i for i, c in enumerate(wide.index)}
+    cols = {k: j for j, k in enumerate(wide.columns)}
+    for coh, k in zip(partial["cohort"], partial["period_number"], strict=True):
+        if coh in rows and k in cols:
+            ax.add_patch(
+                Rectangle(
+                    (cols[k], rows[coh]), 1, 1, fill=False, hatch="///", edgecolor="0.35", lw=0
+                )
+            )
+    periods = ", ".join(sorted({str(p) for p in partial["period"]}))
+    note = why_not("partial_period", language, period=periods)
+    handle = Patch(facecolor="white", edgecolor="0.35", hatch="///", label=note)
+    ax.legend(handles=[handle], loc="upper right", fontsize=8, frameon=True)
 
 
 def milestone_curve(

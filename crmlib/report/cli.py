@@ -117,8 +117,8 @@ def _parser() -> argparse.ArgumentParser:
         "--as-of",
         default=None,
         metavar="DATE",
-        help="ISO date the reports are as of; names the run folder (default: each notebook "
-        "uses the last transaction date, the folder today's date)",
+        help="ISO date the reports are as of; names the run folder (default: the data's last "
+        "complete day, for the notebooks and the folder)",
     )
     run.add_argument(
         "--language",

@@ -29,7 +29,7 @@ from filelock import Timeout as LockTimeout
 from tqdm.auto import tqdm
 
 from crmlib.compat import moved
-from crmlib.data import fingerprint
+from crmlib.data import fingerprint, load_dataset, resolve_as_of
 from crmlib.errors import CrmError, ReportError
 from crmlib.i18n import check_language
 from crmlib.report import archive
@@ -53,6 +53,7 @@ __all__ = [
     "RunResult",
     "RunStopped",
     "data_fingerprint",
+    "data_as_of",
     "run",
     "run_pack",
 ]
@@ -132,6 +133,25 @@ def data_fingerprint(
         return str(fingerprint(str(path)))
     except (CrmError, OSError) as exc:
         log.warning("no data fingerprint for %s: %s", path, exc)
+        return None
+
+
+def data_as_of(data_params: str | Path | None, *, root: str | Path | None = None) -> dt.date | None:
+    """The data's report day (:func:`crmlib.data.resolve_as_of`: its last complete day).
+
+    A run without ``as_of`` is named after the period of this day, not after the day the run
+    was made (which stays in ``run.json`` as ``started_at``). None when the data cannot be
+    read here; the notebooks then report the error themselves.
+    """
+    if not data_params:
+        return None
+    root = project_root(root)
+    path = Path(data_params) if Path(data_params).is_absolute() else root / data_params
+    try:
+        dataset = load_dataset(str(path))
+        return resolve_as_of(dataset.transactions).date()
+    except (CrmError, OSError) as exc:
+        log.warning("no data period for %s: %s", path, exc)
         return None
 
 
@@ -223,12 +243,15 @@ def run_pack(
     """
     language = check_language(language or pack.language)
     as_of = check_date("as_of", as_of) if as_of else ""
-    # a pack may fix as_of in its parameters; the run folder is then named by that date
-    shown_as_of = as_of or pack.notebook(pack.digest).parameters.get("as_of") or ""
+    # a pack may fix as_of in its parameters; the run folder is then named by that date;
+    # else by the data's last complete day, and by today only when the data cannot be read
+    digest_params = pack.notebook(pack.digest).parameters
+    shown_as_of = as_of or digest_params.get("as_of") or ""
     day = (
         dt.date.fromisoformat(shown_as_of)
         if shown_as_of
-        else dt.datetime.now(ZoneInfo(pack.timezone)).date()
+        else data_as_of(digest_params.get("data_params", "params/data.yaml"), root=pack.root)
+        or dt.datetime.now(ZoneInfo(pack.timezone)).date()
     )
     period = period_name(pack.period, day)
     reports_dir = Path(reports_dir)

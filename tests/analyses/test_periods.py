@@ -48,3 +48,17 @@ def test_period_helpers():
     with pytest.raises(ConfigError, match="'base'.*2025-09.*got 'soon'"):
         periods.as_period("soon", freq="M", name="base")
     assert periods.PERIODS_PER_YEAR[periods.PERIODS["quarter"]] == 4
+
+
+def test_last_complete_period_is_the_one_ending_on_or_before_as_of():
+    """Hand cases: a month is complete on its last day; a mid-month day falls back one month."""
+    from crmlib.periods import last_complete_period
+
+    assert last_complete_period("2017-12-31") == pd.Period("2017-12", "M")
+    assert last_complete_period("2018-01-01") == pd.Period("2017-12", "M")
+    assert last_complete_period("2018-01-15") == pd.Period("2017-12", "M")
+    assert last_complete_period("2018-03-31", freq="Q") == pd.Period("2018Q1", "Q")
+    assert last_complete_period("2018-03-30", freq="Q") == pd.Period("2017Q4", "Q")
+    # ISO weeks end on Sunday: 2017-12-31 is a Sunday, 2018-01-03 a Wednesday
+    assert str(last_complete_period("2017-12-31", freq="W")) == "2017-12-25/2017-12-31"
+    assert str(last_complete_period("2018-01-03", freq="W")) == "2017-12-25/2017-12-31"

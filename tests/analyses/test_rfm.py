@@ -80,9 +80,18 @@ def test_frequency_can_count_purchase_days():
     )
 
 
-def test_default_as_of_is_the_last_transaction_date():
-    table = rfm.rfm_table(HAND)  # last line: f's order 11 on 2024-07-05
-    assert table["as_of"].iloc[0] == pd.Timestamp("2024-07-05")
+def test_default_as_of_is_the_last_complete_day():
+    """The last line (f's order 11) is at 12:00 on 2024-07-05: that day is partial.
+
+    The default ``as_of`` is the last complete day, 2024-07-04, so order 11 is after it:
+    f has only order 12 (2024-03-31, 60.0), 95 days before (30 + 31 + 30 + 4).
+    Given explicitly, 2024-07-05 wins and order 11 counts.
+    """
+    table = rfm.rfm_table(HAND)
+    assert table["as_of"].iloc[0] == pd.Timestamp("2024-07-04")
+    f = table.set_index("customer_id").loc["f"]
+    assert (f["recency_days"], f["orders"], f["monetary"]) == (95, 1, 60.0)
+    table = rfm.rfm_table(HAND, as_of="2024-07-05")
     f = table.set_index("customer_id").loc["f"]
     assert (f["recency_days"], f["orders"], f["monetary"]) == (0, 2, 1059.0)
 

@@ -17,6 +17,11 @@ def lines(rows: list[tuple]) -> pd.DataFrame:
 
 
 def test_customer_summary_hand_computed_case():
+    """Hand-computed summary; the last line is at 23:30, so 31 January is a complete day.
+
+    The default end is the last *complete* day (``resolve_as_of``): a last order at or after
+    23:00 closes its day, so the end stays 31 January and A's T is 30 days.
+    """
     tx = lines(
         [
             ("A", "1", "2024-01-01 09:00", 10.0),
@@ -25,7 +30,7 @@ def test_customer_summary_hand_computed_case():
             ("A", "3", "2024-01-11 10:00", 20.0),
             ("A", "4", "2024-01-12 10:00", -4.0),  # return: revenue only
             ("B", "5", "2024-01-20 12:00", 30.0),
-            (None, "6", "2024-01-31 12:00", 99.0),  # anonymous: sets the default end only
+            (None, "6", "2024-01-31 23:30", 99.0),  # anonymous: sets the default end only
         ]
     )
     got = data.customer_summary(tx, monetary=True, orders=True).set_index("customer_id")
@@ -59,7 +64,9 @@ def test_customer_summary_matches_lifetimes():
             "amount": rng.gamma(2.0, 40.0, n).round(2),
         }
     )
-    ours = data.customer_summary(tx, monetary=True).set_index("customer_id")
+    # lifetimes ends on the last line's day; ours defaults to the last complete day, so give it
+    last_day = tx["ordered_at"].max().normalize()
+    ours = data.customer_summary(tx, monetary=True, as_of=last_day).set_index("customer_id")
     ref = summary_data_from_transaction_data(
         tx, "customer_id", "ordered_at", monetary_value_col="amount", freq="D"
     ).reindex(ours.index)
@@ -221,7 +228,8 @@ def test_customer_summary_columns_by_default_and_on_request():
     base = ["customer_id", "first_purchase", "last_purchase", "purchase_days", "revenue"]
     lifetimes_cols = ["frequency", "recency", "T"]
     assert data.customer_summary(tx).columns.tolist() == base + lifetimes_cols
-    both = data.customer_summary(tx, monetary=True, orders=True)
+    # as_of given: by default the 3rd (last order 10:00) is a partial day, so it would end on the 2nd
+    both = data.customer_summary(tx, monetary=True, orders=True, as_of="2024-01-03")
     assert both.columns.tolist() == [
         *base[:3],
         "orders",

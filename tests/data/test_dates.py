@@ -24,10 +24,36 @@ def _tx(*stamps: str) -> pd.DataFrame:
     )
 
 
-def test_empty_as_of_is_the_day_of_the_last_line():
+def test_empty_as_of_is_the_day_of_the_last_line_when_that_day_is_over():
+    """A last order at 23:59 (after the 23:00 cut-off) closes its day: 17 May is complete."""
     tx = _tx("2024-03-01 09:00", "2024-05-17 23:59", "2024-04-02 10:00")
     for empty in (None, "", "   "):
         assert resolve_as_of(tx, empty) == pd.Timestamp("2024-05-17")
+
+
+def test_an_export_ending_at_0401_on_the_first_reports_the_last_day_of_the_month():
+    """Data ending at 04:01 on 1 January holds four hours of January: the day is partial.
+
+    The default as_of is the last complete day, 31 December; a given date still wins, and
+    the user may declare the export whole up to its last day.
+    """
+    tx = _tx("2017-12-02 10:00", "2017-12-31 18:30", "2018-01-01 04:01")
+    assert resolve_as_of(tx) == pd.Timestamp("2017-12-31")
+    assert resolve_as_of(tx, "2018-01-01") == pd.Timestamp("2018-01-01")
+    assert resolve_as_of(tx, last_day_complete=True) == pd.Timestamp("2018-01-01")
+    # a cut-off before 04:01 makes the day complete; False always takes the day before
+    assert resolve_as_of(tx, day_end="04:00") == pd.Timestamp("2018-01-01")
+    assert resolve_as_of(tx, day_end="04:02") == pd.Timestamp("2017-12-31")
+    tx_late = _tx("2017-12-31 23:30")
+    assert resolve_as_of(tx_late, last_day_complete=False) == pd.Timestamp("2017-12-30")
+    with pytest.raises(ConfigError, match="day_end"):
+        resolve_as_of(tx, day_end="late")
+
+
+def test_a_date_only_export_keeps_its_last_day():
+    """Dates without a time of day (all at midnight) cannot show a partial day."""
+    tx = _tx("2024-03-01", "2024-05-17", "2024-04-02")
+    assert resolve_as_of(tx) == pd.Timestamp("2024-05-17")
 
 
 def test_given_as_of_is_a_midnight_day_without_time_zone():
