@@ -6,12 +6,16 @@ Every problem a user can cause (bad data, bad parameters, a failing report) rais
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "CrmError",
     "DataError",
     "ConfigError",
     "ReportError",
     "CrmWarning",
+    "did_you_mean",
 ]
 
 
@@ -53,3 +57,15 @@ class ReportError(CrmError):
 
 class CrmWarning(UserWarning):
     """A result can be computed but should be read with care (weak fit, model assumption broken)."""
+
+
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
+    """``"; did you mean 'sales_value'?"`` for the closest of ``choices``, or ``""`` if none is close.
+
+    For error messages about a name that is not there: a mapped column missing from a file's
+    header, an unknown params key. Case and surrounding spaces are ignored when comparing.
+    """
+    names = [str(c) for c in choices]
+    folded = {n.strip().casefold(): n for n in names}
+    close = difflib.get_close_matches(str(word).strip().casefold(), list(folded), n=1, cutoff=0.6)
+    return f"; did you mean {folded[close[0]]!r}?" if close else ""

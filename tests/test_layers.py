@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.i18n",
             "crmlib.stats",
             "crmlib.measure",
+            "crmlib.currency",
         ),
     ),
     (

@@ -20,6 +20,7 @@ from scipy import sparse, stats
 
 from crmlib.basket.arrays import distinct
 from crmlib.basket.itemsets import candidate_rules, frequent_itemsets, min_basket_count
+from crmlib.basket.names import ITEM_NAMES, item_names
 from crmlib.basket.params import BASKETS, ITEM_JOIN, RULE_ARROW, defaults, pick
 from crmlib.basket.purchases import Transactions, known_customer, purchase_lines
 from crmlib.basket.significance import fisher_p_values, prune_mask
@@ -50,7 +51,7 @@ def baskets(
     transactions
         Order lines (DataFrame, file or Ibis table in the canonical schema).
     level
-        ``"sku"`` or ``"category"``: what counts as an item.
+        An item of :data:`~crmlib.basket.LEVELS`: ``"sku"`` or a category level.
     basket
         ``"order"``: one basket per ``order_id`` (anonymous sales included). ``"customer_day"``:
         one basket per member and calendar day; anonymous sales cannot be joined across orders,
@@ -276,7 +277,7 @@ def association_rules(
     transactions
         Order lines (DataFrame, file or Ibis table in the canonical schema).
     level
-        ``"sku"`` or ``"category"``: what counts as an item.
+        An item of :data:`~crmlib.basket.LEVELS`: ``"sku"`` or a category level.
     min_support
         Minimum share of baskets holding the whole itemset (``None``: ``params/basket.yaml``).
         Items rarer than this are dropped before mining.
@@ -353,5 +354,12 @@ def association_rules(
         significance=significance,
         prune=prune,
     )
-    rules.attrs.update({"level": level, "basket": basket, "n_baskets": int(x.shape[0])})
+    rules.attrs.update(
+        {
+            "level": level,
+            "basket": basket,
+            "n_baskets": int(x.shape[0]),
+            ITEM_NAMES: item_names(transactions, level=level),
+        }
+    )
     return rules

@@ -11,8 +11,9 @@ from crmlib.config import load_params
 
 __all__ = ["LEVELS", "BASKETS", "ITEM_JOIN", "RULE_ARROW", "defaults", "pick"]
 
-#: What an item is: a SKU or a product category.
-LEVELS: tuple[str, ...] = ("sku", "category")
+#: What an item is: a SKU, or a level of the category hierarchy (department > category >
+#: subcategory).
+LEVELS: tuple[str, ...] = ("sku", "subcategory", "category", "department")
 #: What a basket is: one order, or one member's purchases on one calendar day.
 BASKETS: tuple[str, ...] = ("order", "customer_day")
 

@@ -43,7 +43,7 @@ def purchase_lines(
     transactions
         Order lines in the canonical schema.
     level
-        ``"sku"`` or ``"category"``: what counts as an item.
+        An item of :data:`~crmlib.basket.LEVELS`: ``"sku"`` or a category level.
     as_of
         Last day of data used (ISO date); ``None`` or ``""`` uses everything.
 

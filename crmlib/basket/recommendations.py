@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from crmlib.basket.names import ITEM_NAMES
 from crmlib.basket.params import ITEM_JOIN, pick
 from crmlib.basket.purchases import Transactions, known_customer, purchase_lines
 from crmlib.config import check_choice, check_range
@@ -202,6 +203,7 @@ def recommend(
     cand["rank"] = cand.groupby("customer_id").cumcount() + 1
     per = cand[cand["rank"] <= top_n][["customer_id", "rank", "item", "score", "because"]]
     per = per.reset_index(drop=True)
+    per.attrs[ITEM_NAMES] = dict(rules.attrs.get(ITEM_NAMES) or {})
     if segment is None:
         return per
     n_members = len(set(wanted)) if wanted is not None else bought["customer_id"].nunique()
@@ -213,7 +215,9 @@ def recommend(
     grp.insert(0, "segment", str(segment))
     grp.insert(1, "rank", np.arange(1, len(grp) + 1))
     grp["share"] = grp["n_customers"] / n_members if n_members else np.nan
-    return grp[["segment", "rank", "item", "n_customers", "share", "mean_score"]]
+    grp = grp[["segment", "rank", "item", "n_customers", "share", "mean_score"]]
+    grp.attrs[ITEM_NAMES] = per.attrs[ITEM_NAMES]
+    return grp
 
 
 def bundle_candidates(
@@ -272,4 +276,6 @@ def bundle_candidates(
             "confidence_ba": bwd["confidence"].reindex(keys).to_numpy(),
         }
     )
-    return out.sort_values(["lift", "support"], ascending=False).reset_index(drop=True)
+    out = out.sort_values(["lift", "support"], ascending=False).reset_index(drop=True)
+    out.attrs[ITEM_NAMES] = dict(rules.attrs.get(ITEM_NAMES) or {})
+    return out

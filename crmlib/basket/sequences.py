@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.basket.arrays import distinct, runs
+from crmlib.basket.names import ITEM_NAMES, item_names
 from crmlib.basket.params import pick
 from crmlib.basket.purchases import Transactions, known_customer, purchase_lines
 from crmlib.config import check_range
@@ -231,7 +232,7 @@ def sequential_rules(
     within_days
         The window N in days (``None``: ``params/basket.yaml``).
     level
-        ``"sku"`` or ``"category"``.
+        ``"sku"`` or a category level (:data:`~crmlib.basket.LEVELS`).
     min_customers
         Minimum number of members who bought A and then B within the window; items with fewer
         buyers than this are skipped before pairing.
@@ -275,7 +276,14 @@ def sequential_rules(
         kind="stable",
     ).reset_index(drop=True)
     n_members = ev.n_customers
-    table.attrs.update({"level": level, "within_days": int(within_days), "n_customers": n_members})
+    table.attrs.update(
+        {
+            "level": level,
+            "within_days": int(within_days),
+            "n_customers": n_members,
+            ITEM_NAMES: item_names(transactions, level=level),
+        }
+    )
     return table
 
 
@@ -340,4 +348,7 @@ def sequential_gaps(
         }
     )
     res = res.sort_values(["_rank", "customer_id"], kind="stable")
-    return res.drop(columns="_rank").reset_index(drop=True)
+    res = res.drop(columns="_rank").reset_index(drop=True)
+    if isinstance(pairs, pd.DataFrame):
+        res.attrs[ITEM_NAMES] = dict(pairs.attrs.get(ITEM_NAMES) or {})
+    return res

@@ -51,7 +51,7 @@ from crmlib.data.privacy import mask_line, spreadsheet_safe_sql
 from crmlib.data.quality import TableQuality
 from crmlib.data.schema import EVENT_TIME, KEYS
 from crmlib.data.sources import RawTable, Source
-from crmlib.errors import DataError
+from crmlib.errors import DataError, did_you_mean
 
 __all__ = ["QUARANTINE_COLUMNS", "MALFORMED_COLUMNS", "Cleaned", "clean_table"]
 
@@ -114,13 +114,16 @@ class _Cleaner:
             elif col in self.required:
                 raise DataError(
                     f"{self.src.table} lacks required column {wanted!r} "
-                    f"(canonical {col!r}); columns found",
+                    f"(canonical {col!r}){did_you_mean(wanted, by_clean)}; columns found",
                     file=self.src.label,
                     column=wanted,
                     value=", ".join(by_clean),
                 )
             elif col in self.src.columns:
-                self.notes.append(f"mapped column {wanted!r} ({col}) not in the source; left empty")
+                self.notes.append(
+                    f"mapped column {wanted!r} ({col}) not in the source; left empty"
+                    + did_you_mean(wanted, by_clean)
+                )
         return mapping, types
 
     def clean(self, *, parquet: Path | None, table_name: str | None, quarantine: Path) -> Cleaned:

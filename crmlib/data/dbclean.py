@@ -45,7 +45,7 @@ from crmlib.data.engine import backend_name, backend_of, execute, materialise
 from crmlib.data.privacy import spreadsheet_safe
 from crmlib.data.quality import TableQuality
 from crmlib.data.schema import EVENT_TIME, GROUPS, KEYS
-from crmlib.errors import ConfigError, DataError
+from crmlib.errors import ConfigError, DataError, did_you_mean
 
 __all__ = ["RemoteTable", "clean_remote"]
 
@@ -214,12 +214,15 @@ def clean_remote(
         elif col in required:
             raise DataError(
                 f"{table} lacks required column {wanted!r} (canonical {col!r}) on the "
-                f"{source.label}; columns found",
+                f"{source.label}{did_you_mean(wanted, by_clean)}; columns found",
                 column=wanted,
                 value=", ".join(raw.columns),
             )
         elif col in mapping_cfg:
-            notes.append(f"mapped column {wanted!r} ({col}) not in the source; left empty")
+            notes.append(
+                f"mapped column {wanted!r} ({col}) not in the source; left empty"
+                + did_you_mean(wanted, by_clean)
+            )
     raw_cols = list(raw.columns)
     if "__row" in raw_cols:
         raise DataError(f"{table} on the {source.label} has a column named __row; rename it")

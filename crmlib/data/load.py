@@ -33,6 +33,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from filelock import FileLock
 
+from crmlib.currency import Currency, use_currency
 from crmlib.data.cleaning import MALFORMED_COLUMNS, QUARANTINE_COLUMNS, clean_table
 from crmlib.data.dates import future_cutoff
 from crmlib.data.dbclean import RemoteTable, clean_remote
@@ -333,6 +334,7 @@ def load_dataset(
         The params are invalid.
     """
     resolved = resolve_params(params)
+    use_currency(Currency(**resolved["currency"]))  # money in this data's currency from now on
     if quarantine_dir is not None:
         resolved["quarantine_dir"] = str(Path(quarantine_dir).resolve())
     qdir = Path(resolved["quarantine_dir"])

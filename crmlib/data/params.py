@@ -21,6 +21,7 @@ or named by ``table:`` in Spark's catalog or ``query:`` (Spark SQL).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import zoneinfo
@@ -30,10 +31,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crmlib.config import PARAMS_FOLDER, project_dir, read_yaml, resolve_params_file, resolve_path
+from crmlib.currency import currency
 from crmlib.data.dates import future_cutoff
 from crmlib.data.rules import CLEANING_VERSION, check_rules
 from crmlib.data.schema import SCHEMAS
-from crmlib.errors import ConfigError
+from crmlib.errors import ConfigError, did_you_mean
 
 __all__ = [
     "DATA_PARAMS",
@@ -52,7 +54,7 @@ __all__ = [
 DATA_PARAMS = "params/data.yaml"
 
 #: Top-level keys of the data params that are not tables.
-SETTINGS: tuple[str, ...] = ("engine", "cleaning", "quarantine_dir", "cache_dir")
+SETTINGS: tuple[str, ...] = ("engine", "cleaning", "quarantine_dir", "cache_dir", "currency")
 
 #: Engines a data params file may name under ``engine: backend:``.
 BACKENDS: tuple[str, ...] = ("duckdb", "postgres", "spark")
@@ -113,8 +115,10 @@ def _resolve(raw: Any, *, project: Path) -> dict[str, Any]:
         raise ConfigError(f"data params must be a mapping of tables; got {type(raw).__name__}")
     unknown = set(raw) - set(SCHEMAS) - set(SETTINGS)
     if unknown:
+        first = sorted(map(str, unknown))[0]
         raise ConfigError(
-            f"unknown key(s) {', '.join(sorted(unknown))} in data params; "
+            f"unknown key(s) {', '.join(sorted(map(str, unknown)))} in data params"
+            f"{did_you_mean(first, (*SCHEMAS, *SETTINGS))}; "
             f"allowed: {', '.join((*SCHEMAS, *SETTINGS))}"
         )
     if not raw.get("transactions"):
@@ -125,6 +129,7 @@ def _resolve(raw: Any, *, project: Path) -> dict[str, Any]:
         resolve_params_file(rules["channels_file"], base=project).resolve()
     )
     out: dict[str, Any] = {"engine": engine, "cleaning": rules}
+    out["currency"] = dataclasses.asdict(currency(raw.get("currency")))
     for key in ("quarantine_dir", "cache_dir"):
         default = "data/quarantine" if key == "quarantine_dir" else "data/.cache"
         out[key] = _absolute(raw.get(key) or default, project)
@@ -139,7 +144,8 @@ def _resolve(raw: Any, *, project: Path) -> dict[str, Any]:
         extra = set(spec) - set(TABLE_KEYS)
         if extra:
             raise ConfigError(
-                f"unknown option(s) {', '.join(sorted(extra))} for table {name!r}; "
+                f"unknown option(s) {', '.join(sorted(map(str, extra)))} for table {name!r}"
+                f"{did_you_mean(sorted(map(str, extra))[0], TABLE_KEYS)}; "
                 f"allowed: {', '.join(TABLE_KEYS)}"
             )
         if engine["backend"] == "spark":
@@ -153,7 +159,9 @@ def _resolve(raw: Any, *, project: Path) -> dict[str, Any]:
         if bad:
             raise ConfigError(
                 f"parameter '{name}.columns' maps unknown canonical column(s) "
-                f"{', '.join(sorted(bad))}; allowed: {', '.join(SCHEMAS[name])}"
+                f"{', '.join(sorted(map(str, bad)))}"
+                f"{did_you_mean(sorted(map(str, bad))[0], SCHEMAS[name])}; "
+                f"allowed: {', '.join(SCHEMAS[name])}"
             )
         entry = {k: spec[k] for k in TABLE_KEYS if spec.get(k) is not None}
         entry["columns"] = {k: str(v) for k, v in columns.items()}
@@ -328,7 +336,9 @@ def fingerprint_of(resolved: Mapping[str, Any]) -> str:
         stats.append([str(path), st.st_size if st else None, st.st_mtime_ns if st else None])
     tz = resolved["transactions"].get("timezone", "Asia/Shanghai")
     day = "" if resolved["cleaning"]["max_date"] else str(future_cutoff("", timezone=tz).date())
-    content = {k: v for k, v in resolved.items() if k not in ("quarantine_dir", "cache_dir")}
+    # where files go, and how money is written, do not change the cleaned tables
+    skip = ("quarantine_dir", "cache_dir", "currency")
+    content = {k: v for k, v in resolved.items() if k not in skip}
     payload = json.dumps(
         {"params": content, "files": stats, "day": day, "version": CLEANING_VERSION},
         sort_keys=True,

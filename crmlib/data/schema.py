@@ -26,7 +26,10 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "amount": "float64",  # net paid; negative = return
         "quantity": "int64",
         "sku": "string",
+        "product_name": "string",  # shown instead of the sku where mapped
         "category": "string",
+        "department": "string",  # category hierarchy: department > category > subcategory
+        "subcategory": "string",
         "channel": "string",
         "store": "string",
         "coupon_code": "string",

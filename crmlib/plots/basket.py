@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
+from crmlib.present.basket import named
 
 __all__ = ["pair_heatmap", "timing_chart", "bundle_chart"]
 
@@ -45,6 +46,7 @@ def pair_heatmap(
     check_language(language)
     ax = get_ax(ax, figsize=(8, 6.5))
     title = t("basket.chart_pairs_title", language)
+    rules = named(rules)
     pairs = rules[(rules["antecedents"].map(len) == 1) & (rules["consequents"].map(len) == 1)]
     if pairs.empty:
         return _empty(ax, title, language)
@@ -114,6 +116,7 @@ def timing_chart(
     if gaps.empty:
         return _empty(ax, title, language)
     arrow = " → "
+    gaps = named(gaps)
     data = gaps.assign(pair=gaps["antecedent"].astype(str) + arrow + gaps["consequent"].astype(str))
     order = list(pd.unique(data["pair"]))[:top]
     data = data[data["pair"].isin(order)]
@@ -160,7 +163,7 @@ def bundle_chart(
     title = t("basket.chart_bundles_title", language)
     if bundles.empty:
         return _empty(ax, title, language)
-    data = bundles.head(top).iloc[::-1]
+    data = named(bundles.head(top)).iloc[::-1]
     labels = data["item_a"].astype(str) + " + " + data["item_b"].astype(str)
     bars = ax.barh(labels, data["lift"], color=PALETTE[1])
     support = t("basket.support", language)

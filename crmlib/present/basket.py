@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from crmlib.basket.names import named
 from crmlib.basket.params import ITEM_JOIN
 from crmlib.basket.recommendations import match_segment
 from crmlib.config import check_range
@@ -19,6 +20,7 @@ from crmlib.present.page import md_escape
 from crmlib.segments import load_scheme
 
 __all__ = [
+    "named",
     "describe_rules",
     "describe_sequential",
     "summary_text",
@@ -64,6 +66,7 @@ def describe_rules(rules: pd.DataFrame, *, language: str = "en", top: int = 5) -
     check_range("top", top, low=1)
     if rules.empty:
         return t("basket.no_rules", language)
+    rules = named(rules)
     lines = [t("basket.rules_intro", language, n=len(rules), baskets=rules["n_baskets"].iloc[0])]
     for row in rules.head(top).itertuples(index=False):
         lines.append(
@@ -103,6 +106,7 @@ def describe_sequential(rules: pd.DataFrame, *, language: str = "en", top: int =
     check_range("top", top, low=1)
     if rules.empty:
         return t("basket.no_sequential", language)
+    rules = named(rules)
     lines = [t("basket.sequential_intro", language, n=len(rules))]
     for row in rules.head(top).itertuples(index=False):
         lines.append(
@@ -192,7 +196,7 @@ def rules_table(rules: pd.DataFrame, *, language: str = "en", top: int = 20) -> 
     """
     check_language(language)
     cols = ["rule", "n_both", "support", "confidence", "lift", "q_value"]
-    out = rules.head(top)[cols].copy()
+    out = named(rules.head(top))[cols].copy()
     out["support"] = out["support"].map(lambda v: percent(v, digits=2))
     out["confidence"] = out["confidence"].map(percent)
     out["lift"] = out["lift"].map(lambda v: times(v, digits=2))
@@ -223,7 +227,7 @@ def sequential_table(rules: pd.DataFrame, *, language: str = "en", top: int = 20
         "lift",
         "median_days",
     ]
-    out = rules.head(top)[cols].copy()
+    out = named(rules.head(top))[cols].copy()
     for c in ("share", "baseline_share"):
         out[c] = out[c].map(percent)
     out["lift"] = out["lift"].map(lambda v: times(v, digits=2))
@@ -245,7 +249,7 @@ def bundles_table(bundles: pd.DataFrame, *, language: str = "en", top: int = 20)
     """
     check_language(language)
     cols = ["item_a", "item_b", "n_both", "support", "lift", "confidence_ab", "confidence_ba"]
-    out = bundles.head(top)[cols].copy()
+    out = named(bundles.head(top))[cols].copy()
     out["support"] = out["support"].map(lambda v: percent(v, digits=2))
     for c in ("confidence_ab", "confidence_ba"):
         out[c] = out[c].map(percent)
@@ -266,7 +270,7 @@ def recommend_table(recs: pd.DataFrame, *, language: str = "en") -> pd.DataFrame
     """
     check_language(language)
     cols = ["rank", "item", "n_customers", "share", "mean_score"]
-    out = recs[cols].copy()
+    out = named(recs)[cols].copy()
     out["share"] = out["share"].map(percent)
     out["mean_score"] = out["mean_score"].map(lambda v: times(v, digits=2))
     out = _headings(out, [c for c in cols if c != "share"], language)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmlib.currency import current_currency, scale
 from crmlib.i18n import t
 from crmlib.measure import NotMeasured
 
@@ -24,6 +25,7 @@ __all__ = [
     "percent",
     "pp",
     "money",
+    "money_short",
     "times",
     "day",
     "why_not",
@@ -34,7 +36,8 @@ __all__ = [
 #: What a report shows for a figure that was not measured.
 MISSING = "–"
 
-#: Currency symbol used when the caller names none.
+#: Deprecated: the symbol of the default currency. Money is written in the current currency
+#: (:func:`crmlib.currency.current_currency`, set by the data params' ``currency:``).
 DEFAULT_SYMBOL = "¥"
 
 
@@ -93,13 +96,36 @@ def pp(value: Any, *, digits: int = 1, sign: bool = False) -> str:
     return f"{float(value) * 100:{'+' if sign else ''}.{digits}f}"
 
 
-def money(value: Any, *, symbol: str = DEFAULT_SYMBOL, digits: int = 0) -> str:
-    """An amount of money: ``12345.6`` -> ``"¥12,346"``; ``symbol=""`` leaves the symbol out."""
+def money(value: Any, *, symbol: str | None = None, digits: int = 0) -> str:
+    """An amount of money: ``12345.6`` -> ``"¥12,346"`` (``"$12,346"`` for USD data).
+
+    ``symbol`` defaults to the current currency's (:func:`crmlib.currency.current_currency`);
+    ``symbol=""`` leaves it out.
+    """
     if _missing(value):
         return MISSING
+    if symbol is None:
+        symbol = current_currency().symbol
     amount = float(value)
     sign = "-" if round(amount, digits) < 0 else ""  # -0.3 is written ¥0, not -¥0
     return f"{sign}{symbol}{abs(amount):,.{digits}f}"
+
+
+def money_short(value: Any, language: str, *, digits: int = 1, symbol: str | None = None) -> str:
+    """A large amount as readers of ``language`` say it: ``¥1.2万``, ``¥3.4亿``, ``$1.2M``, ``$12k``.
+
+    Amounts below the first step (10,000 in Chinese, 1,000 in English) are written in full by
+    :func:`money`.
+    """
+    if _missing(value):
+        return MISSING
+    scaled, suffix = scale(float(value), language)
+    if not suffix:
+        return money(value, symbol=symbol)
+    if symbol is None:
+        symbol = current_currency().symbol
+    sign = "-" if round(scaled, digits) < 0 else ""
+    return f"{sign}{symbol}{abs(scaled):,.{digits}f}{suffix}"
 
 
 def times(value: Any, *, digits: int = 1) -> str:
