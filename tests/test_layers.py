@@ -58,6 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.benchmark",
             "crmlib.executive",
             "crmlib.summary",
+            "crmlib.alerts",
             "crmlib.basket",
             "crmlib.clv",
         ),

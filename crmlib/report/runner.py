@@ -37,7 +37,7 @@ from crmlib.report.email import write_email
 from crmlib.report.email.delivery import send_run
 from crmlib.report.email.mailsafe import mask_run_folder
 from crmlib.report.packs import Pack, default_pack, load_packs, resolve_targets
-from crmlib.report.parameters import check_date
+from crmlib.report.parameters import check_date, inspect_parameters
 from crmlib.report.project import REPORTS_YAML, notebooks_dir_of, packs_file, project_root
 from crmlib.report.settings import period_name
 from crmlib.report.worker import (
@@ -48,7 +48,12 @@ from crmlib.report.worker import (
     stop_workers,
 )
 
+#: A notebook that declares this parameter is given the run's folder (while it is written) to
+#: keep files that belong to the run, such as the daily alerts' customer states.
+RUN_DIR_PARAMETER = "run_dir"
+
 __all__ = [
+    "RUN_DIR_PARAMETER",
     "PackBusyError",
     "RunResult",
     "RunStopped",
@@ -346,6 +351,8 @@ def _run_notebooks(
         params = dict(spec.parameters, language=language)
         if as_of:
             params["as_of"] = as_of
+        if RUN_DIR_PARAMETER in inspect_parameters(spec.path):
+            params[RUN_DIR_PARAMETER] = str(run_dir)  # e.g. the daily alerts keep their states
         with lock:
             running.append(spec.name)
         try:

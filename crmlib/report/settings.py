@@ -53,6 +53,7 @@ EMAIL_DEFAULTS: dict[str, Any] = {
     "max_table_columns": 10,  # columns shown per table
     "max_charts": 12,  # charts shown in the body; the rest are in the full report
     "max_html_kb": 100,  # size of the HTML body in KB (Gmail clips at about 102 KB)
+    "send_when_nothing_changed": True,  # False: no digest when the run's alerts list no change
 }
 #: (type, lowest, highest) each email setting must have.
 _EMAIL_CHECKS: dict[str, tuple[str, float | None, float | None]] = {
@@ -63,6 +64,7 @@ _EMAIL_CHECKS: dict[str, tuple[str, float | None, float | None]] = {
     "max_table_columns": ("int", 1, None),
     "max_charts": ("int", 1, None),
     "max_html_kb": ("float", 10, 102),
+    "send_when_nothing_changed": ("bool", None, None),
 }
 
 _EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")

@@ -250,6 +250,7 @@ def test_email_settings_are_checked_and_kept(tmp_path):
         "max_table_columns": 6,
         "max_charts": 3,
         "max_html_kb": 80,
+        "send_when_nothing_changed": False,
     }
     assert _load(tmp_path, email=email).email == email
     assert _load(tmp_path).email == {}

@@ -50,6 +50,7 @@ from typing import Any
 
 from filelock import Timeout as LockTimeout
 
+from crmlib.alerts import CHANGES_FILE
 from crmlib.errors import ConfigError, ReportError
 from crmlib.report.archive import list_runs, read_run, send_lock, write_atomic, write_json
 from crmlib.report.email.message import build_message, failure_notice
@@ -111,6 +112,9 @@ class SendResult:
         Messages waiting in ``<run>/outbox/`` for ``send --retry``.
     written
         In a dry run, the ``.eml`` files written instead of sending.
+    skipped
+        Why nothing was sent on purpose (the pack sends no digest when its alerts list no
+        change), or ``""``.
     """
 
     run_dir: Path
@@ -123,6 +127,7 @@ class SendResult:
     refused_before: dict[str, str] = field(default_factory=dict)
     outbox: list[Path] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    skipped: str = ""
 
     @property
     def ok(self) -> bool:
@@ -134,6 +139,8 @@ class SendResult:
 
     def summary(self) -> str:
         """One line for logs and the command line."""
+        if self.skipped:
+            return f"{self.kind}: not sent: {self.skipped}"
         if self.dry_run:
             return (
                 f"{self.kind}: dry run, {len(self.written)} message(s) written to {DRY_RUN_OUTBOX}/"
@@ -291,6 +298,24 @@ def _describe_refusal(exc: BaseException) -> str:
 # -- sending -------------------------------------------------------------------------------------
 
 
+def _nothing_changed(run: Mapping[str, Any], run_dir: Path) -> str:
+    """Why the digest is not sent, or "": the pack asks for no email when its alerts
+    (``<run>/alerts/changes.json``, :func:`crmlib.alerts.save_states`) list no change."""
+    if (run.get("settings") or {}).get("send_when_nothing_changed", True):
+        return ""
+    path = run_dir / CHANGES_FILE
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""  # no alert counts: the run is not an alert run, send as usual
+    if int(summary.get("total", 1)) > 0:
+        return ""
+    since = summary.get("compared_with")
+    return (
+        f"nothing changed since {since}" if since else "first run: states kept as the baseline"
+    ) + " (send_when_nothing_changed: false)"
+
+
 def send_run(
     run_dir: Path,
     *,
@@ -332,6 +357,10 @@ def send_run(
     if settings is None:
         settings = smtp_settings(dotenv_path=project_root(run_dir) / ".env")
     result = SendResult(run_dir=run_dir, kind=kind, dry_run=dry_run)
+    result.skipped = "" if retry or kind != "digest" else _nothing_changed(run, run_dir)
+    if result.skipped:
+        log.info("%s: %s", run_dir, result.summary())
+        return result
     try:
         with send_lock(run_dir, timeout=_LOCK_WAIT):
             _send_locked(run, run_dir, kind, settings, result, retry=retry, sleep=sleep)
