@@ -43,6 +43,8 @@ __all__ = [
     "mark_rows",
     "mark_column",
     "column_reason",
+    "mark_frame",
+    "frame_reason",
     "row_reasons",
 ]
 
@@ -190,3 +192,22 @@ def row_reasons(frame: pd.DataFrame) -> pd.Series:
         index=frame.index,
         dtype=object,
     )
+
+
+#: ``attrs["not_measured"]`` key of a reason that holds for a whole frame.
+WHOLE_FRAME = "*"
+
+
+def mark_frame(frame: pd.DataFrame, why: NotMeasured) -> pd.DataFrame:
+    """Record in ``frame.attrs`` that nothing in ``frame`` could be measured, and why.
+
+    For a result that is empty because the data cannot give it (e.g. rules when no item column
+    is mapped), as opposed to one that was measured and found nothing. Changed in place and
+    returned.
+    """
+    return mark_column(frame, WHOLE_FRAME, why)
+
+
+def frame_reason(frame: pd.DataFrame) -> NotMeasured | None:
+    """Why nothing in ``frame`` was measured (:func:`mark_frame`), or ``None``."""
+    return column_reason(frame, WHOLE_FRAME)

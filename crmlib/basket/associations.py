@@ -22,11 +22,12 @@ from crmlib.basket.arrays import distinct
 from crmlib.basket.itemsets import candidate_rules, frequent_itemsets, min_basket_count
 from crmlib.basket.names import ITEM_NAMES, item_names
 from crmlib.basket.params import BASKETS, ITEM_JOIN, RULE_ARROW, defaults, pick
-from crmlib.basket.purchases import Transactions, known_customer, purchase_lines
+from crmlib.basket.purchases import Transactions, known_customer, purchase_lines, unmapped_item
 from crmlib.basket.significance import fisher_p_values, prune_mask
 from crmlib.config import check_choice, check_range
 from crmlib.data import execute
 from crmlib.errors import ConfigError
+from crmlib.measure import mark_frame
 
 __all__ = [
     "baskets",
@@ -362,4 +363,6 @@ def association_rules(
             ITEM_NAMES: item_names(transactions, level=level),
         }
     )
+    if rules.empty and (why := unmapped_item(transactions, level=level, as_of=as_of)) is not None:
+        mark_frame(rules, why)
     return rules

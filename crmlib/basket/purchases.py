@@ -11,9 +11,10 @@ import pandas as pd
 
 from crmlib.basket.params import LEVELS
 from crmlib.config import check_choice
-from crmlib.data import as_table, parse_day
+from crmlib.data import as_table, execute, parse_day
+from crmlib.measure import NotMeasured, not_measured
 
-__all__ = ["Transactions", "as_of_bound", "purchase_lines", "known_customer"]
+__all__ = ["Transactions", "as_of_bound", "purchase_lines", "known_customer", "unmapped_item"]
 
 #: Order lines as the analyses accept them: a DataFrame, a file or an Ibis table.
 Transactions = pd.DataFrame | str | Path | ir.Table
@@ -66,3 +67,24 @@ def known_customer(tx: ir.Table) -> ir.BooleanValue:
     """True for lines of a member (a non-empty ``customer_id``), False for anonymous sales."""
     cid = tx.customer_id
     return cid.notnull() & (cid != "")
+
+
+def unmapped_item(
+    transactions: Transactions, *, level: str, as_of: str | pd.Timestamp | None = None
+) -> NotMeasured | None:
+    """``column_not_mapped`` when no purchase line up to ``as_of`` names an item at ``level``.
+
+    The reason an empty cross-sell result is empty when the export has no such column (CDNOW
+    has no SKU), rather than "no rule found". One aggregate on the engine; callers ask only when
+    their result came out empty.
+    """
+    check_choice("level", level, LEVELS)
+    tx = as_table(transactions)
+    end = as_of_bound(as_of)
+    if end is not None:
+        tx = tx.filter(tx.ordered_at < ibis.literal(end.to_pydatetime()))
+    item = tx[level]
+    named = execute(tx.aggregate(n=(item.notnull() & (item != "")).sum()))["n"].iloc[0]
+    if pd.isna(named) or int(named) == 0:
+        return not_measured("column_not_mapped", table="transactions", column=level)
+    return None

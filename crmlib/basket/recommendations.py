@@ -172,6 +172,13 @@ def recommend(
         score = "share"
     check_choice("score", score, [c for c in ("lift", "confidence", "share") if c in rules.columns])
     level = level or rules.attrs.get("level", "sku")
+    if rules.empty:  # nothing to recommend from (and nothing to merge)
+        columns = ["customer_id", "rank", "item", "score", "because"]
+        if segment is not None:
+            columns = ["segment", "rank", "item", "n_customers", "share", "mean_score"]
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        empty.attrs = {k: v for k, v in rules.attrs.items() if k in (ITEM_NAMES, "not_measured")}
+        return empty
     wanted = _customer_filter(customers, segment)
     tx, item = purchase_lines(transactions, level=level, as_of=as_of)
     tx = tx.filter(known_customer(tx))
@@ -251,7 +258,9 @@ def bundle_candidates(
     )
     cols = ["item_a", "item_b", "n_both", "support", "lift", "confidence_ab", "confidence_ba"]
     if rules.empty:
-        return pd.DataFrame({c: [] for c in cols})
+        empty = pd.DataFrame({c: [] for c in cols})
+        empty.attrs = {k: v for k, v in rules.attrs.items() if k in (ITEM_NAMES, "not_measured")}
+        return empty
     ante, cons = _rule_items(rules)
     single = np.array([len(a) == 1 and len(c) == 1 for a, c in zip(ante, cons, strict=True)])
     r = rules[single].copy()

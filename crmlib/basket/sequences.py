@@ -16,10 +16,11 @@ import pandas as pd
 from crmlib.basket.arrays import distinct, runs
 from crmlib.basket.names import ITEM_NAMES, item_names
 from crmlib.basket.params import pick
-from crmlib.basket.purchases import Transactions, known_customer, purchase_lines
+from crmlib.basket.purchases import Transactions, known_customer, purchase_lines, unmapped_item
 from crmlib.config import check_range
 from crmlib.data import execute
 from crmlib.errors import ConfigError
+from crmlib.measure import mark_frame
 
 __all__ = ["sequential_rules", "sequential_gaps"]
 
@@ -284,6 +285,8 @@ def sequential_rules(
             ITEM_NAMES: item_names(transactions, level=level),
         }
     )
+    if table.empty and (why := unmapped_item(transactions, level=level, as_of=as_of)) is not None:
+        mark_frame(table, why)
     return table
 
 
@@ -323,6 +326,8 @@ def sequential_gaps(
     else:
         wanted = [(str(a), str(b)) for a, b in pairs]
     out = pd.DataFrame({"customer_id": [], "antecedent": [], "consequent": [], "days": []})
+    if isinstance(pairs, pd.DataFrame):  # names and a "not measured" reason follow the rules
+        out.attrs = {k: v for k, v in pairs.attrs.items() if k in (ITEM_NAMES, "not_measured")}
     if not wanted:
         return out.astype({"days": np.int64})
     names = sorted({a for a, _ in wanted} | {b for _, b in wanted})

@@ -13,15 +13,23 @@ from matplotlib.axes import Axes
 
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
-from crmlib.present.basket import named
+from crmlib.present.basket import named, not_measured_text
 
 __all__ = ["pair_heatmap", "timing_chart", "bundle_chart"]
 
 
-def _empty(ax: Axes, title: str, language: str) -> Axes:
+def _empty(ax: Axes, title: str, language: str, result: pd.DataFrame | None = None) -> Axes:
+    """No bars or cells: the title and one line saying why (not measured, or nothing found)."""
     ax.set_title(title)
+    why = not_measured_text(result, language, short=True) if result is not None else ""
     ax.text(
-        0.5, 0.5, t("basket.no_data", language), ha="center", va="center", transform=ax.transAxes
+        0.5,
+        0.5,
+        why or t("basket.no_data", language),
+        ha="center",
+        va="center",
+        wrap=True,
+        transform=ax.transAxes,
     )
     ax.set_axis_off()
     return ax
@@ -49,7 +57,7 @@ def pair_heatmap(
     rules = named(rules)
     pairs = rules[(rules["antecedents"].map(len) == 1) & (rules["consequents"].map(len) == 1)]
     if pairs.empty:
-        return _empty(ax, title, language)
+        return _empty(ax, title, language, rules)
     pairs = pairs.assign(
         a=pairs["antecedents"].map(lambda v: v[0]), b=pairs["consequents"].map(lambda v: v[0])
     ).sort_values("lift", ascending=False)
@@ -114,7 +122,7 @@ def timing_chart(
     days = int(within_days) if within_days else int(gaps["days"].max()) if len(gaps) else 0
     title = t("basket.chart_timing_title", language, days=days)
     if gaps.empty:
-        return _empty(ax, title, language)
+        return _empty(ax, title, language, gaps)
     arrow = " → "
     gaps = named(gaps)
     data = gaps.assign(pair=gaps["antecedent"].astype(str) + arrow + gaps["consequent"].astype(str))
@@ -162,7 +170,7 @@ def bundle_chart(
     ax = get_ax(ax, figsize=(8, 1.2 + 0.45 * min(top, max(len(bundles), 1))))
     title = t("basket.chart_bundles_title", language)
     if bundles.empty:
-        return _empty(ax, title, language)
+        return _empty(ax, title, language, bundles)
     data = named(bundles.head(top)).iloc[::-1]
     labels = data["item_a"].astype(str) + " + " + data["item_b"].astype(str)
     bars = ax.barh(labels, data["lift"], color=PALETTE[1])

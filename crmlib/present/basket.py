@@ -15,12 +15,14 @@ from crmlib.basket.params import ITEM_JOIN
 from crmlib.basket.recommendations import match_segment
 from crmlib.config import check_range
 from crmlib.i18n import check_language, t
-from crmlib.present.format import MISSING, percent, times
-from crmlib.present.page import md_escape
+from crmlib.measure import frame_reason
+from crmlib.present.format import MISSING, percent, times, why_not
+from crmlib.present.page import EMPTY_TEXT, md_escape
 from crmlib.segments import load_scheme
 
 __all__ = [
     "named",
+    "not_measured_text",
     "describe_rules",
     "describe_sequential",
     "summary_text",
@@ -37,10 +39,26 @@ def _scientific(value: float) -> str:
     return MISSING if pd.isna(value) else f"{value:.1e}"
 
 
+def not_measured_text(result: pd.DataFrame, language: str, *, short: bool = False) -> str:
+    """Why a cross-sell result could not be measured, in words, or ``""`` when it was.
+
+    ``short`` gives "– (reason)" for a table or a chart; otherwise a sentence that also says
+    what to map.
+    """
+    reason = frame_reason(result)
+    if reason is None:
+        return ""
+    key = "basket.not_measured_short" if short else "basket.not_measured"
+    return t(key, language, why=why_not(reason, language))
+
+
 def _headings(table: pd.DataFrame, columns: list[str], language: str) -> pd.DataFrame:
     """``table`` with the label ``basket.col_<column>`` as heading, without its row index."""
     names = {c: t(f"basket.col_{c}", language) for c in columns}
-    return table.rename(columns=names).reset_index(drop=True)
+    out = table.rename(columns=names).reset_index(drop=True)
+    if out.empty:  # shown as this line, never as a header without rows
+        out.attrs[EMPTY_TEXT] = not_measured_text(table, language, short=True) or MISSING
+    return out
 
 
 def describe_rules(rules: pd.DataFrame, *, language: str = "en", top: int = 5) -> str:
@@ -65,7 +83,7 @@ def describe_rules(rules: pd.DataFrame, *, language: str = "en", top: int = 5) -
     check_language(language)
     check_range("top", top, low=1)
     if rules.empty:
-        return t("basket.no_rules", language)
+        return not_measured_text(rules, language) or t("basket.no_rules", language)
     rules = named(rules)
     lines = [t("basket.rules_intro", language, n=len(rules), baskets=rules["n_baskets"].iloc[0])]
     for row in rules.head(top).itertuples(index=False):
@@ -105,7 +123,7 @@ def describe_sequential(rules: pd.DataFrame, *, language: str = "en", top: int =
     check_language(language)
     check_range("top", top, low=1)
     if rules.empty:
-        return t("basket.no_sequential", language)
+        return not_measured_text(rules, language) or t("basket.no_sequential", language)
     rules = named(rules)
     lines = [t("basket.sequential_intro", language, n=len(rules))]
     for row in rules.head(top).itertuples(index=False):
@@ -143,6 +161,8 @@ def summary_text(
         ``"en"`` or ``"zh"``.
     """
     check_language(language)
+    if not_measured_text(rules, language):
+        return not_measured_text(rules, language)
     level = rules.attrs.get("level", "sku")
     kind = rules.attrs.get("basket", "order")
     return t(

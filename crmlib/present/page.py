@@ -23,6 +23,7 @@ from crmlib.present.format import MISSING
 from crmlib.present.format import number as format_number
 
 __all__ = [
+    "EMPTY_TEXT",
     "title",
     "section",
     "md_escape",
@@ -103,6 +104,11 @@ def _positional(index: pd.Index) -> bool:
     return index.nlevels == 1 and index.name is None and pd.api.types.is_integer_dtype(index.dtype)
 
 
+#: ``attrs`` key of a frame: the line a report shows instead of the frame when it has no rows
+#: (e.g. why nothing could be measured); "–" when not set.
+EMPTY_TEXT = "empty_text"
+
+
 class Table:
     """A table for ``display()`` in a report: pandas' own rendering without the row numbers.
 
@@ -118,7 +124,15 @@ class Table:
         self.frame = frame
         self.index = not _positional(frame.index)
 
+    def _empty(self) -> str | None:
+        """The line shown instead of a table without rows (never a header alone), or None."""
+        if len(self.frame):
+            return None
+        return str(self.frame.attrs.get(EMPTY_TEXT) or MISSING)
+
     def _repr_html_(self) -> str:
+        if (empty := self._empty()) is not None:
+            return f'<p class="crmwb-empty">{html.escape(empty)}</p>'
         return self.frame.to_html(
             index=self.index,
             formatters=_formatters(self.frame),
@@ -130,6 +144,8 @@ class Table:
         )
 
     def __repr__(self) -> str:
+        if (empty := self._empty()) is not None:
+            return empty
         return self.frame.to_string(
             index=self.index,
             formatters=_formatters(self.frame),
