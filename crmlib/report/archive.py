@@ -43,6 +43,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Mapping
+from html import unescape
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -330,7 +331,20 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
 
 
-def _index_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _page_title(path: Path) -> str | None:
+    """The ``<title>`` of a report page (its first heading), or None when it cannot be read."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as page:
+            head = page.read(20_000)
+    except OSError:
+        return None
+    found = re.search(r"<title[^>]*>(.*?)</title\s*>", head, re.S | re.I)
+    return (unescape(found.group(1)).strip() or None) if found else None
+
+
+def _index_rows(
+    runs: list[dict[str, Any]], reports_dir: Path | None = None
+) -> list[dict[str, Any]]:
     rows = []
     for run in runs:
         started, finished = _parse_time(run.get("started_at")), _parse_time(run.get("finished_at"))
@@ -341,15 +355,26 @@ def _index_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             notebooks.append(
                 {
                     "name": nb.get("name", ""),
+                    "title": (
+                        _page_title(reports_dir / run["path"] / html)
+                        if html and reports_dir is not None
+                        else None
+                    )
+                    or nb.get("name", ""),
                     "status": nb.get("status", ""),
                     "error": nb.get("error") or "",
                     "href": f"{run['path']}/{html}" if html else None,
                 }
             )
         email = (run.get("email") or {}).get("html")
+        digest = next((n for n in notebooks if n["name"] == run.get("digest")), None)
         rows.append(
             {
                 "pack": run.get("pack", run["path"].split("/")[0]),
+                "title": run.get("title") or run.get("pack", ""),
+                "headline": (run.get("email") or {}).get("subject") or "",
+                "digest_href": digest["href"] if digest else None,
+                "data_as_of": run.get("data_as_of") or "",
                 "run_id": run.get("run_id", run["path"].split("/")[-1]),
                 "status": run.get("status", ""),
                 "started": started.strftime("%Y-%m-%d %H:%M") if started else "",
@@ -385,8 +410,13 @@ def render_index(reports_dir: str | Path = "reports", *, language: str | None = 
         autoescape=True,
     )
     template = env.get_template("index.html.j2")
+    rows = _index_rows(list_runs(reports_dir), Path(reports_dir))
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:  # newest first: the first row of a pack is its latest run
+        latest.setdefault(row["pack"], row)
     page = template.render(
-        runs=_index_rows(list_runs(reports_dir)),
+        runs=rows,
+        latest=list(latest.values()),
         text=labels("report", language),
         language=language,
         generated=dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),

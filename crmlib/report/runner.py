@@ -252,11 +252,15 @@ def run_pack(
     # else by the data's last complete day, and by today only when the data cannot be read
     digest_params = pack.notebook(pack.digest).parameters
     shown_as_of = as_of or digest_params.get("as_of") or ""
+    data_day = (
+        None
+        if shown_as_of
+        else data_as_of(digest_params.get("data_params", "params/data.yaml"), root=pack.root)
+    )
     day = (
         dt.date.fromisoformat(shown_as_of)
         if shown_as_of
-        else data_as_of(digest_params.get("data_params", "params/data.yaml"), root=pack.root)
-        or dt.datetime.now(ZoneInfo(pack.timezone)).date()
+        else data_day or dt.datetime.now(ZoneInfo(pack.timezone)).date()
     )
     period = period_name(pack.period, day)
     reports_dir = Path(reports_dir)
@@ -290,6 +294,9 @@ def run_pack(
             "language": language,
             "digest": pack.digest,
             "as_of": shown_as_of,
+            # the day the notebooks report on when no as_of was given (the data's last
+            # complete day); None when as_of was given or the data could not be read
+            "data_as_of": data_day.isoformat() if data_day else None,
             "data_fingerprint": data_fingerprint(
                 digest.parameters.get("data_params", "params/data.yaml"), root=pack.root
             ),

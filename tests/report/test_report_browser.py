@@ -143,3 +143,58 @@ def test_email_digest_renders_with_its_inline_charts(tmp_path, published_run):
     assert widths, dom[-2000:]
     loaded = [int(w) for w in widths.group(1).split(",") if w]
     assert len(loaded) >= len(images) and all(w > 0 for w in loaded), loaded
+
+
+#: A page shown in a 390 px wide frame (headless Chromium's window is at least 500 px wide): once
+#: loaded, the framed page's width and its smallest text size (over visible elements holding
+#: text of their own) are written into the wrapper's body for --dump-dom.
+_PHONE_WRAPPER = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="phone" src="{src}" style="width:390px;height:844px;border:0"></iframe>
+<script>document.getElementById('phone').addEventListener('load', () => {{
+  const doc = document.getElementById('phone').contentDocument;
+  const sizes = Array.from(doc.body.querySelectorAll('*'))
+    .filter(e => Array.from(e.childNodes).some(n => n.nodeType === 3 && n.textContent.trim()))
+    .filter(e => e.getClientRects().length)
+    .map(e => parseFloat(doc.defaultView.getComputedStyle(e).fontSize));
+  document.body.setAttribute('data-probe', [doc.documentElement.scrollWidth,
+    doc.defaultView.innerWidth, Math.min(...sizes)].join(','));
+}});</script></body></html>"""
+
+
+def _phone_metrics(page: Path, folder: Path, name: str) -> tuple[int, int, float]:
+    """(page width, frame width, smallest text size in px) of ``page`` on a 390 px screen."""
+    wrapper = page.with_name(f".{name}-phone.html")
+    wrapper.write_text(_PHONE_WRAPPER.format(src=page.name), encoding="utf-8")
+    dom = _chromium(
+        folder / f"profile-{name}",
+        "--allow-file-access-from-files",
+        "--window-size=800,900",
+        "--dump-dom",
+        wrapper.as_uri(),
+    ).stdout.decode(errors="replace")
+    wrapper.unlink()
+    found = re.search(r'data-probe="([^"]*)"', dom)
+    assert found, dom[-2000:]
+    width, viewport, smallest = found.group(1).split(",")
+    return int(width), int(viewport), float(smallest)
+
+
+@needs_browser
+def test_index_reads_on_a_phone(tmp_path, published_run):
+    """At 390 px the index does not overflow sideways and no text is below 14 px; the latest run
+    of each pack comes first, with its report titles and the data's day."""
+    reports = published_run.run_dir.parents[1]
+    page = (reports / "index.html").read_text(encoding="utf-8")
+    assert page.index("Latest run of each pack") < page.index("All runs")
+    width, viewport, smallest = _phone_metrics(reports / "index.html", tmp_path, "index")
+    assert viewport == 390 and width <= viewport, (width, viewport)
+    assert smallest >= 14, smallest
+    png = tmp_path / "index-phone.png"
+    _screenshot(reports / "index.html", png, tmp_path / "profile-shot", size="390,844")
+
+
+@needs_browser
+def test_report_page_links_back_to_the_index(published_run):
+    [nb] = published_run.run["notebooks"]
+    page = (published_run.run_dir / nb["html"]).read_text(encoding="utf-8")
+    assert '<nav class="crmwb-back"><a href="../../index.html">' in page
