@@ -198,3 +198,20 @@ def test_report_page_links_back_to_the_index(published_run):
     [nb] = published_run.run["notebooks"]
     page = (published_run.run_dir / nb["html"]).read_text(encoding="utf-8")
     assert '<nav class="crmwb-back"><a href="../../index.html">' in page
+
+
+@needs_browser
+def test_email_reads_on_a_phone(tmp_path):
+    """A digest with a six-column KPI table: at 390 px nothing runs off the side and no text is
+    below 14 px (the @media rules keep the classes they need after the CSS is inlined)."""
+    pack = build_pack("phone", {"notebooks": ["wide_table"], "period": "day"},
+                      notebooks_dir=FIXTURES, root=ROOT)  # fmt: skip
+    result = runner.run_pack(pack, reports_dir=tmp_path / "reports", as_of="2026-11-22",
+                             progress=False)  # fmt: skip
+    run = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
+    email = result.run_dir / run["email"]["html"]
+    html = email.read_text(encoding="utf-8")
+    assert 'class="card"' in html and "Average order value" in html
+    width, viewport, smallest = _phone_metrics(email, tmp_path, "email")
+    assert viewport == 390 and width <= viewport, (width, viewport)
+    assert smallest >= 14, smallest

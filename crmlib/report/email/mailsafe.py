@@ -449,10 +449,20 @@ def html_to_text(html: str) -> str:
 
 
 def inline_css(html: str) -> str:
-    """Copy the page's CSS onto its elements; only ``@media`` rules stay in ``<head>``."""
+    """Copy the page's CSS onto its elements; only ``@media`` rules stay in ``<head>``.
+
+    Class attributes are dropped (they only cost bytes once the styles are inline), except the
+    classes an ``@media`` rule names: a phone's mail client applies those rules by class.
+    """
     out = css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
-    # css-inline keeps class attributes; they only cost bytes once the styles are inline
-    return re.sub(r'\sclass="[^"]*"', "", out)
+    media = " ".join(re.findall(r"@media[^{]*\{((?:[^{}]*\{[^{}]*\})*)", out))
+    keep = set(re.findall(r"\.([A-Za-z][\w-]*)", media))
+
+    def kept(match: re.Match[str]) -> str:
+        names = [n for n in match.group(1).split() if n in keep]
+        return f' class="{" ".join(names)}"' if names else ""
+
+    return re.sub(r'\sclass="([^"]*)"', kept, out)
 
 
 def _mask_notebook(path: Path) -> int:
