@@ -24,10 +24,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from crmlib.campaign_effect import observational_effect
 from crmlib.compat import moved
 from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.errors import ConfigError, DataError
+from crmlib.measure import mark_column, mark_rows, not_measured
 from crmlib.stats import wilson_interval
 
 __all__ = [
@@ -348,7 +350,15 @@ def campaign_response(
         response_rate, control_rate, uplift, uplift_low, uplift_high, relative_uplift,
         significant, target_revenue, revenue_per_recipient, control_revenue_per_recipient,
         incremental_responders, incremental_revenue, coupon_orders, coupon_redemption_rate,
-        complete``. Sorted by ``sent_at``. Campaigns with no member sent by ``as_of`` are not
+        complete``, then ``method`` (``control_group``, or ``observational`` when no member
+        was held back), the observational comparison ``recipients_compared,
+        comparison_customers, recipient_rate, comparison_rate, estimate, estimate_low,
+        estimate_high`` (NaN for control-group campaigns) and ``why_not`` / ``why_not_detail``
+        (:mod:`crmlib.measure`: ``no_control_group``, ``before_data`` for a campaign sent
+        before the first order in the data, ``beyond_data`` for one whose window is still
+        open; "" where measured). ``coupon_redemption_rate`` is NaN and marked
+        ``column_not_mapped`` (``attrs["not_measured"]``) when no order carries a coupon code.
+        Sorted by ``sent_at``. Campaigns with no member sent by ``as_of`` are not
         listed. ``attrs`` hold ``as_of``, ``response_days``, ``confidence``, ``method`` and
         ``members``: the counts of :func:`member_responses` plus ``dropped_unknown_campaign``
         (members of a campaign the campaigns table lacks).
@@ -383,11 +393,78 @@ def campaign_response(
     lead = ["campaign_id", "name", "channel", "partner", "is_partner", "starts_at", "sent_at"]
     rest = [c for c in table.columns if c not in lead]
     table = table[lead + rest].sort_values("sent_at", kind="stable").reset_index(drop=True)
+    table = _honest(table, responses, transactions, day=day, response_days=response_days,
+                    confidence=confidence)  # fmt: skip
     table.attrs.update(
         as_of=day, response_days=float(response_days), confidence=confidence, method=method,
         members=tally,
     )  # fmt: skip
     return table
+
+
+#: Columns a campaign without a control group cannot have (there is nobody to compare with).
+_UPLIFT_COLUMNS = ["uplift", "uplift_low", "uplift_high", "relative_uplift", "control_rate",
+                   "control_revenue_per_recipient", "incremental_responders",
+                   "incremental_revenue"]  # fmt: skip
+#: Columns of the observational comparison of a campaign without a control group.
+_EFFECT_COLUMNS = ["recipients_compared", "comparison_customers", "recipient_rate",
+                   "comparison_rate", "estimate", "estimate_low", "estimate_high"]  # fmt: skip
+#: Columns of a campaign the data cannot measure (sent before the data, window past its end).
+_RATE_COLUMNS = ["response_rate", "revenue_per_recipient", "coupon_redemption_rate",
+                 *_UPLIFT_COLUMNS]  # fmt: skip
+
+
+def _honest(
+    table: pd.DataFrame,
+    responses: pd.DataFrame,
+    transactions: Any,
+    *,
+    day: pd.Timestamp,
+    response_days: float,
+    confidence: float,
+) -> pd.DataFrame:
+    """Say per campaign how it was measured, or why it was not (crmlib.measure marks).
+
+    ``method`` is ``control_group`` when members were held back, else ``observational``: the
+    recipients against similar customers who got no message
+    (:func:`crmlib.campaign_effect.observational_effect`, columns ``comparison_*`` and
+    ``estimate*``), never an uplift. A campaign sent before the first order in the data
+    (``before_data``) or whose window runs past the report day (``beyond_data``) is not
+    measured: its rates are kept for the analyst but marked, and no finding quotes them.
+    """
+    table = table.copy()
+    no_control = table["controls"].to_numpy() == 0
+    table["method"] = np.where(no_control, "observational", "control_group")
+    for col in _EFFECT_COLUMNS:
+        table[col] = np.nan
+    first = execute(as_table(transactions).aggregate(first=ibis._.ordered_at.min()))["first"][0]
+    first_day = pd.Timestamp(first).normalize() if pd.notna(first) else day
+    before = pd.to_datetime(table["sent_at"]).to_numpy() < first_day.to_datetime64()
+    beyond = ~table["complete"].to_numpy(dtype=bool)
+    if not _coupons_measured(transactions):  # no order carries a coupon code: not 0%
+        table["coupon_redemption_rate"] = np.nan
+        mark_column(table, "coupon_redemption_rate",
+                    not_measured("column_not_mapped", table="transactions", column="coupon_code"))  # fmt: skip
+    measurable = no_control & ~before & ~beyond
+    if measurable.any():
+        ids = table.loc[measurable, "campaign_id"]
+        rec = responses[responses["campaign_id"].isin(ids) & (responses["group"] == "target")]
+        found = observational_effect(transactions, rec, response_days=response_days, as_of=day,
+                                     confidence=confidence).set_index("campaign_id")  # fmt: skip
+        for col in _EFFECT_COLUMNS:
+            table.loc[measurable, col] = table.loc[measurable, "campaign_id"].map(found[col])
+    table = mark_rows(table, before, "before_data", columns=[], detail={"first": first_day})
+    table = mark_rows(table, beyond & ~before, "beyond_data", columns=[])
+    table = mark_rows(table, no_control & ~before & ~beyond, "no_control_group",
+                      columns=_UPLIFT_COLUMNS)  # fmt: skip
+    return table
+
+
+def _coupons_measured(transactions: Any) -> bool:
+    """Whether coupon redemption can be measured: some order line carries a coupon code."""
+    tx = as_table(transactions)
+    coded = tx.coupon_code.notnull() & (tx.coupon_code.strip() != "")
+    return bool(execute(tx.aggregate(n=coded.sum()))["n"].fillna(0).iloc[0] > 0)
 
 
 def response_by_segment(

@@ -53,6 +53,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.cohorts",
             "crmlib.trends",
             "crmlib.campaigns",
+            "crmlib.campaign_effect",
             "crmlib.channels",
             "crmlib.kpis",
             "crmlib.benchmark",

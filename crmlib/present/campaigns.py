@@ -17,13 +17,16 @@ from crmlib.campaigns import best_campaign
 from crmlib.channels import FUNNEL_MODELS, FUNNEL_STEPS
 from crmlib.config import check_choice
 from crmlib.i18n import check_language, has, labels, t
+from crmlib.measure import WHY_NOT, column_reason, row_reasons
 from crmlib.present import page
-from crmlib.present.format import day, money, number, percent, pp, times
+from crmlib.present.format import day, money, number, percent, pp, times, why_not
 
 __all__ = [
     "MEMBER_NOTES",
     "SECTIONS",
+    "campaign_columns",
     "campaign_findings",
+    "has_uplift",
     "channel_findings",
     "display_table",
     "funnel_findings",
@@ -88,7 +91,7 @@ def funnel_labels(
     return out
 
 
-def section(name: str, *, language: str = "en") -> str:
+def section(name: str, *, language: str = "en", response: pd.DataFrame | None = None) -> str:
     """Markdown heading and explanation of a section of the campaigns report.
 
     Parameters
@@ -97,8 +100,21 @@ def section(name: str, *, language: str = "en") -> str:
         One of :data:`SECTIONS`.
     language
         ``"en"`` or ``"zh"``.
+    response
+        For ``"campaigns"``: the campaigns shown. When none of them held back a control group,
+        the explanation says so (and what is compared instead) rather than describing uplift.
     """
     check_choice("section", name, SECTIONS)
+    observational = (
+        name == "campaigns"
+        and response is not None
+        and "method" in response
+        and len(response) > 0
+        and not (response["method"] == "control_group").any()
+    )
+    if observational:
+        heading = f"## {t('campaigns.h_campaigns', language)}"
+        return f"{heading}\n\n{t('campaigns.md_campaigns_observational', language)}"
     return page.section("campaigns", name, language=language)
 
 
@@ -137,9 +153,12 @@ def campaign_findings(response: pd.DataFrame, *, language: str = "en") -> str:
         return t("campaigns.no_campaigns", language)
     days = f"{response.attrs.get('response_days', 14):g}"
     everything = response
+    reason = everything[WHY_NOT] if WHY_NOT in everything else pd.Series("", index=everything.index)
+    before = everything[reason == "before_data"]
     if "complete" in response.columns:
         response = response[response["complete"].astype(bool)]
-    n_open = len(everything) - len(response)
+    response = response[reason.reindex(response.index) != "before_data"]
+    n_open = int((~everything["complete"].astype(bool)).sum()) if "complete" in everything else 0
     lines = []
     if n_open:
         lines.append(
@@ -152,13 +171,29 @@ def campaign_findings(response: pd.DataFrame, *, language: str = "en") -> str:
                 as_of=day(everything.attrs.get("as_of")),
             )
         )
-    if response.empty:
+    if len(before):
+        names = ", ".join(page.md_escape(n) for n in before["name"].head(5))
+        lines.append(t("campaigns.f_before_data", language, n=len(before), names=names))
+    observed = response[response["method"] == "observational"] if "method" in response else None
+    if observed is not None:
+        response = response[response["method"] == "control_group"]
+    if response.empty and (observed is None or observed.empty):
         lines += member_notes(everything.attrs.get("members") or {}, language=language)
         return "\n".join(f"- {line}" for line in lines)
+    if len(response):
+        lines[:0] = _control_group_lines(response, days=days, language=language)
+    if observed is not None and len(observed):
+        lines.append(_observational_line(observed, language=language))
+    lines.append(_coupon_line(everything, language=language))
+    lines += member_notes(everything.attrs.get("members") or {}, language=language)
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def _control_group_lines(response: pd.DataFrame, *, days: str, language: str) -> list[str]:
+    """Findings on the campaigns measured against a control group."""
     best = best_campaign(response)
     n_sig = int((response["significant"] & (response["uplift"] > 0)).sum())
-    lines.insert(
-        0,
+    lines = [
         t(
             "campaigns.f_overview",
             language,
@@ -166,8 +201,8 @@ def campaign_findings(response: pd.DataFrame, *, language: str = "en") -> str:
             sig=n_sig,
             method=t(f"campaigns.method_{response.attrs.get('method', 'newcombe')}", language),
             days=days,
-        ),
-    )
+        )
+    ]
     if best is not None:
         lines.append(
             t(
@@ -193,10 +228,61 @@ def campaign_findings(response: pd.DataFrame, *, language: str = "en") -> str:
                 own=pp(float(response.loc[~response["is_partner"], "uplift"].mean())),
             )
         )
-    redemption = response["coupon_orders"].sum() / max(response["targets"].sum(), 1)
-    lines.append(t("campaigns.f_coupons", language, rate=percent(redemption, digits=2)))
-    lines += member_notes(everything.attrs.get("members") or {}, language=language)
-    return "\n".join(f"- {line}" for line in lines)
+    return lines
+
+
+def _observational_line(observed: pd.DataFrame, *, language: str) -> str:
+    """The campaigns without a control group: compared with similar customers, as an estimate."""
+    known = observed.dropna(subset=["estimate"])
+    if known.empty:
+        return t("campaigns.f_observational_none", language, n=len(observed))
+    top = known.loc[known["estimate"].idxmax()]
+    return t(
+        "campaigns.f_observational",
+        language,
+        n=len(observed),
+        above=int((known["estimate_low"] > 0).sum()),
+        below=int((known["estimate_high"] < 0).sum()),
+        name=page.md_escape(top["name"]),
+        diff=pp(top["estimate"], sign=True),
+        low=pp(top["estimate_low"], sign=True),
+        high=pp(top["estimate_high"], sign=True),
+        rate=percent(top["recipient_rate"]),
+        targets=number(int(top["recipients_compared"])),
+        comparison=percent(top["comparison_rate"]),
+    )
+
+
+def _coupon_line(response: pd.DataFrame, *, language: str) -> str:
+    """Coupon redemption with its base, or why it is not measured."""
+    why = column_reason(response, "coupon_redemption_rate")
+    if why is not None:
+        return t("campaigns.f_coupons_unmeasured", language, why=why_not(why, language))
+    sent = int(response["targets"].sum())
+    rate = response["coupon_orders"].sum() / sent if sent else float("nan")
+    return t("campaigns.f_coupons", language, rate=percent(rate, digits=2), n=number(sent))
+
+
+def campaign_columns(response: pd.DataFrame) -> list[str]:
+    """The columns of the campaign table: uplift columns for campaigns with a control group,
+    comparison columns for those without, both when the report has both kinds."""
+    lead = ["campaign_id", "name", "channel", "partner", "sent_at", "method", "targets"]
+    control = ["controls", "response_rate", "control_rate", "uplift", "uplift_low", "uplift_high",
+               "relative_uplift", "revenue_per_recipient", "incremental_revenue"]  # fmt: skip
+    observed = ["response_rate", "comparison_rate", "estimate", "estimate_low", "estimate_high",
+                "revenue_per_recipient"]  # fmt: skip
+    methods = set(response["method"]) if "method" in response else {"control_group"}
+    cols = lead + (control if "control_group" in methods else [])
+    if "observational" in methods:
+        cols += [c for c in observed if c not in cols]
+    return [*cols, "coupon_redemption_rate"]
+
+
+def has_uplift(response: pd.DataFrame) -> bool:
+    """Whether any campaign has a measured uplift (a control group and a closed window): the
+    uplift chart is drawn only then; otherwise the section's text says what it would need."""
+    done = response[response["complete"].astype(bool)] if "complete" in response else response
+    return bool(len(done)) and bool(done["uplift"].notna().any())
 
 
 def member_notes(counts: Mapping[str, int], *, language: str = "en") -> list[str]:
@@ -367,6 +453,7 @@ def funnel_findings(table: pd.DataFrame, *, model: str = "steps", language: str 
 
 
 _DISPLAY_PCT = ("response_rate", "control_rate", "uplift", "uplift_low", "uplift_high",
+                "comparison_rate", "estimate", "estimate_low", "estimate_high",
                 "relative_uplift", "coupon_redemption_rate", "share", "retention_rate",
                 "purchase_rate", "base_rate", "churn_rate", "rate_from_previous",
                 "rate_from_first", "drop_share", "low", "high")  # fmt: skip
@@ -396,7 +483,18 @@ def display_table(
         ISO days, groups, kinds, steps and services translated, and translated headers.
     """
     check_language(language)
-    out = frame[list(columns)].copy() if columns else frame.copy()
+    columns = [c for c in columns if c in frame] if columns else list(frame.columns)
+    if WHY_NOT in frame and frame[WHY_NOT].fillna("").ne("").any() and WHY_NOT not in columns:
+        columns.append(WHY_NOT)  # say why a row is not measured
+    out = frame[columns].copy()
+    if WHY_NOT in frame:  # partial or unmeasurable rows: their rates are not shown as figures
+        unmeasured = frame[WHY_NOT].isin(["before_data", "beyond_data"]).to_numpy()
+        for col in out.columns:
+            if col in _DISPLAY_PCT or col in _DISPLAY_MONEY:
+                out[col] = out[col].astype("float64").where(~unmeasured)
+        reasons = row_reasons(frame)
+        if WHY_NOT in out:
+            out[WHY_NOT] = [why_not(r, language) if r is not None else "" for r in reasons]
     names = {**labels("common", language), **labels("campaigns", language)}
     for col in out.columns:
         if col in _DISPLAY_PCT:
@@ -407,6 +505,8 @@ def display_table(
             out[col] = [t("campaigns.yes" if v else "campaigns.no", language) for v in out[col]]
         elif col == "group":
             out[col] = [names.get(f"group_{v}", v) for v in out[col]]
+        elif col == "method":
+            out[col] = [names.get(f"method_{v}", v) for v in out[col]]
         elif col == "kind":
             out[col] = [names.get(f"kind_{v}", v) for v in out[col]]
         elif col == "step":

@@ -61,6 +61,7 @@ def test_findings_as_of_name_only_complete_campaigns_and_say_what_was_left_out()
     )  # fmt: skip
     tx = _tx(
         [
+            ("z", "o0", "2024-01-15", 5.0, "web", None),  # the data begins before the campaigns
             ("a", "o1", "2024-02-03", 50.0, "web", None),  # F1 target responds
             ("g", "o2", "2024-03-10", 99.0, "web", None),  # M1 target, after as_of
             ("j", "o3", "2024-04-02", 10.0, "web", None),
@@ -105,7 +106,8 @@ def test_findings_write_data_values_as_text_not_html_or_markdown():
     campaigns = pd.DataFrame({"campaign_id": ["K<1>"], "name": [hostile], "coupon_code": [None],
                               "partner": ["<b>Partner</b>"], "channel": ["sms"],
                               "starts_at": pd.to_datetime(["2024-01-01"])})  # fmt: skip
-    tx = _tx([("a", "o1", "2024-01-02", 10.0, "<script>x</script>", None),
+    tx = _tx([("z", "o0", "2023-12-20", 10.0, "<script>x</script>", None),
+              ("a", "o1", "2024-01-02", 10.0, "<script>x</script>", None),
               ("b", "o2", "2024-01-03", 10.0, "<script>x</script>", None)])  # fmt: skip
     # as of 2024-01-31 the 14-day window (to 2024-01-15) has closed: the campaign is complete
     table = cp.campaign_response(campaigns, members, tx, as_of="2024-01-31")
