@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import socket
 import uuid
 import weakref
 import zoneinfo
@@ -48,6 +50,7 @@ __all__ = [
     "temporary",
     "drop_table",
     "connect_engine",
+    "engine_label",
     "spark_session",
     "materialise",
     "as_table",
@@ -212,8 +215,9 @@ def spark_session(master: str = "local[*]", conf: Mapping[str, Any] | None = Non
     Raises
     ------
     DataError
-        PySpark is not installed, Java is missing, or the session cannot start; or a session
-        with another master is already running in this process.
+        PySpark is not installed, Java is missing, a standalone master (``spark://``) does not
+        answer, or the session cannot start; or a session with another master is already
+        running in this process.
     """
     settings = {**SPARK_DEFAULTS, **{str(k): str(v) for k, v in (conf or {}).items()}}
     if "session" in _SPARK:
@@ -229,19 +233,44 @@ def spark_session(master: str = "local[*]", conf: Mapping[str, Any] | None = Non
         raise DataError(
             f"the spark engine needs PySpark: pip install 'crm-workbook[spark]' ({exc})"
         ) from exc
+    _reach_master(master)
     builder = SparkSession.builder.master(master).appName("crmwb")
     for key, val in settings.items():
         builder = builder.config(key, val)
     try:
         session = builder.getOrCreate()
-    except Exception as exc:  # Java missing, master unreachable …
+    except Exception as exc:  # Java missing, a master that refused the application …
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(
-            f"cannot start the spark engine (master {master}): {first}; Spark needs a Java "
-            "runtime (apt-get install default-jre-headless)"
-        ) from exc
+        if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+            first += "; Spark needs a Java runtime (apt-get install default-jre-headless)"
+        elif master.startswith("spark://"):
+            first += "; the master refused or dropped the application (see its log)"
+        raise DataError(f"cannot start the spark engine at {master}: {first}") from exc
     _SPARK.update(session=session, master=master)
     return session
+
+
+def _reach_master(master: str, *, timeout: float = 10.0) -> None:
+    """For a standalone master (``spark://host:port[,host2:port2]``), DataError unless one of
+    its addresses accepts a connection: Spark itself retries an unreachable master for about
+    a minute and then names no host."""
+    if not master.startswith("spark://"):
+        return
+    tried = []
+    for address in master[len("spark://") :].split(","):
+        parts = urlsplit(f"spark://{address}")
+        try:
+            host, port = parts.hostname or "localhost", parts.port or 7077
+        except ValueError:
+            raise DataError(f"the spark engine's master {master!r} has an invalid port") from None
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            return
+        except OSError as exc:
+            tried.append(f"{host}:{port} ({exc.strerror or exc})")
+    raise DataError(
+        f"cannot reach the spark engine at {master}: no master answers at {', '.join(tried)}"
+    )
 
 
 _ENGINES: dict[tuple[str, str], Any] = {}
@@ -315,6 +344,25 @@ def connect_engine(settings: Mapping[str, Any], *, password: str | None = None) 
         raise DataError(f"cannot connect to the {where}: {reason}{hint}") from exc
     _ENGINES[key] = con
     return con
+
+
+def engine_label(settings: Mapping[str, Any]) -> str:
+    """How errors name an engine: ``postgres engine at host:port/database``, ``spark engine at
+    local[2]``; never with a password (a url holding one is refused by the params check).
+
+    Parameters
+    ----------
+    settings
+        The checked ``engine:`` section (:func:`crmlib.data.params.resolve_params`).
+    """
+    backend = str(settings.get("backend", "duckdb"))
+    if backend == "spark":
+        return f"spark engine at {settings.get('master', 'local[*]')}"
+    if backend == "duckdb":
+        return "duckdb engine (embedded)"
+    parts = urlsplit(str(settings.get("url", "")))
+    host, port = parts.hostname or "localhost", parts.port or 5432
+    return f"{backend} engine at {host}:{port}{parts.path or ''}"
 
 
 #: Where a database password is read from, for error messages.

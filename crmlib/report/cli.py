@@ -4,7 +4,10 @@ Run ``crmwb --help`` or ``crmwb <command> --help``. Problems in data or paramete
 ``error: <message>`` and exit with status 2 (``crmwb validate`` too, when a table cannot be
 used); a run in which a notebook failed exits with 1; ``crmwb run`` of a pack whose previous run
 is still going exits with 75 (:data:`EXIT_BUSY`). No command shows a traceback unless ``-v``
-asks for it: a fault nobody foresaw is one ``error:`` line and exit status 1.
+asks for it: a fault nobody foresaw is one ``error:`` line and exit status 1. When a pack's data
+params name a database or Spark engine, ``crmwb run`` first reaches it and reads one row of each
+table: an unreachable server, a refused login, a missing table or a failing query exits with 2
+before any notebook starts, and no run folder is written.
 
 ``crmwb run`` stopped by SIGTERM or SIGHUP (``kill``, systemd, a closed terminal) stops its
 notebook workers and kernels, publishes nothing, releases the pack's lock and exits with
@@ -249,9 +252,106 @@ def _stop_on_signals(stopped: type[BaseException]) -> dict[int, object]:
     return previous
 
 
+def _data_params_of_run(args: argparse.Namespace) -> list[Path]:
+    """The data params files the notebooks of the packs ``crmwb run`` was asked for read."""
+    from crmlib.report.packs import default_pack, load_packs, resolve_targets
+    from crmlib.report.project import notebooks_dir_of, packs_file, project_root
+
+    root = project_root()
+    path = packs_file(args.packs, root=root)
+    packs = load_packs(path, root=root) if path.exists() else {}
+    if not path.exists() and (args.all or not args.targets):
+        return []  # the runner says that the packs file is missing
+    chosen = resolve_targets(
+        args.targets,
+        packs=packs,
+        all_packs=args.all,
+        notebooks_dir=notebooks_dir_of(path, root=root),
+        root=root,
+        language=args.language or "en",
+        default=default_pack(path, root=root, packs=packs) if packs else None,
+    )
+    files: list[Path] = []
+    for pack in chosen:
+        for spec in pack.notebooks:
+            name = spec.parameters.get("data_params") or DATA_PARAMS
+            file = Path(name) if Path(name).is_absolute() else pack.root / name
+            if file not in files:
+                files.append(file)
+    return files
+
+
+def _probe_engine(params: Path) -> None:
+    """Reach the database or Spark engine that ``params`` names and read one row of each of its
+    tables; nothing to do for the embedded engine (its files are read by the notebooks).
+
+    Raises
+    ------
+    DataError
+        The server cannot be reached or refuses the login, a table is missing or lacks a
+        required column, or its query fails: named by engine, host and table, never with the
+        password.
+    """
+    from crmlib.config import read_yaml
+    from crmlib.data import REQUIRED, SCHEMAS, connect_engine, execute
+    from crmlib.data.dbclean import RemoteTable
+    from crmlib.data.engine import engine_label
+    from crmlib.data.params import resolve_params
+    from crmlib.errors import DataError
+
+    try:
+        raw = read_yaml(params)
+    except CrmError:
+        return  # the notebooks report a file they cannot read, as on the embedded engine
+    engine = raw.get("engine") if isinstance(raw, dict) else None
+    backend = engine.get("backend") if isinstance(engine, dict) else engine
+    if backend in (None, "duckdb"):
+        return
+    resolved = resolve_params(str(params))
+    settings = resolved["engine"]
+    con = connect_engine(settings)
+    where = engine_label(settings)
+    for name in SCHEMAS:
+        entry = resolved.get(name)
+        if not entry:
+            continue
+        source = RemoteTable(
+            table=name,
+            backend=con,
+            where=where,
+            db_table=entry.get("table"),
+            query=entry.get("query"),
+            columns=entry.get("columns") or {},
+            path=entry.get("path"),
+        )
+        table = source.read()
+        columns = entry.get("columns") or {}
+        missing = [c for c in REQUIRED[name] if columns.get(c, c) not in table.columns]
+        if missing:
+            raise DataError(
+                f"cannot read {name}: the {source.label} lacks required column(s) "
+                f"{', '.join(columns.get(c, c) for c in missing)}",
+                column=columns.get(missing[0], missing[0]),
+            )
+        try:
+            execute(table.limit(1))
+        except DataError as exc:
+            reason = str(exc.__cause__ or exc).strip().splitlines()
+            raise DataError(
+                f"cannot read {name}: the {source.label} failed to run it: "
+                f"{reason[0] if reason else type(exc).__name__}"
+            ) from exc
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from crmlib.report.runner import PackBusyError, RunStopped, run
 
+    # a data source on a database or Spark engine is reached before any notebook starts: an
+    # unreachable server, a refused login, a missing table or a failing query stops the run
+    # here (exit status 2) and no run folder is written
+    for params in _data_params_of_run(args):
+        if params.exists():
+            _probe_engine(params)
     previous = _stop_on_signals(RunStopped)
     try:
         results = run(
