@@ -26,6 +26,7 @@ from crmlib.config import check_choice, load_params
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.data.orders import orders as order_table
 from crmlib.errors import ConfigError
+from crmlib.kpi_coverage import COVERAGE_SLACK, TABLES, dataset_tables, kpi_reasons
 
 __all__ = [
     "FORMATS",
@@ -37,6 +38,8 @@ __all__ = [
     "compare_periods",
     "dataset_tables",
     "direction",
+    "COVERAGE_SLACK",
+    "kpi_reasons",
     "kpi_table",
     "kpi_values",
     "load_kpis",
@@ -53,16 +56,6 @@ UNITS: tuple[str, ...] = ("count", "currency", "share", "ratio")
 WINDOWS: tuple[str, ...] = ("period", "trailing_year", "cumulative", "as_of")
 #: How a KPI value is written in a report.
 FORMATS: tuple[str, ...] = ("int", "money", "pct", "num")
-#: Tables of a :class:`crmlib.data.Dataset` the KPIs read.
-TABLES: tuple[str, ...] = (
-    "transactions",
-    "customers",
-    "touchpoints",
-    "campaigns",
-    "campaign_members",
-    "events",
-)
-
 _FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
 _KPIS_FILE = "kpis.yaml"
 
@@ -217,19 +210,6 @@ def _ts(day: pd.Timestamp) -> Any:
 # --------------------------------------------------------------------------------------------
 # KPI values
 # --------------------------------------------------------------------------------------------
-def dataset_tables(data: Any) -> dict[str, Any]:
-    """The tables of ``data`` by name (:data:`TABLES`; None where it has none).
-
-    Parameters
-    ----------
-    data
-        A :class:`crmlib.data.Dataset`, or canonical transactions alone.
-    """
-    if hasattr(data, "transactions"):
-        return {name: getattr(data, name, None) for name in TABLES}
-    return {"transactions": data}
-
-
 def kpi_values(
     data: Any,
     *,
@@ -238,7 +218,7 @@ def kpi_values(
     clv: pd.DataFrame | None = None,
     responses: pd.DataFrame | None = None,
 ) -> dict[str, float]:
-    """Every KPI of ``kpis.yaml`` for one period (NaN where the data lacks a table).
+    """Every KPI of ``kpis.yaml`` for one period (NaN where :func:`kpi_reasons` gives a reason).
 
     Parameters
     ----------
@@ -369,6 +349,8 @@ def kpi_values(
     out["avg_clv"] = (
         float(pd.to_numeric(clv["clv"], errors="coerce").mean()) if clv is not None else np.nan
     )
+    for key in kpi_reasons(data, period=period):  # never a number the data cannot support
+        out[key] = np.nan
     return out
 
 
@@ -405,7 +387,9 @@ def kpi_table(
     Returns
     -------
     pandas.DataFrame
-        ``kpi, value, unit, higher_is_better, window, period, period_start, period_end``.
+        ``kpi, value, why_not`` (a :class:`~crmlib.measure.NotMeasured` where the value is
+        not measured, else None), ``unit, higher_is_better, window, period, period_start,
+        period_end``.
     """
     params = renamed_keyword("kpi_table", kwargs, "kpis", "params", params)
     if kwargs:
@@ -415,10 +399,12 @@ def kpi_table(
     day = resolve_as_of(tx, as_of)
     p = period_bounds(day, period=period, complete=complete)
     values = kpi_values(data, period=p, response_days=response_days, clv=clv)
+    reasons = kpi_reasons(data, period=p)
     rows = [
         {
             "kpi": key,
             "value": float(values.get(key, np.nan)),
+            "why_not": reasons.get(key),
             "unit": spec["unit"],
             "higher_is_better": spec["higher_is_better"],
             "window": spec["window"],
@@ -488,8 +474,10 @@ def compare_periods(
     pandas.DataFrame
         One row per KPI: ``kpi, unit, higher_is_better, value, previous, change_previous,
         relative_change_previous, vs_previous, last_year, change_last_year,
-        relative_change_last_year, vs_last_year``; ``vs_*`` is good / bad / flat / neutral /
-        n/a. Changes are absolute (share points for shares); relative changes are
+        relative_change_last_year, vs_last_year``, and ``why_not``, ``why_not_previous``,
+        ``why_not_last_year`` (:func:`kpi_reasons`: a NotMeasured where that side is not
+        measured, else None); ``vs_*`` is good / bad / flat / neutral / n/a, and n/a (never
+        coloured, never counted as better or worse) whenever a side is not measured. Changes are absolute (share points for shares); relative changes are
         change / |earlier value|. ``attrs`` hold the three periods (``period``, ``previous``,
         ``last_year``: :class:`Period`) and ``unit``. A complete period is compared with the
         whole earlier periods; a running one (``complete=False``, ``as_of`` before the period's
@@ -515,6 +503,10 @@ def compare_periods(
                          clv=clv if name == "current" else None, responses=responses)
         for name, p in (("current", cur), ("previous", prev), ("last_year", ly))
     }  # fmt: skip
+    reasons = {
+        name: kpi_reasons(data, period=p)
+        for name, p in (("current", cur), ("previous", prev), ("last_year", ly))
+    }
     tol = defs["flat_tolerance"]
     rows = []
     for key, spec in defs["kpis"].items():
@@ -524,12 +516,14 @@ def compare_periods(
             "unit": spec["unit"],
             "higher_is_better": spec["higher_is_better"],
             "value": v,
+            "why_not": reasons["current"].get(key),
         }
         for name in ("previous", "last_year"):
             other = values[name].get(key, np.nan)
             change, rel, verdict = _judge(v, other, spec["unit"], spec["higher_is_better"], tol)
             row.update({name: other, f"change_{name}": change,
-                        f"relative_change_{name}": rel, f"vs_{name}": verdict})  # fmt: skip
+                        f"relative_change_{name}": rel, f"vs_{name}": verdict,
+                        f"why_not_{name}": reasons[name].get(key)})  # fmt: skip
         rows.append(row)
     out = pd.DataFrame(rows)
     out.attrs.update(period=cur, previous=prev, last_year=ly, unit=period)

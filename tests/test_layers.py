@@ -56,6 +56,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.campaign_effect",
             "crmlib.channels",
             "crmlib.kpis",
+            "crmlib.kpi_coverage",
             "crmlib.benchmark",
             "crmlib.executive",
             "crmlib.summary",

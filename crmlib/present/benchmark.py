@@ -19,8 +19,9 @@ from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice
 from crmlib.i18n import check_language, labels, t
 from crmlib.kpis import FORMATS, Period, load_kpis
+from crmlib.measure import NotMeasured
 from crmlib.present import page
-from crmlib.present.format import MISSING, money, percent, pp
+from crmlib.present.format import MISSING, figure, money, percent, pp, why_not
 
 __all__ = [
     "SECTIONS",
@@ -90,7 +91,9 @@ def change_text(row: Mapping[str, Any], *, which: str, fmt: str, language: str =
     """
     verdict = row[f"vs_{which}"]
     if verdict == "n/a":
-        return MISSING
+        # say why, when a side is not measured (crmlib.kpis.kpi_reasons)
+        why = row.get("why_not") or row.get(f"why_not_{which}")
+        return figure(np.nan, language, why=why) if isinstance(why, NotMeasured) else MISSING
     change = row[f"change_{which}"]
     rel = row[f"relative_change_{which}"]
     arrow = "▲" if change > 0 else "▼" if change < 0 else "="
@@ -196,14 +199,18 @@ def comparison_table(
         fmt = formats[r["kpi"]]
         line = {
             t("benchmark.col_kpi", language): kpi_name(r["kpi"], language=language),
-            t("benchmark.col_value", language): format_value(r["value"], fmt=fmt, language=language),
+            t("benchmark.col_value", language): (
+                figure(np.nan, language, why=r["why_not"])
+                if isinstance(r.get("why_not"), NotMeasured)
+                else format_value(r["value"], fmt=fmt, language=language)
+            ),
             t("benchmark.col_vs_previous", language): change_text(r, which="previous", fmt=fmt,
                                                                  language=language),
             t("benchmark.col_vs_last_year", language): change_text(r, which="last_year", fmt=fmt,
                                                                   language=language),
         }  # fmt: skip
         if st is not None:
-            if r["kpi"] in st.index:
+            if r["kpi"] in st.index and not isinstance(r.get("why_not"), NotMeasured):
                 b = st.loc[r["kpi"]]
                 mark = {"good": "✓", "bad": "✗"}.get(b["vs_benchmark"], "")
                 text = f"{format_value(b['benchmark'], fmt=fmt, language=language)} {mark}".strip()
@@ -342,6 +349,15 @@ def findings(comparison: pd.DataFrame, bench: pd.DataFrame, *, language: str = "
     if bad:
         lines.append(t("benchmark.f_worse", language,
                        kpis=", ".join(_kpi_markdown(k, language=language) for k in bad)))  # fmt: skip
+    unmeasured = []
+    for _, r in comparison[comparison["vs_last_year"] == "n/a"].iterrows():
+        why = r.get("why_not") or r.get("why_not_last_year")
+        if isinstance(why, NotMeasured):
+            unmeasured.append(f"{_kpi_markdown(r['kpi'], language=language)} "
+                              f"({why_not(why, language)})")  # fmt: skip
+    if unmeasured:
+        lines.append(t("benchmark.f_unmeasured", language, n=len(unmeasured),
+                       kpis="; ".join(unmeasured)))  # fmt: skip
     st = bench[bench["status"].isin(["good", "bad"])]
     below = st[st["status"] == "bad"]
     lines.append(t("benchmark.f_bench", language, n=len(st), ok=len(st) - len(below)))

@@ -58,6 +58,7 @@ MEMBERS = _frame(
 )
 CAMPAIGN_TX = _tx(
     [
+        (None, "oa", "2023-04-03", 1.0, "A", None),  # an anonymous sale: the data starts here
         ("t5", "o0", "2023-06-16", 40.0, "A", "OLD"),  # responds to C0 (before the year)
         ("t1", "o1", "2024-05-03", 50.0, "A", "SUMMER"),  # responds to C1 with its coupon
         ("t2", "o2", "2024-05-10", 30.0, "A", None),  # responds to C1 without the coupon
@@ -143,7 +144,9 @@ def test_a_campaign_kpi_is_measured_once_a_window_has_closed():
 
 def test_a_blank_customer_id_is_an_anonymous_sale():
     # "a" and a blank id each buy 100 in June: one customer, half the sales from members
-    tx = _tx([("a", "1", "2024-06-10", 100.0), ("", "2", "2024-06-11", 100.0)])
+    # (the anonymous sale of 1 May only says the data covers June from its first day)
+    tx = _tx([("", "0", "2024-05-01", 5.0), ("a", "1", "2024-06-10", 100.0),
+              ("", "2", "2024-06-11", 100.0)])  # fmt: skip
     v = kpis.kpi_values(tx, period=kpis.period_bounds("2024-06-30", period="month"))
     assert v["customers"] == 1 and v["active_customers"] == 1 and v["new_customers"] == 1
     assert v["member_share"] == pytest.approx(100 / 200)
@@ -209,7 +212,7 @@ def _summary_shop() -> pd.DataFrame:
     rows += [
         (None, "anon-june", "2024-06-20", 50.0, "F"),  # anonymous, June 2024
         (None, "anon-may", "2024-05-20", 200.0, "F"),  # anonymous, May 2024
-        ("w", "w1", "2023-06-10", 1000.0, "G"),  # June 2023, never again
+        ("w", "w1", "2023-06-02", 1000.0, "G"),  # June 2023 (the data's first day), never again
         # after the report date: must not count anywhere
         ("y01", "late0", "2024-07-02", 999.0, "C"),
         ("x00", "late1", "2024-07-05", 999.0, "B"),
@@ -246,9 +249,13 @@ def test_summary_kpi_facts(summary):
     assert f["customers.value"] == 111
     assert f["aov.value"] == pytest.approx(550 / 6)  # 5 member orders + 1 anonymous
     assert f["member_share.value"] == pytest.approx(500 / 550)
-    # bought in [2022-07-01, 2023-07-01): w; again in the last 12 months: no -> 0 / 1
-    assert f["retention_rate.value"] == pytest.approx(0.0)
-    assert f["churn_rate.value"] == pytest.approx(1.0)
+    # retention's base year [2022-07-01, 2023-07-01) is covered from 2023-06-02 only (the data
+    # starts there): its base would be June 2023's customers alone, so it is not measured
+    # (it read 0 / 1 = 0% retention and 100% churn before)
+    assert np.isnan(f.get("retention_rate.value", np.nan))
+    assert np.isnan(f.get("churn_rate.value", np.nan))
+    reasons = summary.comparison.set_index("kpi")["why_not"]
+    assert reasons["retention_rate"].reason == "before_data" and reasons["revenue"] is None
 
 
 def test_summary_segment_movements(summary):

@@ -23,7 +23,7 @@ def _shop(n: int = 120, seed: int = 19) -> pd.DataFrame:
     """Order lines of ``n`` members drawn from few distinct dates, order counts and amounts,
     plus anonymous sales and one order whose lines cancel out."""
     rng = np.random.default_rng(seed)
-    days = pd.to_datetime(["2023-03-15", "2023-11-02", "2024-02-10", "2024-05-20", "2024-06-29",
+    days = pd.to_datetime(["2023-01-02", "2023-11-02", "2024-02-10", "2024-05-20", "2024-06-29",
                            "2024-06-30"])  # fmt: skip
     rows = []
     order = 0
