@@ -111,7 +111,9 @@ def test_compare_periods_judges_churn_down_as_good():
     # the data starts in July 2021, so the year-ago retention's base year is covered
     rows = [("h", "h0", "2021-07-05", 10.0)]
     rows += [(f"x{i}", f"o{i}", "2022-06-10", 10.0) for i in range(4)]
-    rows += [("x0", "p0", "2023-06-10", 10.0)]  # 1 of 5 (h, x0-x3) retained into the year to 2023-06
+    rows += [
+        ("x0", "p0", "2023-06-10", 10.0)
+    ]  # 1 of 5 (h, x0-x3) retained into the year to 2023-06
     rows += [(f"x{i}", f"q{i}", "2023-05-10", 10.0) for i in range(4, 8)]
     rows += [(f"x{i}", f"r{i}", "2024-06-10", 10.0) for i in range(4, 7)]  # 3 of 5 retained
     comp = kpis.compare_periods(_tx(rows), as_of="2024-06-30", period="month").set_index("kpi")
