@@ -20,6 +20,8 @@ from crmlib.clv.scoring import by_segment, deciles, export_list
 from crmlib.clv.validation import Backtest
 from crmlib.clv.workflow import Analysis, rfm_segments
 from crmlib.i18n import check_language, labels, t
+from crmlib.measure import row_reasons
+from crmlib.present.format import why_not
 from crmlib.present.page import md_escape
 from crmlib.present.rfm import segment_name
 from crmlib.segments import Scheme, load_scheme
@@ -36,6 +38,7 @@ __all__ = [
     "localise",
     "model_text",
     "parameter_table",
+    "identifiability_note",
     "segment_names",
     "value_by_segment",
 ]
@@ -169,9 +172,42 @@ def model_text(model: TransactionModel, spend: GammaGammaModel, *, language: str
 def parameter_table(
     model: TransactionModel, spend: GammaGammaModel, *, language: str = "en"
 ) -> pd.DataFrame:
-    """Both models' parameters with standard errors and 95% intervals, headings translated."""
+    """Both models' parameters with standard errors and 95% intervals (log scale, never below
+    zero) and, for a parameter the data cannot pin down, why (headings translated)."""
     table = pd.concat([model.parameters(), spend.parameters()], ignore_index=True)
+    table["why_not"] = [why_not(r, language) if r is not None else "" for r in row_reasons(table)]
+    table = table.drop(columns=["identifiable", "why_not_detail"])
+    if not table["why_not"].astype(bool).any():
+        table = table.drop(columns="why_not")
     return localise(table, language=language)
+
+
+#: Which behaviour each model parameter governs, for the executive's sentence.
+_GOVERNS = {"a": "dropout", "b": "dropout", "s": "dropout", "beta": "dropout",
+            "r": "purchase", "alpha": "purchase", "p": "spend", "q": "spend",
+            "v": "spend"}  # fmt: skip
+
+
+def identifiability_note(
+    model: TransactionModel, spend: GammaGammaModel, *, language: str = "en"
+) -> str:
+    """A warning for an executive when the data cannot pin down a model parameter, or "".
+
+    "The history is too short to tell how quickly customers stop buying (the data cannot pin
+    down a, b): lifetime values rest on a guess about it; read them as a ranking of customers,
+    not as money to plan with." One sentence per behaviour affected (dropout, purchase rate,
+    spend).
+    """
+    check_language(language)
+    table = pd.concat([model.parameters(), spend.parameters()], ignore_index=True)
+    weak = table.loc[~table["identifiable"], "parameter"].tolist()
+    kinds: dict[str, list[str]] = {}
+    for name in weak:
+        kinds.setdefault(_GOVERNS.get(name, "purchase"), []).append(name)
+    return " ".join(
+        t(f"clv.unidentified_{kind}", language, parameters=", ".join(names))
+        for kind, names in kinds.items()
+    )
 
 
 def export_text(path: str | Path, *, language: str = "en") -> str:
