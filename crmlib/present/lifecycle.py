@@ -20,9 +20,10 @@ from crmlib.config import check_choice
 from crmlib.data import as_table, parse_day, resolve_as_of
 from crmlib.i18n import check_language, labels, t
 from crmlib.lifecycle import base_gap_percentiles, load_rules, stage_counts, stage_transitions
+from crmlib.measure import small_base
 from crmlib.periods import freq_of
 from crmlib.present import page
-from crmlib.present.format import percent
+from crmlib.present.format import figure, number, percent
 from crmlib.present.trends import decomposition_findings, trend_findings
 
 __all__ = [
@@ -166,17 +167,28 @@ def milestone_findings(
     _no_other_keywords("milestone_findings", kwargs)
     check_language(language)
     bench = milestone_benchmark(params)
+    minimum = int(load_rules(params)["milestones"]["min_customers"])
     ms = milestones.set_index("order_number")
     lines = []
     probs = {n: ms["probability"].get(n, np.nan) for n in (1, 2, 3)}
+
+    def rate(n: int) -> str:
+        """The reorder rate after order n with its base, or "–" and why below the minimum."""
+        base = int(ms["eligible"].get(n, 0)) if "eligible" in ms else 0
+        small = small_base(base, minimum=minimum)
+        if small is not None:
+            return figure(np.nan, language, why=small)
+        return t("lifecycle.rate_of_base", language, rate=percent(probs[n], digits=0),
+                 base=number(base))  # fmt: skip
+
     if not pd.isna(probs[1]):
         lines.append(
             t(
                 "lifecycle.finding_milestones",
                 language,
-                p2=percent(probs[1], digits=0),
-                p3=percent(probs[2], digits=0),
-                p4=percent(probs[3], digits=0),
+                p2=rate(1),
+                p3=rate(2),
+                p4=rate(3),
                 b2=percent(bench.get(1, np.nan), digits=0),
                 b3=percent(bench.get(2, np.nan), digits=0),
                 b4=percent(bench.get(3, np.nan), digits=0),

@@ -70,7 +70,8 @@ def test_findings_and_rule_text_in_both_languages(tx):
     en = pl.headline_findings(stages=st, cohorts=co, milestones=ms, intervals=iv, language="en")
     zh = pl.headline_findings(stages=st, cohorts=co, milestones=ms, intervals=iv, language="zh")
     assert "In 2024-04, 6 customers were tracked" in en
-    assert "60%" in en  # P(2nd | 1st) = 3 / 5
+    # P(2nd | 1st) = 3 / 5: a base of 5 customers, below the minimum of 30, is not quoted
+    assert "60%" not in en and "– (base of 5, below the minimum of 30)" in en
     assert "2024-04 共跟踪 6 位客户" in zh
     assert all(line.startswith("- ") for line in en.splitlines())
     rules_en = pl.describe_rules(tx, as_of=AS_OF, rule="own_gap", k_at_risk=1.5)
@@ -107,3 +108,29 @@ def test_title_sections_and_display_table(tx):
     shown = pl.display_table(moves, language="zh")
     assert t("lifecycle.stage_not_yet", "zh") in set(shown.iloc[:, 0])
     assert shown.select_dtypes("number").sum().sum() == moves.select_dtypes("number").sum().sum()
+
+
+def test_milestone_rates_carry_their_base_and_small_bases_are_not_quoted():
+    """The issue's case: 100%, 100%, 100% on 251, 36 and 8 customers (minimum 30)."""
+    import pandas as pd
+
+    from crmlib.present.lifecycle import milestone_findings
+
+    ms = pd.DataFrame(
+        {
+            "order_number": [1, 2, 3],
+            "reached": [900, 300, 50],
+            "eligible": [251, 36, 8],
+            "reordered": [251, 36, 8],
+            "probability": [1.0, 1.0, 1.0],
+            "ci_low": [0.98, 0.9, 0.6],
+            "ci_high": [1.0, 1.0, 1.0],
+            "window_days": [365.0] * 3,
+        }
+    )
+    en = milestone_findings(ms, language="en")
+    assert "100% (of 251) of one-order customers" in en
+    assert "100% (of 36) of two-order customers" in en
+    assert "– (base of 8, below the minimum of 30) of three-order customers" in en
+    zh = milestone_findings(ms, language="zh")
+    assert "100%（共 251 人）" in zh and "– (基数 8，低于最低要求 30)" in zh
