@@ -28,6 +28,7 @@ __all__ = [
     "use_currency",
     "current_currency",
     "scale",
+    "axis_unit",
 ]
 
 
@@ -173,3 +174,15 @@ def scale(value: float, language: str) -> tuple[float, str]:
         if abs(value) >= factor:
             return value / factor, suffix
     return value, ""
+
+
+def axis_unit(language: str) -> tuple[float, str]:
+    """(divisor, unit) for a chart axis of money in the current currency.
+
+    Chinese counts in 万: ``(1e4, "万元")`` (``"万美元"`` for USD data); English in thousands:
+    ``(1e3, "¥ thousands")`` (``"$ thousands"``).
+    """
+    cur = current_currency()
+    if language == "zh":
+        return 1e4, f"万{cur.name_zh}"
+    return 1e3, f"{cur.symbol.strip()} thousands"

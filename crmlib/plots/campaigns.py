@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from crmlib.currency import axis_unit
 from crmlib.i18n import catalogue, check_language, t
 from crmlib.plots import PALETTE, get_ax
 from crmlib.present.campaigns import funnel_labels
@@ -82,8 +83,8 @@ def channel_revenue(
     wide = wide[order]
     names = [_label(f"data.channel_{c}", language, str(c)) for c in wide.columns]
     colors = [PALETTE[i % len(PALETTE)] for i in range(len(wide.columns))]
-    ax.stackplot(wide.index, (wide / 1e4).T.to_numpy(), labels=names, colors=colors, alpha=0.9)
-    unit = "万元" if language == "zh" else "¥10k"
+    divisor, unit = axis_unit(language)  # 万元 / $ thousands: the data's currency
+    ax.stackplot(wide.index, (wide / divisor).T.to_numpy(), labels=names, colors=colors, alpha=0.9)
     ax.set_ylabel(f"{t('common.revenue', language)} ({unit})")
     ax.set_title(t("campaigns.chart_channels", language))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")

@@ -135,7 +135,7 @@ def clv_distribution(
         ax.text(
             median,
             ax.get_ylim()[1] * 0.95,
-            " " + t("clv.median", language, value=money(median, symbol="")),
+            " " + t("clv.median", language, value=money(median)),
             color=PALETTE[1],
             va="top",
         )
@@ -176,7 +176,7 @@ def clv_by_segment(
         ax.text(
             share,
             yi,
-            f" {percent(share, digits=0)} · {money(mean, symbol='')}",
+            f" {percent(share, digits=0)} · {money(mean)}",
             va="center",
             fontsize=9,
         )

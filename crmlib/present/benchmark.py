@@ -17,6 +17,7 @@ import pandas as pd
 
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice
+from crmlib.currency import current_currency
 from crmlib.i18n import check_language, labels, t
 from crmlib.kpis import FORMATS, Period, load_kpis
 from crmlib.measure import NotMeasured
@@ -306,7 +307,11 @@ def definitions_table(
             {
                 t("benchmark.col_kpi", language): kpi_name(key, language=language),
                 t("benchmark.col_formula", language): spec["formula"][language],
-                t("benchmark.col_unit", language): t(f"benchmark.unit_{spec['unit']}", language),
+                t("benchmark.col_unit", language): (
+                    current_currency().name(language)
+                    if spec["unit"] == "currency"
+                    else t(f"benchmark.unit_{spec['unit']}", language)
+                ),
                 t("benchmark.col_direction", language): t(
                     "benchmark.dir_up" if better else "benchmark.dir_down" if better is False
                     else "benchmark.dir_none", language

@@ -219,7 +219,7 @@ def headline_findings(segmentation: Segmentation, *, language: str = "en") -> st
             language,
             customers=number(len(cust)),
             as_of=pd.Timestamp(cust["as_of"].iloc[0]).date().isoformat(),
-            revenue=money(cust["monetary"].sum(), symbol=""),
+            revenue=money(cust["monetary"].sum()),
         ),
         t(
             "rfm.finding_pareto",
@@ -296,7 +296,7 @@ def value_matrix_findings(summary: pd.DataFrame, *, language: str = "en") -> str
             "rfm.finding_value_split",
             language,
             orders=times(summary["orders_split"].iloc[0], digits=2),
-            aov=money(summary["aov_split"].iloc[0], symbol="", digits=2),
+            aov=money(summary["aov_split"].iloc[0], digits=2),
         )
     ]
     for name, (_, row) in zip(names, summary.iterrows(), strict=True):

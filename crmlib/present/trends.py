@@ -64,7 +64,7 @@ def trend_findings(trends: pd.DataFrame, *, language: str = "en") -> str:
             language,
             period=str(cur),
             base=str(ago),
-            revenue=money(b["revenue"], symbol=""),
+            revenue=money(b["revenue"]),
             revenue_change=rel("revenue"),
             customers_change=rel("customers"),
             aov_change=rel("aov"),

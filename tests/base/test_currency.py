@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from crmlib import currency as cur
@@ -97,3 +98,31 @@ def test_mapping_typos_get_a_suggestion(tmp_path):
         load_dataset({"transactions": {"path": str(tx), "columns": {"amont": "sales_value"}}})
     with pytest.raises(ConfigError, match=r"encodng.*did you mean 'encoding'\?"):
         load_dataset({"transactions": {"path": str(tx), "encodng": "gbk"}})
+
+
+def test_chart_axes_and_findings_follow_the_currency():
+    """The channel chart's axis was '¥10k' for any data; findings wrote revenue without unit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crmlib.plots.campaigns import channel_revenue
+
+    trends = pd.DataFrame(
+        {
+            "period": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-01"]),
+            "channel": ["store", "store", "web"],
+            "revenue": [12000.0, 15000.0, 3000.0],
+        }
+    )
+    cur.use_currency("USD")
+    assert cur.axis_unit("en") == (1e3, "$ thousands")
+    assert cur.axis_unit("zh") == (1e4, "万美元")
+    ax = channel_revenue(trends, language="en")
+    assert ax.get_ylabel().endswith("($ thousands)")
+    plt.close(ax.figure)
+    cur.use_currency("CNY")
+    ax = channel_revenue(trends, language="zh")
+    assert ax.get_ylabel().endswith("(万元)")
+    plt.close(ax.figure)

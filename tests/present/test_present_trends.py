@@ -23,7 +23,7 @@ def test_single_customer_findings_text():
     assert "from 2024-01 to 2025-01" in en and "+6" in en and "+50.0%" in en
     assert "2024-01 到 2025-01" in zh
     text = pt.trend_findings(tr, language="en")
-    assert "Revenue in 2025-01 was 18 (+50.0% vs 2024-01)" in text
+    assert "Revenue in 2025-01 was ¥18 (+50.0% vs 2024-01)" in text
 
 
 def test_money_without_symbol_and_missing_changes():
@@ -36,6 +36,6 @@ def test_money_without_symbol_and_missing_changes():
     )
     tr = trends.period_trends(tx, as_of="2024-03-31", years=1)
     text = pt.trend_findings(tr.iloc[:2], language="en")  # 2024-02 against 2024-01
-    assert "was 12,346 (+1134.6% vs 2024-01)" in text  # no currency symbol, as before
+    assert "was ¥12,346 (+1134.6% vs 2024-01)" in text  # money in the data's currency
     empty = tr.assign(complete=False)
     assert pt.trend_findings(empty, language="en").startswith("- ")
