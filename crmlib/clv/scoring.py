@@ -343,7 +343,9 @@ def at_risk(
             "time_since_last_purchase": (chosen["T"] - chosen["recency"]).to_numpy(),
         }
     )
-    return out.sort_values("clv_if_active", ascending=False, kind="stable").reset_index(drop=True)
+    out = out.sort_values("clv_if_active", ascending=False, kind="stable").reset_index(drop=True)
+    out.attrs["time_unit"] = scores.attrs.get("time_unit", "W")
+    return out
 
 
 def deciles(scores: pd.DataFrame, *, column: str = "clv") -> pd.DataFrame:

@@ -46,7 +46,8 @@ class Backtest:
     ``actual`` (``frequency_holdout``), ``p_alive``, ``active`` (bought in the holdout),
     ``active_p_alive``, ``active_hiatus``."""
     by_frequency: pd.DataFrame
-    """``bucket`` (0 … ``"7+"``), ``customers``, ``actual``, ``predicted``, ``naive`` (mean
+    """``bucket`` (0 … ``"7+"``, or ranges at the quantiles when most customers would be in
+    the top bucket: see :data:`TOP_BUCKET_SHARE`), ``customers``, ``actual``, ``predicted``, ``naive`` (mean
     holdout repeat purchases per customer)."""
     tracking: pd.DataFrame
     """``week``, ``date`` (end of week), ``actual`` and ``predicted`` cumulative repeat
@@ -74,9 +75,25 @@ class Backtest:
         return self.as_of
 
 
+#: Largest share of customers the open top bucket ("7+") may hold before the buckets follow the
+#: data's spread instead (weekly shoppers with dozens of repeat purchases all land in "7+").
+TOP_BUCKET_SHARE = 0.25
+
+
 def _bucket(frequency: np.ndarray, top: int) -> pd.Categorical:
-    labels = [str(k) for k in range(top)] + [f"{top}+"]
-    codes = np.minimum(frequency.astype(np.int64), top)
+    """Calibration-frequency buckets: 0, 1, …, ``top``+ when that shows the spread, else
+    ``top + 1`` ranges at the quantiles of the frequencies ("12–19", …, "41+")."""
+    freq = frequency.astype(np.int64)
+    if len(freq) == 0 or np.mean(freq >= top) <= TOP_BUCKET_SHARE:
+        labels = [str(k) for k in range(top)] + [f"{top}+"]
+        codes = np.minimum(freq, top)
+        return pd.Categorical.from_codes(codes, categories=labels, ordered=True)
+    edges = np.unique(np.floor(np.quantile(freq, np.linspace(0, 1, top + 2)[:-1])).astype(np.int64))
+    labels = [
+        (f"{lo}" if hi - lo == 1 else f"{lo}–{hi - 1}")
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ] + [f"{edges[-1]}+"]
+    codes = np.searchsorted(edges, freq, side="right") - 1
     return pd.Categorical.from_codes(codes, categories=labels, ordered=True)
 
 

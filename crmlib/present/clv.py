@@ -59,6 +59,10 @@ def localise(table: pd.DataFrame, *, language: str = "en", digits: int = 3) -> p
     out = table.round(digits)
     if "method" in out.columns:
         out["method"] = out["method"].map(lambda m: t(f"clv.method_{m}", language))
+    unit = table.attrs.get("time_unit")
+    if unit in ("W", "D") and "time_since_last_purchase" in out.columns:  # every figure its unit
+        since = names.get("time_since_last_purchase", "time_since_last_purchase")
+        names["time_since_last_purchase"] = f"{since} ({t(f'clv.unit_{unit}', language)})"
     return out.rename(columns=names)
 
 

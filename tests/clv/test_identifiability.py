@@ -76,3 +76,25 @@ def test_a_well_identified_fit_has_no_note(cdnow_sample):
     assert table["identifiable"].all() and (table["relative_error"] < 0.5).all()
     spend = clv.fit_spend(summary)
     assert words.identifiability_note(model, spend, language="en") == ""
+
+
+def test_backtest_buckets_follow_the_spread_of_weekly_shoppers():
+    """Calibration to 30 Sep: households have dozens of repeat purchases, so fixed buckets
+    0…7+ would put nearly everyone in '7+'; the buckets are ranges at the quantiles instead."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check = clv.backtest(_weekly_shoppers(), calibration_end="2017-09-30", as_of="2017-12-31")
+    buckets = check.by_frequency
+    assert "7+" not in set(buckets["bucket"])
+    assert buckets["customers"].sum() == 400 and len(buckets) >= 4
+    assert buckets["customers"].max() <= 0.4 * 400  # no bucket holds most households
+    assert buckets["bucket"].iloc[-1].endswith("+") and "–" in buckets["bucket"].iloc[0]
+
+
+def test_time_since_last_purchase_names_its_unit(fitted):
+    model, spend = fitted
+    summary = clv.summary(_weekly_shoppers(), as_of="2017-12-31")
+    scores = clv.score(summary, model=model, spend_model=spend)
+    risk = clv.at_risk(scores, top_share=0.5, p_alive_below=1.0)
+    assert "Time since last purchase (weeks)" in words.localise(risk, language="en").columns
+    assert "距上次购买时间 (周)" in words.localise(risk, language="zh").columns
