@@ -26,11 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crmlib.errors import ReportError
+from crmlib.i18n import LANGUAGES, t
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
 
 __all__ = [
+    "markdown_without_math",
     "CJK_FONT_FAMILY",
     "REMOVE_CELL_TAGS",
     "REMOVE_OUTPUT_TAGS",
@@ -57,6 +59,21 @@ def _templates_dir() -> str:
     return str(resources.files("crmlib.report").joinpath("templates"))
 
 
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def markdown_without_math(source: str) -> str:
+    """Markdown to HTML as nbconvert renders it, with every ``$`` a dollar sign, never math.
+
+    nbconvert reads ``$…$`` as a formula: on US-dollar data, "held **$23,153** … of which
+    $9,364" became one formula showing the asterisks. Reports write money, not formulas (no
+    notebook or label of the workbook holds one), so each unescaped ``$`` is escaped first.
+    """
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    return markdown2html_mistune(_DOLLAR.sub(r"\\$", source))
+
+
 def html_exporter(*, code: bool = False) -> HTMLExporter:
     """An nbconvert ``HTMLExporter`` configured for reports.
 
@@ -78,6 +95,7 @@ def html_exporter(*, code: bool = False) -> HTMLExporter:
         template_file="report/index.html.j2",
         extra_template_paths=[_templates_dir()],
     )
+    exporter.register_filter("markdown2html", markdown_without_math)
     exporter.exclude_input = not code
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
@@ -122,9 +140,12 @@ def export_html(
     if title is None:
         title = _first_heading(nb) or notebook.stem
     nb.metadata["title"] = title
+    # the link back to the index, in the report's language (papermill records the parameters)
+    language = (nb.metadata.get("papermill", {}).get("parameters") or {}).get("language", "en")
+    back = t("report.back_to_index", language if language in LANGUAGES else "en")
     try:
         body, _ = html_exporter(code=code).from_notebook_node(
-            nb, resources={"metadata": {"name": title}}
+            nb, resources={"metadata": {"name": title}, "crmwb_back": back}
         )
     except Exception as exc:  # nbconvert wraps template and conversion errors variously
         raise ReportError(f"cannot export {str(notebook)!r} to HTML: {exc}") from exc

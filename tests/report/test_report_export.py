@@ -109,3 +109,25 @@ def test_index_page_embeds_only_its_own_characters(tmp_path, language):
     assert not [ch for ch in used if ord(ch) not in cmap]
     assert len(cmap) <= len(used) + 5 and len(data) < 20_000
     assert re.search(r'font-family:\s*"' + CJK_FONT_FAMILY, html)
+
+
+def test_dollar_amounts_in_markdown_are_money_not_formulas(tmp_path):
+    """US-dollar findings: two $ in one paragraph once became a formula showing the asterisks."""
+    import nbformat
+
+    from crmlib.report.export import export_html
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("display(Markdown(text))")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"text/markdown": "They held **$23,153** of value, of which $9,364 is gone."},
+        )
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Summary in $ and ¥"), cell]
+    path = tmp_path / "usd.ipynb"
+    nbformat.write(nb, path)
+    page = export_html(path).read_text(encoding="utf-8")
+    assert "<strong>$23,153</strong>" in page and "of which $9,364 is gone" in page
+    assert "**$23,153**" not in page and "Summary in $ and ¥" in page
