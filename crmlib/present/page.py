@@ -86,7 +86,9 @@ def md_escape(value: Any) -> str:
     never autolinked), and an invisible word joiner (:data:`WORD_JOINER`) after ``http:`` and
     ``www`` keeps mail clients from linking the text on their own.
     """
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=True))
+    # quotes stay as they are: with < and > escaped no tag (hence no attribute) can open, and an
+    # entity such as &#x27; would have its # escaped below and show as text
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=False))
     return _LINK_PARTS.sub(_break_link, text)
 
 

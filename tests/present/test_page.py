@@ -134,3 +134,15 @@ def test_link_breaking_keeps_ordinary_text_readable():
     for value in ("Revenue: ¥1,234", "12:30 at 门店A", "a*b_c", "5 @ 10 each"):
         html = mistune.html(reporting.md_escape(value))
         assert html.strip() == f"<p>{value}</p>", html
+
+
+def test_quotes_in_data_read_as_quotes():
+    """A source titled 'The Value of Keeping the Right Customers' showed &#x27; as text."""
+    import mistune
+
+    from crmlib.present.page import md_escape
+
+    text = md_escape("Gallo, 'The Value of Keeping the Right Customers', HBR \"2014\" <b>")
+    assert "&#x27;" not in text and "&quot;" not in text
+    rendered = mistune.html(text)
+    assert "'The Value of Keeping the Right Customers'" in rendered and "<b>" not in rendered
