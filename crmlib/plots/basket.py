@@ -19,8 +19,10 @@ __all__ = ["pair_heatmap", "timing_chart", "bundle_chart"]
 
 
 def _empty(ax: Axes, title: str, language: str, result: pd.DataFrame | None = None) -> Axes:
-    """No bars or cells: the title and one line saying why (not measured, or nothing found)."""
-    ax.set_title(title)
+    """No bars or cells: a one-line figure saying why (not measured, or nothing found), never
+    an empty chart with axes."""
+    ax.figure.set_size_inches(ax.figure.get_size_inches()[0], 0.9)
+    ax.set_title(title, fontsize="medium", loc="left")
     why = not_measured_text(result, language, short=True) if result is not None else ""
     ax.text(
         0.5,
