@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from crmlib.currency import current_currency
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
 from crmlib.present.format import money, percent
@@ -141,7 +142,9 @@ def clv_distribution(
         )
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
-    ax.set_xlabel(t("clv.axis_clv", language, months=months))
+    ax.set_xlabel(
+        t("clv.axis_clv", language, months=months, currency=current_currency().name(language))
+    )
     ax.set_ylabel(t("clv.axis_customers", language))
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.set_title(t("clv.chart_distribution", language, months=months))

@@ -21,7 +21,7 @@ from crmlib.clv.validation import Backtest
 from crmlib.clv.workflow import Analysis, rfm_segments
 from crmlib.i18n import check_language, labels, t
 from crmlib.measure import row_reasons
-from crmlib.present.format import why_not
+from crmlib.present.format import money, why_not
 from crmlib.present.page import md_escape
 from crmlib.present.rfm import segment_name
 from crmlib.segments import Scheme, load_scheme
@@ -130,11 +130,11 @@ def clv_text(
         language,
         months=scores.attrs.get("horizon_months", 12),
         customers=len(values),
-        total=total,
+        total=money(total),
         rate=monthly_discount_rate,
         top=top_share,
         top_share=float(values[:n_top].sum() / total) if total else 0.0,
-        median=float(np.median(values)) if len(values) else 0.0,
+        median=money(float(np.median(values))) if len(values) else money(None),
     )
 
 
