@@ -17,7 +17,7 @@ from crmlib.campaigns import best_campaign
 from crmlib.channels import FUNNEL_MODELS, FUNNEL_STEPS
 from crmlib.config import check_choice
 from crmlib.i18n import check_language, has, labels, t
-from crmlib.measure import WHY_NOT, column_reason, row_reasons
+from crmlib.measure import WHY_NOT, column_reason, not_measured, row_reasons
 from crmlib.present import page
 from crmlib.present.format import day, money, number, percent, pp, times, why_not
 
@@ -26,6 +26,7 @@ __all__ = [
     "SECTIONS",
     "campaign_columns",
     "campaign_findings",
+    "channels_measured",
     "has_uplift",
     "channel_findings",
     "display_table",
@@ -91,7 +92,13 @@ def funnel_labels(
     return out
 
 
-def section(name: str, *, language: str = "en", response: pd.DataFrame | None = None) -> str:
+def section(
+    name: str,
+    *,
+    language: str = "en",
+    response: pd.DataFrame | None = None,
+    missing: bool = False,
+) -> str:
     """Markdown heading and explanation of a section of the campaigns report.
 
     Parameters
@@ -103,8 +110,13 @@ def section(name: str, *, language: str = "en", response: pd.DataFrame | None = 
     response
         For ``"campaigns"``: the campaigns shown. When none of them held back a control group,
         the explanation says so (and what is compared instead) rather than describing uplift.
+    missing
+        The data lacks what the section needs: the heading alone (the note saying what is
+        missing follows), never an explanation of figures that are not there.
     """
     check_choice("section", name, SECTIONS)
+    if missing:
+        return f"## {t(f'campaigns.h_{name}', language)}"
     observational = (
         name == "campaigns"
         and response is not None
@@ -278,6 +290,15 @@ def campaign_columns(response: pd.DataFrame) -> list[str]:
     return [*cols, "coupon_redemption_rate"]
 
 
+def channels_measured(trends: pd.DataFrame) -> bool:
+    """Whether the data says through which channel anyone bought (some channel other than
+    ``unknown``): without it, the channel chart and the multichannel table are not shown."""
+    if trends.empty:
+        return False
+    named = trends["channel"].astype("string").fillna("unknown").str.strip()
+    return bool((~named.isin(["unknown", ""])).any())
+
+
 def has_uplift(response: pd.DataFrame) -> bool:
     """Whether any campaign has a measured uplift (a control group and a closed window): the
     uplift chart is drawn only then; otherwise the section's text says what it would need."""
@@ -337,7 +358,10 @@ def channel_findings(
     """
     check_language(language)
     lines = []
-    if not trends.empty:
+    if not channels_measured(trends):
+        why = not_measured("column_not_mapped", table="transactions", column="channel")
+        lines.append(t("campaigns.f_channel_unmapped", language, why=why_not(why, language)))
+    elif not trends.empty:
         last = trends["period"].max()
         year = trends[trends["period"] > last - pd.DateOffset(years=1)]
         by = year.groupby("channel")["revenue"].sum().sort_values(ascending=False)
@@ -353,7 +377,9 @@ def channel_findings(
                 )
             )
     m = multi.set_index("group")
-    if {"single", "multi"} <= set(m.index) and m.loc["multi", "customers"] > 0:
+    if not channels_measured(trends):
+        pass  # one "unknown" channel: multichannel buying cannot be told either
+    elif {"single", "multi"} <= set(m.index) and m.loc["multi", "customers"] > 0:
         lines.append(
             t(
                 "campaigns.f_multi",

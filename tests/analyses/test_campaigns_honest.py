@@ -128,3 +128,23 @@ def test_with_a_control_group_the_uplift_stays():
     assert c["why_not"] == "" and math.isnan(c["estimate"])
     assert words.has_uplift(response)
     assert "measured against a control group" in words.campaign_findings(response)
+
+
+def test_no_channel_column_is_said_not_read_as_one_channel():
+    """CDNOW has no channel: 'Unknown brought 100.0% of revenue' and '100% one channel'."""
+    from crmlib import channels as ch
+
+    trends = ch.channel_trends(TX, as_of="2024-03-31")
+    multi = ch.multichannel(TX, as_of="2024-03-31")
+    assert not words.channels_measured(trends)
+    en = words.channel_findings(trends, multi, language="en")
+    assert "– (column channel of transactions is not mapped)" in en
+    assert "100.0%" not in en and "Unknown" not in en
+    assert "未映射" in words.channel_findings(trends, multi, language="zh")
+    with_channel = ch.channel_trends(TX.assign(channel="web"), as_of="2024-03-31")
+    assert words.channels_measured(with_channel)
+
+
+def test_a_missing_campaigns_table_gets_a_heading_without_an_explanation():
+    text = words.section("campaigns", language="en", missing=True)
+    assert text.startswith("## ") and "\n" not in text and "control group" not in text
