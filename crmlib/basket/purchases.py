@@ -53,14 +53,22 @@ def purchase_lines(
     tuple
         The filtered Ibis table and its item column.
     """
+    tx = _lines_until(transactions, level=level, as_of=as_of)
+    item = tx[level]
+    tx = tx.filter(tx.amount.fill_null(0) >= 0, item.notnull(), item != "")
+    return tx, tx[level]
+
+
+def _lines_until(
+    transactions: Transactions, *, level: str, as_of: str | pd.Timestamp | None
+) -> ir.Table:
+    """Order lines up to the end of the ``as_of`` day, once ``level`` is checked."""
     check_choice("level", level, LEVELS)
     tx = as_table(transactions)
     end = as_of_bound(as_of)
     if end is not None:
         tx = tx.filter(tx.ordered_at < ibis.literal(end.to_pydatetime()))
-    item = tx[level]
-    tx = tx.filter(tx.amount.fill_null(0) >= 0, item.notnull(), item != "")
-    return tx, tx[level]
+    return tx
 
 
 def known_customer(tx: ir.Table) -> ir.BooleanValue:
@@ -78,11 +86,7 @@ def unmapped_item(
     has no SKU), rather than "no rule found". One aggregate on the engine; callers ask only when
     their result came out empty.
     """
-    check_choice("level", level, LEVELS)
-    tx = as_table(transactions)
-    end = as_of_bound(as_of)
-    if end is not None:
-        tx = tx.filter(tx.ordered_at < ibis.literal(end.to_pydatetime()))
+    tx = _lines_until(transactions, level=level, as_of=as_of)
     item = tx[level]
     named = execute(tx.aggregate(n=(item.notnull() & (item != "")).sum()))["n"].iloc[0]
     if pd.isna(named) or int(named) == 0:

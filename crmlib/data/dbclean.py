@@ -41,13 +41,13 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from crmlib.data.engine import backend_name, backend_of, execute, materialise
+from crmlib.data.engine import backend_name, backend_of, engine_label, execute, materialise
 from crmlib.data.privacy import spreadsheet_safe
 from crmlib.data.quality import TableQuality
-from crmlib.data.schema import EVENT_TIME, GROUPS, KEYS
+from crmlib.data.schema import EVENT_TIME, GROUPS, KEYS, SCHEMAS
 from crmlib.errors import ConfigError, DataError, did_you_mean
 
-__all__ = ["RemoteTable", "clean_remote"]
+__all__ = ["RemoteTable", "clean_remote", "remote_sources"]
 
 
 @dataclass
@@ -120,6 +120,33 @@ class RemoteTable:
                 f"cannot read {self.table}: its query failed on the {self.where}: {first}",
                 value=str(self.query)[:200],
             ) from exc
+
+
+def remote_sources(resolved: Mapping[str, Any], backend: Any) -> list[RemoteTable]:
+    """The tables that resolved data params configure, as :class:`RemoteTable` on ``backend``.
+
+    Parameters
+    ----------
+    resolved
+        Data params checked by :func:`crmlib.data.params.resolve_params` on a database or
+        Spark engine.
+    backend
+        The connected engine (:func:`crmlib.data.engine.connect_engine`).
+    """
+    where = engine_label(resolved["engine"])
+    return [
+        RemoteTable(
+            table=name,
+            backend=backend,
+            where=where,
+            db_table=entry.get("table"),
+            query=entry.get("query"),
+            columns=entry.get("columns") or {},
+            path=entry.get("path"),
+        )
+        for name in SCHEMAS
+        if (entry := resolved.get(name))
+    ]
 
 
 def _text(col: ir.Value) -> ir.StringValue:

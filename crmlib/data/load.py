@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -36,7 +35,7 @@ from filelock import FileLock
 from crmlib.currency import Currency, use_currency
 from crmlib.data.cleaning import MALFORMED_COLUMNS, QUARANTINE_COLUMNS, clean_table
 from crmlib.data.dates import future_cutoff
-from crmlib.data.dbclean import RemoteTable, clean_remote
+from crmlib.data.dbclean import clean_remote, remote_sources
 from crmlib.data.engine import connect_engine, connection
 from crmlib.data.params import DATA_PARAMS, fingerprint_of, resolve_params
 from crmlib.data.privacy import mask_delimited, mask_personal
@@ -232,29 +231,12 @@ def _clean_database(
 ) -> tuple[QualityReport, dict[str, ir.Table]]:
     """Clean every configured table on the database engine; the report and the tables."""
     settings = resolved["engine"]
-    con = connect_engine(settings)
-    if settings["backend"] == "spark":
-        where = f"spark engine at {settings['master']}"
-    else:
-        url = urlsplit(str(settings["url"]))
-        where = f"{settings['backend']} engine at {url.hostname}:{url.port or 5432}{url.path or ''}"
     rules = resolved["cleaning"]
     channels = read_channels(rules["channels_file"])
     report = QualityReport()
     tables: dict[str, ir.Table] = {}
-    for name in SCHEMAS:
-        entry = resolved.get(name)
-        if not entry:
-            continue
-        source = RemoteTable(
-            table=name,
-            backend=con,
-            where=where,
-            db_table=entry.get("table"),
-            query=entry.get("query"),
-            columns=entry.get("columns") or {},
-            path=entry.get("path"),
-        )
+    for source in remote_sources(resolved, connect_engine(settings)):
+        name, entry = source.table, resolved[source.table]
         try:
             kept, quality = clean_remote(
                 source,

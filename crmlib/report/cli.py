@@ -293,9 +293,8 @@ def _probe_engine(params: Path) -> None:
         password.
     """
     from crmlib.config import read_yaml
-    from crmlib.data import REQUIRED, SCHEMAS, connect_engine, execute
-    from crmlib.data.dbclean import RemoteTable
-    from crmlib.data.engine import engine_label
+    from crmlib.data import REQUIRED, connect_engine, execute
+    from crmlib.data.dbclean import remote_sources
     from crmlib.data.params import resolve_params
     from crmlib.errors import DataError
 
@@ -308,24 +307,10 @@ def _probe_engine(params: Path) -> None:
     if backend in (None, "duckdb"):
         return
     resolved = resolve_params(str(params))
-    settings = resolved["engine"]
-    con = connect_engine(settings)
-    where = engine_label(settings)
-    for name in SCHEMAS:
-        entry = resolved.get(name)
-        if not entry:
-            continue
-        source = RemoteTable(
-            table=name,
-            backend=con,
-            where=where,
-            db_table=entry.get("table"),
-            query=entry.get("query"),
-            columns=entry.get("columns") or {},
-            path=entry.get("path"),
-        )
+    for source in remote_sources(resolved, connect_engine(resolved["engine"])):
+        name = source.table
         table = source.read()
-        columns = entry.get("columns") or {}
+        columns = dict(source.columns or {})
         missing = [c for c in REQUIRED[name] if columns.get(c, c) not in table.columns]
         if missing:
             raise DataError(
