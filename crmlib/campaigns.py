@@ -101,6 +101,7 @@ def member_responses(
     campaigns: Any = None,
     response_days: float = 14.0,
     as_of: Any = None,
+    default_group: str = "target",
 ) -> pd.DataFrame:
     """Per campaign member: did they buy within ``response_days`` after ``sent_at``, and how much.
 
@@ -120,6 +121,9 @@ def member_responses(
         Report date (ISO date); default: the day of the last transaction. Only transactions up
         to the end of that day count, and members sent after it are left out (counted in
         ``dropped_sent_after_as_of``): the result is what was known on that day.
+    default_group
+        The group of a member whose group is not given (an export of recipients only has no
+        group column): ``"target"`` (everyone got the message) or ``"control"``.
 
     Returns
     -------
@@ -131,6 +135,7 @@ def member_responses(
         ``attrs["members"]`` counts what happened to the member rows: ``read``, ``used``,
         ``sent_at_from_campaign`` (no ``sent_at``: the campaign's ``starts_at`` was used),
         ``dropped_no_send_date`` (neither date known), ``dropped_missing_customer``,
+        ``group_defaulted`` (no group given: ``default_group``),
         ``dropped_unknown_group`` (a group other than target or control; loading quarantines
         these already, so this counts only tables that did not go through
         :func:`crmlib.data.load_dataset`) and ``dropped_sent_after_as_of``. Nothing is left
@@ -144,8 +149,10 @@ def member_responses(
     end = day + pd.Timedelta(days=1)
     end_lit = ibis.literal(end.to_pydatetime(), type="timestamp")
     tx = tx.filter(tx.customer_id.notnull(), tx.ordered_at < end_lit)
-    group = m.group.strip().lower()
-    m = m.mutate(group=group)
+    check_choice("default_group", default_group, ("target", "control"))
+    given = m.group.strip().lower()
+    no_group = given.isnull() | (given == "")
+    m = m.mutate(group=ibis.ifelse(no_group, ibis.literal(default_group), given), no_group=no_group)
     if campaigns is not None:
         c = as_table(campaigns, table="campaigns").select("campaign_id", "coupon_code", "starts_at")
         c = c.rename(campaign_code="coupon_code", campaign_start="starts_at")
@@ -156,6 +163,7 @@ def member_responses(
     counts = execute(
         m.aggregate(
             read=m.count(),
+            group_defaulted=m.count(where=m.customer_id.notnull() & m.no_group),
             dropped_missing_customer=m.count(where=m.customer_id.isnull()),
             dropped_unknown_group=m.count(
                 where=m.customer_id.notnull() & (m.group.isnull() | ~known_group)
@@ -319,6 +327,7 @@ def campaign_response(
     method: str = "newcombe",
     as_of: Any = None,
     responses: pd.DataFrame | None = None,
+    default_group: str = "target",
 ) -> pd.DataFrame:
     """Response, coupon redemption and control-group uplift of every campaign.
 
@@ -341,6 +350,8 @@ def campaign_response(
     responses
         Output of :func:`member_responses`, when already computed; it must have been computed
         with the same ``as_of`` (else ConfigError).
+    default_group
+        Group of members whose group is not given (see :func:`member_responses`).
 
     Returns
     -------
@@ -371,8 +382,9 @@ def campaign_response(
     day = resolve_as_of(transactions, as_of)
     if responses is None:
         responses = member_responses(
-            members, transactions, campaigns=campaigns, response_days=response_days, as_of=day
-        )
+            members, transactions, campaigns=campaigns, response_days=response_days, as_of=day,
+            default_group=default_group,
+        )  # fmt: skip
     else:
         responses = _responses_as_of(responses, day, response_days)
     table = _uplift_table(responses, ["campaign_id"], confidence=confidence, method=method)

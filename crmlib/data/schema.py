@@ -83,7 +83,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id",),
     "touchpoints": ("customer_id", "occurred_at", "kind"),
     "campaigns": ("campaign_id",),
-    "campaign_members": ("campaign_id", "customer_id", "group"),
+    "campaign_members": ("campaign_id", "customer_id"),  # group: default_group when absent
     "events": ("customer_id", "occurred_at", "event"),
 }
 

@@ -47,6 +47,7 @@ SECTIONS: tuple[str, ...] = (
 #: Member counts of :func:`crmlib.campaigns.member_responses` and
 #: :func:`crmlib.campaigns.campaign_response` that the findings report whenever they are not zero.
 MEMBER_NOTES: tuple[str, ...] = (
+    "group_defaulted",
     "sent_at_from_campaign",
     "dropped_no_send_date",
     "dropped_missing_customer",

@@ -341,7 +341,7 @@ def test_members_without_send_time_fall_back_to_the_campaign_start_and_every_dro
     assert b["sent_at"] == pd.Timestamp("2024-01-05") and b["group"] == "control"
     assert bool(b["responded"])
     counts = r.attrs["members"]
-    assert counts == {"read": 6, "used": 3, "sent_at_from_campaign": 1,
+    assert counts == {"read": 6, "used": 3, "sent_at_from_campaign": 1, "group_defaulted": 0,
                       "dropped_no_send_date": 1, "dropped_missing_customer": 1,
                       "dropped_unknown_group": 1, "dropped_sent_after_as_of": 0}  # fmt: skip
     dropped = sum(v for k, v in counts.items() if k.startswith("dropped_"))

@@ -148,3 +148,43 @@ def test_no_channel_column_is_said_not_read_as_one_channel():
 def test_a_missing_campaigns_table_gets_a_heading_without_an_explanation():
     text = words.section("campaigns", language="en", missing=True)
     assert text.startswith("## ") and "\n" not in text and "control group" not in text
+
+
+def test_members_without_a_group_column_are_recipients(tmp_path):
+    """A real export lists recipients only: no group column. It loads (group is optional) and
+    every member is default_group (target): the campaign is observational, and it is said."""
+    from crmlib import data
+
+    orders = tmp_path / "orders.csv"
+    TX.assign(ordered_at=TX["ordered_at"].dt.strftime("%Y-%m-%d %H:%M")).to_csv(orders, index=False)
+    members = tmp_path / "members.csv"
+    members.write_text(
+        "campaign_id,customer_id,sent_at\n"
+        + "".join(f"C,{c},2024-03-01\n" for c in ("r1", "r2", "r3", "r4")),
+        encoding="utf-8",
+    )
+    campaigns = tmp_path / "campaigns.csv"
+    CAMPAIGNS[CAMPAIGNS["campaign_id"] == "C"].to_csv(campaigns, index=False)
+    ds = data.load_dataset(
+        {
+            "transactions": {"path": str(orders)},
+            "campaigns": {"path": str(campaigns)},
+            "campaign_members": {"path": str(members)},
+            "quarantine_dir": str(tmp_path / "q"),
+            "cache_dir": str(tmp_path / "cache"),
+        },
+        cache=False,
+    )
+    assert ds.quality["campaign_members"].rejected == {}
+    response = cp.campaign_response(ds.campaigns, ds.campaign_members, ds.transactions,
+                                    response_days=14, as_of="2024-03-31")  # fmt: skip
+    c = response.set_index("campaign_id").loc["C"]
+    assert (c["targets"], c["controls"], c["method"]) == (4, 0, "observational")
+    assert c["estimate"] == pytest.approx(1 / 6)  # as in the hand computation above
+    assert response.attrs["members"]["group_defaulted"] == 4
+    text = words.campaign_findings(response, language="en")
+    assert "4 of 4 campaign members had no group and were given the default group" in text
+    control = cp.campaign_response(ds.campaigns, ds.campaign_members, ds.transactions,
+                                   response_days=14, as_of="2024-03-31",
+                                   default_group="control")  # fmt: skip
+    assert control.set_index("campaign_id").loc["C", "controls"] == 4
