@@ -92,8 +92,11 @@ def change_text(row: Mapping[str, Any], *, which: str, fmt: str, language: str =
     """
     verdict = row[f"vs_{which}"]
     if verdict == "n/a":
-        # say why, when a side is not measured (crmlib.kpis.kpi_reasons)
-        why = row.get("why_not") or row.get(f"why_not_{which}")
+        # say why when the earlier side is not measured (crmlib.kpis.kpi_reasons); when this
+        # period's value is not, its own cell says why and the changes are a plain "–"
+        if isinstance(row.get("why_not"), NotMeasured):
+            return MISSING
+        why = row.get(f"why_not_{which}")
         return figure(np.nan, language, why=why) if isinstance(why, NotMeasured) else MISSING
     change = row[f"change_{which}"]
     rel = row[f"relative_change_{which}"]
