@@ -430,6 +430,8 @@ def service_findings(usage: pd.DataFrame, *, language: str = "en") -> str:
         ``"en"`` or ``"zh"``.
     """
     check_language(language)
+    if usage.empty:  # no member level, points or coupon code in the data: nothing to compare
+        return f"- {t('campaigns.f_services_unmeasured', language)}"
     lines = []
     for service, yes, no in (("coupon", "coupon_user", "no_coupon"),
                              ("points", "with_points", "no_points")):  # fmt: skip

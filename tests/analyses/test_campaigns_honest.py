@@ -188,3 +188,13 @@ def test_members_without_a_group_column_are_recipients(tmp_path):
                                    response_days=14, as_of="2024-03-31",
                                    default_group="control")  # fmt: skip
     assert control.set_index("campaign_id").loc["C", "controls"] == 4
+
+
+def test_member_services_without_levels_points_or_coupons_say_what_to_map():
+    from crmlib import channels as ch
+
+    usage = ch.service_usage(None, TX, as_of="2024-03-31")
+    assert usage.empty
+    en = words.service_findings(usage, language="en")
+    assert en.startswith("- Member services: – (the data has no member level, points or coupon")
+    assert "member_level" in words.service_findings(usage, language="zh")
