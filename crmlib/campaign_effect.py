@@ -17,6 +17,7 @@ window. :func:`observational_effect` does this by direct standardisation:
 
 It is an estimate, not a randomised test: recipients were chosen for a reason the strata may
 not capture, so the report labels it as such and never calls it uplift.
+:func:`mark_measurement` says per campaign which method measured it, or why nothing could.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ import pandas as pd
 from scipy import stats
 
 from crmlib.config import check_range
+from crmlib.coupons import coupon_source, unmeasured_reason
 from crmlib.data import as_table, execute
+from crmlib.measure import mark_column, mark_rows
 
-__all__ = ["STRATA", "observational_effect"]
+__all__ = ["STRATA", "mark_measurement", "observational_effect"]
 
 #: Upper bounds (inclusive) of the strata of orders in the look-back window; the last is open.
 STRATA: tuple[int, ...] = (0, 1, 3)
@@ -176,3 +179,68 @@ def _standardise(
         "estimate_low": estimate - half,
         "estimate_high": estimate + half,
     }
+
+
+#: Columns a campaign without a control group cannot have (there is nobody to compare with).
+_UPLIFT_COLUMNS = ["uplift", "uplift_low", "uplift_high", "relative_uplift", "control_rate",
+                   "control_revenue_per_recipient", "incremental_responders",
+                   "incremental_revenue"]  # fmt: skip
+#: Columns of the observational comparison of a campaign without a control group.
+_EFFECT_COLUMNS = ["recipients_compared", "comparison_customers", "recipient_rate",
+                   "comparison_rate", "estimate", "estimate_low", "estimate_high"]  # fmt: skip
+#: Columns of a campaign the data cannot measure (sent before the data, window past its end).
+_RATE_COLUMNS = ["response_rate", "revenue_per_recipient", "coupon_redemption_rate",
+                 *_UPLIFT_COLUMNS]  # fmt: skip
+
+
+def mark_measurement(
+    table: pd.DataFrame,
+    responses: pd.DataFrame,
+    transactions: Any,
+    *,
+    day: pd.Timestamp,
+    response_days: float,
+    confidence: float,
+) -> pd.DataFrame:
+    """Say per campaign how it was measured, or why it was not (crmlib.measure marks).
+
+    ``table`` is the per-campaign table of :func:`crmlib.campaigns.campaign_response` before
+    marking, ``responses`` its member responses; returns a copy with ``method``, the
+    observational columns and ``why_not`` / ``why_not_detail``.
+
+    ``method`` is ``control_group`` when members were held back, else ``observational``: the
+    recipients against similar customers who got no message
+    (:func:`crmlib.campaign_effect.observational_effect`, columns ``comparison_*`` and
+    ``estimate*``), never an uplift. A campaign sent before the first order in the data
+    (``before_data``) or whose window runs past the report day (``beyond_data``) is not
+    measured: its rates are kept for the analyst but marked, and no finding quotes them.
+    """
+    table = table.copy()
+    no_control = table["controls"].to_numpy() == 0
+    table["method"] = np.where(no_control, "observational", "control_group")
+    for col in _EFFECT_COLUMNS:
+        table[col] = np.nan
+    first = execute(as_table(transactions).aggregate(first=ibis._.ordered_at.min()))["first"][0]
+    first_day = pd.Timestamp(first).normalize() if pd.notna(first) else day
+    before = pd.to_datetime(table["sent_at"]).to_numpy() < first_day.to_datetime64()
+    beyond = ~table["complete"].to_numpy(dtype=bool)
+    if "coupon_source" in responses.attrs:
+        source, why = responses.attrs["coupon_source"], responses.attrs["coupon_reason"]
+    else:  # responses made without the attrs (an older or hand-built frame)
+        source, why = coupon_source(transactions), unmeasured_reason()
+    if source is None:  # neither redemptions nor coupon codes in the data: not 0%
+        table["coupon_redemption_rate"] = np.nan
+        mark_column(table, "coupon_redemption_rate", why)
+    measurable = no_control & ~before & ~beyond
+    if measurable.any():
+        ids = table.loc[measurable, "campaign_id"]
+        rec = responses[responses["campaign_id"].isin(ids) & (responses["group"] == "target")]
+        found = observational_effect(transactions, rec, response_days=response_days, as_of=day,
+                                     confidence=confidence).set_index("campaign_id")  # fmt: skip
+        for col in _EFFECT_COLUMNS:
+            table.loc[measurable, col] = table.loc[measurable, "campaign_id"].map(found[col])
+    table = mark_rows(table, before, "before_data", columns=[], detail={"first": first_day})
+    table = mark_rows(table, beyond & ~before, "beyond_data", columns=[])
+    table = mark_rows(table, no_control & ~before & ~beyond, "no_control_group",
+                      columns=_UPLIFT_COLUMNS)  # fmt: skip
+    return table

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from crmlib.campaign_effect import observational_effect
+from crmlib.campaign_effect import mark_measurement
 from crmlib.compat import moved
 from crmlib.config import check_choice, check_range
+from crmlib.coupons import coupon_source, member_redemptions, unmeasured_reason
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.errors import ConfigError, DataError
-from crmlib.measure import mark_column, mark_rows, not_measured
 from crmlib.stats import wilson_interval
 
 __all__ = [
@@ -102,6 +102,7 @@ def member_responses(
     response_days: float = 14.0,
     as_of: Any = None,
     default_group: str = "target",
+    redemptions: Any = None,
 ) -> pd.DataFrame:
     """Per campaign member: did they buy within ``response_days`` after ``sent_at``, and how much.
 
@@ -114,6 +115,10 @@ def member_responses(
     campaigns
         Canonical ``campaigns``; when given, ``coupon_orders`` counts the member's orders in the
         window that carry the campaign's ``coupon_code``.
+    redemptions
+        Canonical ``coupon_redemptions``; when it has rows, ``coupon_orders`` counts the
+        member's redemptions of the campaign's coupon in the window instead
+        (:func:`crmlib.coupons.member_redemptions`).
     response_days
         Response window in days after ``sent_at`` (the purchase must fall in
         ``[sent_at, sent_at + response_days)``).
@@ -140,7 +145,9 @@ def member_responses(
         these already, so this counts only tables that did not go through
         :func:`crmlib.data.load_dataset`) and ``dropped_sent_after_as_of``. Nothing is left
         out without a count. ``attrs["as_of"]`` and ``attrs["response_days"]`` hold the
-        report date and the window.
+        report date and the window; ``attrs["coupon_source"]`` where redemptions were counted
+        (:func:`crmlib.coupons.coupon_source`; None: not measured, ``coupon_orders`` all 0) and
+        ``attrs["coupon_reason"]`` why not.
     """
     check_range("response_days", response_days, low=0, low_inclusive=False)
     m = as_table(members, table="campaign_members")
@@ -211,9 +218,17 @@ def member_responses(
             where=joined.coupon_code.notnull() & (joined.coupon_code == joined.campaign_code)
         ),
     )
-    base = execute(m.select("campaign_id", "customer_id", "group", "sent_at"))
-    hits = execute(agg)
-    out = base.merge(hits, on=["campaign_id", "customer_id", "group", "sent_at"], how="left")
+    key = ["campaign_id", "customer_id", "group", "sent_at"]
+    source = coupon_source(tx, redemptions)
+    if source == "coupon_redemptions":
+        redeemed = member_redemptions(m, redemptions, response_seconds=seconds)
+        agg = (
+            agg.drop("coupon_orders")
+            .left_join(redeemed, key)
+            .select(*key, "orders", "revenue", coupon_orders=redeemed.redemptions)
+        )
+    base = execute(m.select(*key))
+    out = base.merge(execute(agg), on=key, how="left")
     for col in ("orders", "coupon_orders"):
         out[col] = out[col].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].astype("float64").fillna(0.0)
@@ -224,7 +239,8 @@ def member_responses(
     out = out[cols].sort_values(["campaign_id", "customer_id"], kind="stable")
     out = out.reset_index(drop=True)
     tally["used"] = len(out)
-    out.attrs.update(members=tally, as_of=day, response_days=float(response_days))
+    out.attrs.update(members=tally, as_of=day, response_days=float(response_days),
+                     coupon_source=source, coupon_reason=unmeasured_reason(redemptions))  # fmt: skip
     return out
 
 
@@ -328,6 +344,7 @@ def campaign_response(
     as_of: Any = None,
     responses: pd.DataFrame | None = None,
     default_group: str = "target",
+    redemptions: Any = None,
 ) -> pd.DataFrame:
     """Response, coupon redemption and control-group uplift of every campaign.
 
@@ -352,6 +369,9 @@ def campaign_response(
         with the same ``as_of`` (else ConfigError).
     default_group
         Group of members whose group is not given (see :func:`member_responses`).
+    redemptions
+        Canonical ``coupon_redemptions``, where the data has them (see
+        :func:`member_responses`).
 
     Returns
     -------
@@ -368,7 +388,8 @@ def campaign_response(
         (:mod:`crmlib.measure`: ``no_control_group``, ``before_data`` for a campaign sent
         before the first order in the data, ``beyond_data`` for one whose window is still
         open; "" where measured). ``coupon_redemption_rate`` is NaN and marked
-        ``column_not_mapped`` (``attrs["not_measured"]``) when no order carries a coupon code.
+        ``column_not_mapped`` (``attrs["not_measured"]``) when the data has neither a coupon
+        redemption nor a coupon code on an order.
         Sorted by ``sent_at``. Campaigns with no member sent by ``as_of`` are not
         listed. ``attrs`` hold ``as_of``, ``response_days``, ``confidence``, ``method`` and
         ``members``: the counts of :func:`member_responses` plus ``dropped_unknown_campaign``
@@ -383,7 +404,7 @@ def campaign_response(
     if responses is None:
         responses = member_responses(
             members, transactions, campaigns=campaigns, response_days=response_days, as_of=day,
-            default_group=default_group,
+            default_group=default_group, redemptions=redemptions,
         )  # fmt: skip
     else:
         responses = _responses_as_of(responses, day, response_days)
@@ -405,78 +426,13 @@ def campaign_response(
     lead = ["campaign_id", "name", "channel", "partner", "is_partner", "starts_at", "sent_at"]
     rest = [c for c in table.columns if c not in lead]
     table = table[lead + rest].sort_values("sent_at", kind="stable").reset_index(drop=True)
-    table = _honest(table, responses, transactions, day=day, response_days=response_days,
-                    confidence=confidence)  # fmt: skip
+    table = mark_measurement(table, responses, transactions, day=day, response_days=response_days,
+                             confidence=confidence)  # fmt: skip
     table.attrs.update(
         as_of=day, response_days=float(response_days), confidence=confidence, method=method,
         members=tally,
     )  # fmt: skip
     return table
-
-
-#: Columns a campaign without a control group cannot have (there is nobody to compare with).
-_UPLIFT_COLUMNS = ["uplift", "uplift_low", "uplift_high", "relative_uplift", "control_rate",
-                   "control_revenue_per_recipient", "incremental_responders",
-                   "incremental_revenue"]  # fmt: skip
-#: Columns of the observational comparison of a campaign without a control group.
-_EFFECT_COLUMNS = ["recipients_compared", "comparison_customers", "recipient_rate",
-                   "comparison_rate", "estimate", "estimate_low", "estimate_high"]  # fmt: skip
-#: Columns of a campaign the data cannot measure (sent before the data, window past its end).
-_RATE_COLUMNS = ["response_rate", "revenue_per_recipient", "coupon_redemption_rate",
-                 *_UPLIFT_COLUMNS]  # fmt: skip
-
-
-def _honest(
-    table: pd.DataFrame,
-    responses: pd.DataFrame,
-    transactions: Any,
-    *,
-    day: pd.Timestamp,
-    response_days: float,
-    confidence: float,
-) -> pd.DataFrame:
-    """Say per campaign how it was measured, or why it was not (crmlib.measure marks).
-
-    ``method`` is ``control_group`` when members were held back, else ``observational``: the
-    recipients against similar customers who got no message
-    (:func:`crmlib.campaign_effect.observational_effect`, columns ``comparison_*`` and
-    ``estimate*``), never an uplift. A campaign sent before the first order in the data
-    (``before_data``) or whose window runs past the report day (``beyond_data``) is not
-    measured: its rates are kept for the analyst but marked, and no finding quotes them.
-    """
-    table = table.copy()
-    no_control = table["controls"].to_numpy() == 0
-    table["method"] = np.where(no_control, "observational", "control_group")
-    for col in _EFFECT_COLUMNS:
-        table[col] = np.nan
-    first = execute(as_table(transactions).aggregate(first=ibis._.ordered_at.min()))["first"][0]
-    first_day = pd.Timestamp(first).normalize() if pd.notna(first) else day
-    before = pd.to_datetime(table["sent_at"]).to_numpy() < first_day.to_datetime64()
-    beyond = ~table["complete"].to_numpy(dtype=bool)
-    if not _coupons_measured(transactions):  # no order carries a coupon code: not 0%
-        table["coupon_redemption_rate"] = np.nan
-        mark_column(table, "coupon_redemption_rate",
-                    not_measured("column_not_mapped", table="transactions", column="coupon_code"))  # fmt: skip
-    measurable = no_control & ~before & ~beyond
-    if measurable.any():
-        ids = table.loc[measurable, "campaign_id"]
-        rec = responses[responses["campaign_id"].isin(ids) & (responses["group"] == "target")]
-        found = observational_effect(transactions, rec, response_days=response_days, as_of=day,
-                                     confidence=confidence).set_index("campaign_id")  # fmt: skip
-        for col in _EFFECT_COLUMNS:
-            table.loc[measurable, col] = table.loc[measurable, "campaign_id"].map(found[col])
-    table = mark_rows(table, before, "before_data", columns=[], detail={"first": first_day})
-    table = mark_rows(table, beyond & ~before, "beyond_data", columns=[])
-    table = mark_rows(table, no_control & ~before & ~beyond, "no_control_group",
-                      columns=_UPLIFT_COLUMNS)  # fmt: skip
-    return table
-
-
-def _coupons_measured(transactions: Any) -> bool:
-    """Whether coupon redemption can be measured: some order line carries a coupon code."""
-    tx = as_table(transactions)
-    coded = tx.coupon_code.notnull() & (tx.coupon_code.strip() != "")
-    return bool(execute(tx.aggregate(n=coded.sum()))["n"].fillna(0).iloc[0] > 0)
 
 
 def response_by_segment(

@@ -449,7 +449,8 @@ def executive_summary(
     response = best = None
     if tabs.get("campaigns") is not None and tabs.get("campaign_members") is not None:
         response = cp.campaign_response(tabs["campaigns"], tabs["campaign_members"], tx,
-                                        response_days=response_days, as_of=day)  # fmt: skip
+                                        response_days=response_days, as_of=day,
+                                        redemptions=tabs.get("coupon_redemptions"))  # fmt: skip
         best = cp.best_campaign(response[response["complete"]])
     else:
         notes.append({"note": "missing_table", "table": "campaigns"})

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from crmlib.coupons import coupon_source, unmeasured_reason
 from crmlib.data import as_table, execute
 from crmlib.measure import NotMeasured, not_measured
 
@@ -26,6 +27,7 @@ TABLES: tuple[str, ...] = (
     "touchpoints",
     "campaigns",
     "campaign_members",
+    "coupon_redemptions",
     "events",
 )
 
@@ -56,22 +58,20 @@ def kpi_reasons(data: Any, *, period: Period) -> dict[str, NotMeasured]:
       export starts, hence the twelfth: a month of a year, two or three days of a month.)
     - ``table_missing``: campaign KPIs without campaign members, clicks without touchpoints,
       cart abandonment without events.
-    - ``column_not_mapped``: coupon redemption when no order line carries a coupon code.
+    - ``column_not_mapped`` (or ``no_data``): coupon redemption when the data has neither
+      a ``coupon_redemptions`` row nor a coupon code on an order line
+      (:func:`crmlib.coupons.coupon_source`).
     """
     tabs = dataset_tables(data)
     tx = as_table(tabs["transactions"])
-    coded = tx.coupon_code.notnull() & (tx.coupon_code.strip() != "")
-    row = execute(tx.aggregate(first=tx.ordered_at.min(), coupons=coded.sum())).iloc[0]
+    row = execute(tx.aggregate(first=tx.ordered_at.min())).iloc[0]
     out: dict[str, NotMeasured] = {}
     for table, keys in _NEEDS:
         if tabs.get(table) is None:
             for key in keys:
                 out.setdefault(key, not_measured("table_missing", table=table))
-    if not row["coupons"] or pd.isna(row["coupons"]):
-        out.setdefault(
-            "coupon_redemption",
-            not_measured("column_not_mapped", table="transactions", column="coupon_code"),
-        )
+    if coupon_source(tx, tabs.get("coupon_redemptions")) is None:
+        out.setdefault("coupon_redemption", unmeasured_reason(tabs.get("coupon_redemptions")))
     if pd.isna(row["first"]):
         return out
     first = pd.Timestamp(row["first"]).normalize()

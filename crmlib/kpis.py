@@ -320,7 +320,7 @@ def kpi_values(
         if responses is None:
             responses = cp.member_responses(
                 tabs["campaign_members"], tabs["transactions"], campaigns=tabs.get("campaigns"),
-                response_days=response_days, as_of=e,
+                response_days=response_days, as_of=e, redemptions=tabs.get("coupon_redemptions"),
             )  # fmt: skip
         sent = responses["sent_at"]
         window_end = e1 - pd.Timedelta(days=float(response_days))
@@ -496,7 +496,7 @@ def compare_periods(
     if tabs.get("campaign_members") is not None:
         responses = cp.member_responses(
             tabs["campaign_members"], tabs["transactions"], campaigns=tabs.get("campaigns"),
-            response_days=response_days, as_of=day,
+            response_days=response_days, as_of=day, redemptions=tabs.get("coupon_redemptions"),
         )  # fmt: skip
     values = {
         name: kpi_values(data, period=p, response_days=response_days,

@@ -54,6 +54,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.trends",
             "crmlib.campaigns",
             "crmlib.campaign_effect",
+            "crmlib.coupons",
             "crmlib.channels",
             "crmlib.kpis",
             "crmlib.kpi_coverage",

@@ -54,7 +54,7 @@ class Dataset:
 
     Attributes
     ----------
-    transactions, customers, touchpoints, campaigns, campaign_members, events
+    transactions, customers, touchpoints, campaigns, campaign_members, coupon_redemptions, events
         Cleaned canonical Ibis tables (every column of :data:`SCHEMAS` in order and type), or
         None when the source does not provide that table.
     quality
@@ -71,6 +71,7 @@ class Dataset:
     touchpoints: ir.Table | None = None
     campaigns: ir.Table | None = None
     campaign_members: ir.Table | None = None
+    coupon_redemptions: ir.Table | None = None
     events: ir.Table | None = None
     quality: QualityReport = field(default_factory=QualityReport)
     source: dict[str, Any] = field(default_factory=dict)

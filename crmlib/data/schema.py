@@ -70,6 +70,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "group": "string",  # target or control
         "sent_at": "timestamp",
     },
+    "coupon_redemptions": {
+        "customer_id": "string",
+        "redeemed_at": "timestamp",
+        "campaign_id": "string",  # the campaign whose coupon was redeemed, or:
+        "coupon_code": "string",  # the code, matched with campaigns.coupon_code
+        "order_id": "string",
+    },
     "events": {
         "customer_id": "string",
         "occurred_at": "timestamp",
@@ -84,6 +91,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "touchpoints": ("customer_id", "occurred_at", "kind"),
     "campaigns": ("campaign_id",),
     "campaign_members": ("campaign_id", "customer_id"),  # group: default_group when absent
+    "coupon_redemptions": ("customer_id", "redeemed_at"),
     "events": ("customer_id", "occurred_at", "event"),
 }
 
@@ -113,4 +121,5 @@ EVENT_TIME: dict[str, str] = {
     "transactions": "ordered_at",
     "touchpoints": "occurred_at",
     "events": "occurred_at",
+    "coupon_redemptions": "redeemed_at",
 }
