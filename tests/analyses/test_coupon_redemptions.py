@@ -108,13 +108,21 @@ def test_a_redemptions_file_is_loaded_mapped_and_measured_by_the_kpis(tmp_path):
     )
     data = load_dataset(
         {
-            "transactions": {"path": str(tmp_path / "tx.csv"), "columns": {
-                "customer_id": "cust", "order_id": "order", "ordered_at": "at",
-                "amount": "value"}},
+            "transactions": {
+                "path": str(tmp_path / "tx.csv"),
+                "columns": {
+                    "customer_id": "cust",
+                    "order_id": "order",
+                    "ordered_at": "at",
+                    "amount": "value",
+                },
+            },
             "campaigns": {"path": str(tmp_path / "campaigns.csv")},
             "campaign_members": {"path": str(tmp_path / "members.csv")},
-            "coupon_redemptions": {"path": str(tmp_path / "redeemed.csv"), "columns": {
-                "customer_id": "member", "redeemed_at": "used"}},
+            "coupon_redemptions": {
+                "path": str(tmp_path / "redeemed.csv"),
+                "columns": {"customer_id": "member", "redeemed_at": "used"},
+            },
             "cache_dir": str(tmp_path / "cache"),
             "quarantine_dir": str(tmp_path / "quarantine"),
         }  # fmt: skip
