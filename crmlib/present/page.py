@@ -135,6 +135,10 @@ class Table:
     def _repr_html_(self) -> str:
         if (empty := self._empty()) is not None:
             return f'<p class="crmwb-empty">{html.escape(empty)}</p>'
+        with pd.option_context("display.max_colwidth", None):  # a reason or source cut at 50
+            return self._html()  # characters ("is not ma...") says less than the page must
+
+    def _html(self) -> str:
         return self.frame.to_html(
             index=self.index,
             formatters=_formatters(self.frame),

@@ -146,3 +146,10 @@ def test_quotes_in_data_read_as_quotes():
     assert "&#x27;" not in text and "&quot;" not in text
     rendered = mistune.html(text)
     assert "'The Value of Keeping the Right Customers'" in rendered and "<b>" not in rendered
+
+
+def test_long_cells_are_written_whole_in_html():
+    """A reason or a source is never cut to pandas' 50 characters with "..."."""
+    why = "– (column coupon_code of transactions is not mapped in the data params)"
+    html_text = reporting.show(pd.DataFrame({"KPI": ["Coupon redemption"], "Value": [why]}))
+    assert why in html_text._repr_html_()
