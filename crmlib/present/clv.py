@@ -21,7 +21,7 @@ from crmlib.clv.validation import Backtest
 from crmlib.clv.workflow import Analysis, rfm_segments
 from crmlib.i18n import check_language, labels, t
 from crmlib.measure import row_reasons
-from crmlib.present.format import money, why_not
+from crmlib.present.format import money, percent, why_not
 from crmlib.present.page import md_escape
 from crmlib.present.rfm import segment_name
 from crmlib.segments import Scheme, load_scheme
@@ -47,9 +47,18 @@ __all__ = [
 BACKTEST_TOLERANCE = 0.15
 
 
+#: Money columns of CLV tables and their decimals (written with the data's currency).
+_MONEY = {"clv": 0, "clv_if_active": 0, "historical_value": 0, "clv_total": 0, "clv_mean": 0,
+          "clv_median": 0, "total": 0, "mean": 0, "expected_spend": 2}  # fmt: skip
+#: Shares and probabilities of CLV tables (written as percents).
+_PERCENT = ("p_alive", "p_alive_mean", "share_clv", "share", "accuracy", "precision", "recall",
+            "share_active", "error", "relative_error")  # fmt: skip
+
+
 def localise(table: pd.DataFrame, *, language: str = "en", digits: int = 3) -> pd.DataFrame:
-    """``table`` for reading: numbers rounded to ``digits`` decimals, columns (and the backtest's
-    method names) in ``language``."""
+    """``table`` for reading: money with the currency symbol, shares and probabilities as
+    percents, other numbers rounded to ``digits`` decimals, columns (and the backtest's method
+    names) in ``language``."""
     check_language(language)
     names = {
         k.removeprefix("col_"): v
@@ -57,6 +66,11 @@ def localise(table: pd.DataFrame, *, language: str = "en", digits: int = 3) -> p
         if k.startswith("col_")
     }
     out = table.round(digits)
+    for col in out.columns:
+        if col in _MONEY:
+            out[col] = [money(v, digits=_MONEY[col]) for v in table[col]]
+        elif col in _PERCENT:
+            out[col] = [percent(v) for v in table[col]]
     if "method" in out.columns:
         out["method"] = out["method"].map(lambda m: t(f"clv.method_{m}", language))
     unit = table.attrs.get("time_unit")
@@ -89,11 +103,15 @@ def backtest_text(check: Backtest, *, language: str = "en") -> str:
         naive_correlation=_finite(naive["correlation"]),
     )
     good = abs(_finite(model["error"])) <= BACKTEST_TOLERANCE
+    # a close total from parameters the data cannot pin down is luck over one holdout, not a
+    # model to plan with (see identifiability_note)
+    pinned = bool(check.model.parameters()["identifiable"].all())
     verdict = t(
-        "clv.backtest_verdict_good" if good else "clv.backtest_verdict_weak",
+        "clv.backtest_verdict_weak" if not good
+        else "clv.backtest_verdict_good" if pinned else "clv.backtest_verdict_unidentified",
         language,
         tolerance=BACKTEST_TOLERANCE,
-    )
+    )  # fmt: skip
     acc = check.classification.set_index("rule")["accuracy"]
     classes = t("clv.classification_text", language, p_alive=acc["p_alive"], hiatus=acc["hiatus"])
     return f"{text} {verdict}\n\n{classes}"
@@ -149,7 +167,7 @@ def at_risk_text(
         count=len(risk),
         top=top_share,
         threshold=p_alive_below,
-        value=float(risk["clv_if_active"].sum()),
+        value=money(float(risk["clv_if_active"].sum())),
     )
 
 
@@ -179,7 +197,12 @@ def parameter_table(
     """Both models' parameters with standard errors and 95% intervals (log scale, never below
     zero) and, for a parameter the data cannot pin down, why (headings translated)."""
     table = pd.concat([model.parameters(), spend.parameters()], ignore_index=True)
-    table["why_not"] = [why_not(r, language) if r is not None else "" for r in row_reasons(table)]
+    reasons = row_reasons(table)
+    table["why_not"] = [why_not(r, language) if r is not None else "" for r in reasons]
+    weak = np.array([r is not None for r in reasons], dtype=bool)
+    # an interval the data cannot support (a standard error of 0, an upper bound of 10^21) is
+    # no interval: "–", with the reason in the note
+    table.loc[weak, ["std_error", "lower_95", "upper_95", "relative_error"]] = np.nan
     table = table.drop(columns=["identifiable", "why_not_detail"])
     if not table["why_not"].astype(bool).any():
         table = table.drop(columns="why_not")

@@ -38,6 +38,8 @@ __all__ = [
 
 #: Result columns holding shares, shown as percentages by :func:`display_table`.
 _PERCENT_COLUMNS = ("share_customers", "share_revenue", "share_orders", "top_share")
+#: Money columns and their decimals (shown with the data's currency symbol).
+_MONEY_COLUMNS = {"revenue": 0, "aov": 2, "aov_split": 2}
 
 
 def _bullets(lines: Iterable[str]) -> str:
@@ -159,8 +161,8 @@ def display_table(
 ) -> pd.DataFrame:
     """A copy of a result table for reading.
 
-    Shares become percentages with one decimal ("–" when not measured), money and days are
-    rounded, metric and level keys are translated and headers are in ``language``
+    Shares become percentages with one decimal ("–" when not measured), money carries the
+    data's currency symbol, days are rounded, metric and level keys are translated and headers are in ``language``
     (``col_<column>`` in ``crmlib/labels/rfm.yaml``); segment and quadrant keys and colours are
     dropped by default.
 
@@ -181,6 +183,8 @@ def display_table(
     for col in out.columns:
         if col in _PERCENT_COLUMNS:
             out[col] = out[col].map(lambda v: percent(v, digits=1))
+        elif col in _MONEY_COLUMNS:
+            out[col] = [money(v, digits=_MONEY_COLUMNS[col]) for v in out[col]]
         elif pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].round(1 if col in ("mean_recency", "lower", "upper") else 2)
     names = labels("rfm", language)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from crmlib import rfm, segments, value
+from crmlib import currency, rfm, segments, value
 from crmlib.errors import ConfigError
 from crmlib.plots import rfm as rfm_plots
 from crmlib.present import rfm as present_rfm
@@ -232,3 +232,20 @@ def test_scoring_note_says_when_ties_make_bins_unequal():
     assert "人数并不相等" not in present_rfm.scoring_note(plain, language="zh")
     # Nor for high/low scoring, whose two groups are never meant to be equal.
     assert segments.segment_rfm(_tied_base(), scheme="cn8").unequal == ()
+
+
+def test_money_columns_carry_the_data_currency():
+    """Revenue and order values are written with the currency of the data, not bare numbers."""
+    seg = segments.segment_rfm(rfm.rfm_table(HAND, as_of="2024-06-30"), scheme="cn8")
+    overview = present_rfm.segment_overview(seg, language="en")
+    try:
+        currency.use_currency("USD")
+        shown = present_rfm.display_table(overview)
+    finally:
+        currency.use_currency(None)
+    total = overview["revenue"].sum()
+    assert all(v.startswith("$") or v == MISSING for v in shown["Revenue"])
+    assert sum(float(v[1:].replace(",", "")) for v in shown["Revenue"]) == pytest.approx(
+        total, abs=len(shown)
+    )
+    assert all(v.startswith("$") or v == MISSING for v in shown["Average order value"])
