@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "markdown_without_math",
+    "reader_warnings",
     "CJK_FONT_FAMILY",
     "REMOVE_CELL_TAGS",
     "REMOVE_OUTPUT_TAGS",
@@ -72,6 +73,38 @@ def markdown_without_math(source: str) -> str:
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
     return markdown2html_mistune(_DOLLAR.sub(r"\\$", source))
+
+
+#: A Python warning as written to stderr: ``/path/file.py:64: CrmWarning: message`` and, on the
+#: next line, the indented source line that raised it.
+_WARNING = re.compile(r"^\S+?\.py:\d+: (?P<kind>\w+): (?P<message>.*)\n(?:[ \t]+\S.*\n?)?", re.M)
+
+
+def reader_warnings(text: str) -> str:
+    """A notebook's stderr as a page shows it: a workbook warning (``CrmWarning``, the data or
+    the model needs care) becomes "⚠ message", without the file path and source line a
+    reader cannot use; other libraries' warnings are left out (the executed notebook in the run
+    folder keeps everything). Text that is no warning is kept."""
+
+    def one(match: re.Match[str]) -> str:
+        return f"⚠ {match['message']}\n" if match["kind"] == "CrmWarning" else ""
+
+    return _WARNING.sub(one, text)
+
+
+def _clean_stderr(nb) -> None:
+    """Rewrite the stderr streams of ``nb`` in place with :func:`reader_warnings`; a stream left
+    empty is dropped."""
+    for cell in nb.cells:
+        outputs = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                out["text"] = reader_warnings(out.get("text", ""))
+                if not out["text"].strip():
+                    continue
+            outputs.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = outputs
 
 
 def html_exporter(*, code: bool = False) -> HTMLExporter:
@@ -140,6 +173,7 @@ def export_html(
     if title is None:
         title = _first_heading(nb) or notebook.stem
     nb.metadata["title"] = title
+    _clean_stderr(nb)
     # the link back to the index, in the report's language (papermill records the parameters)
     language = (nb.metadata.get("papermill", {}).get("parameters") or {}).get("language", "en")
     back = t("report.back_to_index", language if language in LANGUAGES else "en")

@@ -11,7 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from fontTools.ttLib import TTFont
 
-from crmlib.report import archive
+from crmlib.report import archive, export
 from crmlib.report.export import CJK_FONT_FAMILY, export_html
 
 # CJK punctuation, kana, unified ideographs (and extension A), fullwidth forms: written out here
@@ -131,3 +131,17 @@ def test_dollar_amounts_in_markdown_are_money_not_formulas(tmp_path):
     page = export_html(path).read_text(encoding="utf-8")
     assert "<strong>$23,153</strong>" in page and "of which $9,364 is gone" in page
     assert "**$23,153**" not in page and "Summary in $ and ¥" in page
+
+
+def test_warnings_reach_the_page_as_a_reader_line_without_paths():
+    """A workbook warning keeps its message, without file path or source line; other
+    libraries' warnings stay in the executed notebook, not on the page."""
+    stderr = (
+        "/srv/crmlib/clv/models.py:64: CrmWarning: the bgnbd fit did not converge\n"
+        "  return cls(penalizer=penalizer).fit(summary)\n"
+        "/srv/pandas/core/frame.py:12: FutureWarning: a default will change\n"
+        "  out = frame.groupby(key)\n"
+        "loading 3 tables\n"
+    )
+    shown = export.reader_warnings(stderr)
+    assert shown == "⚠ the bgnbd fit did not converge\nloading 3 tables\n"
