@@ -23,6 +23,7 @@ import pandas as pd
 
 from crmlib import basket, clv, lifecycle
 from crmlib import campaigns as cp
+from crmlib.basket.names import ITEM_NAMES, named
 from crmlib.benchmark import benchmark_status, compare_benchmarks
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
@@ -92,7 +93,8 @@ def value_at_risk(
         sorted by ``clv_then``. ``attrs["summary"]``: ``customers, amount`` (sum of
         ``clv_then``), ``lost`` (sum of ``clv_then - clv_now``), ``share`` (amount / CLV of all
         customers at the earlier date), ``lookback_days``; ``attrs["scores"]``: the scores as of
-        ``as_of``.
+        ``as_of``; ``attrs["unidentified"]``: the models' parameters the data cannot pin down
+        (:meth:`crmlib.clv.fitted.TransactionModel.parameters`), empty when all are.
     """
     params = renamed_keyword("value_at_risk", kwargs, "clv_params", "params", params)
     if kwargs:
@@ -126,6 +128,8 @@ def value_at_risk(
         "lookback_days": int(lookback_days),
     }
     out.attrs["scores"] = analysis.scores
+    fitted = pd.concat([analysis.model.parameters(), analysis.spend_model.parameters()])
+    out.attrs["unidentified"] = fitted.loc[~fitted["identifiable"], "parameter"].tolist()
     return out
 
 
@@ -184,8 +188,9 @@ def top_cross_sell(
     Returns
     -------
     pandas.Series or None
-        The rule of highest lift among those with at least ``min_customers`` customers; None
-        when there is none.
+        The rule of highest lift among those with at least ``min_customers`` customers, its
+        items by product name where the data maps one (:func:`crmlib.basket.names.named`);
+        None when there is none.
     """
     rules = basket.sequential_rules(
         transactions, within_days=within_days, as_of=as_of, min_lift=min_lift
@@ -193,7 +198,8 @@ def top_cross_sell(
     rules = rules[rules["n_both"] >= min_customers]
     if rules.empty:
         return None
-    return rules.sort_values(["lift", "n_both"], ascending=False, kind="stable").iloc[0]
+    best = rules.sort_values(["lift", "n_both"], ascending=False, kind="stable").head(1)
+    return named(best, rules.attrs.get(ITEM_NAMES)).iloc[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,8 +380,9 @@ def recommend(
 class Summary:
     """Everything the executive summary shows (see :func:`executive_summary`).
 
-    ``notes`` say what could not be measured: ``{"note": "no_clv", "reason": ...}`` or
-    ``{"note": "missing_table", "table": ...}``.
+    ``notes`` say what could not be measured: ``{"note": "no_clv", "reason": ...}``,
+    ``{"note": "clv_unidentified", "parameters": "a, b"}`` (the CLV model's parameters the
+    data cannot pin down) or ``{"note": "missing_table", "table": ...}``.
     """
 
     as_of: pd.Timestamp
@@ -436,6 +443,9 @@ def executive_summary(
         at_risk = value_at_risk(tx, as_of=day, lookback_days=lookback_days,
                                 top_share=top_share, min_drop=min_drop)  # fmt: skip
         scores = at_risk.attrs["scores"]
+        if at_risk.attrs["unidentified"]:  # the CLV figures rest on a model the data cannot pin
+            notes.append({"note": "clv_unidentified",
+                          "parameters": ", ".join(at_risk.attrs["unidentified"])})  # fmt: skip
     except (ConfigError, ValueError) as exc:
         notes.append({"note": "no_clv", "reason": str(exc)})
     comparison = compare_periods(data, as_of=day, period=period,

@@ -226,6 +226,8 @@ def kpi_tiles(
 def _note(note: Mapping[str, str], language: str) -> str:
     if note.get("note") == "no_clv":
         return t("summary.note_no_clv", language, reason=page.md_escape(note.get("reason", "")))
+    if note.get("note") == "clv_unidentified":
+        return t("summary.note_clv_unidentified", language, parameters=note.get("parameters", ""))
     if note.get("note") == "missing_table":
         return t("common.missing_table", language, table=note.get("table", ""))
     raise ConfigError(f"unknown note of the executive summary: {dict(note)!r}")
@@ -292,6 +294,13 @@ def findings(summary: Summary, *, language: str = "en") -> str:
 def recommendations_markdown(summary: Summary, *, language: str = "en") -> str:
     """Numbered recommendations, or a sentence saying none was triggered."""
     if not summary.recommendations:
+        # "in line with last year" only where last year could be compared at all
+        cmp = summary.comparison
+        unmeasured = (
+            int(cmp["why_not_last_year"].notna().sum()) if "why_not_last_year" in cmp else 0
+        )
+        if unmeasured:
+            return t("summary.no_recommendations_partly", language, n=unmeasured, total=len(cmp))
         return t("summary.no_recommendations", language)
     texts = recommendation_texts(summary.recommendations, summary.facts, language=language)
     return "\n".join(f"{i}. {r['text']}" for i, r in enumerate(texts, 1))
