@@ -55,6 +55,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.campaigns",
             "crmlib.campaign_effect",
             "crmlib.coupons",
+            "crmlib.profile",
             "crmlib.channels",
             "crmlib.kpis",
             "crmlib.kpi_coverage",

@@ -1,0 +1,510 @@
+"""One customer in one place: the 360° profile behind notebook 08 and the profile export.
+
+:func:`customer_profile` gathers what the workbook knows of one customer as of a day: identity
+(personal fields masked unless asked), orders and spend over time, categories and channels,
+RFM scores and segment, lifecycle stage and its history, lifetime value with its interval and
+P(active) beside the hiatus rule, next-product suggestions, campaigns, touchpoints and the order
+milestones reached. Each part is a tidy frame; a part the data cannot give is empty and says
+why (:mod:`crmlib.measure`: ``attrs["not_measured"]``).
+
+What it reads: the customer's own rows (filtered on the engine), plus three things that need
+the whole base and are computed once per :class:`ProfileBase` (so an export of many profiles
+pays for them once): the RFM scores (quantiles of the base), the CLV model (fitted on a
+deterministic sample of at most ``clv_sample`` customers; all of them when the base is
+smaller) and, for suggestions, how many customers bought each product.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from crmlib import clv, lifecycle
+from crmlib.basket.names import item_names
+from crmlib.campaigns import member_responses
+from crmlib.clv.scoring import discounted_purchases, months_to_units
+from crmlib.clv.settings import load_params as load_clv_params
+from crmlib.data import as_table, execute, resolve_as_of
+from crmlib.data.privacy import mask_personal, spreadsheet_safe
+from crmlib.data.schema import PERSONAL_FIELDS
+from crmlib.errors import DataError
+from crmlib.kpi_coverage import dataset_tables
+from crmlib.measure import mark_column, mark_frame, not_measured
+from crmlib.rfm import rfm_table
+from crmlib.segments import segment_rfm
+
+__all__ = [
+    "MILESTONES",
+    "Profile",
+    "ProfileBase",
+    "customer_profile",
+    "default_customer",
+    "export_profiles",
+    "find_customer",
+    "profile_base",
+]
+
+#: Order numbers reported as milestones (the 2nd order, the 3rd …), as in report 04.
+MILESTONES: tuple[int, ...] = (2, 3, 4, 5, 10)
+#: Identity fields shown besides the personal ones.
+_IDENTITY = ("member_level", "points", "source_channel", "signup_at")
+
+
+@dataclasses.dataclass
+class ProfileBase:
+    """What a profile needs from the whole base, computed once (:func:`profile_base`)."""
+
+    as_of: pd.Timestamp
+    segments: pd.DataFrame
+    scheme: str
+    model: Any
+    spend_model: Any
+    clv_settings: dict[str, Any]
+    clv_customers: int
+    product_buyers: pd.DataFrame
+    customers_total: int
+    names: dict[str, str]
+
+
+@dataclasses.dataclass
+class Profile:
+    """One customer's profile; every part is a tidy frame (see :func:`customer_profile`)."""
+
+    customer_id: str
+    as_of: pd.Timestamp
+    identity: pd.DataFrame
+    overview: pd.DataFrame
+    monthly: pd.DataFrame
+    categories: pd.DataFrame
+    channels: pd.DataFrame
+    rfm: pd.DataFrame
+    stages: pd.DataFrame
+    value: pd.DataFrame
+    suggestions: pd.DataFrame
+    campaigns: pd.DataFrame
+    touchpoints: pd.DataFrame
+    milestones: pd.DataFrame
+
+    def records(self) -> pd.DataFrame:
+        """The profile as one long table: ``customer_id, section, field, value`` (text), the
+        form of :func:`export_profiles`. Multi-row parts keep their first 20 rows."""
+        rows = []
+        for section in ("identity", "overview", "rfm", "value"):
+            frame = getattr(self, section)
+            if section == "identity":
+                rows += [
+                    (section, f, v) for f, v in zip(frame["field"], frame["value"], strict=True)
+                ]
+            elif len(frame):
+                rows += [(section, c, frame[c].iloc[0]) for c in frame.columns]
+        for section in ("stages", "suggestions", "campaigns", "milestones"):
+            frame = getattr(self, section).head(20)
+            for i, row in enumerate(frame.to_dict("records"), 1):
+                rows += [(section, f"{i}.{c}", v) for c, v in row.items()]
+        out = pd.DataFrame(rows, columns=["section", "field", "value"])
+        out["value"] = [_text(v) for v in out["value"]]
+        out.insert(0, "customer_id", self.customer_id)
+        return out
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    return str(value)
+
+
+def find_customer(transactions: Any, customer_id: str, *, as_of: Any = None) -> str:
+    """``customer_id`` when some order of it falls on or before ``as_of``; else a DataError
+    with the closest ids ("did you mean …", by edit distance on the engine).
+
+    Raises
+    ------
+    DataError
+        Naming the id and up to three ids that differ by at most two characters.
+    """
+    tx = as_table(transactions)
+    day = resolve_as_of(tx, as_of)
+    tx = tx.filter(tx.ordered_at < _end(day))
+    cid = str(customer_id).strip()
+    hit = execute(tx.filter(tx.customer_id == cid).aggregate(n=ibis._.count()))["n"].iloc[0]
+    if int(hit):
+        return cid
+    ids = tx.select("customer_id").distinct()
+    ids = ids.filter(ids.customer_id.notnull()).mutate(d=ids.customer_id.levenshtein(cid))
+    try:
+        close = execute(ids.filter(ids.d <= 2).order_by(["d", "customer_id"]).limit(3))
+        hint = ", ".join(repr(c) for c in close["customer_id"])
+    except Exception:  # an engine without edit distance: the message goes without hints
+        hint = ""
+    raise DataError(
+        f"customer {cid!r} has no order in the data up to {day.date()}"
+        + (f"; did you mean {hint}?" if hint else "")
+    )
+
+
+def _end(day: pd.Timestamp) -> Any:
+    return ibis.literal((day + pd.Timedelta(days=1)).to_pydatetime(), type="timestamp")
+
+
+def profile_base(
+    data: Any,
+    *,
+    as_of: Any = None,
+    scheme: str = "cn8",
+    clv_sample: int = 50_000,
+    clv_params: Mapping[str, Any] | str | Path | None = None,
+) -> ProfileBase:
+    """The base-wide parts of profiles as of ``as_of`` (see the module text).
+
+    Parameters
+    ----------
+    data
+        A :class:`crmlib.data.Dataset`, or canonical transactions.
+    as_of
+        The day of the profiles; empty: the last complete day of the data.
+    scheme
+        RFM segment scheme (``cn8``, ``en11`` or a scheme file).
+    clv_sample
+        Most customers the CLV model is fitted on: a deterministic sample by a hash of the id
+        when the base is larger (the parameters of a random sample estimate the base's).
+    clv_params
+        Overrides of ``params/clv.yaml``.
+    """
+    tx = as_table(dataset_tables(data)["transactions"])
+    day = resolve_as_of(tx, as_of)
+    table = rfm_table(tx, as_of=day)
+    seg = segment_rfm(table, scheme=scheme).customers
+    settings = load_clv_params(clv_params)
+    end = clv.observation_end(tx, as_of=day)
+    sample = tx
+    if len(table) > clv_sample:
+        share = clv_sample / len(table)
+        sample = tx.filter((tx.customer_id.hash() % 1_000_000).abs() < int(share * 1_000_000))
+    summary = clv.summary(sample, as_of=end, time_unit=settings["time_unit"])
+    model = clv.fit(summary, model=settings["model"], penalizer=settings["penalizer"])
+    spend = clv.fit_spend(summary, penalizer=settings["penalizer"])
+    bought = tx.filter(tx.customer_id.notnull(), tx.sku.notnull(), tx.ordered_at < _end(day))
+    buyers = execute(bought.group_by("sku").aggregate(buyers=bought.customer_id.nunique()))
+    return ProfileBase(
+        as_of=day, segments=seg, scheme=scheme if isinstance(scheme, str) else "custom",
+        model=model, spend_model=spend, clv_settings=settings, clv_customers=len(summary),
+        product_buyers=buyers, customers_total=len(table), names=item_names(tx),
+    )  # fmt: skip
+
+
+def default_customer(base: ProfileBase) -> str:
+    """The customer of highest spend to date: what a profile opened without an id shows."""
+    seg = base.segments.sort_values(["monetary", "customer_id"], ascending=[False, True])
+    if seg.empty:
+        raise DataError("no identified customer has an order in the data")
+    return str(seg["customer_id"].iloc[0])
+
+
+def customer_profile(
+    data: Any,
+    customer_id: str,
+    *,
+    as_of: Any = None,
+    base: ProfileBase | None = None,
+    scheme: str = "cn8",
+    personal: bool = False,
+    clv_sample: int = 50_000,
+    clv_params: Mapping[str, Any] | str | Path | None = None,
+    lifecycle_params: Mapping[str, Any] | str | Path | None = None,
+    response_days: float = 14.0,
+    top: int = 5,
+    min_customers: int = 30,
+    draws: int = 300,
+) -> Profile:
+    """Everything the workbook knows of one customer as of ``as_of``.
+
+    Parameters
+    ----------
+    data
+        A :class:`crmlib.data.Dataset` (customers, campaigns and touchpoints are used when it
+        has them), or canonical transactions alone.
+    customer_id
+        The customer; an id without orders raises a DataError with the closest ids.
+    as_of
+        The day of the profile; empty: the last complete day of the data.
+    base
+        :func:`profile_base` of the same data and day, to reuse over many profiles.
+    scheme, clv_sample, clv_params
+        See :func:`profile_base` (used when ``base`` is None).
+    personal
+        Show personal fields (name, phone, email, address, postcode, birthday) unmasked.
+    lifecycle_params
+        Stage rules (:func:`crmlib.lifecycle.customer_stages`).
+    response_days
+        Campaign response window in days.
+    top
+        Most product suggestions.
+    min_customers
+        Fewest customers who bought both products for a suggestion (a smaller base is noise).
+    draws
+        Parameter draws for the lifetime-value interval.
+
+    Returns
+    -------
+    Profile
+        ``identity`` (``field, value``), ``overview`` (one row: first and last purchase,
+        orders, revenue, AOV, days since the last purchase), ``monthly`` (``month, orders,
+        revenue``), ``categories`` and ``channels`` (``orders, revenue, share``), ``rfm`` (one
+        row: scores, cell, segment), ``stages`` (``period, stage, recency_days``), ``value``
+        (one row: expected purchases, P(active) and the hiatus rule, expected spend, CLV with a
+        95% interval), ``suggestions`` (``sku, name, together, confidence, lift``), ``campaigns``
+        (``campaign_id, name, sent_at, group, responded, orders, revenue``), ``touchpoints`` and
+        ``milestones`` (``order_number, ordered_at``).
+    """
+    tabs = dataset_tables(data)
+    tx = as_table(tabs["transactions"])
+    day = resolve_as_of(tx, as_of if base is None else base.as_of)
+    cid = find_customer(tx, customer_id, as_of=day)
+    if base is None:
+        base = profile_base(data, as_of=day, scheme=scheme, clv_sample=clv_sample,
+                            clv_params=clv_params)  # fmt: skip
+    mine = tx.filter(tx.customer_id == cid, tx.ordered_at < _end(day))
+    lines = execute(mine)
+    overview = rfm_table(lines, as_of=day)
+    seg = base.segments[base.segments["customer_id"] == cid]
+    return Profile(
+        customer_id=cid,
+        as_of=day,
+        identity=_identity(tabs.get("customers"), cid, personal=personal),
+        overview=overview.drop(columns=["customer_id", "as_of"]),
+        monthly=_monthly(lines),
+        categories=_split(lines, "category"),
+        channels=_split(lines, "channel"),
+        rfm=seg[
+            [c for c in ("r_score", "f_score", "m_score", "cell", "segment") if c in seg]
+        ].reset_index(drop=True),
+        stages=_stages(lines, day, lifecycle_params),
+        value=_value(lines, base, day, draws=draws),
+        suggestions=_suggestions(tx, lines, base, day, top=top, min_customers=min_customers),
+        campaigns=_campaigns(tabs, mine, cid, day, response_days=response_days),
+        touchpoints=_touchpoints(tabs.get("touchpoints"), cid, day),
+        milestones=_milestones(lines),
+    )
+
+
+def _identity(customers: Any, cid: str, *, personal: bool) -> pd.DataFrame:
+    empty = pd.DataFrame({"field": pd.Series(dtype=str), "value": pd.Series(dtype=object)})
+    if customers is None:
+        return mark_frame(empty, not_measured("table_missing", table="customers"))
+    c = as_table(customers, table="customers")
+    row = execute(c.filter(c.customer_id == cid).limit(1))
+    if row.empty:
+        return mark_frame(empty, not_measured("no_data"))
+    if not personal:
+        row = mask_personal(row)
+    fields = [f for f in (*PERSONAL_FIELDS, *_IDENTITY) if f in row and pd.notna(row[f].iloc[0])]
+    return pd.DataFrame({"field": fields, "value": [row[f].iloc[0] for f in fields]})
+
+
+def _purchases(lines: pd.DataFrame) -> pd.DataFrame:
+    return lines[lines["amount"].isna() | (lines["amount"] >= 0)]
+
+
+def _monthly(lines: pd.DataFrame) -> pd.DataFrame:
+    month = pd.to_datetime(lines["ordered_at"]).dt.to_period("M")
+    buys = _purchases(lines)
+    out = pd.DataFrame({
+        "orders": buys.groupby(month[buys.index])["order_id"].nunique(),
+        "revenue": lines.groupby(month)["amount"].sum(),
+    }).fillna({"orders": 0}).astype({"orders": "int64"})  # fmt: skip
+    out.index.name = "month"
+    return out.reset_index()
+
+
+def _split(lines: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Orders, revenue and revenue share per value of ``column`` (empty and marked when the
+    column is not mapped)."""
+    if lines[column].isna().all():
+        empty = pd.DataFrame(columns=[column, "orders", "revenue", "share"])
+        return mark_frame(empty, not_measured("column_not_mapped", table="transactions",
+                                              column=column))  # fmt: skip
+    g = lines.groupby(lines[column].fillna("–"))
+    out = pd.DataFrame({"orders": g["order_id"].nunique(), "revenue": g["amount"].sum()})
+    total = out["revenue"].sum()
+    out["share"] = out["revenue"] / total if total > 0 else np.nan
+    out = out.sort_values("revenue", ascending=False, kind="stable")
+    return out.rename_axis(column).reset_index()
+
+
+def _stages(lines: pd.DataFrame, day: pd.Timestamp, params: Any) -> pd.DataFrame:
+    rules = lifecycle.load_rules(params)
+    if rules["rule"] == "percentile":  # thresholds from the whole base's gaps: not per customer
+        return mark_frame(pd.DataFrame(columns=["period", "stage", "recency_days"]),
+                          not_measured("no_data"))  # fmt: skip
+    stages = lifecycle.customer_stages(lines, as_of=day, params=rules)
+    return stages[["period", "stage", "recency_days"]].reset_index(drop=True)
+
+
+def _value(
+    lines: pd.DataFrame, base: ProfileBase, day: pd.Timestamp, *, draws: int
+) -> pd.DataFrame:
+    """Expected purchases, P(active), the hiatus rule and CLV with a 95% interval from the
+    parameters' sampling distribution (normal on the log scale, as the parameter table)."""
+    settings = base.clv_settings
+    end = clv.observation_end(lines, as_of=day)
+    one = clv.summary(lines, as_of=end, time_unit=settings["time_unit"])
+    scored = clv.score(one, model=base.model, spend_model=base.spend_model, params=settings)
+    out = scored[["expected_purchases", "p_alive", "expected_spend", "clv"]].copy()
+    weeks = float((day - pd.to_datetime(lines["ordered_at"]).max().normalize()).days) / 7
+    out["hiatus_active"] = weeks <= float(settings["hiatus_weeks"])
+    out["clv_low"], out["clv_high"] = _interval(one, base, draws=draws)
+    out["model_customers"] = base.clv_customers
+    out.attrs.update(hiatus_weeks=float(settings["hiatus_weeks"]),
+                     horizon_months=int(settings["horizon_months"]))  # fmt: skip
+    fitted = pd.concat([base.model.parameters(), base.spend_model.parameters()])
+    weak = fitted.loc[~fitted["identifiable"], "parameter"].tolist()
+    if weak:  # an interval from parameters the data cannot pin down is no interval
+        out[["clv_low", "clv_high"]] = np.nan
+        why = not_measured("not_identifiable", parameter=", ".join(weak))
+        for col in ("clv_low", "clv_high"):
+            mark_column(out, col, why)
+    return out.reset_index(drop=True)
+
+
+def _interval(one: pd.DataFrame, base: ProfileBase, *, draws: int) -> tuple[float, float]:
+    rng = np.random.default_rng(0)
+    values = []
+    for model in (base.model, base.spend_model):
+        est = np.array(list(model.params_.values()))
+        cov = model.covariance_.to_numpy() / np.outer(est, est)  # delta method: log scale
+        values.append(np.exp(rng.multivariate_normal(np.log(est), cov, size=draws,
+                                                     check_valid="ignore")))  # fmt: skip
+    settings = base.clv_settings
+    month = months_to_units(1, time_unit=base.model.time_unit_,
+                            days_per_month=settings["days_per_month"])  # fmt: skip
+    x, tx, T = (one[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    spent = one["monetary_value"].to_numpy(float)
+    clvs = []
+    for a, b in zip(*values, strict=True):  # clv.score's arithmetic, without its params reading
+        m, s = copy.copy(base.model), copy.copy(base.spend_model)
+        m.params_ = dict(zip(base.model.params_, a, strict=True))
+        s.params_ = dict(zip(base.spend_model.params_, b, strict=True))
+        with np.errstate(all="ignore"):
+            purchases = discounted_purchases(
+                m, x, tx, T, months=int(settings["horizon_months"]),
+                monthly_discount_rate=settings["monthly_discount_rate"], month_length=month,
+            )  # fmt: skip
+            clvs.append(float((purchases * s.expected_spend(x, spent))[0]))
+    finite = np.array([v for v in clvs if np.isfinite(v)])
+    if len(finite) < draws / 2:
+        return np.nan, np.nan
+    return float(np.quantile(finite, 0.025)), float(np.quantile(finite, 0.975))
+
+
+def _suggestions(
+    tx: Any, lines: pd.DataFrame, base: ProfileBase, day: pd.Timestamp, *, top: int,
+    min_customers: int,
+) -> pd.DataFrame:  # fmt: skip
+    """Products this customer has not bought, most bought by customers who bought what they
+    did: ``together`` (such customers), ``confidence`` (their share), ``lift`` (against all)."""
+    cols = ["sku", "name", "together", "confidence", "lift"]
+    mine = sorted(lines["sku"].dropna().unique().tolist())
+    if not mine:
+        return mark_frame(pd.DataFrame(columns=cols), not_measured(
+            "column_not_mapped", table="transactions", column="sku"))  # fmt: skip
+    t = tx.filter(tx.customer_id.notnull(), tx.sku.notnull(), tx.ordered_at < _end(day))
+    peers = t.filter(t.sku.isin(mine)).select("customer_id").distinct()
+    n_peers = int(execute(peers.aggregate(n=peers.count()))["n"].iloc[0])
+    j = t.join(peers, "customer_id")
+    j = j.filter(~j.sku.isin(mine))
+    found = execute(j.group_by("sku").aggregate(together=j.customer_id.nunique()))
+    found = found[found["together"] >= min_customers].merge(base.product_buyers, on="sku")
+    found["confidence"] = found["together"] / max(n_peers, 1)
+    found["lift"] = found["confidence"] / (found["buyers"] / max(base.customers_total, 1))
+    found = found[found["lift"] > 1.0]  # bought no more often than by anyone: no cross-sell
+    found = found.sort_values(["lift", "together"], ascending=False, kind="stable").head(top)
+    found["name"] = [base.names.get(s, s) for s in found["sku"]]
+    out = found[cols].reset_index(drop=True)
+    out.attrs["peers"] = n_peers
+    return out
+
+
+def _campaigns(tabs: Mapping[str, Any], mine: Any, cid: str, day: pd.Timestamp, *,
+               response_days: float) -> pd.DataFrame:  # fmt: skip
+    cols = ["campaign_id", "name", "sent_at", "group", "responded", "orders", "revenue"]
+    if tabs.get("campaign_members") is None:
+        return mark_frame(pd.DataFrame(columns=cols),
+                          not_measured("table_missing", table="campaign_members"))  # fmt: skip
+    m = as_table(tabs["campaign_members"], table="campaign_members")
+    m = m.filter(m.customer_id == cid)
+    got = member_responses(m, mine, campaigns=tabs.get("campaigns"), response_days=response_days,
+                           as_of=day, redemptions=tabs.get("coupon_redemptions"))  # fmt: skip
+    if tabs.get("campaigns") is not None:
+        names = execute(
+            as_table(tabs["campaigns"], table="campaigns").select("campaign_id", "name")
+        )
+        got = got.merge(names, on="campaign_id", how="left")
+    else:
+        got["name"] = None
+    return got[cols].sort_values("sent_at", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _touchpoints(touchpoints: Any, cid: str, day: pd.Timestamp) -> pd.DataFrame:
+    cols = ["occurred_at", "channel", "kind"]
+    if touchpoints is None:
+        return mark_frame(pd.DataFrame(columns=cols),
+                          not_measured("table_missing", table="touchpoints"))  # fmt: skip
+    tp = as_table(touchpoints, table="touchpoints")
+    tp = tp.filter(tp.customer_id == cid, tp.occurred_at < _end(day))
+    return execute(tp.select(*cols).order_by(ibis.desc("occurred_at")))
+
+
+def _milestones(lines: pd.DataFrame) -> pd.DataFrame:
+    """The day of each milestone order reached (the 2nd order, the 3rd …), purchases only."""
+    firsts = _purchases(lines).groupby("order_id")["ordered_at"].min().sort_values()
+    reached = [(n, firsts.iloc[n - 1]) for n in MILESTONES if len(firsts) >= n]
+    return pd.DataFrame(reached, columns=["order_number", "ordered_at"])
+
+
+def export_profiles(
+    data: Any,
+    customer_ids: Iterable[str],
+    path: str | Path,
+    *,
+    as_of: Any = None,
+    personal: bool = False,
+    **options: Any,
+) -> pd.DataFrame:
+    """Write the profiles of ``customer_ids`` to one CSV (long form, :meth:`Profile.records`),
+    safe to open in a spreadsheet (formula characters neutralised).
+
+    An id without orders is not dropped: it gets one row, section ``not_found``, with the
+    message. ``attrs["counts"]`` holds ``read``, ``written`` and ``not_found``
+    (read = written + not_found). ``options`` go to :func:`customer_profile`.
+    """
+    tx = dataset_tables(data)["transactions"]
+    day = resolve_as_of(as_table(tx), as_of)
+    base = profile_base(data, as_of=day, **{k: options.pop(k) for k in
+                                            ("scheme", "clv_sample", "clv_params") if k in options})  # fmt: skip
+    parts, counts = [], {"read": 0, "written": 0, "not_found": 0}
+    for cid in customer_ids:
+        counts["read"] += 1
+        try:
+            parts.append(customer_profile(data, cid, base=base, personal=personal,
+                                          **options).records())  # fmt: skip
+            counts["written"] += 1
+        except DataError as exc:
+            counts["not_found"] += 1
+            parts.append(pd.DataFrame({"customer_id": [str(cid)], "section": ["not_found"],
+                                       "field": ["message"], "value": [str(exc)]}))  # fmt: skip
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["customer_id", "section", "field", "value"])  # fmt: skip
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spreadsheet_safe(out).to_csv(path, index=False, encoding="utf-8-sig")
+    out.attrs["counts"] = counts
+    return out

@@ -1,0 +1,136 @@
+"""The customer profile: a planted customer's known orders, segment, stage, campaigns and
+suggestions; the clear message for an unknown id; masking; the CSV-safe export."""
+
+from __future__ import annotations
+
+import csv
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from crmlib import profile
+from crmlib.errors import DataError
+from crmlib.present import profile as words
+
+pytestmark = pytest.mark.filterwarnings("ignore::crmlib.errors.CrmWarning")
+
+PHONE = "13812345678"
+
+
+def _lines() -> pd.DataFrame:
+    """C0001: three orders (Jan, Feb, Mar 2024; P1, P2, P1). 40 peers C01xx buy P1 then P3 in
+    June; 20 others C02xx buy only P4. So C0001's peers (buyers of P1 or P2) are 41, P3 is
+    bought by 40 of them, and by 40 of all 61 customers."""
+    rows = [
+        ("C0001", "a1", "2024-01-05", "P1", "Dairy", "web", 100.0),
+        ("C0001", "a2", "2024-02-10", "P2", "Bakery", "web", 200.0),
+        ("C0001", "a3", "2024-03-01", "P1", "Dairy", "store", 300.0),
+    ]
+    for i in range(40):
+        rows += [(f"C01{i:02d}", f"p{i}a", "2024-06-01", "P1", "Dairy", "web", 50.0),
+                 (f"C01{i:02d}", f"p{i}b", "2024-06-02", "P3", "Coffee", "web", 50.0)]  # fmt: skip
+    rows += [(f"C02{i:02d}", f"o{i}", "2024-06-05", "P4", "Tea", "web", 50.0) for i in range(20)]
+    out = pd.DataFrame(
+        rows, columns=["customer_id", "order_id", "ordered_at", "sku", "category", "channel",
+                       "amount"])  # fmt: skip
+    out["ordered_at"] = pd.to_datetime(out["ordered_at"] + " 12:00")
+    out["product_name"] = out["sku"].map({"P1": "Milk", "P2": "Rye bread", "P3": "Coffee beans",
+                                          "P4": "Green tea"})  # fmt: skip
+    return out
+
+
+def _data() -> SimpleNamespace:
+    customers = pd.DataFrame({
+        "customer_id": ["C0001"], "name": ["张三"], "phone": [PHONE],
+        "member_level": ['=HYPERLINK("http://example.com")'], "points": [120.0],
+    })  # fmt: skip
+    campaigns = pd.DataFrame({"campaign_id": ["K1"], "name": ["Spring mail"],
+                              "starts_at": pd.to_datetime(["2024-02-09"])})  # fmt: skip
+    members = pd.DataFrame({"campaign_id": ["K1"], "customer_id": ["C0001"], "group": ["target"],
+                            "sent_at": pd.to_datetime(["2024-02-09 09:00"])})  # fmt: skip
+    touch = pd.DataFrame({"customer_id": ["C0001"], "occurred_at": pd.to_datetime(["2024-04-01"]),
+                          "channel": ["phone"], "kind": ["complaint"]})  # fmt: skip
+    return SimpleNamespace(
+        transactions=_lines(), customers=customers, campaigns=campaigns,
+        campaign_members=members, touchpoints=touch, coupon_redemptions=None, events=None,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def planted() -> profile.Profile:
+    return profile.customer_profile(_data(), "C0001", as_of="2024-06-30", min_customers=5)
+
+
+def test_the_planted_customer_shows_their_known_orders(planted):
+    o = planted.overview.iloc[0]
+    assert (o["orders"], o["monetary"], o["recency_days"]) == (3, 600.0, 121)
+    assert planted.monthly["revenue"].tolist() == [100.0, 200.0, 300.0]
+    assert planted.monthly["month"].astype(str).tolist() == ["2024-01", "2024-02", "2024-03"]
+    cats = planted.categories.set_index("category")["revenue"].to_dict()
+    assert cats == {"Dairy": 400.0, "Bakery": 200.0}
+    assert planted.channels.set_index("channel")["orders"].to_dict() == {"web": 2, "store": 1}
+    got = [(int(n), d.date().isoformat()) for n, d in planted.milestones.itertuples(index=False)]
+    assert got == [(2, "2024-02-10"), (3, "2024-03-01")]
+
+
+def test_segment_and_stage_follow_the_rules_by_hand(planted):
+    """R: 121 days against a mean of 36 is low; F 3 and M 600 are above the means (1.69, 91.8):
+    LHH, 'important to win back'. Stages with the 90/180-day windows: new in January, active
+    to April (60 days at 30 April), at risk from May (91 days at 31 May)."""
+    assert planted.rfm["cell"].iloc[0] == "LHH"
+    assert planted.rfm["segment"].iloc[0] == "important_retain"
+    stages = planted.stages["stage"].astype(str).tolist()
+    assert stages == ["new", "active", "active", "active", "at_risk", "at_risk"]
+    text = words.headline(planted, language="en")
+    assert "Important to win back" in text and "At risk" in text and "121 days ago" in text
+
+
+def test_campaigns_touchpoints_and_suggestions(planted):
+    c = planted.campaigns.iloc[0]
+    assert (c["campaign_id"], c["name"], bool(c["responded"]), c["revenue"]) == (
+        "K1", "Spring mail", True, 200.0)  # fmt: skip
+    assert planted.touchpoints["kind"].tolist() == ["complaint"]
+    s = planted.suggestions
+    assert s["sku"].tolist() == ["P3"] and s["name"].tolist() == ["Coffee beans"]
+    assert s.attrs["peers"] == 41 and s["together"].iloc[0] == 40
+    assert s["confidence"].iloc[0] == pytest.approx(40 / 41)
+    assert s["lift"].iloc[0] == pytest.approx((40 / 41) / (40 / 61))
+
+
+def test_value_sits_inside_its_interval_or_says_why_not(planted):
+    v = planted.value.iloc[0]
+    assert v["clv"] > 0 and 0 <= v["p_alive"] <= 1
+    assert bool(v["hiatus_active"])  # 121 days = 17 weeks since the last order, under 26
+    text = words.value_text(planted, language="en")
+    if pd.notna(v["clv_low"]):
+        assert v["clv_low"] <= v["clv"] <= v["clv_high"]
+    else:
+        assert "cannot pin down" in text
+
+
+def test_personal_fields_are_masked_unless_asked(planted):
+    shown = planted.identity.set_index("field")["value"]
+    assert shown["phone"] != PHONE and shown["phone"].startswith("138")
+    assert shown["name"] != "张三"
+    raw = profile.customer_profile(_data(), "C0001", as_of="2024-06-30", personal=True)
+    assert raw.identity.set_index("field")["value"]["phone"] == PHONE
+
+
+def test_an_unknown_id_gets_the_closest_ids():
+    with pytest.raises(DataError, match=r"'C0009' has no order.*did you mean 'C0001'"):
+        profile.customer_profile(_data(), "C0009", as_of="2024-06-30")
+
+
+def test_export_keeps_every_id_and_neutralises_formulas(tmp_path):
+    path = tmp_path / "profiles.csv"
+    out = profile.export_profiles(_data(), ["C0001", "NOPE"], path, as_of="2024-06-30",
+                                  min_customers=5)  # fmt: skip
+    assert out.attrs["counts"] == {"read": 2, "written": 1, "not_found": 1}
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    level = next(r["value"] for r in rows if r["field"] == "member_level")
+    assert level.startswith("'=")
+    assert PHONE not in path.read_text(encoding="utf-8-sig")
+    missing = [r for r in rows if r["customer_id"] == "NOPE"]
+    assert len(missing) == 1 and missing[0]["section"] == "not_found"
