@@ -71,6 +71,7 @@ class ProfileBase:
     product_buyers: pd.DataFrame
     customers_total: int
     names: dict[str, str]
+    clv_reason: Any = None  # why no CLV model could be fitted (a NotMeasured), else None
 
 
 @dataclasses.dataclass
@@ -190,13 +191,21 @@ def profile_base(
         share = clv_sample / len(table)
         sample = tx.filter((tx.customer_id.hash() % 1_000_000).abs() < int(share * 1_000_000))
     summary = clv.summary(sample, as_of=end, time_unit=settings["time_unit"])
-    model = clv.fit(summary, model=settings["model"], penalizer=settings["penalizer"])
-    spend = clv.fit_spend(summary, penalizer=settings["penalizer"])
+    try:
+        model = clv.fit(summary, model=settings["model"], penalizer=settings["penalizer"])
+        spend = clv.fit_spend(summary, penalizer=settings["penalizer"])
+        clv_reason = None
+    except DataError:  # too few repeat buyers to fit: profiles say so instead of a value
+        model = spend = None
+        repeaters = int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
+        clv_reason = not_measured("small_base", base=repeaters,
+                                  minimum=settings["warnings"]["min_repeaters_error"])  # fmt: skip
     bought = tx.filter(tx.customer_id.notnull(), tx.sku.notnull(), tx.ordered_at < _end(day))
     buyers = execute(bought.group_by("sku").aggregate(buyers=bought.customer_id.nunique()))
     return ProfileBase(
         as_of=day, segments=seg, scheme=scheme if isinstance(scheme, str) else "custom",
         model=model, spend_model=spend, clv_settings=settings, clv_customers=len(summary),
+        clv_reason=clv_reason,
         product_buyers=buyers, customers_total=len(table), names=item_names(tx),
     )  # fmt: skip
 
@@ -355,16 +364,24 @@ def _value(
     """Expected purchases, P(active), the hiatus rule and CLV with a 95% interval from the
     parameters' sampling distribution (normal on the log scale, as the parameter table)."""
     settings = base.clv_settings
-    end = clv.observation_end(lines, as_of=day)
-    one = clv.summary(lines, as_of=end, time_unit=settings["time_unit"])
-    scored = clv.score(one, model=base.model, spend_model=base.spend_model, params=settings)
-    out = scored[["expected_purchases", "p_alive", "expected_spend", "clv"]].copy()
     weeks = float((day - pd.to_datetime(lines["ordered_at"]).max().normalize()).days) / 7
+    figures = ["expected_purchases", "p_alive", "expected_spend", "clv", "clv_low", "clv_high"]
+    if base.model is None:  # no model: every model figure says why; the hiatus rule stands
+        out = pd.DataFrame({c: [np.nan] for c in figures})
+        for col in figures:
+            mark_column(out, col, base.clv_reason)
+    else:
+        end = clv.observation_end(lines, as_of=day)
+        one = clv.summary(lines, as_of=end, time_unit=settings["time_unit"])
+        scored = clv.score(one, model=base.model, spend_model=base.spend_model, params=settings)
+        out = scored[figures[:4]].copy()
+        out["clv_low"], out["clv_high"] = _interval(one, base, draws=draws)
     out["hiatus_active"] = weeks <= float(settings["hiatus_weeks"])
-    out["clv_low"], out["clv_high"] = _interval(one, base, draws=draws)
     out["model_customers"] = base.clv_customers
     out.attrs.update(hiatus_weeks=float(settings["hiatus_weeks"]),
                      horizon_months=int(settings["horizon_months"]))  # fmt: skip
+    if base.model is None:
+        return out
     fitted = pd.concat([base.model.parameters(), base.spend_model.parameters()])
     weak = fitted.loc[~fitted["identifiable"], "parameter"].tolist()
     if weak:  # an interval from parameters the data cannot pin down is no interval

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from crmlib.i18n import check_language, t
 from crmlib.plots import PALETTE, get_ax
@@ -52,6 +52,7 @@ def stage_chart(states: pd.DataFrame, *, language: str = "en", ax: Axes | None =
     for y, total in enumerate(left):
         ax.text(total, y, f" {int(total):,}", va="center", fontsize=9)
     ax.set_xlabel(t("alerts.axis_customers", language))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks read as "0"
     ax.xaxis.set_major_formatter(FuncFormatter(thousands))
     ax.set_title(
         t("alerts.chart_title", language, day=states["as_of"].iloc[0].strftime("%Y-%m-%d"))

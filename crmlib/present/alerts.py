@@ -18,7 +18,7 @@ from crmlib.lifecycle import STAGES
 from crmlib.present.format import day, money, percent
 from crmlib.present.page import md_escape
 
-__all__ = ["STAGES", "alerts_summary", "changes_table"]
+__all__ = ["STAGES", "alerts_summary", "changes_table", "profile_links"]
 
 
 def alerts_summary(
@@ -127,5 +127,21 @@ def changes_table(
             t("alerts.col_rank", language): [f"{int(r):,}" for r in kept["value_rank"]],
         }
     )
-    out.attrs.update({"shown": len(kept), "total": len(changes)})
+    out.attrs.update({"shown": len(kept), "total": len(changes),
+                      "customer_ids": [str(c) for c in kept["customer_id"]]})  # fmt: skip
     return out
+
+
+def profile_links(
+    pages: Mapping[str, str], *, folder: str = "profiles", language: str = "en"
+) -> str:
+    """One line linking each listed customer to their profile page (``{id: file name}`` of
+    :func:`crmlib.report.profile_page.write_profile_pages`), or "" when there is none.
+
+    The link is made here, from a file name the workbook chose (a hash), never from a data
+    value; the id is the link's text, escaped."""
+    check_language(language)
+    if not pages:
+        return ""
+    links = [f"[{md_escape(cid)}]({folder}/{name})" for cid, name in pages.items()]
+    return t("alerts.profiles", language, links=" · ".join(links))

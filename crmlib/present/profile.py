@@ -92,7 +92,7 @@ def value_text(profile: Profile, *, language: str = "en") -> str:
     v = profile.value.iloc[0]
     months = int(profile.value.attrs.get("horizon_months", 12))
     why = column_reason(profile.value, "clv_low")
-    if why is not None and why.reason == "not_identifiable":  # no figure to plan with at all
+    if why is not None and why.reason in ("not_identifiable", "small_base"):  # no figure at all
         return t("profile.value_unidentified", language, why=why_not(why, language))
     low = money(v["clv_low"]) if why is None else t("profile.not_measured", language,
                                                      why=why_not(why, language))  # fmt: skip

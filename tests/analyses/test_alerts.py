@@ -147,7 +147,7 @@ def test_words_in_both_languages():
     )
     assert "共 5 项客户变化" in zh and "**1** — 流失客户重新购买" in zh
     table = changes_table(changes, language="zh", top=1)
-    assert table.attrs == {"shown": 4, "total": 5}
+    assert table.attrs == {"shown": 4, "total": 5, "customer_ids": ["A", "D", "B", "B"]}
     first_row = table.iloc[0].tolist()
     assert first_row[:4] == ["高价值客户转为预警或流失", "A", "活跃", "预警"]
     nothing = alerts_summary(

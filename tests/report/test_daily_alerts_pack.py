@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import email
 import json
+import re
+from email import policy
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 from crmlib.report import runner
 from crmlib.report.email.delivery import send_run
+from crmlib.report.profile_page import profile_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +63,10 @@ def _project(tmp_path: Path) -> Path:
                 "recipients": {"success": ["crm@example.com"]},
                 "language": "en",
                 "period": "day",
-                "email": {"send_when_nothing_changed": False},
+                "email": {
+                    "send_when_nothing_changed": False,
+                    "report_base_url": "https://reports.example.com/crm",
+                },
             }
         },
     }
@@ -99,10 +107,28 @@ def test_daily_pack_alerts_each_planted_change_once(tmp_path, monkeypatch):
     page = (second.run_dir / "09_daily_alerts.html").read_text(encoding="utf-8")
     assert "5 customer change(s) need a person" in page
     assert PHONE not in page  # a member id that is a mobile number is masked in the page
+    # every listed customer has a profile page, named by a hash, linked from the list
+    profiles = sorted((second.run_dir / "profiles").glob("*.html"))
+    # 5 changes of 4 customers: A at risk, D complained, B reactivated with the 3rd order
+    # (a milestone too), C placed the 3rd order
+    assert len(profiles) == 4
+    assert all(PHONE not in p.name for p in profiles)
+    links = re.findall(r'href="(profiles/[0-9a-f]{16}\.html)"', page)
+    assert sorted(set(links)) == sorted(f"profiles/{p.name}" for p in profiles)
+    for path in profiles:
+        text = path.read_text(encoding="utf-8")
+        assert PHONE not in text and ("Customer profile" in text)
+    phone_page = (second.run_dir / "profiles" / profile_file(PHONE)).read_text(encoding="utf-8")
+    shown = BeautifulSoup(phone_page, "html.parser").get_text(" ", strip=True)
+    assert "2 orders and ¥900 since 2024-03-01" in shown  # D's two March orders, id masked
     sent = send_run(second.run_dir, dry_run=True)
     assert not sent.skipped and len(sent.written) == 1
     mail = sent.written[0].read_text(encoding="utf-8", errors="replace")
     assert PHONE not in mail
+    # in the email the links point at the published run
+    body = email.message_from_bytes(sent.written[0].read_bytes(), policy=policy.default)
+    html_body = body.get_body(preferencelist=("html",)).get_content()
+    assert f"https://reports.example.com/crm/daily/{second.run_dir.name}/profiles/" in html_body
 
     third, counts = _run(project, "2024-04-21")
     assert (counts["compared_with"], counts["total"]) == ("2024-04-20", 0)

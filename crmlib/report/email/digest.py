@@ -107,7 +107,9 @@ def build_digest(run_dir: Path, *, settings: Mapping[str, Any] | None = None) ->
         return failure_digest(run, run_dir, settings=cfg)
     text = labels("email", language)
     digest_name, nb_path = _digest_notebook(run, run_dir)
-    content = _extract(nb_path, language=language, token=cid_token(run, run_dir), settings=cfg)
+    base = cfg["report_base_url"].rstrip("/")
+    content = _extract(nb_path, language=language, token=cid_token(run, run_dir), settings=cfg,
+                       link_base=f"{base}/{run['pack']}/{run_period(run, run_dir)}/" if base else "")  # fmt: skip
     reports, report_notes = _plan_reports(run, run_dir, cfg, language)
     context = common_context(run, run_dir, language)
     limit = int(cfg["max_html_kb"]) * 1000
@@ -340,8 +342,18 @@ def _digest_notebook(run: Mapping[str, Any], run_dir: Path) -> tuple[str, Path]:
     return name, path
 
 
-def _extract(nb_path: Path, *, language: str, token: str, settings: Mapping[str, Any]) -> _Content:
-    """Turn the executed digest notebook into email blocks (sanitized, masked, tables uncut)."""
+#: A link from a report page to a file of its own run (a customer's profile page).
+_RUN_LINK = re.compile(r'href="(?![a-z][a-z0-9+.-]*:|/|#)([^"]+)"', re.I)
+
+
+def _extract(
+    nb_path: Path, *, language: str, token: str, settings: Mapping[str, Any], link_base: str = ""
+) -> _Content:
+    """Turn the executed digest notebook into email blocks (sanitized, masked, tables uncut).
+
+    A link to a file of the run (``profiles/….html``) points at the published run under
+    ``link_base`` (the ``report_base_url``); without one it is not a link in the email (the
+    mail has no folder to open it from), and its text stays."""
     try:
         nb = nbformat.read(nb_path, as_version=4)
     except (OSError, ValueError) as exc:
@@ -369,6 +381,8 @@ def _extract(nb_path: Path, *, language: str, token: str, settings: Mapping[str,
         return chart
 
     def add_html(fragment: str, attachments: Mapping[str, Any] | None = None) -> None:
+        if link_base:
+            fragment = _RUN_LINK.sub(lambda m: f'href="{link_base}{m[1]}"', fragment)
         soup, masked = sanitize(
             fragment, add_image=add_image, attachments=attachments, allow_personal_data=allow
         )
