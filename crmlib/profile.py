@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
+import os
+import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,7 @@ from crmlib.rfm import rfm_table
 from crmlib.segments import segment_rfm
 
 __all__ = [
+    "BASE_VERSION",
     "MILESTONES",
     "Profile",
     "ProfileBase",
@@ -53,6 +58,8 @@ __all__ = [
 
 #: Order numbers reported as milestones (the 2nd order, the 3rd …), as in report 04.
 MILESTONES: tuple[int, ...] = (2, 3, 4, 5, 10)
+#: Version of the cached profile base: raise it when what :func:`profile_base` computes changes.
+BASE_VERSION = 1
 #: Identity fields shown besides the personal ones.
 _IDENTITY = ("member_level", "points", "source_channel", "signup_at")
 
@@ -68,7 +75,8 @@ class ProfileBase:
     spend_model: Any
     clv_settings: dict[str, Any]
     clv_customers: int
-    product_buyers: pd.DataFrame
+    pairs: pd.DataFrame  # customer_id, sku: who bought what, in the sample
+    sample_customers: int
     customers_total: int
     names: dict[str, str]
     clv_reason: Any = None  # why no CLV model could be fitted (a NotMeasured), else None
@@ -163,6 +171,7 @@ def profile_base(
     scheme: str = "cn8",
     clv_sample: int = 50_000,
     clv_params: Mapping[str, Any] | str | Path | None = None,
+    cache: bool = True,
 ) -> ProfileBase:
     """The base-wide parts of profiles as of ``as_of`` (see the module text).
 
@@ -179,17 +188,56 @@ def profile_base(
         when the base is larger (the parameters of a random sample estimate the base's).
     clv_params
         Overrides of ``params/clv.yaml``.
+    cache
+        Keep the result under the dataset's cache folder (``<cache_dir>/profile/<key>/``,
+        keyed by the data's fingerprint, the day, the scheme, the sample size, the CLV settings
+        and :data:`BASE_VERSION`) and reuse it: the next profile of the same data and day
+        starts in about a second instead of reading the whole base again.
     """
     tx = as_table(dataset_tables(data)["transactions"])
     day = resolve_as_of(tx, as_of)
+    settings = load_clv_params(clv_params)
+    folder = _cache_folder(data, day, scheme, clv_sample, settings) if cache else None
+    if folder is not None and (folder / "base.pkl").exists():
+        return pd.read_pickle(folder / "base.pkl")
+    base = _build_base(tx, day, scheme=scheme, clv_sample=clv_sample, settings=settings)
+    if folder is not None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        tmp.mkdir(exist_ok=True)
+        pd.to_pickle(base, tmp / "base.pkl")
+        try:
+            tmp.rename(folder)  # atomic: a parallel notebook reads a whole base or none
+        except OSError:  # another process published the same key first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return base
+
+
+def _cache_folder(
+    data: Any, day: pd.Timestamp, scheme: Any, clv_sample: int, settings: Mapping[str, Any]
+) -> Path | None:
+    """Where a base is cached, or None for data without a fingerprint and cache folder."""
+    fingerprint = getattr(data, "fingerprint", "")
+    root = (getattr(data, "source", None) or {}).get("cache_dir")
+    if not fingerprint or not root or not isinstance(scheme, str):
+        return None
+    seed = json.dumps([BASE_VERSION, fingerprint, str(day.date()), scheme, clv_sample,
+                       settings], sort_keys=True, default=str)  # fmt: skip
+    return Path(root) / "profile" / hashlib.sha256(seed.encode()).hexdigest()[:20]
+
+
+def _build_base(
+    tx: Any, day: pd.Timestamp, *, scheme: Any, clv_sample: int, settings: Mapping[str, Any]
+) -> ProfileBase:
     table = rfm_table(tx, as_of=day)
     seg = segment_rfm(table, scheme=scheme).customers
-    settings = load_clv_params(clv_params)
+    seg = seg[["customer_id", "monetary", "r_score", "f_score", "m_score", "cell", "segment"]]
     end = clv.observation_end(tx, as_of=day)
-    sample = tx
+    sample = tx.filter(tx.customer_id.notnull(), tx.ordered_at < _end(day))
     if len(table) > clv_sample:
         share = clv_sample / len(table)
-        sample = tx.filter((tx.customer_id.hash() % 1_000_000).abs() < int(share * 1_000_000))
+        sample = sample.filter((sample.customer_id.hash() % 1_000_000).abs() < int(share * 1e6))
+    sample = execute(sample)  # the sample's lines, once: the CLV fit and the suggestions
     summary = clv.summary(sample, as_of=end, time_unit=settings["time_unit"])
     try:
         model = clv.fit(summary, model=settings["model"], penalizer=settings["penalizer"])
@@ -200,13 +248,13 @@ def profile_base(
         repeaters = int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
         clv_reason = not_measured("small_base", base=repeaters,
                                   minimum=settings["warnings"]["min_repeaters_error"])  # fmt: skip
-    bought = tx.filter(tx.customer_id.notnull(), tx.sku.notnull(), tx.ordered_at < _end(day))
-    buyers = execute(bought.group_by("sku").aggregate(buyers=bought.customer_id.nunique()))
+    pairs = sample.loc[sample["sku"].notna(), ["customer_id", "sku"]].drop_duplicates()
     return ProfileBase(
         as_of=day, segments=seg, scheme=scheme if isinstance(scheme, str) else "custom",
         model=model, spend_model=spend, clv_settings=settings, clv_customers=len(summary),
-        clv_reason=clv_reason,
-        product_buyers=buyers, customers_total=len(table), names=item_names(tx),
+        clv_reason=clv_reason, pairs=pairs.reset_index(drop=True),
+        sample_customers=int(sample["customer_id"].nunique()), customers_total=len(table),
+        names=item_names(tx),
     )  # fmt: skip
 
 
@@ -277,12 +325,14 @@ def customer_profile(
     tabs = dataset_tables(data)
     tx = as_table(tabs["transactions"])
     day = resolve_as_of(tx, as_of if base is None else base.as_of)
-    cid = find_customer(tx, customer_id, as_of=day)
+    cid = str(customer_id).strip()
+    mine = tx.filter(tx.customer_id == cid, tx.ordered_at < _end(day))
+    lines = execute(mine)
+    if lines.empty:
+        find_customer(tx, cid, as_of=day)  # raises, with the closest ids
     if base is None:
         base = profile_base(data, as_of=day, scheme=scheme, clv_sample=clv_sample,
                             clv_params=clv_params)  # fmt: skip
-    mine = tx.filter(tx.customer_id == cid, tx.ordered_at < _end(day))
-    lines = execute(mine)
     overview = rfm_table(lines, as_of=day)
     seg = base.segments[base.segments["customer_id"] == cid]
     return Profile(
@@ -298,7 +348,7 @@ def customer_profile(
         ].reset_index(drop=True),
         stages=_stages(lines, day, lifecycle_params),
         value=_value(lines, base, day, draws=draws),
-        suggestions=_suggestions(tx, lines, base, day, top=top, min_customers=min_customers),
+        suggestions=_suggestions(lines, base, top=top, min_customers=min_customers),
         campaigns=_campaigns(tabs, mine, cid, day, response_days=response_days),
         touchpoints=_touchpoints(tabs.get("touchpoints"), cid, day),
         milestones=_milestones(lines),
@@ -423,30 +473,31 @@ def _interval(one: pd.DataFrame, base: ProfileBase, *, draws: int) -> tuple[floa
 
 
 def _suggestions(
-    tx: Any, lines: pd.DataFrame, base: ProfileBase, day: pd.Timestamp, *, top: int,
-    min_customers: int,
-) -> pd.DataFrame:  # fmt: skip
-    """Products this customer has not bought, most bought by customers who bought what they
-    did: ``together`` (such customers), ``confidence`` (their share), ``lift`` (against all)."""
+    lines: pd.DataFrame, base: ProfileBase, *, top: int, min_customers: int
+) -> pd.DataFrame:
+    """Products this customer has not bought, most bought by the other customers who bought
+    what they did (the peers): ``together`` (such peers), ``confidence`` (their share of the
+    peers), ``lift`` (against the share of all customers buying it). Counted in the base's
+    sample (:func:`profile_base`: every customer when the base is not larger than it)."""
     cols = ["sku", "name", "together", "confidence", "lift"]
-    mine = sorted(lines["sku"].dropna().unique().tolist())
+    mine = set(lines["sku"].dropna())
     if not mine:
         return mark_frame(pd.DataFrame(columns=cols), not_measured(
             "column_not_mapped", table="transactions", column="sku"))  # fmt: skip
-    t = tx.filter(tx.customer_id.notnull(), tx.sku.notnull(), tx.ordered_at < _end(day))
-    peers = t.filter(t.sku.isin(mine)).select("customer_id").distinct()
-    n_peers = int(execute(peers.aggregate(n=peers.count()))["n"].iloc[0])
-    j = t.join(peers, "customer_id")
-    j = j.filter(~j.sku.isin(mine))
-    found = execute(j.group_by("sku").aggregate(together=j.customer_id.nunique()))
-    found = found[found["together"] >= min_customers].merge(base.product_buyers, on="sku")
-    found["confidence"] = found["together"] / max(n_peers, 1)
-    found["lift"] = found["confidence"] / (found["buyers"] / max(base.customers_total, 1))
+    pairs = base.pairs[base.pairs["customer_id"] != lines["customer_id"].iloc[0]]
+    peers = pairs.loc[pairs["sku"].isin(mine), "customer_id"].unique()
+    other = pairs[pairs["customer_id"].isin(peers) & ~pairs["sku"].isin(mine)]
+    found = other.groupby("sku")["customer_id"].nunique().rename("together").reset_index()
+    buyers = base.pairs.groupby("sku")["customer_id"].nunique().rename("buyers")
+    found = found[found["together"] >= min_customers].merge(buyers, on="sku")
+    found["confidence"] = found["together"] / max(len(peers), 1)
+    found["lift"] = found["confidence"] / (found["buyers"] / max(base.sample_customers, 1))
     found = found[found["lift"] > 1.0]  # bought no more often than by anyone: no cross-sell
     found = found.sort_values(["lift", "together"], ascending=False, kind="stable").head(top)
     found["name"] = [base.names.get(s, s) for s in found["sku"]]
     out = found[cols].reset_index(drop=True)
-    out.attrs["peers"] = n_peers
+    out.attrs.update(peers=len(peers), sample=base.sample_customers,
+                     customers=base.customers_total)  # fmt: skip
     return out
 
 

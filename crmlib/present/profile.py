@@ -132,8 +132,12 @@ def suggestions_text(profile: Profile, *, min_customers: int = 30, language: str
         return reason
     if profile.suggestions.empty:
         return t("profile.no_suggestions", language, minimum=min_customers)
-    return t("profile.suggestions_text", language, minimum=min_customers,
-             peers=int(profile.suggestions.attrs.get("peers", 0)))  # fmt: skip
+    attrs = profile.suggestions.attrs
+    text = t("profile.suggestions_text", language, minimum=min_customers,
+             peers=int(attrs.get("peers", 0)))  # fmt: skip
+    if attrs.get("sample", 0) < attrs.get("customers", 0):
+        text += " " + t("profile.sampled", language, n=attrs["sample"], total=attrs["customers"])
+    return text
 
 
 def campaigns_text(profile: Profile, *, response_days: float = 14.0, language: str = "en") -> str:

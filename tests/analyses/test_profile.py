@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from crmlib import profile
+from crmlib.data import load_dataset
 from crmlib.errors import DataError
 from crmlib.present import profile as words
 
@@ -20,8 +21,8 @@ PHONE = "13812345678"
 
 def _lines() -> pd.DataFrame:
     """C0001: three orders (Jan, Feb, Mar 2024; P1, P2, P1). 40 peers C01xx buy P1 then P3 in
-    June; 20 others C02xx buy only P4. So C0001's peers (buyers of P1 or P2) are 41, P3 is
-    bought by 40 of them, and by 40 of all 61 customers."""
+    June; 20 others C02xx buy only P4. So C0001's peers (the other buyers of P1 or P2) are 40,
+    all of whom bought P3, as did 40 of all 61 customers."""
     rows = [
         ("C0001", "a1", "2024-01-05", "P1", "Dairy", "web", 100.0),
         ("C0001", "a2", "2024-02-10", "P2", "Bakery", "web", 200.0),
@@ -93,9 +94,9 @@ def test_campaigns_touchpoints_and_suggestions(planted):
     assert planted.touchpoints["kind"].tolist() == ["complaint"]
     s = planted.suggestions
     assert s["sku"].tolist() == ["P3"] and s["name"].tolist() == ["Coffee beans"]
-    assert s.attrs["peers"] == 41 and s["together"].iloc[0] == 40
-    assert s["confidence"].iloc[0] == pytest.approx(40 / 41)
-    assert s["lift"].iloc[0] == pytest.approx((40 / 41) / (40 / 61))
+    assert s.attrs["peers"] == 40 and s["together"].iloc[0] == 40  # the other buyers of P1
+    assert s["confidence"].iloc[0] == pytest.approx(1.0)
+    assert s["lift"].iloc[0] == pytest.approx(1.0 / (40 / 61))
 
 
 def test_value_sits_inside_its_interval_or_says_why_not(planted):
@@ -134,3 +135,21 @@ def test_export_keeps_every_id_and_neutralises_formulas(tmp_path):
     assert PHONE not in path.read_text(encoding="utf-8-sig")
     missing = [r for r in rows if r["customer_id"] == "NOPE"]
     assert len(missing) == 1 and missing[0]["section"] == "not_found"
+
+
+def test_the_base_is_cached_per_data_and_day(tmp_path):
+    """A second profile of the same data and day reads the base from the cache folder; another
+    day computes its own."""
+    _lines().to_csv(tmp_path / "tx.csv", index=False)
+    params = {"transactions": {"path": str(tmp_path / "tx.csv")},
+              "cache_dir": str(tmp_path / "cache"),
+              "quarantine_dir": str(tmp_path / "quarantine")}  # fmt: skip
+    data = load_dataset(params)
+    first = profile.profile_base(data, as_of="2024-06-30")
+    kept = list((tmp_path / "cache" / "profile").iterdir())
+    assert len(kept) == 1 and (kept[0] / "base.pkl").exists()
+    again = profile.profile_base(data, as_of="2024-06-30")
+    pd.testing.assert_frame_equal(first.segments, again.segments)
+    assert again.model.params_ == first.model.params_
+    profile.profile_base(data, as_of="2024-06-15")
+    assert len(list((tmp_path / "cache" / "profile").iterdir())) == 2
