@@ -157,9 +157,16 @@ def test_a_blank_customer_id_is_an_anonymous_sale():
 # --------------------------------------------------------------------------------------------
 # value at risk: the selection on hand-made scores
 # --------------------------------------------------------------------------------------------
+class _Fitted:
+    """A fitted model whose parameters the data pins down."""
+
+    def parameters(self) -> pd.DataFrame:
+        return pd.DataFrame({"parameter": ["r"], "identifiable": [True]})
+
+
 class _Analysis:
     settings = {"time_unit": "D"}
-    model = spend_model = None
+    model = spend_model = _Fitted()
 
     def __init__(self, scores: pd.DataFrame) -> None:
         self.scores = scores
