@@ -188,14 +188,16 @@ def top_cross_sell(
     Returns
     -------
     pandas.Series or None
-        The rule of highest lift among those with at least ``min_customers`` customers, its
+        The rule of highest lift among those with at least ``min_customers`` customers and a
+        lift above ``min_lift`` (at lift 1, buyers of A buy B no more than anyone), its
         items by product name where the data maps one (:func:`crmlib.basket.names.named`);
         None when there is none.
     """
     rules = basket.sequential_rules(
         transactions, within_days=within_days, as_of=as_of, min_lift=min_lift
     )
-    rules = rules[rules["n_both"] >= min_customers]
+    # a rule at lift 1 is what every customer does anyway: no cross-sell to headline
+    rules = rules[(rules["n_both"] >= min_customers) & (rules["lift"] > min_lift)]
     if rules.empty:
         return None
     best = rules.sort_values(["lift", "n_both"], ascending=False, kind="stable").head(1)

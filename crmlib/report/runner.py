@@ -12,6 +12,7 @@ after (:func:`crmlib.report.email.delivery.send_run`) when asked.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import os
@@ -152,9 +153,13 @@ def data_as_of(data_params: str | Path | None, *, root: str | Path | None = None
         return None
     root = project_root(root)
     path = Path(data_params) if Path(data_params).is_absolute() else root / data_params
-    try:
-        dataset = load_dataset(str(path))
-        return resolve_as_of(dataset.transactions).date()
+
+    def day() -> dt.date:
+        return resolve_as_of(load_dataset(str(path)).transactions).date()
+
+    try:  # in a copy of the context: loading makes the data's currency current, and the
+        # process that runs the packs (a scheduler, several projects) must not keep it
+        return contextvars.copy_context().run(day)
     except (CrmError, OSError) as exc:
         log.warning("no data period for %s: %s", path, exc)
         return None

@@ -8,6 +8,7 @@ import pytest
 from crmlib import executive as ex
 from crmlib.errors import ConfigError
 from crmlib.i18n import t
+from crmlib.measure import not_measured
 from crmlib.present import executive as words
 
 
@@ -152,3 +153,21 @@ def test_findings_name_the_periods_the_lifecycle_moved_between():
         "P", (), {"label": "2024-07", "complete": False, "days": 3}
     )()
     assert "2024-07 (days 1–3)" in words.title(running, language="en")
+
+
+def test_no_rule_is_no_verdict_on_kpis_that_could_not_be_compared():
+    """Without a year-ago side, "no rule triggered" must not read as "in line with last year";
+    a CLV model the data cannot pin down is said to be no planning figure."""
+    comparison = _comparison()
+    comparison["why_not_last_year"] = [not_measured("before_data", first="2024-01-02")] + [None] * (
+        len(comparison) - 1
+    )
+    notes = [{"note": "clv_unidentified", "parameters": "a, b"}]
+    summary = _summary({}, [], comparison=comparison, notes=notes)
+    for language in ("en", "zh"):
+        text = words.recommendations_markdown(summary, language=language)
+        assert text == t("summary.no_recommendations_partly", language, n=1,
+                         total=len(comparison))  # fmt: skip
+        assert t("summary.no_recommendations", language) not in text
+    found = words.findings(summary, language="en")
+    assert "cannot pin down the lifetime-value model (a, b)" in found
