@@ -616,3 +616,24 @@ def test_write_email_in_the_runners_staging_folder(tmp_path, status):
         assert cids_of(msg) == {img["cid"] for img in record["images"]}
         rebuilt = report_email.build_digest(moved)
         assert {cid for cid, *_ in rebuilt.images} == cids_of(msg)
+
+
+def test_subject_and_inbox_preview_carry_the_first_finding(tmp_path):
+    """The first bullet of the digest becomes the subject's end and the hidden preview line,
+    masked like the body; a digest without bullets keeps "report ready"."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        "# Monthly\n\n- Revenue **$13,561** (+8.0% on last month), call 13800138000\n- second"
+    )]  # fmt: skip
+    run_dir = make_run(tmp_path, notebook=nb)
+    html = report_email.write_email(run_dir).read_text(encoding="utf-8")
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["email"]
+    headline = "Revenue $13,561 (+8.0% on last month), call *********00"
+    assert record["subject"] == f"monthly_exec · 2026-09: {headline}"
+    preview = BeautifulSoup(html, "html.parser").body.find("div")  # first in the body
+    assert preview.get_text() == headline and "display:none" in preview["style"].replace(" ", "")
+    assert "13800138000" not in html
+    plain = make_run(tmp_path / "plain")
+    report_email.write_email(plain)
+    record = json.loads((plain / "run.json").read_text(encoding="utf-8"))["email"]
+    assert record["subject"] == t("email.subject_ok", "en", title="monthly_exec", period="2026-09")

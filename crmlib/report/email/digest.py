@@ -28,6 +28,7 @@ from typing import Any
 
 import mistune
 import nbformat
+from bs4 import BeautifulSoup
 
 from crmlib.errors import ReportError
 from crmlib.i18n import labels
@@ -112,6 +113,12 @@ def build_digest(run_dir: Path, *, settings: Mapping[str, Any] | None = None) ->
                        link_base=f"{base}/{run['pack']}/{run_period(run, run_dir)}/" if base else "")  # fmt: skip
     reports, report_notes = _plan_reports(run, run_dir, cfg, language)
     context = common_context(run, run_dir, language)
+    headline = _headline(content)
+    if headline:  # the subject and inbox preview say what happened, not only "report ready"
+        context["subject"] = text["subject_headline"].format(
+            title=context["title"], period=context["period"], headline=headline
+        )
+        context["preheader"] = headline
     limit = int(cfg["max_html_kb"]) * 1000
     blocks = list(content.blocks)
     steps = sorted({cfg["max_table_rows"], 8, 4, 2, 0}, reverse=True)
@@ -422,6 +429,25 @@ def _extract(
             elif "text/markdown" in data:
                 add_html(str(markdown(_text(data["text/markdown"]))))
     return content
+
+
+#: Spaces before punctuation and inside CJK brackets, left where tags were.
+_TIGHT = re.compile(r"\s+(?=[,.;:)，。；：（）、])|(?<=[(（])\s+")
+#: Longest headline in a subject line (mail clients show about this much).
+HEADLINE_CHARS = 90
+
+
+def _headline(content: _Content) -> str:
+    """The first bullet of the digest (already sanitized and masked), shortened for a subject
+    line; "" when the digest has none."""
+    for block in content.blocks:
+        if block.kind == "html" and "<li" in block.html:
+            item = BeautifulSoup(block.html, "html.parser").find("li")
+            line = " ".join(item.get_text(" ").split()) if item else ""
+            line = _TIGHT.sub("", line).rstrip("。.")  # the spaces get_text put at tag edges
+            if line:
+                return line if len(line) <= HEADLINE_CHARS else line[: HEADLINE_CHARS - 1] + "…"
+    return ""
 
 
 def _text(value: Any) -> str:

@@ -187,5 +187,6 @@ def common_context(run: Mapping[str, Any], run_dir: str | Path, language: str) -
         "status": status,
         "status_label": text["status_ok" if status == "ok" else "status_failed"],
         "subject": text[subject_key].format(title=run_title(run), period=period),
+        "preheader": "",  # the inbox preview line; a digest sets its headline
         "footer": footer,
     }
