@@ -422,9 +422,10 @@ def executive_summary(
     as_of
         Analysis date (ISO); empty means the last transaction date.
     period
-        KPI period: ``"month"``, ``"quarter"`` or ``"year"``; the KPIs report the last complete
-        one on or before ``as_of``. Segment movements compare the stages at the end of that
-        period with the end of the month (``"month"``) or quarter (otherwise) before it.
+        KPI period: ``"week"`` (Monday to Sunday), ``"month"``, ``"quarter"`` or ``"year"``; the
+        KPIs report the last complete one on or before ``as_of``. Segment movements compare
+        the stages at the end of that period with the end of the month (week, month) or
+        quarter (otherwise) before it.
     response_days
         Campaign response window.
     lookback_days, top_share, min_drop
@@ -457,7 +458,7 @@ def executive_summary(
     # the lifecycle movements of the period the KPIs report (its end against the period before),
     # not of the running days after it
     movements = segment_movements(tx, as_of=comparison.attrs["period"].end,
-                                  period="month" if period == "month" else "quarter")  # fmt: skip
+                                  period="quarter" if period in ("quarter", "year") else "month")  # fmt: skip
     response = best = None
     if tabs.get("campaigns") is not None and tabs.get("campaign_members") is not None:
         response = cp.campaign_response(tabs["campaigns"], tabs["campaign_members"], tx,

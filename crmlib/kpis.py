@@ -49,14 +49,14 @@ __all__ = [
 ]
 
 #: Reporting periods.
-PERIODS: tuple[str, ...] = ("month", "quarter", "year")
+PERIODS: tuple[str, ...] = ("week", "month", "quarter", "year")
 #: Units of a KPI (``share`` is a fraction, shown as a percent).
 UNITS: tuple[str, ...] = ("count", "currency", "share", "ratio")
 #: Windows a KPI is measured over.
 WINDOWS: tuple[str, ...] = ("period", "trailing_year", "cumulative", "as_of")
 #: How a KPI value is written in a report.
 FORMATS: tuple[str, ...] = ("int", "money", "pct", "num")
-_FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
+_FREQ = {"week": "W-SUN", "month": "M", "quarter": "Q", "year": "Y"}  # weeks: Monday-Sunday
 _KPIS_FILE = "kpis.yaml"
 
 
@@ -156,7 +156,7 @@ def period_bounds(as_of: Any, *, period: str = "month", complete: bool = True) -
     as_of
         Analysis date.
     period
-        ``"month"``, ``"quarter"`` or ``"year"``.
+        ``"week"`` (Monday to Sunday), ``"month"``, ``"quarter"`` or ``"year"``.
     complete
         The last calendar period that ends on or before ``as_of``; otherwise the period
         holding ``as_of``, cut at ``as_of`` (``complete`` is then False unless ``as_of`` is
@@ -169,7 +169,15 @@ def period_bounds(as_of: Any, *, period: str = "month", complete: bool = True) -
         p = p - 1
     full_end = p.end_time.normalize()
     end = min(full_end, day)
-    return Period(p.start_time.normalize(), end, str(p), complete=bool(end == full_end))
+    return Period(p.start_time.normalize(), end, _label(p, period), complete=bool(end == full_end))
+
+
+def _label(p: pd.Period, period: str) -> str:
+    """``2024-06`` for a month, ``2024-W26`` for a week (ISO year and week of its Monday)."""
+    if period != "week":
+        return str(p)
+    year, week, _ = p.start_time.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def shift(period: Period, *, kind: str, unit: str) -> Period:
@@ -188,19 +196,24 @@ def shift(period: Period, *, kind: str, unit: str) -> Period:
     kind
         ``"previous"`` or ``"last_year"``.
     unit
-        ``"month"``, ``"quarter"`` or ``"year"``: the kind of calendar period ``period`` is.
+        ``"week"``, ``"month"``, ``"quarter"`` or ``"year"``: the kind of calendar period
+        ``period`` is. A week a year earlier is the week 52 weeks before (same weekdays).
     """
     check_choice("kind", kind, ("previous", "last_year"))
     check_choice("unit", unit, PERIODS)
     p = pd.Period(period.start, freq=_FREQ[unit])
-    q = p - 1 if kind == "previous" else pd.Period(period.start - pd.DateOffset(years=1),
-                                                    freq=_FREQ[unit])  # fmt: skip
+    if kind == "previous":
+        q = p - 1
+    elif unit == "week":
+        q = p - 52
+    else:
+        q = pd.Period(period.start - pd.DateOffset(years=1), freq=_FREQ[unit])
     start, full_end = q.start_time.normalize(), q.end_time.normalize()
     if period.end >= p.end_time.normalize():
         end = full_end
     else:
         end = min(full_end, start + (period.end - period.start))
-    return Period(start, end, str(q), complete=bool(end == full_end))
+    return Period(start, end, _label(q, unit), complete=bool(end == full_end))
 
 
 def _ts(day: pd.Timestamp) -> Any:
