@@ -87,7 +87,7 @@ def test_period_bounds_and_shifts():
     ly = kpis.shift(running, kind="last_year", unit="month")
     assert (ly.start, ly.end) == (pd.Timestamp("2023-05-01"), pd.Timestamp("2023-05-15"))
     with pytest.raises(ConfigError, match="period"):
-        kpis.period_bounds("2024-05-15", period="week")
+        kpis.period_bounds("2024-05-15", period="fortnight")
 
 
 @pytest.mark.parametrize(
