@@ -188,9 +188,6 @@ _UPLIFT_COLUMNS = ["uplift", "uplift_low", "uplift_high", "relative_uplift", "co
 #: Columns of the observational comparison of a campaign without a control group.
 _EFFECT_COLUMNS = ["recipients_compared", "comparison_customers", "recipient_rate",
                    "comparison_rate", "estimate", "estimate_low", "estimate_high"]  # fmt: skip
-#: Columns of a campaign the data cannot measure (sent before the data, window past its end).
-_RATE_COLUMNS = ["response_rate", "revenue_per_recipient", "coupon_redemption_rate",
-                 *_UPLIFT_COLUMNS]  # fmt: skip
 
 
 def mark_measurement(
