@@ -384,13 +384,14 @@ def findings(comparison: pd.DataFrame, bench: pd.DataFrame, *, language: str = "
     return "\n".join(f"- {x}" for x in lines)
 
 
-def section(name: str, *, language: str = "en") -> str:
-    """Markdown heading and explanation of a section of the benchmark report (:data:`SECTIONS`)."""
+def section(name: str, *, language: str = "en", heading: bool = True) -> str:
+    """Markdown heading and explanation of a section of the benchmark report (:data:`SECTIONS`);
+    ``heading=False`` gives the explanation alone."""
     check_choice("section", name, SECTIONS)
-    return page.section("benchmark", name, language=language)
+    return page.section("benchmark", name, language=language, heading=heading)
 
 
-def report_title(comparison: pd.DataFrame, *, language: str = "en") -> str:
+def report_title(comparison: pd.DataFrame, *, language: str = "en", heading: bool = True) -> str:
     """Title and subtitle of the benchmark report with the periods compared.
 
     Parameters
@@ -399,10 +400,13 @@ def report_title(comparison: pd.DataFrame, *, language: str = "en") -> str:
         :func:`crmlib.kpis.compare_periods` output (its ``attrs`` hold the periods).
     language
         ``"en"`` or ``"zh"``.
+    heading
+        False leaves the Markdown heading out: the notebook shows it as a heading cell
+        (:mod:`crmlib.report.headings`).
     """
     p, prev, ly = (comparison.attrs.get(k) for k in ("period", "previous", "last_year"))
     return page.title(
-        "benchmark.nb_title", "benchmark.nb_subtitle", language=language,
+        "benchmark.nb_title", "benchmark.nb_subtitle", language=language, heading=heading,
         period=period_label(p, language=language), previous=period_label(prev, language=language),
         last_year=period_label(ly, language=language), start=p.start.date(), end=p.end.date(),
     )  # fmt: skip

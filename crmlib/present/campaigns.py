@@ -99,6 +99,7 @@ def section(
     language: str = "en",
     response: pd.DataFrame | None = None,
     missing: bool = False,
+    heading: bool = True,
 ) -> str:
     """Markdown heading and explanation of a section of the campaigns report.
 
@@ -114,10 +115,14 @@ def section(
     missing
         The data lacks what the section needs: the heading alone (the note saying what is
         missing follows), never an explanation of figures that are not there.
+    heading
+        False leaves the Markdown heading out: the notebook shows it as a heading cell
+        (:mod:`crmlib.report.headings`).
     """
     check_choice("section", name, SECTIONS)
+    title = f"## {t(f'campaigns.h_{name}', language)}" if heading else ""
     if missing:
-        return f"## {t(f'campaigns.h_{name}', language)}"
+        return title
     observational = (
         name == "campaigns"
         and response is not None
@@ -126,9 +131,9 @@ def section(
         and not (response["method"] == "control_group").any()
     )
     if observational:
-        heading = f"## {t('campaigns.h_campaigns', language)}"
-        return f"{heading}\n\n{t('campaigns.md_campaigns_observational', language)}"
-    return page.section("campaigns", name, language=language)
+        note = t("campaigns.md_campaigns_observational", language)
+        return f"{title}\n\n{note}" if title else note
+    return page.section("campaigns", name, language=language, heading=heading)
 
 
 def missing_note(table: str, *, language: str = "en") -> str:

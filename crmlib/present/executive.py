@@ -163,11 +163,12 @@ def recommendations(
 # --------------------------------------------------------------------------------------------
 # the page
 # --------------------------------------------------------------------------------------------
-def title(summary: Summary, *, language: str = "en") -> str:
-    """Markdown title with the period and the data date."""
+def title(summary: Summary, *, language: str = "en", heading: bool = True) -> str:
+    """Markdown title with the period and the data date; ``heading=False`` gives the line of
+    period and data date alone."""
     p = summary.comparison.attrs["period"]
     return page.title(
-        "summary.title", "summary.subtitle", language=language,
+        "summary.title", "summary.subtitle", language=language, heading=heading,
         period=period_label(p, language=language),
         as_of=summary.as_of.date(),
     )  # fmt: skip
@@ -306,10 +307,11 @@ def recommendations_markdown(summary: Summary, *, language: str = "en") -> str:
     return "\n".join(f"{i}. {r['text']}" for i, r in enumerate(texts, 1))
 
 
-def section(name: str, *, language: str = "en") -> str:
-    """Heading (and a one-line explanation) of a summary section (:data:`SECTIONS`)."""
+def section(name: str, *, language: str = "en", heading: bool = True) -> str:
+    """Heading (and a one-line explanation) of a summary section (:data:`SECTIONS`);
+    ``heading=False`` gives the explanation alone."""
     check_choice("section", name, SECTIONS)
-    return page.section("summary", name, language=language)
+    return page.section("summary", name, language=language, heading=heading)
 
 
 def footer(summary: Summary, *, language: str = "en") -> str:

@@ -365,6 +365,7 @@ def report_title(
     *,
     params: _Params = None,
     language: str = "en",
+    heading: bool = True,
     **kwargs: Any,
 ) -> str:
     """Markdown title of the lifecycle report with the data date and period length.
@@ -377,6 +378,9 @@ def report_title(
         Lifecycle rules, for the period length (``rules=`` is a deprecated alias).
     language
         ``"en"`` or ``"zh"``.
+    heading
+        False leaves the Markdown heading out: the notebook shows it as a heading cell
+        (:mod:`crmlib.report.headings`).
     """
     params = renamed_keyword("report_title", kwargs, "rules", "params", params)
     _no_other_keywords("report_title", kwargs)
@@ -386,12 +390,13 @@ def report_title(
         "lifecycle.nb_title",
         "lifecycle.nb_subtitle",
         language=language,
+        heading=heading,
         as_of=parse_day(as_of, required=True).date().isoformat(),
         period=t(f"lifecycle.period_{cfg['period']}", language),
     )
 
 
-def section(name: str, *, language: str = "en") -> str:
+def section(name: str, *, language: str = "en", heading: bool = True) -> str:
     """Markdown heading and executive explanation of a report section.
 
     Parameters
@@ -400,9 +405,12 @@ def section(name: str, *, language: str = "en") -> str:
         One of :data:`SECTIONS`, ``"headline"`` or ``"rules"``.
     language
         ``"en"`` or ``"zh"``.
+    heading
+        False leaves the Markdown heading out: the notebook shows it as a heading cell
+        (:mod:`crmlib.report.headings`).
     """
     check_choice("section", name, (*SECTIONS, "headline", "rules"))
-    return page.section("lifecycle", name, language=language)
+    return page.section("lifecycle", name, language=language, heading=heading)
 
 
 def display_table(frame: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:

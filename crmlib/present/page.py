@@ -35,7 +35,14 @@ __all__ = [
 ]
 
 
-def title(title_key: str, subtitle_key: str, *, language: str = "en", **fields: Any) -> str:
+def title(
+    title_key: str,
+    subtitle_key: str,
+    *,
+    language: str = "en",
+    heading: bool = True,
+    **fields: Any,
+) -> str:
     """Markdown title (``#``) and subtitle of a report.
 
     Parameters
@@ -44,19 +51,26 @@ def title(title_key: str, subtitle_key: str, *, language: str = "en", **fields: 
         Label keys (``"lifecycle.nb_title"``); the subtitle is filled with ``fields``.
     language
         ``"en"`` or ``"zh"``.
+    heading
+        False: the subtitle alone, for a notebook whose title is a Markdown heading cell
+        (:mod:`crmlib.report.headings`).
     """
-    return f"# {t(title_key, language)}\n\n{t(subtitle_key, language, **fields)}"
+    subtitle = t(subtitle_key, language, **fields)
+    return f"# {t(title_key, language)}\n\n{subtitle}" if heading else subtitle
 
 
-def section(topic: str, name: str, *, language: str = "en") -> str:
+def section(topic: str, name: str, *, language: str = "en", heading: bool = True) -> str:
     """Markdown heading (``##``) of a report section and its explanation when there is one.
 
     The heading is label ``<topic>.h_<name>``; the explanation ``<topic>.md_<name>`` follows as a
-    paragraph when the catalogue holds it.
+    paragraph when the catalogue holds it. With ``heading=False`` only the explanation (possibly
+    ``""``): the notebook shows the heading as a Markdown cell (:mod:`crmlib.report.headings`).
     """
-    heading = f"## {t(f'{topic}.h_{name}', language)}"
     key = f"{topic}.md_{name}"
-    return heading + (f"\n\n{t(key, language)}" if has(key) else "")
+    parts = [f"## {t(f'{topic}.h_{name}', language)}"] if heading else []
+    if has(key):
+        parts.append(t(key, language))
+    return "\n\n".join(parts)
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")

@@ -35,12 +35,13 @@ __all__ = [
 SHOWN = 20
 
 
-def title(profile: Profile, *, language: str = "en") -> str:
-    """``# Customer profile`` and the line naming the customer and the day."""
+def title(profile: Profile, *, language: str = "en", heading: bool = True) -> str:
+    """``# Customer profile`` and the line naming the customer and the day (that line alone
+    with ``heading=False``)."""
     check_language(language)
-    return (f"# {t('profile.title', language)}\n\n"
-            + t("profile.subtitle", language, customer=md_escape(profile.customer_id),
-                day=day(profile.as_of)))  # fmt: skip
+    subtitle = t("profile.subtitle", language, customer=md_escape(profile.customer_id),
+                 day=day(profile.as_of))  # fmt: skip
+    return f"# {t('profile.title', language)}\n\n{subtitle}" if heading else subtitle
 
 
 def heading(name: str, *, language: str = "en") -> str:

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crmlib.errors import ReportError
-from crmlib.i18n import LANGUAGES, t
+from crmlib.i18n import t
+from crmlib.report.headings import localize_headings, notebook_language
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
@@ -170,13 +171,14 @@ def export_html(
         nb = nbformat.read(notebook, as_version=4)
     except Exception as exc:  # nbformat raises JSON, IO and validation errors alike
         raise ReportError(f"cannot read notebook {str(notebook)!r}: {exc}") from exc
+    # headings and the link back to the index in the report's language
+    language = notebook_language(nb)
+    localize_headings(nb, language=language)
     if title is None:
         title = _first_heading(nb) or notebook.stem
     nb.metadata["title"] = title
     _clean_stderr(nb)
-    # the link back to the index, in the report's language (papermill records the parameters)
-    language = (nb.metadata.get("papermill", {}).get("parameters") or {}).get("language", "en")
-    back = t("report.back_to_index", language if language in LANGUAGES else "en")
+    back = t("report.back_to_index", language)
     try:
         body, _ = html_exporter(code=code).from_notebook_node(
             nb, resources={"metadata": {"name": title}, "crmwb_back": back}
@@ -193,7 +195,8 @@ def export_html(
 
 def _first_heading(nb) -> str | None:
     for cell in nb.cells:
-        if cell.cell_type != "markdown":
+        removed = set(cell.metadata.get("tags", [])) & set(REMOVE_CELL_TAGS)
+        if cell.cell_type != "markdown" or removed:
             continue
         for line in cell.source.splitlines():
             if line.startswith("#"):

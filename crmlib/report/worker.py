@@ -38,6 +38,7 @@ from crmlib.data.privacy import mask_text
 from crmlib.errors import CrmError
 from crmlib.report import archive
 from crmlib.report.export import export_html
+from crmlib.report.headings import localize_file
 from crmlib.report.limits import format_size
 
 __all__ = [
@@ -153,6 +154,7 @@ def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:
     html = None
     if Path(spec["output"]).is_file():
         try:
+            localize_file(spec["output"])  # the digest reads headings from the notebook
             html = str(export_html(spec["output"], spec["html"]))
         except CrmError as exc:
             error = f"{error + '; ' if error else ''}HTML export failed: {exc}"
