@@ -48,6 +48,7 @@ __all__ = [
     "Scores",
     "rfm_table",
     "member_share",
+    "check_scoring",
     "score_rfm",
 ]
 
@@ -296,6 +297,44 @@ def _edge_scores(metric: str, values: np.ndarray, edges: np.ndarray, ids: pd.Ser
     return (k + 1 - idx if metric == "recency" else idx).astype(np.int64)
 
 
+def check_scoring(
+    scoring: str,
+    *,
+    bins: int = 5,
+    edges: Mapping[str, Sequence[float]] | None = None,
+    split: str | Mapping[str, float] = "mean",
+) -> None:
+    """Raise :class:`~crmlib.errors.ConfigError` for options :func:`score_rfm` would reject,
+    before any data is read (a notebook checks its parameters first).
+
+    Parameters are those of :func:`score_rfm`. Whether your edges cover every customer's value
+    can only be known with the data; :func:`score_rfm` says which customer falls outside.
+    """
+    check_choice("scoring", scoring, SCORINGS)
+    if scoring == "quantile":
+        if isinstance(bins, bool) or not isinstance(bins, int | np.integer):
+            raise ConfigError(f"parameter 'bins' must be a whole number; got {bins!r}")
+        check_range("bins", int(bins), low=2, high=10)
+    elif scoring == "edges":
+        if not isinstance(edges, Mapping) or set(edges) != set(METRICS):
+            raise ConfigError(
+                "parameter 'edges' must map each of recency, frequency, monetary to a list of bin "
+                f"edges (days, orders, spend); got {edges!r}"
+            )
+        for metric in METRICS:
+            _check_edges(metric, edges[metric])
+    elif isinstance(split, Mapping):
+        if set(split) != set(METRICS):
+            raise ConfigError(
+                "parameter 'split' as thresholds must give recency, frequency and monetary; "
+                f"got {dict(split)!r}"
+            )
+        for metric in METRICS:
+            check_range(f"split.{metric}", split[metric])
+    else:
+        check_choice("split", split, SPLITS)
+
+
 def score_rfm(
     table: pd.DataFrame,
     *,
@@ -344,7 +383,7 @@ def score_rfm(
     Scores
         The scored table, the bin edges actually used, the scoring and its tie rule.
     """
-    check_choice("scoring", scoring, SCORINGS)
+    check_scoring(scoring, bins=bins, edges=edges, split=split)
     check_choice("monetary", monetary, ("total", "aov"))
     missing = [
         c for c in ("customer_id", "recency_days", "frequency", "monetary", "aov") if c not in table
@@ -359,9 +398,6 @@ def score_rfm(
     rows: list[dict[str, Any]] = []
     unequal: list[str] = []  # quantile scoring: metrics whose ties made the bins unequal
     if scoring == "quantile":
-        if isinstance(bins, bool) or not isinstance(bins, int | np.integer):
-            raise ConfigError(f"parameter 'bins' must be a whole number; got {bins!r}")
-        check_range("bins", int(bins), low=2, high=10)
         bins = int(bins)
         rule = (
             f"{bins} equal-count groups of customers ranked by value; customers with equal values "
@@ -387,11 +423,6 @@ def score_rfm(
                     lo, hi, size = np.nan, np.nan, 0
                 rows.append(_edge_row(metric, score, lo, hi, int(size)))
     elif scoring == "edges":
-        if not isinstance(edges, Mapping) or set(edges) != set(METRICS):
-            raise ConfigError(
-                "parameter 'edges' must map each of recency, frequency, monetary to a list of bin "
-                f"edges; got {edges!r}"
-            )
         rule = "bins are [lower, upper) with the last bin closed; recency bins score in reverse"
         for metric in METRICS:
             arr = _check_edges(metric, edges[metric])
@@ -405,15 +436,9 @@ def score_rfm(
                 rows.append(_edge_row(metric, score, arr[i], arr[i + 1], int(counts[score])))
     else:
         if isinstance(split, Mapping):
-            if set(split) != set(METRICS):
-                raise ConfigError(
-                    "parameter 'split' as thresholds must give recency, frequency and monetary; "
-                    f"got {dict(split)!r}"
-                )
-            refs = {m: float(check_range(f"split.{m}", split[m])) for m in METRICS}
+            refs = {m: float(split[m]) for m in METRICS}
             how = "the given thresholds"
         else:
-            check_choice("split", split, SPLITS)
             refs = {
                 m: float(getattr(out[columns[m]], split)()) if len(out) else np.nan for m in METRICS
             }

@@ -31,7 +31,7 @@ from crmlib.config import load_params, read_yaml, resolve_path
 from crmlib.data import PERSONAL_FIELDS, as_table, execute
 from crmlib.data.privacy import spreadsheet_safe
 from crmlib.errors import ConfigError, DataError
-from crmlib.rfm import SCORINGS, score_rfm
+from crmlib.rfm import SCORINGS, check_scoring, score_rfm
 
 __all__ = [
     "PARAMS_FILE",
@@ -41,6 +41,7 @@ __all__ = [
     "scheme_names",
     "load_scheme",
     "assign_segments",
+    "check_segmentation",
     "segment_rfm",
     "export_segments",
 ]
@@ -372,6 +373,55 @@ class Segmentation:
     unequal: tuple[str, ...] = ()
 
 
+def check_segmentation(
+    *,
+    scheme: str | Path | Mapping[str, Any] | Scheme = "cn8",
+    scoring: str | None = None,
+    bins: int | None = None,
+    edges: Mapping[str, Sequence[float]] | None = None,
+    split: str | Mapping[str, float] = "mean",
+) -> Scheme:
+    """The scheme of :func:`segment_rfm`, once its options are known to fit it; raises
+    :class:`~crmlib.errors.ConfigError` naming the parameter before any data is read.
+
+    Parameters are those of :func:`segment_rfm`: scores must give the scheme's number of
+    levels (quantile ``bins``, one bin fewer than ``edges`` per metric, 2 for ``highlow``).
+    """
+    sch = load_scheme(scheme)
+    scoring = scoring or sch.scoring
+    bins = bins or len(sch.levels)
+    check_scoring(scoring, bins=bins, edges=edges, split=split)
+    if edges and scoring != "edges":
+        raise ConfigError(
+            f"parameter 'edges' is used only with scoring 'edges'; scoring is {scoring!r}"
+        )
+    if isinstance(split, Mapping) and scoring != "highlow":
+        raise ConfigError(
+            f"thresholds (parameter 'split') are used only with scoring 'highlow'; scoring is "
+            f"{scoring!r}"
+        )
+    levels = len(sch.levels)
+    if scoring == "quantile" and bins != levels:
+        raise ConfigError(
+            f"parameter 'bins' must be {levels} for scheme {sch.key!r} "
+            f"(its levels are {list(sch.levels)}); got {bins!r}"
+        )
+    if scoring == "highlow" and levels != 2:
+        raise ConfigError(
+            f"parameter 'scoring' 'highlow' gives 2 levels but scheme {sch.key!r} has "
+            f"{levels}; use 'quantile' or 'edges'"
+        )
+    if scoring == "edges":
+        wrong = {m: len(e) - 1 for m, e in (edges or {}).items() if len(e) - 1 != levels}
+        if wrong:
+            metric, n = next(iter(wrong.items()))
+            raise ConfigError(
+                f"parameter 'edges' for {metric} gives {n} bins but scheme {sch.key!r} has "
+                f"{levels} levels {list(sch.levels)}: give {levels + 1} edges per metric"
+            )
+    return sch
+
+
 def segment_rfm(
     table: pd.DataFrame,
     *,
@@ -398,19 +448,9 @@ def segment_rfm(
     edges, split, monetary
         As in :func:`crmlib.rfm.score_rfm`.
     """
-    sch = load_scheme(scheme)
+    sch = check_segmentation(scheme=scheme, scoring=scoring, bins=bins, edges=edges, split=split)
     scoring = scoring or sch.scoring
     bins = bins or len(sch.levels)
-    if scoring == "quantile" and bins != len(sch.levels):
-        raise ConfigError(
-            f"parameter 'bins' must be {len(sch.levels)} for scheme {sch.key!r} "
-            f"(its levels are {list(sch.levels)}); got {bins!r}"
-        )
-    if scoring == "highlow" and len(sch.levels) != 2:
-        raise ConfigError(
-            f"parameter 'scoring' 'highlow' gives 2 levels but scheme {sch.key!r} has "
-            f"{len(sch.levels)}; use 'quantile' or 'edges'"
-        )
     scores = score_rfm(
         table, scoring=scoring, bins=bins, edges=edges, split=split, monetary=monetary
     )
