@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from nbconvert import HTMLExporter
 
 __all__ = [
+    "WIDGET_MIME",
+    "drop_widgets",
+    "tidy_executed",
     "markdown_without_math",
     "reader_warnings",
     "CJK_FONT_FAMILY",
@@ -108,6 +111,39 @@ def _clean_stderr(nb) -> None:
             cell["outputs"] = outputs
 
 
+#: Output type of an interactive widget (a parameter form, a progress bar): live only in
+#: JupyterLab, so a page or an email shows nothing of it.
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def drop_widgets(nb) -> None:
+    """Remove widget outputs and the saved widget state from executed notebook ``nb``, in place."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if "outputs" in cell:
+            cell["outputs"] = [o for o in cell["outputs"] if WIDGET_MIME not in o.get("data", {})]
+
+
+def tidy_executed(notebook: str | Path) -> None:
+    """Prepare an executed notebook for its page and email, in place: headings in the run's
+    language (:func:`~crmlib.report.headings.localize_headings`), no widgets.
+
+    Raises
+    ------
+    ReportError
+        When the notebook cannot be read.
+    """
+    import nbformat
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception as exc:  # nbformat raises JSON, IO and validation errors alike
+        raise ReportError(f"cannot read notebook {str(notebook)!r}: {exc}") from exc
+    localize_headings(nb, language=notebook_language(nb))
+    drop_widgets(nb)
+    nbformat.write(nb, notebook)
+
+
 def html_exporter(*, code: bool = False) -> HTMLExporter:
     """An nbconvert ``HTMLExporter`` configured for reports.
 
@@ -178,6 +214,7 @@ def export_html(
         title = _first_heading(nb) or notebook.stem
     nb.metadata["title"] = title
     _clean_stderr(nb)
+    drop_widgets(nb)
     back = t("report.back_to_index", language)
     try:
         body, _ = html_exporter(code=code).from_notebook_node(

@@ -98,10 +98,16 @@ class ParameterForm:
             self.types[name] = kind
             field = self._field(w, name, kind, value, str(info.get("help") or ""))
             self.fields[name] = field
-            help_label = w.HTML(f"<small>{html.escape(str(info.get('help') or ''))}</small>")
+            help_label = w.HTML(
+                f"<small>{html.escape(str(info.get('help') or ''))}</small>",
+                layout=w.Layout(margin="-4px 0 6px 12.5em"),  # under the field, not its name
+            )
             rows.append(w.VBox([field, help_label]))
-        self.button = w.Button(description="Apply", button_style="primary", icon="check")
-        self.message = w.HTML("")
+        self.button = w.Button(
+            description="Apply", button_style="primary", icon="check",
+            layout=w.Layout(margin="8px 0 0 12.5em"),
+        )  # fmt: skip
+        self.message = w.HTML("", layout=w.Layout(margin="4px 0 0 12.5em"))
         self.button.on_click(lambda _: self.apply())
         self.widget = w.VBox([*rows, self.button, self.message])
 
@@ -111,7 +117,7 @@ class ParameterForm:
         layout = w.Layout(width="min(100%, 48em)")
         common = {"description": name, "style": style, "layout": layout}
         if kind == "bool":
-            return w.Checkbox(value=bool(value), indent=False, **common)
+            return w.Checkbox(value=bool(value), indent=True, **common)
         if kind == "int":
             return w.IntText(value=int(value), **common)
         if kind == "float":

@@ -11,10 +11,8 @@ data cannot fill, or the cells after an error).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
-from crmlib.errors import ReportError
 from crmlib.i18n import LANGUAGES, t
 
 __all__ = [
@@ -23,7 +21,6 @@ __all__ = [
     "heading_key",
     "heading_level",
     "heading_text",
-    "localize_file",
     "localize_headings",
     "notebook_language",
 ]
@@ -108,22 +105,3 @@ def notebook_language(nb: Any) -> str:
     """The report language papermill recorded for ``nb`` (``"en"`` when it recorded none)."""
     language = (nb.metadata.get("papermill", {}).get("parameters") or {}).get("language", "en")
     return language if language in LANGUAGES else "en"
-
-
-def localize_file(path: str | Path) -> None:
-    """:func:`localize_headings` on the executed notebook at ``path``, in the language of its
-    run, written back in place.
-
-    Raises
-    ------
-    ReportError
-        When the notebook cannot be read.
-    """
-    import nbformat
-
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:  # nbformat raises JSON, IO and validation errors alike
-        raise ReportError(f"cannot read notebook {str(path)!r}: {exc}") from exc
-    localize_headings(nb, language=notebook_language(nb))
-    nbformat.write(nb, path)

@@ -37,8 +37,7 @@ from typing import Any
 from crmlib.data.privacy import mask_text
 from crmlib.errors import CrmError
 from crmlib.report import archive
-from crmlib.report.export import export_html
-from crmlib.report.headings import localize_file
+from crmlib.report.export import export_html, tidy_executed
 from crmlib.report.limits import format_size
 
 __all__ = [
@@ -154,7 +153,7 @@ def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:
     html = None
     if Path(spec["output"]).is_file():
         try:
-            localize_file(spec["output"])  # the digest reads headings from the notebook
+            tidy_executed(spec["output"])  # the digest reads the notebook as the page shows it
             html = str(export_html(spec["output"], spec["html"]))
         except CrmError as exc:
             error = f"{error + '; ' if error else ''}HTML export failed: {exc}"

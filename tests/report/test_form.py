@@ -50,9 +50,9 @@ def test_apply_sets_typed_values_and_says_what_changed():
     namespace = {"scoring": "", "edges": {}, "bins": 0, "language": "en"}
     form = parameter_form("02_customer_value", namespace=namespace)
     form.fields["scoring"].value = "edges"
-    form.fields["edges"].value = (
-        "{recency: [0, 90, 100000], frequency: [1, 2, 1000], monetary: [0, 500, 1000000]}"
-    )
+    form.fields[
+        "edges"
+    ].value = "{recency: [0, 90, 100000], frequency: [1, 2, 1000], monetary: [0, 500, 1000000]}"
     form.fields["language"].value = "zh"
     form.button.click()  # what a click in JupyterLab does
     assert namespace["scoring"] == "edges"

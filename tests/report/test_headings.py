@@ -7,11 +7,10 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from crmlib.i18n import t
-from crmlib.report.export import export_html
+from crmlib.report.export import WIDGET_MIME, export_html, tidy_executed
 from crmlib.report.headings import (
     bilingual_heading,
     heading_text,
-    localize_file,
     localize_headings,
     notebook_language,
 )
@@ -109,7 +108,7 @@ def test_the_run_language_comes_from_papermill_and_the_file_is_rewritten(tmp_pat
     assert notebook_language(nbformat.read(path, as_version=4)) == "zh"
     assert notebook_language(_notebook()) == "en"
     assert notebook_language(_notebook(language="fr")) == "en"
-    localize_file(path)
+    tidy_executed(path)
     assert nbformat.read(path, as_version=4).cells[1].source == f"## {t('rfm.pareto', 'zh')}"
 
 
@@ -131,3 +130,26 @@ def test_the_exported_page_shows_the_localized_headings_and_title(tmp_path):
     assert t("rfm.pareto", "zh") in page
     assert t("rfm.member_share", "zh") not in page, "an empty section's heading is left out"
     assert t("rfm.pareto", "en") not in page
+
+
+def test_widgets_live_in_jupyterlab_only(tmp_path):
+    """A parameter form or a progress bar is interactive: the page and the email get nothing
+    of it, neither the output nor the saved widget state."""
+    form = new_code_cell("parameter_form(...)")
+    form.outputs = [
+        new_output(
+            "display_data",
+            data={WIDGET_MIME: {"model_id": "abc"}, "text/plain": "VBox(children=(Text(...)))"},
+        )
+    ]
+    nb = _notebook(_heading("rfm.title", 1), form, _shown("figures"), language="en")
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    path = tmp_path / "run.ipynb"
+    nbformat.write(nb, path)
+    tidy_executed(path)
+    tidied = nbformat.read(path, as_version=4)
+    assert "widgets" not in tidied.metadata and tidied.cells[1].outputs == []
+    assert tidied.cells[2].outputs, "other outputs stay"
+    nbformat.write(nb, path)  # exported without tidying first: the page is clean too
+    page = export_html(path).read_text(encoding="utf-8")
+    assert "VBox" not in page and "widget-state" not in page
