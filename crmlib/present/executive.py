@@ -314,6 +314,37 @@ def section(name: str, *, language: str = "en", heading: bool = True) -> str:
     return page.section("summary", name, language=language, heading=heading)
 
 
-def footer(summary: Summary, *, language: str = "en") -> str:
-    """Where the definitions and the full reports are, and the benchmark sources."""
-    return t("summary.footer", language)
+#: Notebooks the footer may point to, by what the reader finds there.
+BENCHMARK_REPORT = "07_benchmarks"
+CAMPAIGN_REPORT = "06_campaigns_channels"
+
+
+def footer(
+    summary: Summary, *, language: str = "en", reports: str | Sequence[str] | None = None
+) -> str:
+    """Where the KPI definitions, the benchmark sources and the details are.
+
+    Parameters
+    ----------
+    summary
+        The summary the footer closes.
+    language
+        ``"en"`` or ``"zh"``.
+    reports
+        The notebooks of this run (names, or one comma-separated string as ``crmwb run``
+        passes ``pack_notebooks``): the footer points only to reports the reader received.
+        None or empty: every report of the workbook.
+    """
+    if isinstance(reports, str):
+        reports = [r.strip() for r in reports.split(",") if r.strip()]
+    every = not reports
+    names = set(reports or ())
+    parts = [
+        t("summary.footer_definitions_report", language)
+        if every or BENCHMARK_REPORT in names
+        else t("summary.footer_definitions_files", language)
+    ]
+    if every or CAMPAIGN_REPORT in names:
+        parts.append(t("summary.footer_campaigns", language))
+    parts.append(t("summary.footer_details", language))
+    return " ".join(parts) if language == "en" else "".join(parts)

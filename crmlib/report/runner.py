@@ -52,6 +52,9 @@ from crmlib.report.worker import (
 #: A notebook that declares this parameter is given the run's folder (while it is written) to
 #: keep files that belong to the run, such as the daily alerts' customer states.
 RUN_DIR_PARAMETER = "run_dir"
+#: Set for a notebook that declares it: the notebooks of this run, comma-separated (a summary
+#: points only to reports the reader receives).
+PACK_NOTEBOOKS_PARAMETER = "pack_notebooks"
 
 __all__ = [
     "RUN_DIR_PARAMETER",
@@ -363,8 +366,11 @@ def _run_notebooks(
         params = dict(spec.parameters, language=language)
         if as_of:
             params["as_of"] = as_of
-        if RUN_DIR_PARAMETER in inspect_parameters(spec.path):
+        declared = inspect_parameters(spec.path)
+        if RUN_DIR_PARAMETER in declared:
             params[RUN_DIR_PARAMETER] = str(run_dir)  # e.g. the daily alerts keep their states
+        if PACK_NOTEBOOKS_PARAMETER in declared:
+            params[PACK_NOTEBOOKS_PARAMETER] = ",".join(n.name for n in pack.notebooks)
         with lock:
             running.append(spec.name)
         try:

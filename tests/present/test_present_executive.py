@@ -94,7 +94,28 @@ def test_headline_findings_and_notes():
     assert words.section("kpis") == "## " + t("summary.h_kpis", "en") + "\n\n" + t(
         "summary.md_kpis", "en"
     )
-    assert words.footer(summary) == t("summary.footer", "en")
+    assert words.section("kpis", heading=False) == t("summary.md_kpis", "en")
+    assert words.title(summary, language="zh", heading=False) == t(
+        "summary.subtitle",
+        "zh",
+        period=words.period_label(summary.comparison.attrs["period"], language="zh"),
+        as_of=summary.as_of.date(),
+    )
+
+
+def test_the_footer_points_only_to_reports_the_run_contains():
+    summary = _summary({}, [])
+    every = words.footer(summary)
+    assert "(07)" in every and "report 06" in every
+    weekly = "00_executive_summary,01_data_quality,02_customer_value,04_lifecycle_retention"
+    found = words.footer(summary, reports=weekly)
+    assert "07" not in found and "06" not in found
+    assert "params/kpis.yaml" in found and "params/benchmarks.yaml" in found
+    assert words.footer(summary, reports=["00_executive_summary", "07_benchmarks"]) == (
+        t("summary.footer_definitions_report", "en") + " " + t("summary.footer_details", "en")
+    )
+    zh = words.footer(summary, language="zh", reports=weekly)
+    assert "07" not in zh and "06" not in zh and "params/kpis.yaml" in zh
 
 
 HOSTILE = ("<img src=x onerror=alert(1)>", "双11*狂欢_")

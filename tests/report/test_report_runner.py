@@ -471,3 +471,25 @@ def test_old_names_in_runner_still_work_and_warn():
     assert runner.execute_notebook is worker.execute_notebook  # the name the runner calls
     with pytest.warns(DeprecationWarning, match="crmlib.report.worker"):
         assert runner.STATUSES == worker.STATUSES
+
+
+def test_a_summary_learns_which_reports_its_run_holds(tmp_path, monkeypatch):
+    """The weekly pack has no reports 06 and 07: its summary's footer must not point to them."""
+    monkeypatch.setattr(runner, "execute_notebook", _fake_execute)
+    monkeypatch.setattr(runner, "_write_email", lambda run_dir: None)
+    notebooks = ["00_executive_summary", "01_data_quality", "04_lifecycle_retention"]
+    pack = build_pack(
+        "weekly_like",
+        {"notebooks": notebooks, "period": "week"},
+        notebooks_dir=ROOT / "notebooks",
+        root=ROOT,
+    )
+    result = runner.run_pack(pack, as_of="2026-11-22", **_options(tmp_path / "reports"))
+    received = {
+        nb["name"]: nbformat.read(result.run_dir / f"{nb['name']}.ipynb", as_version=4).metadata[
+            "fake_parameters"
+        ]
+        for nb in result.run["notebooks"]
+    }
+    assert received["00_executive_summary"]["pack_notebooks"] == ",".join(notebooks)
+    assert "pack_notebooks" not in received["01_data_quality"], "only where it is declared"
