@@ -218,19 +218,24 @@ def benchmark_status(bench: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``kpi, benchmark, benchmark_source, vs_benchmark``: per KPI the first entry of kind
-        benchmark (else competitor) with a status good, bad or neutral.
+        ``kpi, benchmark, benchmark_source, vs_benchmark, comparability``: per KPI the first
+        entry of kind benchmark (else competitor) with a status good, bad or neutral, a
+        directly comparable one before one whose scope differs.
     """
     pool = bench[bench["kind"].isin(["benchmark", "competitor"]) & bench["kpi"].notna()]
     pool = pool[pool["status"].isin(["good", "bad", "neutral"])]
-    pool = pool.assign(_k=pool["kind"].map({"benchmark": 0, "competitor": 1}))
-    pool = pool.sort_values("_k", kind="stable").drop_duplicates("kpi")
+    pool = pool.assign(
+        _k=pool["kind"].map({"benchmark": 0, "competitor": 1}),
+        _c=(pool["comparability"] != "direct").astype(int),
+    )
+    pool = pool.sort_values(["_k", "_c"], kind="stable").drop_duplicates("kpi")
     return pd.DataFrame(
         {
             "kpi": pool["kpi"].to_numpy(),
             "benchmark": pool["value"].to_numpy(float),
             "benchmark_source": pool["source"].to_numpy(),
             "vs_benchmark": pool["status"].to_numpy(),
+            "comparability": pool["comparability"].to_numpy(),
         }
     )
 

@@ -25,6 +25,7 @@ from crmlib import basket, clv, lifecycle
 from crmlib import campaigns as cp
 from crmlib.basket.names import ITEM_NAMES, named
 from crmlib.benchmark import benchmark_status, compare_benchmarks
+from crmlib.clv.summaries import TIME_UNITS
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import resolve_as_of
@@ -33,10 +34,12 @@ from crmlib.kpis import compare_periods, dataset_tables, load_kpis
 
 __all__ = [
     "PLACEHOLDER",
+    "RISK_RULE_CHOICES",
     "Summary",
     "build_facts",
     "executive_summary",
     "recommend",
+    "risk_rule",
     "segment_movements",
     "top_cross_sell",
     "value_at_risk",
@@ -65,14 +68,18 @@ def value_at_risk(
     lookback_days: int = 90,
     top_share: float = 0.2,
     min_drop: float = 0.1,
+    rule: str = "p_alive",
     params: Mapping[str, Any] | str | Path | None = None,
     **kwargs: Any,
 ) -> pd.DataFrame:
-    """High-value customers whose P(alive) is falling, and the value they hold.
+    """High-value customers who are drifting away, and the value they hold.
 
     The CLV model is fitted as of ``as_of`` and applied to each customer's history as of
     ``as_of`` and as of ``lookback_days`` earlier. *Drifting* customers are among the top
-    ``top_share`` by CLV at the earlier date and their P(alive) fell by at least ``min_drop``.
+    ``top_share`` by CLV at the earlier date and, by ``rule``: their P(alive) fell by at least
+    ``min_drop`` (``"p_alive"``), or they had bought within ``hiatus_weeks`` (``clv.yaml``) at
+    the earlier date and have not since (``"hiatus"``). Choose the rule that classified better
+    in the backtest (:func:`crmlib.clv.better_rule`).
 
     Parameters
     ----------
@@ -80,7 +87,7 @@ def value_at_risk(
         Canonical transactions.
     as_of
         Analysis date (ISO); empty means the last transaction date.
-    lookback_days, top_share, min_drop
+    lookback_days, top_share, min_drop, rule
         See above.
     params
         Overrides of ``clv.yaml`` (:func:`crmlib.clv.analyse`); ``clv_params=`` is a deprecated
@@ -102,6 +109,7 @@ def value_at_risk(
     check_range("lookback_days", lookback_days, low=1)
     check_range("top_share", top_share, low=0, high=1, low_inclusive=False)
     check_range("min_drop", min_drop, low=0, high=1)
+    check_choice("rule", rule, clv.RISK_RULES)
     day = resolve_as_of(transactions, as_of)
     analysis = clv.analyse(transactions, as_of=day, params=params)
     earlier = day - pd.Timedelta(days=int(lookback_days))
@@ -109,14 +117,21 @@ def value_at_risk(
                        time_unit=analysis.settings["time_unit"])  # fmt: skip
     then = clv.score(summ, model=analysis.model, spend_model=analysis.spend_model,
                      params=analysis.settings)  # fmt: skip
-    now = analysis.scores[["customer_id", "clv", "p_alive"]]
-    both = then[["customer_id", "clv", "p_alive"]].merge(
-        now, on="customer_id", suffixes=("_then", "_now")
+    columns = ["customer_id", "clv", "p_alive", "T", "recency"]
+    both = then[columns].merge(
+        analysis.scores[columns], on="customer_id", suffixes=("_then", "_now")
     )
     cut = both["clv_then"].quantile(1 - top_share) if len(both) else np.inf
-    drift = both[
-        (both["clv_then"] >= cut) & (both["p_alive_now"] <= both["p_alive_then"] - min_drop)
-    ]
+    if rule == "p_alive":
+        drifting = both["p_alive_now"] <= both["p_alive_then"] - min_drop
+    else:  # quiet now, not yet at the earlier date; gaps in the model's time unit
+        hiatus = (
+            analysis.settings["hiatus_weeks"] * 7.0 / TIME_UNITS[analysis.settings["time_unit"]]
+        )
+        drifting = (both["T_then"] - both["recency_then"] <= hiatus) & (
+            both["T_now"] - both["recency_now"] > hiatus
+        )
+    drift = both[(both["clv_then"] >= cut) & drifting]
     drift = drift.sort_values("clv_then", ascending=False, kind="stable").reset_index(drop=True)
     total = float(then["clv"].sum())
     out = drift[["customer_id", "clv_then", "clv_now", "p_alive_then", "p_alive_now"]].copy()
@@ -126,11 +141,50 @@ def value_at_risk(
         "lost": float((out["clv_then"] - out["clv_now"]).sum()),
         "share": float(out["clv_then"].sum() / total) if total > 0 else np.nan,
         "lookback_days": int(lookback_days),
+        "rule": rule,
+        "hiatus_weeks": float(analysis.settings["hiatus_weeks"]),
     }
     out.attrs["scores"] = analysis.scores
     fitted = pd.concat([analysis.model.parameters(), analysis.spend_model.parameters()])
     out.attrs["unidentified"] = fitted.loc[~fitted["identifiable"], "parameter"].tolist()
     return out
+
+
+#: How :func:`executive_summary` finds drifting customers: by the rule that won the CLV backtest,
+#: or by one rule outright (:data:`crmlib.clv.RISK_RULES`).
+RISK_RULE_CHOICES: tuple[str, ...] = ("backtest", *clv.RISK_RULES)
+
+
+def risk_rule(
+    transactions: Any, *, as_of: Any = None, rule: str = "backtest", holdout_months: int = 6
+) -> tuple[str, pd.DataFrame | None]:
+    """The rule for drifting customers, and the evidence for it.
+
+    ``rule="backtest"`` fits the CLV model on the history up to ``holdout_months`` before
+    ``as_of`` and keeps whichever of P(alive) and the hiatus rule told active from inactive
+    customers better in the months after (:func:`crmlib.clv.better_rule`); where the history is
+    too short for a backtest, the hiatus rule, which needs no model. Any other ``rule`` is used
+    as given.
+
+    Returns
+    -------
+    tuple
+        The rule (``"p_alive"`` or ``"hiatus"``) and the backtest's ``classification`` table
+        (None when no backtest ran).
+    """
+    check_choice("rule", rule, RISK_RULE_CHOICES)
+    if rule != "backtest":
+        return rule, None
+    day = resolve_as_of(transactions, as_of)
+    try:
+        check = clv.backtest(
+            transactions,
+            calibration_end=clv.calibration_end(day, holdout_months=holdout_months),
+            as_of=day,
+        )
+    except (ConfigError, ValueError):
+        return "hiatus", None
+    return clv.better_rule(check), check.classification
 
 
 def segment_movements(
@@ -252,6 +306,7 @@ def build_facts(
             facts[f"{row['kpi']}.benchmark"] = row["benchmark"]
             facts[f"{row['kpi']}.vs_benchmark"] = row["vs_benchmark"]
             facts[f"{row['kpi']}.benchmark_source"] = row["benchmark_source"]
+            facts[f"{row['kpi']}.benchmark_comparability"] = row.get("comparability", "direct")
     if value_at_risk:
         for k in ("customers", "amount", "lost", "share"):
             facts[f"value_at_risk.{k}"] = value_at_risk.get(k)
@@ -343,7 +398,7 @@ def recommend(
     params
         Overrides of ``kpis.yaml`` (its ``recommendations``: ``max`` and ``rules``). A rule:
         ``id``, ``priority`` (1 first), ``when`` (conditions ``{fact, op, value}``, all must
-        hold) and ``text`` ``{en, zh}`` with ``{fact}`` or ``{fact:pct|pp|pts|money|int|num}``
+        hold) and ``text`` ``{en, zh}`` with ``{fact}`` or ``{fact:pct|pp|pts|times|money|int|num}``
         placeholders. ``rules=`` (the ``recommendations`` mapping itself, or a list of rules)
         is a deprecated alias.
     max_items
@@ -352,9 +407,12 @@ def recommend(
     Returns
     -------
     list of dict
-        ``{"id", "priority", "template"}``; ``template`` is the rule's ``text`` per language,
-        written out by :func:`crmlib.present.executive.recommendation_texts`. A rule whose text
-        names a missing fact is skipped.
+        ``{"id", "priority", "template", "rough_benchmark"}``; ``template`` is the rule's
+        ``text`` per language, written out by
+        :func:`crmlib.present.executive.recommendation_texts`. A rule whose text names a missing
+        fact is skipped. A rule that fires on a benchmark of another scope
+        (``rough_benchmark``) comes after every other, whatever its priority: a rough yardstick
+        never heads the list.
     """
     items, limit = _rule_spec(params, kwargs)
     limit = int(max_items or limit)
@@ -370,9 +428,25 @@ def recommend(
         names = [m.group(1) for s in text.values() for m in PLACEHOLDER.finditer(s)]
         if any(n not in facts for n in names):
             continue
-        chosen.append((int(rule.get("priority", 9)), order, rule["id"], dict(text)))
-    chosen.sort(key=lambda c: c[:3])
-    return [{"id": i, "priority": p, "template": s} for p, _, i, s in chosen[:limit]]
+        rough = _rough_benchmark(rule, facts)
+        chosen.append((rough, int(rule.get("priority", 9)), order, rule["id"], dict(text)))
+    chosen.sort(key=lambda c: c[:4])
+    return [
+        {"id": i, "priority": p, "template": s, "rough_benchmark": r}
+        for r, p, _, i, s in chosen[:limit]
+    ]
+
+
+def _rough_benchmark(rule: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
+    """True when ``rule`` fires on a benchmark verdict whose benchmark is not directly
+    comparable (another market, year or definition): such a rule never heads the list."""
+    for cond in rule.get("when") or []:
+        fact = str(cond.get("fact", ""))
+        if fact.endswith(".vs_benchmark"):
+            kpi = fact.rsplit(".", 1)[0]
+            if facts.get(f"{kpi}.benchmark_comparability", "direct") != "direct":
+                return True
+    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,6 +486,7 @@ def executive_summary(
     min_drop: float = 0.1,
     within_days: int = 30,
     max_recommendations: int = 5,
+    risk: str = "backtest",
 ) -> Summary:
     """Compute the executive summary of a :class:`crmlib.data.Dataset` (or transactions).
 
@@ -434,6 +509,9 @@ def executive_summary(
         Window of the cross-sell rule ("B within N days of A").
     max_recommendations
         At most this many recommendations (three to five read best).
+    risk
+        How drifting customers are found (:func:`risk_rule`): ``"backtest"`` (the rule that
+        classified better in the CLV backtest), ``"p_alive"`` or ``"hiatus"``.
     """
     check_range("max_recommendations", max_recommendations, low=1, high=10)
     tabs = dataset_tables(data)
@@ -443,8 +521,10 @@ def executive_summary(
     at_risk = None
     scores = None
     try:
+        rule, evidence = risk_rule(tx, as_of=day, rule=risk)
         at_risk = value_at_risk(tx, as_of=day, lookback_days=lookback_days,
-                                top_share=top_share, min_drop=min_drop)  # fmt: skip
+                                top_share=top_share, min_drop=min_drop, rule=rule)  # fmt: skip
+        at_risk.attrs["evidence"] = evidence
         scores = at_risk.attrs["scores"]
         if at_risk.attrs["unidentified"]:  # the CLV figures rest on a model the data cannot pin
             notes.append({"note": "clv_unidentified",

@@ -36,9 +36,17 @@ from crmlib.clv.models import (
     fit,
     fit_spend,
 )
-from crmlib.clv.scoring import at_risk, by_segment, deciles, future_high_value, predict, score
+from crmlib.clv.scoring import (
+    RISK_RULES,
+    at_risk,
+    by_segment,
+    deciles,
+    future_high_value,
+    predict,
+    score,
+)
 from crmlib.clv.summaries import summary
-from crmlib.clv.validation import Backtest, backtest, tracking
+from crmlib.clv.validation import Backtest, backtest, better_rule, tracking
 from crmlib.clv.workflow import Analysis, analyse
 from crmlib.compat import moved
 
@@ -52,6 +60,8 @@ __all__ = [
     "analyse",
     "at_risk",
     "backtest",
+    "better_rule",
+    "RISK_RULES",
     "by_segment",
     "calibration_end",
     "deciles",

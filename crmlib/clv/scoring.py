@@ -314,26 +314,42 @@ def future_high_value(
     return out
 
 
+#: Ways of telling that a customer is slipping away: the model's P(alive), or the hiatus rule
+#: (no purchase for ``hiatus_weeks``), which often classifies as well or better.
+RISK_RULES: tuple[str, ...] = ("p_alive", "hiatus")
+
+
 def at_risk(
     scores: pd.DataFrame,
     *,
     top_share: float = 0.1,
     p_alive_below: float = 0.5,
+    rule: str = "p_alive",
+    hiatus_weeks: float = 26.0,
 ) -> pd.DataFrame:
     """Valuable customers who are probably slipping away: among the top ``top_share`` of
     customers by value at stake (``clv_if_active``, what they would be worth if still active),
-    those whose P(alive) is below ``p_alive_below``.
+    those whose P(alive) is below ``p_alive_below`` (``rule="p_alive"``), or who have not bought
+    for more than ``hiatus_weeks`` (``rule="hiatus"``). Use the rule that classified better in
+    the backtest (:func:`crmlib.clv.better_rule`).
 
     Returns
     -------
     pandas.DataFrame
         ``customer_id, clv_if_active, clv, p_alive, time_since_last_purchase`` (in the summary's
-        time unit) — identifiers and scores only — sorted by value at stake.
+        time unit) — identifiers and scores only — sorted by value at stake; ``attrs["rule"]``.
     """
     check_range("top_share", top_share, low=0.0, high=1.0, low_inclusive=False)
     check_range("p_alive_below", p_alive_below, low=0.0, high=1.0)
+    check_choice("rule", rule, RISK_RULES)
+    check_range("hiatus_weeks", hiatus_weeks, low=0.0, low_inclusive=False)
     top = _top(scores["clv_if_active"], top_share)
-    chosen = scores.loc[top & (scores["p_alive"] < p_alive_below)]
+    if rule == "p_alive":
+        slipping = scores["p_alive"] < p_alive_below
+    else:
+        unit = TIME_UNITS[scores.attrs.get("time_unit", "W")]
+        slipping = (scores["T"] - scores["recency"]) * unit > hiatus_weeks * 7.0
+    chosen = scores.loc[top & slipping]
     out = pd.DataFrame(
         {
             "customer_id": chosen["customer_id"].to_numpy(),
@@ -345,6 +361,7 @@ def at_risk(
     )
     out = out.sort_values("clv_if_active", ascending=False, kind="stable").reset_index(drop=True)
     out.attrs["time_unit"] = scores.attrs.get("time_unit", "W")
+    out.attrs["rule"] = rule
     return out
 
 

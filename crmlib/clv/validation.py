@@ -34,7 +34,7 @@ from crmlib.clv.summaries import TIME_UNITS, purchase_days, summary
 from crmlib.compat import renamed_keyword
 from crmlib.data import execute
 
-__all__ = ["Backtest", "backtest", "tracking"]
+__all__ = ["Backtest", "backtest", "better_rule", "tracking"]
 
 
 @dataclass
@@ -292,4 +292,18 @@ def backtest(
         as_of=as_day(as_of, "as_of"),
         time_unit=time_unit,
         settings=settings,
+    )
+
+
+def better_rule(check: Backtest) -> str:
+    """The rule that told active from inactive customers more accurately in backtest ``check``:
+    ``"p_alive"`` (the model) or ``"hiatus"`` (no purchase for ``hiatus_weeks``). The simpler
+    hiatus rule wins a tie, and whenever the model's accuracy could not be measured.
+    """
+    acc = check.classification.set_index("rule")["accuracy"]
+    model, hiatus = float(acc.get("p_alive", np.nan)), float(acc.get("hiatus", np.nan))
+    return (
+        "p_alive"
+        if np.isfinite(model) and (not np.isfinite(hiatus) or model > hiatus)
+        else "hiatus"
     )

@@ -157,17 +157,39 @@ def clv_text(
 
 
 def at_risk_text(
-    risk: pd.DataFrame, *, language: str = "en", top_share: float = 0.1, p_alive_below: float = 0.5
+    risk: pd.DataFrame,
+    *,
+    language: str = "en",
+    top_share: float = 0.1,
+    p_alive_below: float = 0.5,
+    hiatus_weeks: float = 26.0,
+    backtest: Backtest | None = None,
 ) -> str:
-    """How many valuable customers are slipping away and what they would be worth."""
+    """How many valuable customers are slipping away, by which rule, and what they would be
+    worth; with the ``backtest``, why that rule (its accuracy against the other's)."""
     check_language(language)
-    return t(
-        "clv.at_risk_text",
+    rule = risk.attrs.get("rule", "p_alive")
+    text = t(
+        f"clv.at_risk_text{'_hiatus' if rule == 'hiatus' else ''}",
         language,
         count=len(risk),
         top=top_share,
         threshold=p_alive_below,
+        weeks=hiatus_weeks,
         value=money(float(risk["clv_if_active"].sum())),
+    )
+    if backtest is None:
+        return text
+    acc = backtest.classification.set_index("rule")["accuracy"]
+    return (
+        text
+        + " "
+        + t(
+            f"clv.at_risk_why_{rule}",
+            language,
+            model=percent(acc.get("p_alive", np.nan), digits=0),
+            hiatus=percent(acc.get("hiatus", np.nan), digits=0),
+        )
     )
 
 

@@ -85,9 +85,13 @@ def _format_fact(value: Any, fmt: str | None, language: str) -> str:
         return str(value)
     if fmt == "pts":
         return pp(float(value), digits=1)
+    if fmt == "times":  # a ratio such as a lift, as the findings write it
+        return times(float(value), digits=1)
     if fmt in ("pct", "pp", "money", "int", "num"):
         return format_value(float(value), fmt=fmt, language=language)
-    raise ConfigError(f"unknown placeholder format {fmt!r}; use pct, pp, pts, money, int or num")
+    raise ConfigError(
+        f"unknown placeholder format {fmt!r}; use pct, pp, pts, times, money, int or num"
+    )
 
 
 def recommendation_texts(
@@ -127,6 +131,8 @@ def recommendation_texts(
         text = PLACEHOLDER.sub(
             lambda m: _format_fact(shown[m.group(1)], m.group(2), language), template[language]
         )
+        if rec.get("rough_benchmark"):  # say so where the reader acts on it
+            text += t("summary.rough_benchmark", language)
         out.append({"id": rec["id"], "priority": rec["priority"], "text": text})
     return out
 
@@ -251,17 +257,27 @@ def findings(summary: Summary, *, language: str = "en") -> str:
                        previous=m.attrs.get("previous", ""), parts="; ".join(parts)))  # fmt: skip
     if summary.at_risk is not None:
         s = summary.at_risk.attrs["summary"]
-        lines.append(
-            t(
-                "summary.f_at_risk",
-                language,
-                n=number(s["customers"]),
-                amount=format_value(s["amount"], fmt="money", language=language),
-                share=format_value(s["share"], fmt="pct"),
-                lost=format_value(s["lost"], fmt="money", language=language),
-                days=s["lookback_days"],
-            )
+        rule = s.get("rule", "p_alive")
+        text = t(
+            "summary.f_at_risk" + ("_hiatus" if rule == "hiatus" else ""),
+            language,
+            n=number(s["customers"]),
+            amount=format_value(s["amount"], fmt="money", language=language),
+            share=format_value(s["share"], fmt="pct"),
+            lost=format_value(s["lost"], fmt="money", language=language),
+            days=s["lookback_days"],
+            weeks=f"{s.get('hiatus_weeks', 26.0):g}",
         )
+        evidence = summary.at_risk.attrs.get("evidence")
+        if evidence is not None:
+            acc = evidence.set_index("rule")["accuracy"]
+            text += t(
+                f"summary.f_at_risk_why_{rule}",
+                language,
+                model=format_value(acc.get("p_alive", np.nan), fmt="pct"),
+                hiatus=format_value(acc.get("hiatus", np.nan), fmt="pct"),
+            )
+        lines.append(text)
     b = summary.best_campaign
     if b is not None:
         lines.append(
