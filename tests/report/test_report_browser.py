@@ -215,3 +215,18 @@ def test_email_reads_on_a_phone(tmp_path):
     width, viewport, smallest = _phone_metrics(email, tmp_path, "email")
     assert viewport == 390 and width <= viewport, (width, viewport)
     assert smallest >= 14, smallest
+
+
+@needs_browser
+def test_email_with_blocked_images_still_fits_a_phone(tmp_path):
+    """Outlook and many phones block images until asked: the chart's placeholder must not push
+    the card wider than the screen (the 600 px width attribute is for Outlook on a desktop)."""
+    pack = build_pack("charts", {"notebooks": ["ok"], "period": "day"},
+                      notebooks_dir=FIXTURES, root=ROOT)  # fmt: skip
+    result = runner.run_pack(pack, reports_dir=tmp_path / "reports", as_of="2026-11-22",
+                             progress=False)  # fmt: skip
+    run = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
+    email = result.run_dir / run["email"]["html"]
+    assert 'src="cid:chart-' in email.read_text(encoding="utf-8")  # blocked: nothing loads it
+    width, viewport, _ = _phone_metrics(email, tmp_path, "email-blocked")
+    assert viewport == 390 and width <= viewport, (width, viewport)
