@@ -19,7 +19,13 @@ from crmlib.errors import ConfigError
 from crmlib.executive import PLACEHOLDER, Summary, recommend
 from crmlib.i18n import check_language, has, t
 from crmlib.present import page
-from crmlib.present.benchmark import comparison_table, format_value, period_label
+from crmlib.present.benchmark import (
+    comparison_table,
+    format_value,
+    kpi_formats,
+    kpi_name,
+    period_label,
+)
 from crmlib.present.format import MISSING, number, pp, times
 
 __all__ = [
@@ -27,6 +33,7 @@ __all__ = [
     "SECTIONS",
     "findings",
     "footer",
+    "summary_record",
     "headline",
     "kpi_tiles",
     "localized_facts",
@@ -364,3 +371,36 @@ def footer(
         parts.append(t("summary.footer_campaigns", language))
     parts.append(t("summary.footer_details", language))
     return " ".join(parts) if language == "en" else "".join(parts)
+
+
+def summary_record(summary: Summary, *, language: str = "en") -> dict[str, Any]:
+    """The summary's headline figures as plain JSON data, for the next run to compare with
+    (:mod:`crmlib.report.changes`): the period, each measured KPI with its value (raw and as
+    shown) and its verdicts, and the recommendations by id in ``language``.
+    """
+    check_language(language)
+    formats = kpi_formats()
+    status = summary.status.set_index("kpi")["vs_benchmark"] if len(summary.status) else {}
+    kpis = {}
+    for _, row in summary.comparison.iterrows():
+        value = float(row["value"]) if np.isfinite(row.get("value", np.nan)) else None
+        if value is None:
+            continue
+        kpi = str(row["kpi"])
+        kpis[kpi] = {
+            "name": kpi_name(kpi, language=language),
+            "value": value,
+            "shown": format_value(value, fmt=formats[kpi], language=language),
+            "vs_last_year": row.get("vs_last_year")
+            if isinstance(row.get("vs_last_year"), str)
+            else None,
+            "vs_benchmark": status.get(kpi) if kpi in status else None,
+        }
+    texts = recommendation_texts(summary.recommendations, summary.facts, language=language)
+    return {
+        "period": period_label(summary.comparison.attrs["period"], language=language),
+        "as_of": summary.as_of.date().isoformat(),
+        "language": language,
+        "kpis": kpis,
+        "recommendations": {r["id"]: r["text"] for r in texts},
+    }

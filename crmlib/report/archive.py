@@ -383,6 +383,7 @@ def _index_rows(
                 "language": run.get("language", ""),
                 "notebooks": notebooks,
                 "email": f"{run['path']}/{email}" if email else None,
+                "changes": run.get("changes"),
             }
         )
     return rows
@@ -411,9 +412,15 @@ def render_index(reports_dir: str | Path = "reports", *, language: str | None = 
     )
     template = env.get_template("index.html.j2")
     rows = _index_rows(list_runs(reports_dir), Path(reports_dir))
+    from crmlib.report.changes import change_lines  # it reads runs with this module
+
     latest: dict[str, dict[str, Any]] = {}
     for row in rows:  # newest first: the first row of a pack is its latest run
-        latest.setdefault(row["pack"], row)
+        if row["pack"] not in latest:
+            latest[row["pack"]] = {
+                **row,
+                "changes": change_lines(row["changes"], language=language),
+            }
     page = template.render(
         runs=rows,
         latest=list(latest.values()),

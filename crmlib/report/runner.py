@@ -33,7 +33,7 @@ from crmlib.compat import moved
 from crmlib.data import fingerprint, load_dataset, resolve_as_of
 from crmlib.errors import CrmError, ReportError
 from crmlib.i18n import check_language
-from crmlib.report import archive
+from crmlib.report import archive, changes
 from crmlib.report.email import write_email
 from crmlib.report.email.delivery import send_run
 from crmlib.report.email.mailsafe import mask_run_folder
@@ -320,6 +320,8 @@ def run_pack(
                 for r in results
             ],
             "email": None,
+            # what changed since the last run of this pack (None for its first run)
+            "changes": changes.since_previous(staging, reports_dir / pack.name, period),
         }
         archive.write_json(staging / archive.RUN_JSON, run)
         email = _write_email(staging)

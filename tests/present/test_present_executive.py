@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -192,3 +194,20 @@ def test_no_rule_is_no_verdict_on_kpis_that_could_not_be_compared():
         assert t("summary.no_recommendations", language) not in text
     found = words.findings(summary, language="en")
     assert "cannot pin down the lifetime-value model (a, b)" in found
+
+
+def test_the_summary_record_holds_what_the_next_run_compares():
+    status = pd.DataFrame({"kpi": ["retention_rate"], "benchmark": [0.63],
+                           "benchmark_source": ["survey"], "vs_benchmark": ["bad"]})  # fmt: skip
+    facts = ex.build_facts(_comparison(), status)
+    summary = _summary(facts, ex.recommend(facts), status=status)
+    record = words.summary_record(summary, language="en")
+    assert json.loads(json.dumps(record)) == record  # plain JSON data
+    retention = record["kpis"]["retention_rate"]
+    assert retention["value"] == pytest.approx(0.30) and retention["shown"] == "30.0%"
+    assert retention["vs_benchmark"] == "bad" and retention["name"] == t(
+        "benchmark.kpi_retention_rate", "en"
+    )
+    texts = {r["id"]: r["text"] for r in words.recommendation_texts(summary.recommendations, facts)}
+    assert record["recommendations"] == texts
+    assert record["as_of"] == "2024-06-30"

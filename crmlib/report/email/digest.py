@@ -33,6 +33,7 @@ from bs4 import BeautifulSoup
 from crmlib.errors import ReportError
 from crmlib.i18n import labels
 from crmlib.report.archive import read_run
+from crmlib.report.changes import change_lines
 from crmlib.report.email.mailsafe import (
     Chart,
     cut_tables,
@@ -113,6 +114,7 @@ def build_digest(run_dir: Path, *, settings: Mapping[str, Any] | None = None) ->
                        link_base=f"{base}/{run['pack']}/{run_period(run, run_dir)}/" if base else "")  # fmt: skip
     reports, report_notes = _plan_reports(run, run_dir, cfg, language)
     context = common_context(run, run_dir, language)
+    context["changes"] = change_lines(run.get("changes"), language=language)
     headline = _headline(content)
     if headline:  # the subject and inbox preview say what happened, not only "report ready"
         context["subject"] = text["subject_headline"].format(

@@ -1,0 +1,151 @@
+"""What changed since the last run of the same pack: new and resolved actions, KPIs that turned.
+
+The summary notebook saves its headline figures as ``summary.json`` in the run folder
+(:func:`save_summary`, from :func:`crmlib.present.executive.summary_record`). When a run is
+published, :func:`since_previous` compares them with the latest earlier run of the same pack
+in the archive that has them, and the run keeps the result in ``run.json`` (``"changes"``):
+
+* **new** and **resolved** actions: recommendations this run makes that the last did not, and
+  the reverse (in the wording each run used);
+* **worse** and **better**: KPIs whose verdict against last year or against the benchmark
+  turned from good to bad, or from bad to good, with both values.
+
+The email shows them after the summary and the index beside the latest run. The first run of
+a pack, or one whose predecessor has no ``summary.json``, has no changes (None), never an
+empty "nothing changed".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from crmlib.errors import ReportError
+from crmlib.i18n import labels
+from crmlib.report import archive
+
+__all__ = [
+    "SUMMARY_JSON",
+    "compare_summaries",
+    "previous_summary",
+    "save_summary",
+    "since_previous",
+]
+
+#: File of a run folder holding the summary's headline figures.
+SUMMARY_JSON = "summary.json"
+#: Verdicts compared between runs, in the order the email lists their changes.
+VERDICTS: tuple[str, ...] = ("vs_last_year", "vs_benchmark")
+
+
+def save_summary(record: Mapping[str, Any], run_dir: str | Path) -> Path:
+    """Write ``record`` (:func:`crmlib.present.executive.summary_record`) into ``run_dir``."""
+    return archive.write_json(Path(run_dir) / SUMMARY_JSON, dict(record))
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def previous_summary(
+    pack_dir: str | Path, run_id: str
+) -> tuple[str, dict[str, Any]] | tuple[None, None]:
+    """The run id and summary of the latest run in ``pack_dir`` before ``run_id`` (run ids of
+    one pack sort in time: ``2026-W39`` < ``2026-W40``) that finished and saved a summary."""
+    pack_dir = Path(pack_dir)
+    if not pack_dir.is_dir():
+        return None, None
+    for run_dir in sorted(pack_dir.iterdir(), key=lambda p: p.name, reverse=True):
+        if run_dir.name >= run_id or not archive.is_run(run_dir):
+            continue
+        try:
+            run = archive.read_run(run_dir, check=False)
+        except ReportError:
+            continue
+        record = _read(run_dir / SUMMARY_JSON) if run.get("status") == "ok" else None
+        if record is not None:
+            return run_dir.name, record
+    return None, None
+
+
+def compare_summaries(
+    current: Mapping[str, Any], previous: Mapping[str, Any], *, previous_run: str
+) -> dict[str, Any]:
+    """The changes from ``previous`` to ``current`` summary records.
+
+    Returns
+    -------
+    dict
+        ``previous_run``, ``previous_period``; ``new`` and ``resolved``: action texts;
+        ``worse`` and ``better``: ``{kpi, name, verdict, value, previous}`` (values as shown).
+    """
+    now_recs = dict(current.get("recommendations") or {})
+    old_recs = dict(previous.get("recommendations") or {})
+    out: dict[str, Any] = {
+        "previous_run": previous_run,
+        "previous_period": previous.get("period"),
+        "new": [text for rid, text in now_recs.items() if rid not in old_recs],
+        "resolved": [text for rid, text in old_recs.items() if rid not in now_recs],
+        "worse": [],
+        "better": [],
+    }
+    old_kpis = previous.get("kpis") or {}
+    for kpi, now in (current.get("kpis") or {}).items():
+        old = old_kpis.get(kpi)
+        if not old:
+            continue
+        for verdict in VERDICTS:
+            before, after = old.get(verdict), now.get(verdict)
+            turned = {("good", "bad"): "worse", ("bad", "good"): "better"}.get((before, after))
+            if turned:
+                out[turned].append({
+                    "kpi": kpi, "name": now.get("name", kpi), "verdict": verdict,
+                    "value": now.get("shown"), "previous": old.get("shown"),
+                })  # fmt: skip
+                break
+    return out
+
+
+def since_previous(run_dir: str | Path, pack_dir: str | Path, run_id: str) -> dict[str, Any] | None:
+    """:func:`compare_summaries` of the summary in ``run_dir`` and the previous run's in
+    ``pack_dir``; None when either has none (the first run of a pack)."""
+    current = _read(Path(run_dir) / SUMMARY_JSON)
+    if current is None:
+        return None
+    previous_run, previous = previous_summary(pack_dir, run_id)
+    if previous is None:
+        return None
+    return compare_summaries(current, previous, previous_run=previous_run)
+
+
+def _plain(text: str) -> str:
+    return str(text).replace("**", "")
+
+
+def change_lines(
+    changes: Mapping[str, Any] | None, *, language: str = "en"
+) -> dict[str, Any] | None:
+    """The heading and the lines the email and the index show for ``changes`` (None: nothing
+    to show). No change at all is one line saying so, with the run compared with."""
+    if not changes:
+        return None
+    text = labels("email", language)
+    lines = [text["change_new"].format(text=_plain(x)) for x in changes.get("new", [])]
+    lines += [text["change_resolved"].format(text=_plain(x)) for x in changes.get("resolved", [])]
+    for kind in ("worse", "better"):
+        for k in changes.get(kind, []):
+            lines.append(
+                text[f"change_{kind}"].format(
+                    name=k["name"], value=k["value"], previous=k["previous"],
+                    against=text[f"change_{k['verdict']}"],
+                )
+            )  # fmt: skip
+    title = text["changes_title"].format(run=changes.get("previous_run", ""))
+    count = {k: len(changes.get(k, [])) for k in ("new", "resolved", "worse", "better")}
+    summary = text["changes_count"].format(**count) if lines else text["changes_none"]
+    return {"title": title, "lines": lines or [text["changes_none"]], "summary": summary}
