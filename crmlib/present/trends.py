@@ -14,9 +14,15 @@ import pandas as pd
 
 from crmlib.i18n import check_language, t
 from crmlib.periods import PERIODS_PER_YEAR, freq_of
-from crmlib.present.format import MISSING, money, percent, pp
+from crmlib.present.format import MISSING, money, number, percent, pp
 
-__all__ = ["trend_findings", "decomposition_findings"]
+__all__ = ["trend_findings", "decomposition_findings", "decomposition_table"]
+
+
+def _signed_money(value: Any) -> str:
+    """A change in money with its sign: ``+¥220,096``, ``-¥14,259``; "–" when not measured."""
+    text = money(value)
+    return text if text == MISSING or text.startswith("-") or float(value) == 0 else f"+{text}"
 
 
 def _signed_percent(value: Any) -> str:
@@ -96,16 +102,60 @@ def decomposition_findings(decomposition: pd.DataFrame, *, language: str = "en")
     total = d.loc["revenue"]
     pct = total["current_value"] / total["base_value"] - 1 if total["base_value"] > 0 else np.nan
     parts = {
-        f: f"{d.loc[f, 'contribution']:+,.0f}" for f in ("customers", "orders_per_customer", "aov")
+        f: _signed_money(d.loc[f, "contribution"])
+        for f in ("customers", "orders_per_customer", "aov")
     }
     return "- " + t(
         "lifecycle.finding_decomposition",
         language,
         base=str(total["base_period"]),
         current=str(total["current_period"]),
-        change=f"{total['contribution']:+,.0f}",
+        change=_signed_money(total["contribution"]),
         change_pct=_signed_percent(pct),
         customers=parts["customers"],
         frequency=parts["orders_per_customer"],
         aov=parts["aov"],
     )
+
+
+def decomposition_table(decomposition: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:
+    """The revenue decomposition for the page: each driver labelled with its scope (members'
+    revenue, not the summary's total), its value in both periods (named by the periods), its
+    contribution in money and its share of the change as a percent.
+
+    Parameters
+    ----------
+    decomposition
+        Output of :func:`crmlib.trends.decompose_revenue`.
+    language
+        ``"en"`` or ``"zh"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text cells; ``attrs["note"]`` says why the split is partial when its method is not LMDI
+        (``""`` otherwise).
+    """
+    check_language(language)
+    d = decomposition.set_index("factor")
+    base, current = str(d["base_period"].iloc[0]), str(d["current_period"].iloc[0])
+    shown = {
+        "customers": lambda v: number(v),
+        "orders_per_customer": lambda v: MISSING if pd.isna(v) else f"{float(v):.2f}",
+        "aov": lambda v: money(v, digits=2),
+        "revenue": lambda v: money(v),
+    }
+    rows = []
+    for factor, write in shown.items():
+        r = d.loc[factor]
+        rows.append({
+            t("lifecycle.factor", language): t(f"lifecycle.dec_{factor}", language),
+            base: write(r["base_value"]),
+            current: write(r["current_value"]),
+            t("lifecycle.contribution", language): _signed_money(r["contribution"]),
+            t("lifecycle.share_of_change", language): percent(r["share_of_change"], digits=0),
+        })  # fmt: skip
+    out = pd.DataFrame(rows)
+    method = str(d["method"].iloc[0])
+    out.attrs["note"] = "" if method == "lmdi" else t(f"lifecycle.dec_method_{method}", language)
+    return out

@@ -406,7 +406,7 @@ def test_old_rules_keyword_and_moved_names_still_work(tx):
         old_headline = lc.headline_findings
     with pytest.warns(DeprecationWarning):
         text = old_headline(stages=old, rules=rules)
-    assert text.startswith("- In 2024-04, 6 customers were tracked")
+    assert text.startswith("- In 2024-04, 6 members were tracked")
     with pytest.raises(AttributeError):
         _ = lc.no_such_name
 

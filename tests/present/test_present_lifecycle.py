@@ -69,10 +69,10 @@ def test_findings_and_rule_text_in_both_languages(tx):
     iv = cohorts.interval_summary(cohorts.purchase_intervals(tx, as_of=AS_OF))
     en = pl.headline_findings(stages=st, cohorts=co, milestones=ms, intervals=iv, language="en")
     zh = pl.headline_findings(stages=st, cohorts=co, milestones=ms, intervals=iv, language="zh")
-    assert "In 2024-04, 6 customers were tracked" in en
+    assert "In 2024-04, 6 members were tracked" in en
     # P(2nd | 1st) = 3 / 5: a base of 5 customers, below the minimum of 30, is not quoted
     assert "60%" not in en and "– (base of 5, below the minimum of 30)" in en
-    assert "2024-04 共跟踪 6 位客户" in zh
+    assert "2024-04 共跟踪 6 位自首购起的会员" in zh
     assert all(line.startswith("- ") for line in en.splitlines())
     rules_en = pl.describe_rules(tx, as_of=AS_OF, rule="own_gap", k_at_risk=1.5)
     assert "1.5×" in rules_en
@@ -83,7 +83,7 @@ def test_shares_are_whole_percents_and_missing_ones_a_dash(tx):
     st = _stages(tx)
     # April: 6 customers; new + active + reactivated = 3 → 50%, at risk 2 → 33%, churned 1 → 17%
     text = pl.stage_findings(st)
-    assert "6 customers" in text and "50%" in text and "33%" in text and "17%" in text
+    assert "6 members" in text and "50%" in text and "33%" in text and "17%" in text
     ms = cohorts.order_milestones(tx, as_of=AS_OF, window_days=30, max_order=4)
     text = pl.milestone_findings(ms, stabilises_after=4, params={"milestones": {"benchmark": None}})
     assert "–" in text  # P(5th | 4th) has no eligible customer and no benchmark is given
