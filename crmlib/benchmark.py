@@ -168,6 +168,7 @@ def compare_benchmarks(
     -------
     pandas.DataFrame
         Benchmark columns plus ``our_value, our_unit, our_scope, gap`` (ours - benchmark),
+        ``why_not`` (why our value is not measured, from ``values`` when it says),
         ``status`` (good / bad / neutral / n/a; context entries are ``context``),
         ``unit_match`` and ``comparable_note`` (what differs: ``unit``, ``scope``).
     """
@@ -177,6 +178,8 @@ def compare_benchmarks(
     defs = load_kpis(params)
     bench = load_benchmarks(kpi_params=params) if benchmarks is None else benchmarks
     ours = values.set_index("kpi")["value"]
+    # why a KPI could not be measured (crmlib.kpis), so every page gives the same reason
+    reasons = values.set_index("kpi")["why_not"] if "why_not" in values else pd.Series(dtype=object)
     rows = []
     for _, b in bench.iterrows():
         row = b.to_dict()
@@ -184,6 +187,7 @@ def compare_benchmarks(
         spec = defs["kpis"].get(kpi) if kpi else None
         v = float(ours.get(kpi, np.nan)) if kpi else np.nan
         row["our_value"] = v
+        row["why_not"] = reasons.get(kpi) if kpi else None
         row["our_unit"] = spec["unit"] if spec else ""
         row["our_scope"] = spec["scope"] if spec else ""
         row["unit_match"] = bool(spec) and spec["unit"] == b["unit"]

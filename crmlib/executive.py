@@ -29,7 +29,7 @@ from crmlib.clv.summaries import TIME_UNITS
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import resolve_as_of
-from crmlib.errors import ConfigError
+from crmlib.errors import ConfigError, DataError
 from crmlib.kpis import compare_periods, dataset_tables, load_kpis
 
 __all__ = [
@@ -117,7 +117,7 @@ def value_at_risk(
                        time_unit=analysis.settings["time_unit"])  # fmt: skip
     then = clv.score(summ, model=analysis.model, spend_model=analysis.spend_model,
                      params=analysis.settings)  # fmt: skip
-    columns = ["customer_id", "clv", "p_alive", "T", "recency"]
+    columns = ["customer_id", "clv", "p_alive"] + (["T", "recency"] if rule == "hiatus" else [])
     both = then[columns].merge(
         analysis.scores[columns], on="customer_id", suffixes=("_then", "_now")
     )
@@ -142,7 +142,7 @@ def value_at_risk(
         "share": float(out["clv_then"].sum() / total) if total > 0 else np.nan,
         "lookback_days": int(lookback_days),
         "rule": rule,
-        "hiatus_weeks": float(analysis.settings["hiatus_weeks"]),
+        "hiatus_weeks": float(analysis.settings["hiatus_weeks"]) if rule == "hiatus" else None,
     }
     out.attrs["scores"] = analysis.scores
     fitted = pd.concat([analysis.model.parameters(), analysis.spend_model.parameters()])
@@ -182,7 +182,7 @@ def risk_rule(
             calibration_end=clv.calibration_end(day, holdout_months=holdout_months),
             as_of=day,
         )
-    except (ConfigError, ValueError):
+    except (ConfigError, DataError, ValueError):  # too little history before the holdout
         return "hiatus", None
     return clv.better_rule(check), check.classification
 
@@ -525,6 +525,10 @@ def executive_summary(
         at_risk = value_at_risk(tx, as_of=day, lookback_days=lookback_days,
                                 top_share=top_share, min_drop=min_drop, rule=rule)  # fmt: skip
         at_risk.attrs["evidence"] = evidence
+        # how the rule was chosen: by the backtest, as asked, or untested (too little history)
+        at_risk.attrs["summary"]["rule_source"] = (
+            "backtest" if evidence is not None else "given" if risk != "backtest" else "untested"
+        )
         scores = at_risk.attrs["scores"]
         if at_risk.attrs["unidentified"]:  # the CLV figures rest on a model the data cannot pin
             notes.append({"note": "clv_unidentified",

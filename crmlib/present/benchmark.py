@@ -260,8 +260,11 @@ def benchmark_table(
             {
                 t("benchmark.col_kpi", language): kpi_name(kpi, language=language) if kpi
                 else MISSING,
-                t("benchmark.col_ours", language): format_value(b["our_value"], fmt=fmt,
-                                                                language=language),
+                t("benchmark.col_ours", language): (
+                    figure(np.nan, language, why=b["why_not"])
+                    if isinstance(b.get("why_not"), NotMeasured)
+                    else format_value(b["our_value"], fmt=fmt, language=language)
+                ),
                 t("benchmark.col_benchmark", language): bench_text,
                 t("benchmark.col_status", language): t(
                     f"benchmark.status_{b['status'].replace('/', '')}", language

@@ -273,7 +273,7 @@ def findings(summary: Summary, *, language: str = "en") -> str:
             share=format_value(s["share"], fmt="pct"),
             lost=format_value(s["lost"], fmt="money", language=language),
             days=s["lookback_days"],
-            weeks=f"{s.get('hiatus_weeks', 26.0):g}",
+            weeks=f"{s.get('hiatus_weeks') or 0:g}",
         )
         evidence = summary.at_risk.attrs.get("evidence")
         if evidence is not None:
@@ -284,6 +284,8 @@ def findings(summary: Summary, *, language: str = "en") -> str:
                 model=format_value(acc.get("p_alive", np.nan), fmt="pct"),
                 hiatus=format_value(acc.get("hiatus", np.nan), fmt="pct"),
             )
+        elif s.get("rule_source") == "untested":
+            text += t("summary.f_at_risk_untested", language)
         lines.append(text)
     b = summary.best_campaign
     if b is not None:

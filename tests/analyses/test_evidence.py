@@ -153,3 +153,15 @@ def test_benchmark_status_prefers_a_directly_comparable_figure():
     status = benchmark_status(bench)
     assert status.loc[0, "benchmark_source"] == "our market"
     assert status.loc[0, "comparability"] == "direct"
+
+
+def test_too_short_a_history_for_a_backtest_falls_back_to_the_rule_without_a_model():
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "order_id": ["1", "2", "3"],
+            "ordered_at": pd.to_datetime(["2024-05-02", "2024-06-10", "2024-06-12"]),
+            "amount": [10.0, 12.0, 8.0],
+        }
+    )
+    assert ex.risk_rule(tx, as_of="2024-06-30") == ("hiatus", None)
