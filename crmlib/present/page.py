@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from crmlib.errors import ConfigError
 from crmlib.i18n import has, t
 from crmlib.present.format import MISSING
 from crmlib.present.format import number as format_number
@@ -26,6 +27,7 @@ __all__ = [
     "EMPTY_TEXT",
     "title",
     "section",
+    "glossary",
     "md_escape",
     "WORD_JOINER",
     "Table",
@@ -71,6 +73,21 @@ def section(topic: str, name: str, *, language: str = "en", heading: bool = True
     if has(key):
         parts.append(t(key, language))
     return "\n\n".join(parts)
+
+
+def glossary(terms: list[str] | tuple[str, ...], *, language: str = "en") -> str:
+    """Markdown bullets explaining ``terms`` (keys of ``crmlib/labels/glossary.yaml``: ``lift``,
+    ``p_active``, ``interval``, ``gini`` ...), in the order given.
+
+    Raises
+    ------
+    ConfigError
+        Naming a term the glossary lacks.
+    """
+    missing = [term for term in terms if term == "title" or not has(f"glossary.{term}")]
+    if missing:
+        raise ConfigError(f"parameter 'terms': no glossary entry for {missing[0]!r}")
+    return "\n".join(f"- {t(f'glossary.{term}', language)}" for term in terms)
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from crmlib.i18n import t
 from crmlib.present import benchmark, campaigns, executive, lifecycle
@@ -153,3 +154,38 @@ def test_long_cells_are_written_whole_in_html():
     why = "– (column coupon_code of transactions is not mapped in the data params)"
     html_text = reporting.show(pd.DataFrame({"KPI": ["Coupon redemption"], "Value": [why]}))
     assert why in html_text._repr_html_()
+
+
+def test_the_glossary_explains_the_terms_asked_for_in_order_and_names_an_unknown_one():
+    from crmlib.errors import ConfigError
+    from crmlib.i18n import t
+    from crmlib.present import page as pg
+
+    en = pg.glossary(["lift", "p_active"], language="en").splitlines()
+    assert en == [f"- {t('glossary.lift', 'en')}", f"- {t('glossary.p_active', 'en')}"]
+    assert en[0].startswith("- **Lift**:")
+    assert pg.glossary(["gini"], language="zh").startswith("- **基尼系数**")
+    with pytest.raises(ConfigError, match="'nps'"):
+        pg.glossary(["lift", "nps"])
+    with pytest.raises(ConfigError, match="'title'"):
+        pg.glossary(["title"])
+
+
+def test_every_report_that_uses_a_term_explains_it():
+    """Pages that speak of lift, P(active), intervals or the Gini coefficient end with a
+    glossary that explains them."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    uses = {"05_cross_sell": "lift", "03_lifetime_value": "p_active",
+            "06_campaigns_channels": "interval", "02_customer_value": "gini",
+            "00_executive_summary": "p_active"}  # fmt: skip
+    for name, term in uses.items():
+        path = Path(__file__).parents[2] / "notebooks" / f"{name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        calls = [c.source for c in nb.cells if "page.glossary(" in c.source]
+        assert len(calls) == 1, name
+        terms = ast.literal_eval(calls[0].split("page.glossary(", 1)[1].split(", language")[0])
+        assert term in terms, (name, terms)
