@@ -384,6 +384,7 @@ def _index_rows(
                 "notebooks": notebooks,
                 "email": f"{run['path']}/{email}" if email else None,
                 "changes": run.get("changes"),
+                "period_complete": run.get("period_complete"),
             }
         )
     return rows

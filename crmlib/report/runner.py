@@ -305,6 +305,9 @@ def run_pack(
             # the day the notebooks report on when no as_of was given (the data's last
             # complete day); None when as_of was given or the data could not be read
             "data_as_of": data_day.isoformat() if data_day else None,
+            # False while the period runs past the data's day (a mid-week run of a weekly pack):
+            # its pages say "in progress", and the summary reports the last complete period
+            "period_complete": period_name(pack.period, day + dt.timedelta(days=1)) != period,
             "data_fingerprint": data_fingerprint(
                 digest.parameters.get("data_params", "params/data.yaml"), root=pack.root
             ),

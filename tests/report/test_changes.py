@@ -141,3 +141,27 @@ def test_a_run_compares_with_the_last_one_in_run_json_email_and_index(tmp_path, 
     assert "- New action: AOV fell" in text
     index = (reports / "index.html").read_text(encoding="utf-8")
     assert "Since the last run (2026-10): 1 new, 1 resolved, 1 worse, 0 better" in index
+
+
+@pytest.mark.slow
+def test_a_run_before_its_period_ends_says_it_is_in_progress(tmp_path, monkeypatch):
+    """A weekly pack run on a Wednesday is named after that week, which is not over: the email
+    and the index say so (its summary reports the last complete week)."""
+    monkeypatch.setattr(runner, "execute_notebook", _fake_summary_execute)
+    pack = build_pack(
+        "weekly_like",
+        {"notebooks": ["ok"], "period": "week", "recipients": {"success": ["ceo@example.com"]}},
+        notebooks_dir=FIXTURES,
+        root=ROOT,
+    )
+    reports = tmp_path / "reports"
+    wednesday = runner.run_pack(pack, as_of="2026-11-18", reports_dir=reports, progress=False)
+    assert wednesday.run_dir.name == "2026-W47" and wednesday.run["period_complete"] is False
+    run = json.loads((wednesday.run_dir / "run.json").read_text(encoding="utf-8"))
+    email = (wednesday.run_dir / run["email"]["html"]).read_text(encoding="utf-8")
+    assert "2026-W47 (in progress: the summary reports the last complete period)" in email
+    assert "2026-W47 (in progress)" in (reports / "index.html").read_text(encoding="utf-8")
+    sunday = runner.run_pack(pack, as_of="2026-11-22", reports_dir=reports, progress=False)
+    assert sunday.run_dir.name == "2026-W47" and sunday.run["period_complete"] is True
+    run = json.loads((sunday.run_dir / "run.json").read_text(encoding="utf-8"))
+    assert "in progress" not in (sunday.run_dir / run["email"]["html"]).read_text(encoding="utf-8")
