@@ -37,6 +37,7 @@ __all__ = [
     "merge",
     "project_dir",
     "resolve_path",
+    "shown_path",
     "resolve_params_file",
     "params_path",
     "load_params",
@@ -150,6 +151,17 @@ def resolve_path(path: str | Path, *, base: str | Path | None = None) -> Path:
     if path.is_absolute() or path.exists():
         return path
     return Path(base if base is not None else project_dir()) / path
+
+
+def shown_path(path: str | Path, *, base: str | Path | None = None) -> str:
+    """``path`` as a report shows it: relative to the project folder (``data/quarantine``) when
+    it lies inside, so a page names no folder of the machine that built it; else as given."""
+    path = Path(path)
+    root = Path(base if base is not None else project_dir()).resolve()
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def resolve_params_file(path: str | Path, *, base: str | Path | None = None) -> Path:

@@ -35,8 +35,13 @@ __all__ = [
 
 
 def _scientific(value: float) -> str:
-    """A q-value in scientific notation with one decimal: ``3.1e-09``."""
-    return MISSING if pd.isna(value) else f"{value:.1e}"
+    """A q-value as a reader needs it: ``0.023``, ``3.1e-09``, and ``< 1e-300`` for a value
+    that underflows to zero (never "0.0e+00", which reads as impossible)."""
+    if pd.isna(value):
+        return MISSING
+    if value <= 0:
+        return "< 1e-300"
+    return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
 
 
 def not_measured_text(result: pd.DataFrame, language: str, *, short: bool = False) -> str:

@@ -24,6 +24,7 @@ from crmlib.measure import small_base
 from crmlib.periods import freq_of
 from crmlib.present import page
 from crmlib.present.format import figure, number, percent
+from crmlib.present.quality import channel_label
 from crmlib.present.trends import decomposition_findings, trend_findings
 
 __all__ = [
@@ -413,10 +414,15 @@ def section(name: str, *, language: str = "en", heading: bool = True) -> str:
     return page.section("lifecycle", name, language=language, heading=heading)
 
 
+#: Columns of lifecycle and cohort tables that hold shares: written as percents.
+_SHARE_COLUMNS: tuple[str, ...] = ("probability", "ci_low", "ci_high")
+
+
 def display_table(frame: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:
     """A copy of a lifecycle, cohort or trends table for display: labelled columns and stages.
 
-    Stage, factor and segment values are translated; periods become text. Numbers are unchanged.
+    Stage, factor and segment values (channel codes too) are translated; periods become text;
+    probabilities and their bounds become percents. Other numbers are unchanged.
 
     Parameters
     ----------
@@ -435,8 +441,14 @@ def display_table(frame: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:
         out["factor"] = [t(f"lifecycle.factor_{v}", language) for v in out["factor"]]
     if "segment" in out.columns:
         out["segment"] = [
-            t("lifecycle.segment_all", language) if v == "all" else v for v in out["segment"]
+            t("lifecycle.segment_all", language)
+            if v == "all"
+            else channel_label(v, language=language)
+            for v in out["segment"]
         ]
+    for col in _SHARE_COLUMNS:
+        if col in out.columns:
+            out[col] = [percent(v, digits=1) for v in out[col]]
     for col in out.columns:
         if isinstance(out[col].dtype, pd.PeriodDtype):
             out[col] = out[col].astype(str)

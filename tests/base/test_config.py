@@ -113,3 +113,11 @@ def test_a_params_file_the_project_lacks_falls_back_to_the_packaged_one(project:
         config.resolve_params_file("params/channels.yaml").resolve()
         == (project / "params" / "channels.yaml").resolve()
     )
+
+
+def test_a_path_inside_the_project_is_shown_relative_to_it(tmp_path):
+    from crmlib.config import shown_path
+
+    (tmp_path / "data" / "quarantine").mkdir(parents=True)
+    assert shown_path(tmp_path / "data" / "quarantine", base=tmp_path) == "data/quarantine"
+    assert shown_path("/srv/elsewhere", base=tmp_path) == "/srv/elsewhere"

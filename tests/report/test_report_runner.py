@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 from crmlib.errors import ReportError
 from crmlib.report import archive, runner, worker
@@ -397,6 +398,15 @@ def test_index_escapes_what_it_shows(tmp_path):
     assert "no-run-json" not in page
 
 
+#: What no page may show a reader: (pattern in the page's text, what it is).
+_UNREADABLE = (
+    (r"\d\.\de[+-]00", "a number in scientific notation that rounds to zero (0.0e+00)"),
+    (r"[¥$]-", "a currency sign before a minus (¥-0)"),
+    (r"&#x27;|&amp;#", "an HTML entity as text"),
+    (r"\b(call_centre|app_push|key_account|activity_query)\b", "a raw key instead of its label"),
+)
+
+
 @pytest.mark.timeout(1800)
 def test_every_report_notebook_runs_on_demo_data(tmp_path, request):
     """All shipped notebooks, run as one pack the way `make reports` runs them, in Chinese."""
@@ -434,6 +444,13 @@ def test_every_report_notebook_runs_on_demo_data(tmp_path, request):
         page = (result.run_dir / nb["html"]).read_text(encoding="utf-8")
         assert "<img" in page, f"{nb['name']} shows no chart"
         assert 'class="jp-CodeMirrorEditor' not in page, f"{nb['name']} shows code"
+        assert str(ROOT) not in page, f"{nb['name']} names a folder of this machine"
+        text = BeautifulSoup(page, "html.parser").get_text(" ")
+        for pattern, what in _UNREADABLE:
+            found = re.search(pattern, text)
+            assert not found, (
+                f"{nb['name']} shows {what}: {text[found.start() - 60 : found.end() + 20]!r}"
+            )
     assert (result.run_dir / "email.html").exists()
 
 
