@@ -19,7 +19,8 @@ from crmlib.config import check_choice
 from crmlib.i18n import check_language, has, labels, t
 from crmlib.measure import WHY_NOT, column_reason, not_measured, row_reasons
 from crmlib.present import page
-from crmlib.present.format import MISSING, day, money, number, percent, pp, times, why_not
+from crmlib.present.format import day, money, number, percent, pp, times, why_not
+from crmlib.present.quality import channel_label
 
 __all__ = [
     "MEMBER_NOTES",
@@ -496,15 +497,6 @@ _DISPLAY_MONEY = ("revenue_per_recipient", "control_revenue_per_recipient",
                   "revenue")  # fmt: skip
 
 
-def _channel_name(code: object, language: str) -> str:
-    if code is None or pd.isna(code):
-        return MISSING
-    for key in (f"summary.campaign_channel_{code}", f"data.channel_{code}"):
-        if has(key):
-            return t(key, language)
-    return str(code)
-
-
 def display_table(
     frame: pd.DataFrame, *, columns: Sequence[str] | None = None, language: str = "en"
 ) -> pd.DataFrame:
@@ -557,7 +549,7 @@ def display_table(
         elif col == "service":
             out[col] = [names.get(f"service_{v}", v) for v in out[col]]
         elif col == "channel":  # a message channel (sms, app_push) or a sales channel (jd)
-            out[col] = [_channel_name(v, language) for v in out[col]]
+            out[col] = [channel_label(v, language=language) for v in out[col]]
         elif pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d")
     return out.rename(columns=lambda c: names.get(f"col_{c}", names.get(c, c)))

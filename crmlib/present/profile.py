@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crmlib.i18n import check_language, labels, t
+from crmlib.i18n import check_language, has, labels, t
 from crmlib.measure import column_reason, frame_reason
 from crmlib.present.format import MISSING, day, money, number, percent, why_not
 from crmlib.present.page import EMPTY_TEXT, md_escape
+from crmlib.present.quality import channel_label
 from crmlib.profile import Profile
 from crmlib.segments import load_scheme
 
@@ -178,6 +179,12 @@ _MONEY = ("revenue",)
 _PERCENT = ("share", "confidence")
 
 
+def _label(key: str, value: object, language: str) -> str:
+    """The label ``key`` in ``language``; ``value`` itself when there is none (a code the data
+    brings that the workbook does not know)."""
+    return t(key, language) if has(key) else str(value)
+
+
 def table(profile: Profile, section: str, *, language: str = "en") -> pd.DataFrame:
     """A section of ``profile`` for reading (at most :data:`SHOWN` rows, latest first where
     dated), headings in ``language``; an empty section carries the line to show instead."""
@@ -203,6 +210,10 @@ def table(profile: Profile, section: str, *, language: str = "en") -> pd.DataFra
             frame[col] = [day(v) for v in frame[col]]
         elif col == "lift":
             frame[col] = [f"{v:.2f}" for v in frame[col]]
+        elif col == "kind" and section == "touchpoints":
+            frame[col] = [_label(f"campaigns.kind_{v}", v, language) for v in frame[col]]
+        elif col == "channel":
+            frame[col] = [channel_label(v, language=language) for v in frame[col]]
     if section == "identity":
         names = labels("data", language)
         frame["field"] = [names.get(f"field_{f}", f) for f in frame["field"]]

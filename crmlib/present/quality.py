@@ -19,7 +19,7 @@ from crmlib.data.params import DATA_PARAMS
 from crmlib.data.quality import QualityReport
 from crmlib.errors import ConfigError
 from crmlib.i18n import check_language, has, t
-from crmlib.present.format import number, percent
+from crmlib.present.format import MISSING, number, percent
 
 __all__ = [
     "kind_label",
@@ -65,11 +65,14 @@ def kind_label(kind: str, language: str) -> str:
 
 
 def channel_label(code: str, *, language: str = "en") -> str:
-    """Display name of a channel code (``store`` -> Store / 门店); unknown codes as given."""
-    try:
-        return t(f"data.channel_{code}", language)
-    except ConfigError:
-        return str(code)
+    """Display name of a sales channel code (``store`` -> Store / 门店) or of a message
+    channel (``app_push`` -> app push / App 推送); "–" for none, unknown codes as given."""
+    if code is None or pd.isna(code):
+        return MISSING
+    for key in (f"data.channel_{code}", f"summary.campaign_channel_{code}"):
+        if has(key):
+            return t(key, language)
+    return str(code)
 
 
 def quality_table(report: QualityReport, *, language: str = "en") -> pd.DataFrame:
