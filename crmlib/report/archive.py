@@ -54,6 +54,7 @@ from filelock import FileLock
 from crmlib.config import check_choice
 from crmlib.errors import ReportError
 from crmlib.i18n import check_language, labels
+from crmlib.report.changes_text import change_lines
 from crmlib.report.export import embed_cjk_font
 
 __all__ = [
@@ -413,8 +414,6 @@ def render_index(reports_dir: str | Path = "reports", *, language: str | None = 
     )
     template = env.get_template("index.html.j2")
     rows = _index_rows(list_runs(reports_dir), Path(reports_dir))
-    from crmlib.report.changes import change_lines  # it reads runs with this module
-
     latest: dict[str, dict[str, Any]] = {}
     for row in rows:  # newest first: the first row of a pack is its latest run
         if row["pack"] not in latest:

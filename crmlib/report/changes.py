@@ -10,7 +10,8 @@ in the archive that has them, and the run keeps the result in ``run.json`` (``"c
 * **worse** and **better**: KPIs whose verdict against last year or against the benchmark
   turned from good to bad, or from bad to good, with both values.
 
-The email shows them after the summary and the index beside the latest run. The first run of
+The email shows them after the summary and the index beside the latest run, in the words of
+:mod:`crmlib.report.changes_text`. The first run of
 a pack, or one whose predecessor has no ``summary.json``, has no changes (None), never an
 empty "nothing changed".
 """
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from crmlib.errors import ReportError
-from crmlib.i18n import labels
 from crmlib.report import archive
 
 __all__ = [
@@ -121,31 +121,3 @@ def since_previous(run_dir: str | Path, pack_dir: str | Path, run_id: str) -> di
     if previous is None:
         return None
     return compare_summaries(current, previous, previous_run=previous_run)
-
-
-def _plain(text: str) -> str:
-    return str(text).replace("**", "")
-
-
-def change_lines(
-    changes: Mapping[str, Any] | None, *, language: str = "en"
-) -> dict[str, Any] | None:
-    """The heading and the lines the email and the index show for ``changes`` (None: nothing
-    to show). No change at all is one line saying so, with the run compared with."""
-    if not changes:
-        return None
-    text = labels("email", language)
-    lines = [text["change_new"].format(text=_plain(x)) for x in changes.get("new", [])]
-    lines += [text["change_resolved"].format(text=_plain(x)) for x in changes.get("resolved", [])]
-    for kind in ("worse", "better"):
-        for k in changes.get(kind, []):
-            lines.append(
-                text[f"change_{kind}"].format(
-                    name=k["name"], value=k["value"], previous=k["previous"],
-                    against=text[f"change_{k['verdict']}"],
-                )
-            )  # fmt: skip
-    title = text["changes_title"].format(run=changes.get("previous_run", ""))
-    count = {k: len(changes.get(k, [])) for k in ("new", "resolved", "worse", "better")}
-    summary = text["changes_count"].format(**count) if lines else text["changes_none"]
-    return {"title": title, "lines": lines or [text["changes_none"]], "summary": summary}

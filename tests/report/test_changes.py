@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from crmlib.report import archive, changes, runner, worker
+from crmlib.report.changes_text import change_lines
 from crmlib.report.packs import build_pack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +51,7 @@ def test_new_and_resolved_actions_and_verdicts_that_turned():
     ]  # fmt: skip
     assert [k["kpi"] for k in found["better"]] == ["churn"]
     # a KPI the last run did not measure (extra) and one that kept its verdict (aov): nothing
-    lines = changes.change_lines(found, language="en")
+    lines = change_lines(found, language="en")
     assert lines["title"] == "Since the last run (2026-W39)"
     assert lines["lines"] == [
         "New action: 12 customers drift",
@@ -59,7 +60,7 @@ def test_new_and_resolved_actions_and_verdicts_that_turned():
         "Better: Churn 66% (was 68%): now at least as good as last year",
     ]
     assert lines["summary"] == "1 new, 1 resolved, 1 worse, 1 better"
-    zh = changes.change_lines(found, language="zh")
+    zh = change_lines(found, language="zh")
     assert (
         zh["title"] == "与上次运行（2026-W39）相比"
         and zh["lines"][0] == "新增建议：12 customers drift"
@@ -69,10 +70,10 @@ def test_new_and_resolved_actions_and_verdicts_that_turned():
 def test_nothing_changed_says_so_and_no_predecessor_says_nothing():
     same = _record({"a": "A"}, retention=(0.3, "good"))
     found = changes.compare_summaries(same, same, previous_run="2026-10")
-    assert changes.change_lines(found, language="en")["lines"] == [
+    assert change_lines(found, language="en")["lines"] == [
         "No new or resolved actions, and no KPI turned better or worse."
     ]
-    assert changes.change_lines(None) is None
+    assert change_lines(None) is None
 
 
 def _publish(pack_dir: Path, run_id: str, status: str, record: dict | None) -> None:

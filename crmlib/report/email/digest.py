@@ -33,7 +33,7 @@ from bs4 import BeautifulSoup
 from crmlib.errors import ReportError
 from crmlib.i18n import labels
 from crmlib.report.archive import read_run
-from crmlib.report.changes import change_lines
+from crmlib.report.changes_text import change_lines
 from crmlib.report.email.mailsafe import (
     Chart,
     cut_tables,
