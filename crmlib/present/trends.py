@@ -16,7 +16,7 @@ from crmlib.i18n import check_language, t
 from crmlib.periods import PERIODS_PER_YEAR, freq_of
 from crmlib.present.format import MISSING, money, number, percent, pp
 
-__all__ = ["trend_findings", "decomposition_findings", "decomposition_table"]
+__all__ = ["trend_findings", "decomposition_findings", "decomposition_table", "takeaway"]
 
 
 def _signed_money(value: Any) -> str:
@@ -159,3 +159,37 @@ def decomposition_table(decomposition: pd.DataFrame, *, language: str = "en") ->
     method = str(d["method"].iloc[0])
     out.attrs["note"] = "" if method == "lmdi" else t(f"lifecycle.dec_method_{method}", language)
     return out
+
+
+def takeaway(decomposition: pd.DataFrame, *, language: str = "en") -> str:
+    """The page's one line: how members' revenue moved and which driver moved it most (the
+    driver whose contribution goes the way of the total and is largest); ``""`` when the split
+    is not measured (no change, or a period without buying members).
+
+    Parameters
+    ----------
+    decomposition
+        Output of :func:`crmlib.trends.decompose_revenue`.
+    language
+        ``"en"`` or ``"zh"``.
+    """
+    check_language(language)
+    d = decomposition.set_index("factor")
+    total = d.loc["revenue"]
+    if str(total["method"]) != "lmdi" or not total["base_value"] > 0:
+        return ""
+    up = total["contribution"] > 0
+    drivers = d.loc[["customers", "orders_per_customer", "aov"], "contribution"]
+    driver = (drivers if up else -drivers).idxmax()
+    return t(
+        "lifecycle.takeaway",
+        language,
+        change=_signed_percent(total["current_value"] / total["base_value"] - 1),
+        base=str(total["base_period"]),
+        current=str(total["current_period"]),
+        driver=t(
+            f"lifecycle.takeaway_{driver}_{'up' if drivers[driver] > 0 else 'down'}", language
+        ),
+        contribution=_signed_money(drivers[driver]),
+        total=_signed_money(total["contribution"]),
+    )

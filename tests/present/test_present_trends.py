@@ -65,3 +65,23 @@ def test_the_decomposition_table_names_its_scope_periods_and_units():
     assert table.attrs["note"] == ""
     zh = pt.decomposition_table(d, language="zh")
     assert "会员销售额" in set(zh["因素"])
+
+
+def test_the_takeaway_names_the_driver_that_moved_revenue_most():
+    """Members' revenue ¥12 -> ¥18: the one member ordered twice instead of once (+¥6 from
+    orders per member; customers and order value moved nothing of it)."""
+    tx = _orders(
+        [
+            ("solo", "1", "2024-01-10", 12.0, "x"),
+            ("solo", "2", "2025-01-10", 9.0, "x"),
+            ("solo", "3", "2025-01-20", 9.0, "x"),
+        ]
+    )
+    d = trends.decompose_revenue(trends.period_trends(tx, as_of="2025-01-31", years=2))
+    line = pt.takeaway(d, language="en")
+    assert line.startswith("**In one line:** members' revenue moved +50.0% from 2024-01 to 2025-01")
+    assert "members ordered more often" in line and "of the +¥6 change" in line
+    assert "会员下单更频繁" in pt.takeaway(d, language="zh")
+    flat = _orders([("solo", "1", "2024-01-10", 12.0, "x"), ("solo", "2", "2025-01-10", 12.0, "x")])
+    same = trends.decompose_revenue(trends.period_trends(flat, as_of="2025-01-31", years=2))
+    assert pt.takeaway(same, language="en") == ""
