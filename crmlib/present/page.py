@@ -13,6 +13,7 @@ these helpers put it on the page the same way in every report:
 from __future__ import annotations
 
 import html
+import os
 import re
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "glossary",
     "md_escape",
     "WORD_JOINER",
+    "REPORT_RUN_ENV",
     "Table",
     "show",
     "MISSING",
@@ -153,8 +155,9 @@ class Table:
         Whether the row index is shown (only when it carries labels).
     """
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, tidy: pd.DataFrame | None = None) -> None:
         self.frame = frame
+        self.tidy = tidy
         self.index = not _positional(frame.index)
 
     def _empty(self) -> str | None:
@@ -167,7 +170,7 @@ class Table:
         if (empty := self._empty()) is not None:
             return f'<p class="crmwb-empty">{html.escape(empty)}</p>'
         with pd.option_context("display.max_colwidth", None):  # a reason or source cut at 50
-            return self._html()  # characters ("is not ma...") says less than the page must
+            return self._html() + self._tidy_html()  # characters ("is not ma...") says less
 
     def _html(self) -> str:
         return self.frame.to_html(
@@ -179,6 +182,14 @@ class Table:
             max_cols=pd.get_option("display.max_columns"),
             show_dimensions=pd.get_option("display.show_dimensions"),
         )
+
+    def _tidy_html(self) -> str:
+        """For the analyst in JupyterLab: the numbers behind the table, folded away; never on
+        a report page (``crmwb run`` sets :data:`REPORT_RUN_ENV`)."""
+        if self.tidy is None or os.environ.get(REPORT_RUN_ENV):
+            return ""
+        summary = html.escape(TIDY_SUMMARY.format(rows=len(self.tidy), columns=self.tidy.shape[1]))
+        return f"<details><summary>{summary}</summary>{self.tidy.to_html(max_rows=30)}</details>"
 
     def __repr__(self) -> str:
         if (empty := self._empty()) is not None:
@@ -194,11 +205,20 @@ class Table:
         )
 
 
-def show(frame: pd.DataFrame) -> Table:
+#: Set (to any value) in the environment of a report run's kernels: tables show no tidy data.
+REPORT_RUN_ENV = "CRMWB_REPORT_RUN"
+#: The fold that holds the tidy frame under a table in JupyterLab.
+TIDY_SUMMARY = "Data behind this table · 表格背后的数据 ({rows:,} × {columns})"
+
+
+def show(frame: pd.DataFrame, *, tidy: pd.DataFrame | None = None) -> Table:
     """``frame`` ready for ``display()`` in a report, without pandas' row numbers.
 
     An unnamed integer index (0, 1, 2, ... or the positions left after filtering or sorting) is
     hidden; a named or labelled index is shown as pandas shows it. Numeric columns are written
     by :func:`format_number`; text columns (already formatted by the topic modules) as they are.
+
+    ``tidy``, the frame the table was written from (numbers, not text), is shown under it folded
+    away for the analyst in JupyterLab, and left out of report pages.
     """
-    return Table(frame)
+    return Table(frame, tidy)

@@ -36,6 +36,7 @@ from typing import Any
 
 from crmlib.data.privacy import mask_text
 from crmlib.errors import CrmError
+from crmlib.present.page import REPORT_RUN_ENV
 from crmlib.report import archive
 from crmlib.report.export import export_html, tidy_executed
 from crmlib.report.limits import format_size
@@ -130,6 +131,7 @@ def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:
 
     timeout = float(spec["timeout"])
     status, error = "ok", None
+    os.environ[REPORT_RUN_ENV] = "1"  # the kernel inherits it: pages leave out analyst extras
     try:
         papermill.execute_notebook(
             spec["input"],

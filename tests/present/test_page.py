@@ -189,3 +189,18 @@ def test_every_report_that_uses_a_term_explains_it():
         assert len(calls) == 1, name
         terms = ast.literal_eval(calls[0].split("page.glossary(", 1)[1].split(", language")[0])
         assert term in terms, (name, terms)
+
+
+def test_the_tidy_frame_is_folded_under_the_table_in_jupyterlab_and_left_out_of_reports(
+    monkeypatch,
+):
+    tidy = pd.DataFrame({"segment": ["a", "b"], "share": [0.25, 0.75]})
+    shown = pd.DataFrame({"Segment": ["A", "B"], "Share": ["25.0%", "75.0%"]})
+    monkeypatch.delenv(reporting.REPORT_RUN_ENV, raising=False)
+    html = reporting.show(shown, tidy=tidy)._repr_html_()
+    assert "<details>" in html and "0.25" in html and "25.0%" in html
+    assert "Data behind this table" in html and "(2 × 2)" in html
+    assert "<details>" not in reporting.show(shown)._repr_html_()
+    monkeypatch.setenv(reporting.REPORT_RUN_ENV, "1")  # what crmwb run sets for its kernels
+    html = reporting.show(shown, tidy=tidy)._repr_html_()
+    assert "<details>" not in html and "0.25" not in html and "25.0%" in html

@@ -48,6 +48,16 @@ def test_run_all_from_the_notebooks_folder(path: Path, lab_project: Path, monkey
     assert not errors
     shown = [c for c in nb.cells if c.cell_type == "code" and c.outputs]
     assert len(shown) >= 2, f"{path.name}: Run All showed almost nothing"
+    folded = [
+        out
+        for cell in shown
+        for out in cell.outputs
+        if "Data behind this table" in out.get("data", {}).get("text/html", "")
+    ]
+    # the analyst gets the numbers behind the tables (data quality shows counts only, and the
+    # first daily-alerts run has no earlier day to list changes against)
+    if path.stem not in ("01_data_quality", "09_daily_alerts"):
+        assert folded, f"{path.name}: no table shows its tidy frame in JupyterLab"
     for cell in shown:  # sections are Markdown cells; code prints no headings
         for out in cell.outputs:
             text = out.get("data", {}).get("text/markdown", "")

@@ -445,6 +445,7 @@ def test_every_report_notebook_runs_on_demo_data(tmp_path, request):
         assert "<img" in page, f"{nb['name']} shows no chart"
         assert 'class="jp-CodeMirrorEditor' not in page, f"{nb['name']} shows code"
         assert str(ROOT) not in page, f"{nb['name']} names a folder of this machine"
+        assert "Data behind this table" not in page, f"{nb['name']} shows the analyst's frames"
         text = BeautifulSoup(page, "html.parser").get_text(" ")
         for pattern, what in _UNREADABLE:
             found = re.search(pattern, text)
