@@ -47,7 +47,7 @@ DEFAULT_TIMEOUT: float = 600.0
 #: :mod:`crmlib.report.email` reads them), with their defaults.
 EMAIL_DEFAULTS: dict[str, Any] = {
     "report_base_url": "",  # base URL of the published reports/ folder; links instead of files
-    "attach_limit_mb": 8.0,  # total size of attached full reports, in MB
+    "attach_limit_mb": 0.0,  # total size of attached full reports, in MB; 0: attach none (ask for it)
     "allow_personal_data": False,  # True keeps phone numbers and email addresses in the digest
     "max_table_rows": 15,  # body rows shown per table before "showing the first N of M rows"
     "max_table_columns": 10,  # columns shown per table

@@ -368,8 +368,12 @@ def test_chinese_email_uses_chinese_labels(tmp_path):
     assert record["subject"] == t("email.subject_ok", "zh", title="monthly_exec", period="2026-09")
 
 
-def test_reports_attached_under_the_limit_else_listed(tmp_path):
-    small = make_run(tmp_path / "small", report_bytes=1_000)
+def test_reports_attached_only_on_request_and_under_the_limit_else_listed(tmp_path):
+    plain = make_run(tmp_path / "plain", report_bytes=1_000)  # nobody asked for attachments
+    msg = report_email.build_message(plain, to="ceo@example.com", sender="crm@example.com")
+    assert list(msg.iter_attachments()) == []
+    assert t("email.in_archive", "en") in html_of(msg)
+    small = make_run(tmp_path / "small", report_bytes=1_000, settings={"attach_limit_mb": 8})
     msg = report_email.build_message(small, to="ceo@example.com", sender="crm@example.com")
     names = sorted(p.get_filename() for p in msg.iter_attachments())
     assert names == ["digest.html", "rfm.html"]
@@ -412,7 +416,7 @@ def test_attached_reports_are_masked_unless_allowed(tmp_path):
         "13800000002",
         "１３８０００００００３",
     )
-    run_dir = _with_personal_pages(make_run(tmp_path))
+    run_dir = _with_personal_pages(make_run(tmp_path, settings={"attach_limit_mb": 8}))
     msg = report_email.build_message(run_dir, to="ceo@example.com", sender="crm@example.com")
     pages = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
     assert sorted(pages) == ["digest.html", "rfm.html"]
@@ -424,7 +428,7 @@ def test_attached_reports_are_masked_unless_allowed(tmp_path):
     assert "<td>*********02</td>" in pages["rfm.html"]
 
     allowed = _with_personal_pages(
-        make_run(tmp_path / "allowed", settings={"allow_personal_data": True})
+        make_run(tmp_path / "allowed", settings={"allow_personal_data": True, "attach_limit_mb": 8})
     )
     msg = report_email.build_message(allowed, to="ceo@example.com", sender="crm@example.com")
     pages = "".join(p.get_content() for p in msg.iter_attachments())

@@ -508,9 +508,10 @@ def _plan_reports(
     if "attached" in kinds:
         notes.append(text["reports_attached"])
     if "listed" in kinds:
+        folder = f"reports/{run['pack']}/{period}/"
         notes.append(
-            text["reports_listed"].format(
-                limit=_human_size(limit), folder=f"reports/{run['pack']}/{period}/"
-            )
+            text["reports_listed"].format(limit=_human_size(limit), folder=folder)
+            if limit > 0
+            else text["reports_archived"].format(folder=folder)  # attachments not asked for
         )
     return plan, notes
