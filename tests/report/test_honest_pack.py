@@ -10,7 +10,6 @@ missing, never show it as 0, never colour an unmeasured KPI, and never claim a c
 from __future__ import annotations
 
 import email
-import json
 import re
 from email import policy
 from pathlib import Path
@@ -20,8 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 from bs4 import BeautifulSoup
+from kpi_pages import assert_one_number_per_kpi
 
-from crmlib.i18n import t
 from crmlib.report import runner
 from crmlib.report.email.delivery import send_run
 
@@ -213,42 +212,8 @@ def test_the_email_states_the_period_in_dollars_without_false_claims(runs, langu
     assert "uplift" not in body.lower() or "cannot be measured" in body
 
 
-def _kpi_values(html: str, language: str) -> dict[str, set[str]]:
-    """KPI name -> every value a KPI table of ``html`` shows for it ("This period" or "Ours")."""
-    kpi = t("benchmark.col_kpi", language)
-    value_heads = {t("benchmark.col_value", language), t("benchmark.col_ours", language)}
-    found: dict[str, set[str]] = {}
-    for table in BeautifulSoup(html, "html.parser").find_all("table"):
-        if table.find("table"):  # an email layout table around the data tables
-            continue
-        rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])]
-                for tr in table.find_all("tr")]  # fmt: skip
-        if not rows or kpi not in rows[0] or not value_heads & set(rows[0]):
-            continue
-        at = rows[0].index(kpi)
-        col = next(i for i, h in enumerate(rows[0]) if h in value_heads)
-        for row in rows[1:]:
-            if len(row) > max(at, col) and row[at] != "–":  # "–": a benchmark of no KPI of ours
-                found.setdefault(row[at], set()).add(row[col])
-    return found
-
-
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_one_number_per_kpi_across_the_pages_and_the_email(runs, language):
     """The summary, the benchmark page (its period table and its benchmark table) and the email
     show each KPI with one value: one definition, one period, one way of writing it."""
-    run_dir = runs[language]
-    sources = {
-        name: _kpi_values((run_dir / f"{name}.html").read_text(encoding="utf-8"), language)
-        for name in ("00_executive_summary", "07_benchmarks")
-    }
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    email_html = (run_dir / run["email"]["html"]).read_text(encoding="utf-8")
-    sources["email"] = _kpi_values(email_html, language)
-    assert all(sources.values()), {k: len(v) for k, v in sources.items()}
-    names = set().union(*sources.values())
-    shared = [n for n in names if sum(n in s for s in sources.values()) >= 2]
-    assert len(shared) >= 5, shared
-    for name in sorted(names):
-        values = set().union(*(s.get(name, set()) for s in sources.values()))
-        assert len(values) == 1, (name, {k: s.get(name) for k, s in sources.items()})
+    assert_one_number_per_kpi(runs[language], language)

@@ -15,6 +15,7 @@ import nbformat
 import pytest
 import yaml
 from bs4 import BeautifulSoup
+from kpi_pages import assert_one_number_per_kpi
 
 from crmlib.errors import ReportError
 from crmlib.report import archive, runner, worker
@@ -453,6 +454,32 @@ def test_every_report_notebook_runs_on_demo_data(tmp_path, request):
                 f"{nb['name']} shows {what}: {text[found.start() - 60 : found.end() + 20]!r}"
             )
     assert (result.run_dir / "email.html").exists()
+    assert_one_number_per_kpi(result.run_dir, "zh")
+
+
+def test_one_number_per_kpi_on_the_demo_in_english(tmp_path, request):
+    """The summary, the benchmark page and the email of a demo run in English agree on every
+    KPI (the run above checks Chinese)."""
+    demo_params = request.getfixturevalue("demo_params")
+    packs = load_packs(
+        _packs_file(
+            tmp_path,
+            {
+                "kpis_en": {
+                    "notebooks": ["00_executive_summary", "07_benchmarks"],
+                    "parameters": {"defaults": {"data_params": str(demo_params)}},
+                    "recipients": {"success": ["ceo@example.com"]},
+                    "language": "en",
+                    "period": "month",
+                }
+            },
+            notebooks_dir=ROOT / "notebooks",
+        ),
+        root=ROOT,
+    )
+    result = runner.run_pack(packs["kpis_en"], reports_dir=tmp_path / "reports", progress=False)
+    assert result.run["status"] == "ok", result.run["notebooks"]
+    assert_one_number_per_kpi(result.run_dir, "en")
 
 
 def test_pack_title_and_email_settings_reach_run_json_and_the_email(tmp_path, monkeypatch):
