@@ -118,15 +118,21 @@ def _fake_summary_execute(
     )
 
 
-@pytest.mark.slow
-def test_a_run_compares_with_the_last_one_in_run_json_email_and_index(tmp_path, monkeypatch):
+def _summary_pack(period: str, monkeypatch):
+    """A one-notebook pack whose runs 'compute' the summaries of :func:`_fake_summary_execute`."""
     monkeypatch.setattr(runner, "execute_notebook", _fake_summary_execute)
-    pack = build_pack(
-        "monthly_like",
-        {"notebooks": ["ok"], "period": "month", "recipients": {"success": ["ceo@example.com"]}},
+    recipients = {"success": ["ceo@example.com"]}
+    return build_pack(
+        f"{period}_like",
+        {"notebooks": ["ok"], "period": period, "recipients": recipients},
         notebooks_dir=FIXTURES,
         root=ROOT,
     )
+
+
+@pytest.mark.slow
+def test_a_run_compares_with_the_last_one_in_run_json_email_and_index(tmp_path, monkeypatch):
+    pack = _summary_pack("month", monkeypatch)
     reports = tmp_path / "reports"
     first = runner.run_pack(pack, as_of="2026-10-31", reports_dir=reports, progress=False)
     assert first.run["changes"] is None, "the first run has nothing to compare with"
@@ -148,13 +154,7 @@ def test_a_run_compares_with_the_last_one_in_run_json_email_and_index(tmp_path, 
 def test_a_run_before_its_period_ends_says_it_is_in_progress(tmp_path, monkeypatch):
     """A weekly pack run on a Wednesday is named after that week, which is not over: the email
     and the index say so (its summary reports the last complete week)."""
-    monkeypatch.setattr(runner, "execute_notebook", _fake_summary_execute)
-    pack = build_pack(
-        "weekly_like",
-        {"notebooks": ["ok"], "period": "week", "recipients": {"success": ["ceo@example.com"]}},
-        notebooks_dir=FIXTURES,
-        root=ROOT,
-    )
+    pack = _summary_pack("week", monkeypatch)
     reports = tmp_path / "reports"
     wednesday = runner.run_pack(pack, as_of="2026-11-18", reports_dir=reports, progress=False)
     assert wednesday.run_dir.name == "2026-W47" and wednesday.run["period_complete"] is False

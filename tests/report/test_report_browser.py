@@ -200,16 +200,21 @@ def test_report_page_links_back_to_the_index(published_run):
     assert '<nav class="crmwb-back"><a href="../../index.html">' in page
 
 
-@needs_browser
-def test_email_reads_on_a_phone(tmp_path):
-    """A digest with a six-column KPI table: at 390 px nothing runs off the side and no text is
-    below 14 px (the @media rules keep the classes they need after the CSS is inlined)."""
-    pack = build_pack("phone", {"notebooks": ["wide_table"], "period": "day"},
+def _email_of_fixture(notebook: str, tmp_path: Path) -> Path:
+    """The email HTML of a one-notebook pack run on fixture ``notebook``."""
+    pack = build_pack(notebook, {"notebooks": [notebook], "period": "day"},
                       notebooks_dir=FIXTURES, root=ROOT)  # fmt: skip
     result = runner.run_pack(pack, reports_dir=tmp_path / "reports", as_of="2026-11-22",
                              progress=False)  # fmt: skip
     run = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
-    email = result.run_dir / run["email"]["html"]
+    return result.run_dir / run["email"]["html"]
+
+
+@needs_browser
+def test_email_reads_on_a_phone(tmp_path):
+    """A digest with a six-column KPI table: at 390 px nothing runs off the side and no text is
+    below 14 px (the @media rules keep the classes they need after the CSS is inlined)."""
+    email = _email_of_fixture("wide_table", tmp_path)
     html = email.read_text(encoding="utf-8")
     assert 'class="card"' in html and "Average order value" in html
     width, viewport, smallest = _phone_metrics(email, tmp_path, "email")
@@ -221,12 +226,7 @@ def test_email_reads_on_a_phone(tmp_path):
 def test_email_with_blocked_images_still_fits_a_phone(tmp_path):
     """Outlook and many phones block images until asked: the chart's placeholder must not push
     the card wider than the screen (the 600 px width attribute is for Outlook on a desktop)."""
-    pack = build_pack("charts", {"notebooks": ["ok"], "period": "day"},
-                      notebooks_dir=FIXTURES, root=ROOT)  # fmt: skip
-    result = runner.run_pack(pack, reports_dir=tmp_path / "reports", as_of="2026-11-22",
-                             progress=False)  # fmt: skip
-    run = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
-    email = result.run_dir / run["email"]["html"]
+    email = _email_of_fixture("ok", tmp_path)
     assert 'src="cid:chart-' in email.read_text(encoding="utf-8")  # blocked: nothing loads it
     width, viewport, _ = _phone_metrics(email, tmp_path, "email-blocked")
     assert viewport == 390 and width <= viewport, (width, viewport)
