@@ -198,18 +198,19 @@ def quality_markdown(report: QualityReport, *, language: str = "en") -> str:
 
 
 def quarantine_table(frame: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:
-    """A quarantine sample (``Dataset.quarantined``) for a report: reasons and the leading
-    columns (``source_row``, ``reason``, ``detail``) named in ``language``."""
+    """A quarantine sample (``Dataset.quarantined``) for a report: reasons, the leading columns
+    (``source_row``, ``reason``, ``detail``) and the workbook's fields named in ``language``;
+    unmapped source columns keep the export's own names."""
     check_language(language)
     frame = frame.copy()
     frame["reason"] = [kind_label(r, language) for r in frame["reason"]]
-    return frame.rename(
-        columns={
-            "source_row": t("data.col_source_row", language),
-            "reason": t("data.col_reason", language),
-            "detail": t("data.col_detail", language),
-        }
-    )
+    names = {
+        "source_row": t("data.col_source_row", language),
+        "reason": t("data.col_reason", language),
+        "detail": t("data.col_detail", language),
+    }
+    fields = {c: t(f"data.field_{c}", language) for c in frame.columns if has(f"data.field_{c}")}
+    return frame.rename(columns={**fields, **names})
 
 
 def validate_source(

@@ -133,7 +133,8 @@ def test_report_sample_shows_only_mapped_columns_and_escapes_html(tmp_path):
 
     # personal fields of customers are masked under their canonical names
     cust_sample = words.quarantine_table(ds.quarantined("customers", unmapped=False), language="zh")
-    assert cust_sample[["name", "phone"]].values.tolist() == [["张**", "138****1235"]]
+    # ... and the report names those fields in its language (姓名, 手机号), not name and phone
+    assert cust_sample[["姓名", "手机号"]].values.tolist() == [["张**", "138****1235"]]
     assert list(cust_sample.columns[:2]) == ["源文件行号", "原因"]
 
 
