@@ -16,7 +16,7 @@ from typing import Any
 from crmlib.i18n import LANGUAGES, t
 
 __all__ = [
-    "HEADING_TAG",
+    "EMPTY_SECTION_TAG",
     "bilingual_heading",
     "heading_key",
     "heading_level",
@@ -25,8 +25,8 @@ __all__ = [
     "notebook_language",
 ]
 
-#: Tag that keeps a cell out of the exported page and the email.
-HEADING_TAG = "remove-cell"
+#: Tag put on the heading of an empty section: it keeps the cell off the page and the email.
+EMPTY_SECTION_TAG = "remove-cell"
 _HEADING = re.compile(r"^(#{1,6})\s")
 _REMOVE_TAGS = frozenset({"remove-cell", "remove_cell"})
 
@@ -97,7 +97,7 @@ def localize_headings(nb: Any, *, language: str = "en") -> Any:
                 break
             section.append(other)
         if level > 1 and not any(_shows_something(c) for c in section) and not _removed(cell):
-            cell.setdefault("metadata", {}).setdefault("tags", []).append(HEADING_TAG)
+            cell.setdefault("metadata", {}).setdefault("tags", []).append(EMPTY_SECTION_TAG)
     return nb
 
 
