@@ -25,7 +25,7 @@ from crmlib import basket, clv, lifecycle
 from crmlib import campaigns as cp
 from crmlib.basket.names import ITEM_NAMES, named
 from crmlib.benchmark import benchmark_status, compare_benchmarks
-from crmlib.clv.summaries import TIME_UNITS
+from crmlib.clv.summaries import weeks_in_units
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import resolve_as_of
@@ -125,9 +125,7 @@ def value_at_risk(
     if rule == "p_alive":
         drifting = both["p_alive_now"] <= both["p_alive_then"] - min_drop
     else:  # quiet now, not yet at the earlier date; gaps in the model's time unit
-        hiatus = (
-            analysis.settings["hiatus_weeks"] * 7.0 / TIME_UNITS[analysis.settings["time_unit"]]
-        )
+        hiatus = weeks_in_units(analysis.settings["hiatus_weeks"], analysis.settings["time_unit"])
         drifting = (both["T_then"] - both["recency_then"] <= hiatus) & (
             both["T_now"] - both["recency_now"] > hiatus
         )

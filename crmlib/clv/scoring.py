@@ -21,7 +21,7 @@ from crmlib.clv.fitted import TransactionModel
 from crmlib.clv.gamma_gamma import GammaGammaModel
 from crmlib.clv.rows import check_summary
 from crmlib.clv.settings import NON_REPEATER_RULES, load_params
-from crmlib.clv.summaries import TIME_UNITS
+from crmlib.clv.summaries import TIME_UNITS, weeks_in_units
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute
@@ -123,7 +123,7 @@ def predict(
     check_range("horizon", horizon, low=0.0)
     unit = _unit(model, time_unit)
     x, tx, T = check_summary(summary)
-    hiatus = hiatus_weeks * 7.0 / TIME_UNITS[unit]
+    hiatus = weeks_in_units(hiatus_weeks, unit)
     ids = summary["customer_id"] if "customer_id" in summary else pd.Series(summary.index)
     return pd.DataFrame(
         {
@@ -194,7 +194,7 @@ def score(
     months = int(settings["horizon_months"])
     x, tx, T = check_summary(summary)
     m = pd.to_numeric(summary["monetary_value"], errors="coerce").fillna(0.0).to_numpy(float)
-    hiatus = settings["hiatus_weeks"] * 7.0 / TIME_UNITS[unit]
+    hiatus = weeks_in_units(settings["hiatus_weeks"], unit)
     p_model = model.p_alive(x, tx, T)
     p = p_alive_by_rule(model, x, tx, T, rule=rule, hiatus=hiatus)
     expected = model.expected_purchases_sum([months * month], [1.0], x, tx, T)
@@ -347,8 +347,8 @@ def at_risk(
     if rule == "p_alive":
         slipping = scores["p_alive"] < p_alive_below
     else:
-        unit = TIME_UNITS[scores.attrs.get("time_unit", "W")]
-        slipping = (scores["T"] - scores["recency"]) * unit > hiatus_weeks * 7.0
+        hiatus = weeks_in_units(hiatus_weeks, scores.attrs.get("time_unit", "W"))
+        slipping = scores["T"] - scores["recency"] > hiatus
     chosen = scores.loc[top & slipping]
     out = pd.DataFrame(
         {

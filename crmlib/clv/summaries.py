@@ -31,10 +31,16 @@ from crmlib.data import as_table, execute
 from crmlib.data.orders import orders as order_table
 from crmlib.errors import DataError
 
-__all__ = ["TIME_UNITS", "purchase_days", "summary"]
+__all__ = ["TIME_UNITS", "purchase_days", "summary", "weeks_in_units"]
 
 #: Time units of the summaries: days, or weeks of 7 days.
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}
+
+
+def weeks_in_units(weeks: float, time_unit: str) -> float:
+    """``weeks`` in the summaries' ``time_unit`` (``"D"`` or ``"W"``): the hiatus rule's
+    threshold against a customer's time since the last purchase (``T - recency``)."""
+    return weeks * 7.0 / TIME_UNITS[time_unit]
 
 
 def purchase_days(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> Any:

@@ -30,7 +30,7 @@ from crmlib.clv.models import fit
 from crmlib.clv.rows import compress
 from crmlib.clv.scoring import p_alive_by_rule
 from crmlib.clv.settings import load_params
-from crmlib.clv.summaries import TIME_UNITS, purchase_days, summary
+from crmlib.clv.summaries import TIME_UNITS, purchase_days, summary, weeks_in_units
 from crmlib.compat import renamed_keyword
 from crmlib.data import execute
 
@@ -210,14 +210,13 @@ def backtest(
         time_unit=time_unit,
     )
     fitted = fit(data, model=model, penalizer=settings["penalizer"])
-    unit = TIME_UNITS[time_unit]
     x = data["frequency"].to_numpy(float)
     tx = data["recency"].to_numpy(float)
     T = data["T"].to_numpy(float)
     duration = float(data["duration_holdout"].iloc[0])
     (xu, txu, Tu), _, inverse = compress(x, tx, T)
     rule = settings["non_repeater_p_alive"]
-    hiatus = settings["hiatus_weeks"] * 7.0 / unit
+    hiatus = weeks_in_units(settings["hiatus_weeks"], time_unit)
     p = p_alive_by_rule(fitted, xu, txu, Tu, rule=rule, hiatus=hiatus)
     predicted = fitted.expected_purchases(duration, xu, txu, Tu)
 

@@ -385,18 +385,16 @@ def summary_record(summary: Summary, *, language: str = "en") -> dict[str, Any]:
     status = summary.status.set_index("kpi")["vs_benchmark"] if len(summary.status) else {}
     kpis = {}
     for _, row in summary.comparison.iterrows():
-        value = float(row["value"]) if np.isfinite(row.get("value", np.nan)) else None
-        if value is None:
+        if not np.isfinite(row.get("value", np.nan)):  # not measured: nothing to compare
             continue
-        kpi = str(row["kpi"])
+        kpi, value = str(row["kpi"]), float(row["value"])
+        verdict = row.get("vs_last_year")
         kpis[kpi] = {
             "name": kpi_name(kpi, language=language),
             "value": value,
             "shown": format_value(value, fmt=formats[kpi], language=language),
-            "vs_last_year": row.get("vs_last_year")
-            if isinstance(row.get("vs_last_year"), str)
-            else None,
-            "vs_benchmark": status.get(kpi) if kpi in status else None,
+            "vs_last_year": verdict if isinstance(verdict, str) else None,
+            "vs_benchmark": status.get(kpi),
         }
     texts = recommendation_texts(summary.recommendations, summary.facts, language=language)
     return {

@@ -14,7 +14,7 @@ import pandas as pd
 
 from crmlib.i18n import check_language, t
 from crmlib.periods import PERIODS_PER_YEAR, freq_of
-from crmlib.present.format import MISSING, money, number, percent, pp
+from crmlib.present.format import MISSING, money, number, percent, pp, times
 
 __all__ = ["trend_findings", "decomposition_findings", "decomposition_table", "takeaway"]
 
@@ -140,10 +140,10 @@ def decomposition_table(decomposition: pd.DataFrame, *, language: str = "en") ->
     d = decomposition.set_index("factor")
     base, current = str(d["base_period"].iloc[0]), str(d["current_period"].iloc[0])
     shown = {
-        "customers": lambda v: number(v),
-        "orders_per_customer": lambda v: MISSING if pd.isna(v) else f"{float(v):.2f}",
+        "customers": number,
+        "orders_per_customer": lambda v: times(v, digits=2),
         "aov": lambda v: money(v, digits=2),
-        "revenue": lambda v: money(v),
+        "revenue": money,
     }
     rows = []
     for factor, write in shown.items():

@@ -19,6 +19,7 @@ empty "nothing changed".
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ __all__ = [
     "since_previous",
 ]
 
+log = logging.getLogger(__name__)
+
 #: File of a run folder holding the summary's headline figures.
 SUMMARY_JSON = "summary.json"
 #: Verdicts compared between runs, in the order the email lists their changes.
@@ -46,9 +49,14 @@ def save_summary(record: Mapping[str, Any], run_dir: str | Path) -> Path:
 
 
 def _read(path: Path) -> dict[str, Any] | None:
+    """The summary record at ``path``; None when there is none, with a warning when there is
+    one that cannot be read (the comparison then skips that run, and the log says why)."""
+    if not path.is_file():
+        return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read %s, so no run is compared with it: %s", path, exc)
         return None
 
 

@@ -6,13 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import mistune
+from bs4 import BeautifulSoup
+
 from crmlib.i18n import labels
 
 __all__ = ["change_lines"]
 
 
 def _plain(text: str) -> str:
-    return str(text).replace("**", "")
+    """A recommendation as text: its Markdown (bold, escapes such as ``双11\\_狂欢``) rendered
+    and the tags dropped; the template escapes it again for the email."""
+    return BeautifulSoup(mistune.html(str(text)), "html.parser").get_text().strip()
 
 
 def change_lines(

@@ -23,7 +23,7 @@ import unicodedata
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crmlib.errors import ReportError
 from crmlib.i18n import t
@@ -124,9 +124,9 @@ def drop_widgets(nb) -> None:
             cell["outputs"] = [o for o in cell["outputs"] if WIDGET_MIME not in o.get("data", {})]
 
 
-def tidy_executed(notebook: str | Path) -> None:
-    """Prepare an executed notebook for its page and email, in place: headings in the run's
-    language (:func:`~crmlib.report.headings.localize_headings`), no widgets.
+def _read_tidied(notebook: str | Path) -> tuple[Any, str]:
+    """The executed notebook at ``notebook`` as its page and email show it (headings in the
+    run's language, no widgets), and that language.
 
     Raises
     ------
@@ -139,8 +139,24 @@ def tidy_executed(notebook: str | Path) -> None:
         nb = nbformat.read(notebook, as_version=4)
     except Exception as exc:  # nbformat raises JSON, IO and validation errors alike
         raise ReportError(f"cannot read notebook {str(notebook)!r}: {exc}") from exc
-    localize_headings(nb, language=notebook_language(nb))
+    language = notebook_language(nb)
+    localize_headings(nb, language=language)
     drop_widgets(nb)
+    return nb, language
+
+
+def tidy_executed(notebook: str | Path) -> None:
+    """Prepare an executed notebook for its page and email, in place: headings in the run's
+    language (:func:`~crmlib.report.headings.localize_headings`), no widgets.
+
+    Raises
+    ------
+    ReportError
+        When the notebook cannot be read.
+    """
+    import nbformat
+
+    nb, _ = _read_tidied(notebook)
     nbformat.write(nb, notebook)
 
 
@@ -199,22 +215,14 @@ def export_html(
     ReportError
         When the notebook cannot be read or converted.
     """
-    import nbformat
 
     notebook = Path(notebook)
     html_path = Path(html_path) if html_path is not None else notebook.with_suffix(".html")
-    try:
-        nb = nbformat.read(notebook, as_version=4)
-    except Exception as exc:  # nbformat raises JSON, IO and validation errors alike
-        raise ReportError(f"cannot read notebook {str(notebook)!r}: {exc}") from exc
-    # headings and the link back to the index in the report's language
-    language = notebook_language(nb)
-    localize_headings(nb, language=language)
+    nb, language = _read_tidied(notebook)  # headings and the back link in its language
     if title is None:
         title = _first_heading(nb) or notebook.stem
     nb.metadata["title"] = title
     _clean_stderr(nb)
-    drop_widgets(nb)
     back = t("report.back_to_index", language)
     try:
         body, _ = html_exporter(code=code).from_notebook_node(

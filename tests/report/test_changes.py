@@ -166,3 +166,13 @@ def test_a_run_before_its_period_ends_says_it_is_in_progress(tmp_path, monkeypat
     assert sunday.run_dir.name == "2026-W47" and sunday.run["period_complete"] is True
     run = json.loads((sunday.run_dir / "run.json").read_text(encoding="utf-8"))
     assert "in progress" not in (sunday.run_dir / run["email"]["html"]).read_text(encoding="utf-8")
+
+
+def test_action_texts_read_as_text_in_the_change_lines():
+    """Actions are Markdown with escaped data values; the change lines carry the words, not the
+    Markdown: no asterisks, no backslashes, and markup in a campaign name stays text."""
+    from crmlib.present.page import md_escape
+
+    name = md_escape("双11*狂欢_ <img src=x>")
+    found = {"previous_run": "2026-10", "new": [f"Repeat **{name}** now"]}
+    assert change_lines(found)["lines"] == ["New action: Repeat 双11*狂欢_ <img src=x> now"]
