@@ -36,6 +36,7 @@ from crmlib.campaigns import member_responses
 from crmlib.clv.scoring import discounted_purchases, months_to_units
 from crmlib.clv.settings import load_params as load_clv_params
 from crmlib.data import as_table, execute, resolve_as_of
+from crmlib.data.orders import orders
 from crmlib.data.privacy import mask_personal, spreadsheet_safe
 from crmlib.data.schema import PERSONAL_FIELDS
 from crmlib.errors import DataError
@@ -334,24 +335,25 @@ def customer_profile(
         base = profile_base(data, as_of=day, scheme=scheme, clv_sample=clv_sample,
                             clv_params=clv_params)  # fmt: skip
     overview = rfm_table(lines, as_of=day)
+    bought = _purchase_orders(lines, day)
     seg = base.segments[base.segments["customer_id"] == cid]
     return Profile(
         customer_id=cid,
         as_of=day,
         identity=_identity(tabs.get("customers"), cid, personal=personal),
         overview=overview.drop(columns=["customer_id", "as_of"]),
-        monthly=_monthly(lines),
+        monthly=_monthly(lines, bought),
         categories=_split(lines, "category"),
         channels=_split(lines, "channel"),
         rfm=seg[
             [c for c in ("r_score", "f_score", "m_score", "cell", "segment") if c in seg]
         ].reset_index(drop=True),
         stages=_stages(lines, day, lifecycle_params),
-        value=_value(lines, base, day, draws=draws),
+        value=_value(lines, bought, base, day, draws=draws),
         suggestions=_suggestions(lines, base, top=top, min_customers=min_customers),
         campaigns=_campaigns(tabs, mine, cid, day, response_days=response_days),
         touchpoints=_touchpoints(tabs.get("touchpoints"), cid, day),
-        milestones=_milestones(lines),
+        milestones=_milestones(bought),
     )
 
 
@@ -369,15 +371,17 @@ def _identity(customers: Any, cid: str, *, personal: bool) -> pd.DataFrame:
     return pd.DataFrame({"field": fields, "value": [row[f].iloc[0] for f in fields]})
 
 
-def _purchases(lines: pd.DataFrame) -> pd.DataFrame:
-    return lines[lines["amount"].isna() | (lines["amount"] >= 0)]
+def _purchase_orders(lines: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """The customer's purchases by the definition every analysis uses
+    (:func:`crmlib.data.orders.orders`): a return, or an order its returns cancel out, is none."""
+    placed = execute(orders(lines, as_of=day))
+    return placed[placed["purchase"]].sort_values("ordered_at", kind="stable")
 
 
-def _monthly(lines: pd.DataFrame) -> pd.DataFrame:
+def _monthly(lines: pd.DataFrame, bought: pd.DataFrame) -> pd.DataFrame:
     month = pd.to_datetime(lines["ordered_at"]).dt.to_period("M")
-    buys = _purchases(lines)
     out = pd.DataFrame({
-        "orders": buys.groupby(month[buys.index])["order_id"].nunique(),
+        "orders": bought.groupby(pd.to_datetime(bought["ordered_at"]).dt.to_period("M")).size(),
         "revenue": lines.groupby(month)["amount"].sum(),
     }).fillna({"orders": 0}).astype({"orders": "int64"})  # fmt: skip
     out.index.name = "month"
@@ -409,12 +413,13 @@ def _stages(lines: pd.DataFrame, day: pd.Timestamp, params: Any) -> pd.DataFrame
 
 
 def _value(
-    lines: pd.DataFrame, base: ProfileBase, day: pd.Timestamp, *, draws: int
+    lines: pd.DataFrame, bought: pd.DataFrame, base: ProfileBase, day: pd.Timestamp, *, draws: int
 ) -> pd.DataFrame:
     """Expected purchases, P(active), the hiatus rule and CLV with a 95% interval from the
     parameters' sampling distribution (normal on the log scale, as the parameter table)."""
     settings = base.clv_settings
-    weeks = float((day - pd.to_datetime(lines["ordered_at"]).max().normalize()).days) / 7
+    last = pd.to_datetime(bought["ordered_at"]).max() if len(bought) else pd.NaT
+    weeks = float((day - last.normalize()).days) / 7 if pd.notna(last) else np.inf  # returns only
     figures = ["expected_purchases", "p_alive", "expected_spend", "clv", "clv_low", "clv_high"]
     if base.model is None:  # no model: every model figure says why; the hiatus rule stands
         out = pd.DataFrame({c: [np.nan] for c in figures})
@@ -518,6 +523,8 @@ def _campaigns(tabs: Mapping[str, Any], mine: Any, cid: str, day: pd.Timestamp, 
         got = got.merge(names, on="campaign_id", how="left")
     else:
         got["name"] = None
+    if "complete" in got:  # a window still open: whether the customer responds is not known yet
+        got["responded"] = got["responded"].astype(object).where(got["complete"], None)
     return got[cols].sort_values("sent_at", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -531,9 +538,9 @@ def _touchpoints(touchpoints: Any, cid: str, day: pd.Timestamp) -> pd.DataFrame:
     return execute(tp.select(*cols).order_by(ibis.desc("occurred_at")))
 
 
-def _milestones(lines: pd.DataFrame) -> pd.DataFrame:
+def _milestones(bought: pd.DataFrame) -> pd.DataFrame:
     """The day of each milestone order reached (the 2nd order, the 3rd …), purchases only."""
-    firsts = _purchases(lines).groupby("order_id")["ordered_at"].min().sort_values()
+    firsts = bought["ordered_at"].reset_index(drop=True)
     reached = [(n, firsts.iloc[n - 1]) for n in MILESTONES if len(firsts) >= n]
     return pd.DataFrame(reached, columns=["order_number", "ordered_at"])
 

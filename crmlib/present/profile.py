@@ -148,8 +148,15 @@ def campaigns_text(profile: Profile, *, response_days: float = 14.0, language: s
     if (reason := _reason(profile.campaigns, language)) is not None:
         return reason
     c = profile.campaigns
-    return t("profile.campaigns_text", language, n=len(c), responded=int(c["responded"].sum()),
+    sent = c[c["group"] != "control"]  # a control group got no message: nothing to respond to
+    known = sent["responded"].dropna()
+    text = t("profile.campaigns_text", language, n=len(sent), responded=int(known.astype(bool).sum()),
              days=response_days)  # fmt: skip
+    if len(known) < len(sent):
+        text += " " + t("profile.campaigns_open", language, n=len(sent) - len(known))
+    if len(sent) < len(c):
+        text += " " + t("profile.campaigns_control", language, n=len(c) - len(sent))
+    return text
 
 
 def touchpoints_text(profile: Profile, *, language: str = "en") -> str:
@@ -195,6 +202,8 @@ def table(profile: Profile, section: str, *, language: str = "en") -> pd.DataFra
         frame["stage"] = [t(f"lifecycle.stage_{s}", language) for s in frame["stage"].astype(str)]
         frame["period"] = frame["period"].astype(str)
     frame = frame.head(SHOWN)
+    if section == "campaigns":  # a campaign's name, not a product's
+        frame = frame.rename(columns={"name": "campaign_name"})
     if section == "suggestions" and (frame["name"] == frame["sku"]).all():
         frame = frame.drop(columns="name")  # no product names mapped: the code says it all
     for col in frame.columns:
@@ -202,9 +211,10 @@ def table(profile: Profile, section: str, *, language: str = "en") -> pd.DataFra
             frame[col] = [money(v) for v in frame[col]]
         elif col in _PERCENT:
             frame[col] = [percent(v) for v in frame[col]]
-        elif col == "responded":
+        elif col == "responded":  # None: the response window is still open
             frame[col] = [
-                t("profile.answer_yes" if v else "profile.answer_no", language) for v in frame[col]
+                MISSING if v is None else t(f"profile.answer_{'yes' if v else 'no'}", language)
+                for v in frame[col]
             ]
         elif col in ("sent_at", "occurred_at"):
             frame[col] = [day(v) for v in frame[col]]

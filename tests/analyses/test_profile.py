@@ -153,3 +153,36 @@ def test_the_base_is_cached_per_data_and_day(tmp_path):
     assert again.model.params_ == first.model.params_
     profile.profile_base(data, as_of="2024-06-15")
     assert len(list((tmp_path / "cache" / "profile").iterdir())) == 2
+
+
+def test_returns_are_not_purchases_and_open_or_control_campaigns_claim_no_response():
+    """Hand-built: customer a buys in January, February, March and on 10 April; a return
+    arrives on 20 December. As of 31 December the last purchase is 38 weeks back, so the hiatus
+    rule (26 weeks) says inactive, whatever the return's date. Campaign C1 had a in its control
+    group; C2 went out two days before the data ends, so its response is not known yet."""
+    tx = pd.DataFrame({
+        "customer_id": ["a"] * 5 + ["b"] * 3,
+        "order_id": ["1", "2", "3", "4", "4r", "b1", "b2", "b3"],
+        "ordered_at": pd.to_datetime(["2024-01-05", "2024-02-05", "2024-03-05", "2024-04-10",
+                                      "2024-12-20", "2024-01-05", "2024-02-05", "2024-12-31"]),
+        "amount": [50.0, 60.0, 70.0, 80.0, -80.0, 10.0, 20.0, 30.0],
+    })  # fmt: skip
+    campaigns = pd.DataFrame({"campaign_id": ["C1", "C2"], "name": ["Spring", "Winter"],
+                              "starts_at": pd.to_datetime(["2024-03-01", "2024-12-29"])})  # fmt: skip
+    members = pd.DataFrame({"campaign_id": ["C1", "C2", "C1"], "customer_id": ["a", "a", "b"],
+                            "sent_at": pd.to_datetime(["2024-03-01", "2024-12-29", "2024-03-01"]),
+                            "group": ["control", "target", "target"]})  # fmt: skip
+    data = SimpleNamespace(transactions=tx, customers=None, campaigns=campaigns,
+                           campaign_members=members, touchpoints=None, coupon_redemptions=None,
+                           events=None)  # fmt: skip
+    p = profile.customer_profile(data, "a", as_of="2024-12-31")
+    assert p.milestones["order_number"].tolist() == [2, 3, 4]  # the return is no 5th order
+    assert p.monthly.set_index("month")["orders"].sum() == 4
+    assert not bool(p.value["hiatus_active"].iloc[0])
+    by_id = p.campaigns.set_index("campaign_id")
+    assert by_id.loc["C2", "responded"] is None and by_id.loc["C1", "group"] == "control"
+    text = words.campaigns_text(p, language="en")
+    assert text.startswith("1 campaign(s) received, responded to 0")
+    assert "1 of them still within the response window" in text and "control group" in text
+    table = words.table(p, "campaigns", language="en").set_index("Campaign")
+    assert table.loc["C2", "Responded"] == "–" and table.loc["C2", "Campaign name"] == "Winter"
