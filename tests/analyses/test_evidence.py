@@ -95,7 +95,8 @@ def test_value_at_risk_by_the_hiatus_rule_matches_gaps_counted_from_the_orders(d
 def test_the_summary_uses_the_rule_that_won_the_backtest_and_says_why(demo_tx):
     rule, evidence = ex.risk_rule(demo_tx, rule="backtest")
     acc = evidence.set_index("rule")["accuracy"]
-    assert rule == ("p_alive" if acc["p_alive"] > acc["hiatus"] else "hiatus")
+    assert set(acc.index) == {"p_alive", "hiatus"} and acc.between(0, 1).all()
+    assert rule == clv.better_rule(types.SimpleNamespace(classification=evidence))
     assert ex.risk_rule(demo_tx, rule="p_alive") == ("p_alive", None)
     with pytest.raises(ConfigError, match="rule"):
         ex.risk_rule(demo_tx, rule="vibes")

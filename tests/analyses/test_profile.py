@@ -76,7 +76,7 @@ def test_the_planted_customer_shows_their_known_orders(planted):
 
 
 def test_segment_and_stage_follow_the_rules_by_hand(planted):
-    """R: 121 days against a mean of 36 is low; F 3 and M 600 are above the means (1.69, 91.8):
+    """R: 121 days against a mean of 28.5 (1,741 days / 61 customers) is low; F 3 and M 600 are above the means (1.69, 91.8):
     LHH, 'important to win back'. Stages with the 90/180-day windows: new in January, active
     to April (60 days at 30 April), at risk from May (91 days at 31 May)."""
     assert planted.rfm["cell"].iloc[0] == "LHH"
@@ -99,21 +99,18 @@ def test_campaigns_touchpoints_and_suggestions(planted):
     assert s["lift"].iloc[0] == pytest.approx(1.0 / (40 / 61))
 
 
-def test_value_sits_inside_its_interval_or_says_why_not(planted):
+def test_value_on_parameters_the_data_cannot_pin_down_says_why_and_gives_no_interval(planted):
+    """Sixty-one customers of a few orders each: the model's dropout is not identified, so the
+    profile gives no interval (not a confident one) and the text says why."""
     v = planted.value.iloc[0]
-    assert v["clv"] > 0 and 0 <= v["p_alive"] <= 1
     assert bool(v["hiatus_active"])  # 121 days = 17 weeks since the last order, under 26
-    text = words.value_text(planted, language="en")
-    if pd.notna(v["clv_low"]):
-        assert v["clv_low"] <= v["clv"] <= v["clv_high"]
-    else:
-        assert "cannot pin down" in text
+    assert pd.isna(v["clv_low"]) and pd.isna(v["clv_high"])
+    assert "cannot pin down" in words.value_text(planted, language="en")
 
 
 def test_personal_fields_are_masked_unless_asked(planted):
     shown = planted.identity.set_index("field")["value"]
-    assert shown["phone"] != PHONE and shown["phone"].startswith("138")
-    assert shown["name"] != "张三"
+    assert shown["phone"] == "138****5678" and shown["name"] == "张**"
     raw = profile.customer_profile(_data(), "C0001", as_of="2024-06-30", personal=True)
     assert raw.identity.set_index("field")["value"]["phone"] == PHONE
 
@@ -137,7 +134,7 @@ def test_export_keeps_every_id_and_neutralises_formulas(tmp_path):
     assert len(missing) == 1 and missing[0]["section"] == "not_found"
 
 
-def test_the_base_is_cached_per_data_and_day(tmp_path):
+def test_the_base_is_cached_per_data_and_day(tmp_path, monkeypatch):
     """A second profile of the same data and day reads the base from the cache folder; another
     day computes its own."""
     _lines().to_csv(tmp_path / "tx.csv", index=False)
@@ -148,7 +145,9 @@ def test_the_base_is_cached_per_data_and_day(tmp_path):
     first = profile.profile_base(data, as_of="2024-06-30")
     kept = list((tmp_path / "cache" / "profile").iterdir())
     assert len(kept) == 1 and (kept[0] / "base.pkl").exists()
-    again = profile.profile_base(data, as_of="2024-06-30")
+    with monkeypatch.context() as m:  # the second call must read, not compute
+        m.setattr(profile, "_build_base", lambda *a, **k: pytest.fail("the base was recomputed"))
+        again = profile.profile_base(data, as_of="2024-06-30")
     pd.testing.assert_frame_equal(first.segments, again.segments)
     assert again.model.params_ == first.model.params_
     profile.profile_base(data, as_of="2024-06-15")

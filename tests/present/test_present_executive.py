@@ -208,6 +208,13 @@ def test_the_summary_record_holds_what_the_next_run_compares():
     assert retention["vs_benchmark"] == "bad" and retention["name"] == t(
         "benchmark.kpi_retention_rate", "en"
     )
-    texts = {r["id"]: r["text"] for r in words.recommendation_texts(summary.recommendations, facts)}
-    assert record["recommendations"] == texts
+    recs = record["recommendations"]
+    # retention below its benchmark, churn up on last year, revenue 1,000 against 800 (+25%)
+    assert set(recs) == {"retention_below_benchmark", "churn_rising", "revenue_growing"}
+    assert "25.0%" in recs["revenue_growing"] and "¥1,000" in recs["revenue_growing"]
+    assert (
+        "30.0%" in recs["retention_below_benchmark"]
+        and "63.0%" in recs["retention_below_benchmark"]
+    )
+    assert "70.0%" in recs["churn_rising"] and "+3.0" in recs["churn_rising"]
     assert record["as_of"] == "2024-06-30"

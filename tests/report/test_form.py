@@ -54,6 +54,7 @@ def test_apply_sets_typed_values_and_says_what_changed():
         "edges"
     ].value = "{recency: [0, 90, 100000], frequency: [1, 2, 1000], monetary: [0, 500, 1000000]}"
     form.fields["language"].value = "zh"
+    form.fields["bins"].value = 5
     form.button.click()  # what a click in JupyterLab does
     assert namespace["scoring"] == "edges"
     assert namespace["edges"] == {
@@ -62,7 +63,7 @@ def test_apply_sets_typed_values_and_says_what_changed():
         "monetary": [0, 500, 1000000],
     }
     assert namespace["language"] == "zh"
-    assert namespace["bins"] == 0 and isinstance(namespace["bins"], int)
+    assert namespace["bins"] == 5 and isinstance(namespace["bins"], int)
     assert "scoring = &#x27;edges&#x27;" in form.message.value
     assert "run the cells below" in form.message.value
 
