@@ -9,6 +9,7 @@ Typical use::
     spend = clv.fit_spend(data)           # Gamma-Gamma on repeat customers
     scores = clv.score(data, model=model, spend_model=spend)
     check = clv.backtest(transactions, calibration_end="2026-03-31", as_of="2026-09-30")
+    bands = clv.intervals(data, model=model, spend_model=spend, as_of="2026-09-30")
 
 or everything at once: ``clv.analyse(transactions, as_of=...)``. The report text about these
 results is in :mod:`crmlib.present.clv`, the charts in :mod:`crmlib.plots.clv`.
@@ -17,7 +18,8 @@ Modules: :mod:`~crmlib.clv.summaries` (per-customer histories), :mod:`~crmlib.cl
 (``fit``, ``fit_spend`` and the model classes, one family per module: ``bgnbd``,
 ``lifetimes_models``, ``gamma_gamma``; on ``rows``, ``likelihoods``, ``optimise``, ``fitted``),
 :mod:`~crmlib.clv.scoring` (predictions, CLV and the customer lists),
-:mod:`~crmlib.clv.validation` (backtest), :mod:`~crmlib.clv.workflow` (the one-call analysis),
+:mod:`~crmlib.clv.validation` (backtest), :mod:`~crmlib.clv.forecast` (intervals and the
+monthly cash-flow forecast, on :mod:`~crmlib.clv.draws` and :mod:`~crmlib.clv.curves`), :mod:`~crmlib.clv.workflow` (the one-call analysis),
 :mod:`~crmlib.clv.settings` (``clv.yaml``) and :mod:`~crmlib.clv.dates`.
 """
 
@@ -28,6 +30,7 @@ import warnings
 from typing import Any
 
 from crmlib.clv.dates import calibration_end, observation_end
+from crmlib.clv.forecast import Uncertainty, intervals
 from crmlib.clv.models import (
     BetaGeoModel,
     GammaGammaModel,
@@ -56,6 +59,7 @@ __all__ = [
     "BetaGeoModel",
     "GammaGammaModel",
     "ModifiedBetaGeoModel",
+    "Uncertainty",
     "ParetoNBDModel",
     "analyse",
     "at_risk",
@@ -68,6 +72,7 @@ __all__ = [
     "fit",
     "fit_spend",
     "future_high_value",
+    "intervals",
     "observation_end",
     "predict",
     "score",

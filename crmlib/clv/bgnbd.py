@@ -25,7 +25,7 @@ from crmlib.clv.optimise import (
 )
 from crmlib.clv.rows import compress
 
-__all__ = ["BetaGeoModel"]
+__all__ = ["BetaGeoModel", "alive_after_first", "alive_probability", "expected_if_alive"]
 
 #: Above this many unique rows, BG/NBD is estimated on a sample of rows and polished by Newton
 #: steps on all of them (see :func:`crmlib.clv.optimise.newton`).
@@ -114,44 +114,22 @@ class BetaGeoModel(TransactionModel):
         return total[inverse] * self.p_alive(x, tx, T)
 
     def _if_alive(self, t: Any, x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        """Expected purchases in ``(T, T + t]`` of an active customer with ``x`` repeat purchases:
-        ``(a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))]``."""
         self._check_fitted()
-        r, alpha, a, b = (self.params_[n] for n in PARAM_NAMES["bgnbd"])
-        t = np.asarray(t, dtype=float)
-        ca, cb, cc = r + x, b + x, a + b + x - 1
-        z = t / (alpha + T + t)
-        with np.errstate(all="ignore"):
-            hyp = np.log(hyp2f1(ca, cb, cc, z))
-            bad = ~np.isfinite(hyp)
-            if np.any(bad):  # Euler's transformation where the series overflows
-                alt = np.log(hyp2f1(cc - ca, cc - cb, cc, z)) + (cc - ca - cb) * np.log1p(-z)
-                hyp = np.where(bad, alt, hyp)
-            return (
-                (a + b + x - 1)
-                / (a - 1)
-                * -np.expm1(hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
-            )
+        return expected_if_alive(self._theta(), t, x, T)
+
+    def _theta(self) -> tuple[float, ...]:
+        return tuple(self.params_[n] for n in PARAM_NAMES["bgnbd"])
 
     def p_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive) of FHL (2005) eq. 12; 1 for customers without repeat purchase."""
         self._check_fitted()
-        r, alpha, a, b = (self.params_[n] for n in PARAM_NAMES["bgnbd"])
-        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
-        log_odds = (
-            np.log(a)
-            - np.log(b + np.maximum(x, 1) - 1)
-            + (r + x) * np.log((alpha + T) / (alpha + tx))
-        )
-        return np.where(x > 0, 1.0 / (1.0 + np.exp(log_odds)), 1.0)
+        return alive_probability(self._theta(), frequency, recency, T)
 
     def p_alive_after_first(self, T: Any) -> np.ndarray:
         """P(alive) of a one-time buyer if the first purchase were also a dropout opportunity
         (the MBG/NBD assumption with the BG/NBD parameters): ``1 / (1 + a/b ((α+T)/α)^r)``."""
         self._check_fitted()
-        r, alpha, a, b = (self.params_[n] for n in PARAM_NAMES["bgnbd"])
-        T = np.asarray(T, dtype=float)
-        return 1.0 / (1.0 + a / b * ((alpha + T) / alpha) ** r)
+        return alive_after_first(self._theta(), T)
 
     def expected_purchases_new(self, t: float | np.ndarray) -> np.ndarray:
         """E[X(t)] of FHL (2005) eq. 9."""
@@ -160,3 +138,45 @@ class BetaGeoModel(TransactionModel):
         t = np.asarray(t, dtype=float)
         hyp = hyp2f1(r, b, a + b - 1, t / (alpha + t))
         return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp)
+
+
+# The formulas as functions of the parameters, which broadcast: parameters of shape (draws, 1)
+# against customers of shape (n,) give a (draws, n) array (see crmlib.clv.uncertainty).
+def expected_if_alive(theta: Any, t: Any, x: Any, T: Any) -> np.ndarray:
+    """Expected purchases in ``(T, T + t]`` of an active customer with ``x`` repeat purchases:
+    ``(a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))]``.
+
+    ``theta`` is ``(r, alpha, a, b)``; every argument broadcasts."""
+    r, alpha, a, b = theta
+    t, x, T = (np.asarray(v, dtype=float) for v in (t, x, T))
+    ca, cb, cc = r + x, b + x, a + b + x - 1
+    z = t / (alpha + T + t)
+    with np.errstate(all="ignore"):
+        hyp = np.log(hyp2f1(ca, cb, cc, z))
+        bad = ~np.isfinite(hyp)
+        if np.any(bad):  # Euler's transformation where the series overflows
+            alt = np.log(hyp2f1(cc - ca, cc - cb, cc, z)) + (cc - ca - cb) * np.log1p(-z)
+            hyp = np.where(bad, alt, hyp)
+        return cc / (a - 1) * -np.expm1(hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
+
+
+def alive_probability(theta: Any, x: Any, tx: Any, T: Any) -> np.ndarray:
+    """P(alive) of FHL (2005) eq. 12 for parameters ``(r, alpha, a, b)``; 1 without a repeat
+    purchase. Every argument broadcasts."""
+    r, alpha, a, b = theta
+    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+    with np.errstate(over="ignore"):
+        log_odds = (
+            np.log(a)
+            - np.log(b + np.maximum(x, 1) - 1)
+            + (r + x) * np.log((alpha + T) / (alpha + tx))
+        )
+        return np.where(x > 0, 1.0 / (1.0 + np.exp(log_odds)), 1.0)
+
+
+def alive_after_first(theta: Any, T: Any) -> np.ndarray:
+    """P(alive) of a one-time buyer if the first purchase were a dropout opportunity:
+    ``1 / (1 + a/b ((α+T)/α)^r)`` for parameters ``(r, alpha, a, b)``."""
+    r, alpha, a, b = theta
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + a / b * ((alpha + np.asarray(T, dtype=float)) / alpha) ** r)

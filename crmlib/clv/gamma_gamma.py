@@ -24,7 +24,7 @@ from crmlib.clv.rows import check_summary, compress
 from crmlib.config import check_range
 from crmlib.errors import CrmWarning, DataError
 
-__all__ = ["GammaGammaModel"]
+__all__ = ["GammaGammaModel", "conditional_spend"]
 
 
 class GammaGammaModel(FittedModel):
@@ -134,10 +134,21 @@ class GammaGammaModel(FittedModel):
     def expected_spend(self, frequency: Any, monetary_value: Any) -> np.ndarray:
         """Conditional expected mean spend per purchase (note 025, eq. 5); population mean for
         customers without a (positive) repeat purchase."""
-        mean = self.population_mean()
-        p, q, _ = (self.params_[n] for n in PARAM_NAMES["gamma_gamma"])
-        x = np.asarray(frequency, dtype=float)
-        m = np.asarray(monetary_value, dtype=float)
-        usable = (x > 0) & (m > 0)
+        self.population_mean()  # raises when q <= 1
+        theta = tuple(self.params_[n] for n in PARAM_NAMES["gamma_gamma"])
+        return conditional_spend(theta, frequency, monetary_value)
+
+
+def conditional_spend(theta: Any, frequency: Any, monetary_value: Any) -> np.ndarray:
+    """Conditional expected mean spend per purchase (note 025, eq. 5) for parameters
+    ``(p, q, v)``: ``(1 − w) p v / (q − 1) + w m`` with ``w = p x / (p x + q − 1)``; the
+    population mean for customers without a (positive) repeat purchase; infinite where
+    ``q <= 1``. Every argument broadcasts (parameters of shape (draws, 1) against customers)."""
+    p, q, v = theta
+    x = np.asarray(frequency, dtype=float)
+    m = np.asarray(monetary_value, dtype=float)
+    usable = (x > 0) & (m > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(np.asarray(q) > 1, p * v / (q - 1), np.inf)
         weight = np.where(usable, p * x / (p * x + q - 1), 0.0)
         return (1 - weight) * mean + weight * np.where(usable, m, 0.0)

@@ -67,3 +67,30 @@ def _check(out: Mapping[str, Any]) -> None:
     for key in ("min_repeaters", "min_repeaters_error"):
         check_range(f"warnings.{key}", warn.get(key), low=0)
     check_range("warnings.max_spend_correlation", warn.get("max_spend_correlation"), low=0, high=1)
+    _check_intervals(out.get("intervals"))
+
+
+def _check_intervals(opts: Any) -> None:
+    if not isinstance(opts, Mapping):
+        raise ConfigError(f"parameter 'intervals' must be a mapping; got {opts!r}")
+    check_range("intervals.draws", opts.get("draws"), low=20, high=100_000)
+    check_range("intervals.level", opts.get("level"), low=0.5, high=1.0, high_inclusive=False)
+    bands = opts.get("bands")
+    if not isinstance(bands, list) or not bands:
+        raise ConfigError(f"parameter 'intervals.bands' must be a list of levels; got {bands!r}")
+    for band in bands:
+        check_range("intervals.bands", band, low=0.0, high=1.0, low_inclusive=False,
+                    high_inclusive=False)  # fmt: skip
+    check_range("intervals.forecast_months", opts.get("forecast_months"), low=1, high=600)
+    horizons = opts.get("horizons")
+    ok = isinstance(horizons, list) and all(
+        isinstance(h, list | tuple) and len(h) == 2 and 0 <= int(h[0]) < int(h[1]) <= 600
+        for h in horizons
+    )
+    if not ok:
+        raise ConfigError(
+            "parameter 'intervals.horizons' must be a list of [first, last) month pairs with "
+            f"0 <= first < last <= 600, e.g. [[0, 12], [12, 36]]; got {horizons!r}"
+        )
+    check_range("intervals.sample_customers", opts.get("sample_customers"), low=100)
+    check_range("intervals.seed", opts.get("seed"), low=0)

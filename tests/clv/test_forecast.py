@@ -1,0 +1,159 @@
+"""Intervals on the CLV figures and the monthly cash-flow forecast (crmlib.clv.intervals).
+
+The point figures must be the scores' (same model, same arithmetic); the interpolated curves
+must match the closed form; and the intervals must hold what they claim, checked by simulation
+from known parameters in ``test_coverage.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmlib import clv
+from crmlib.clv.bgnbd import expected_if_alive
+from crmlib.clv.curves import Curves
+from crmlib.clv.draws import parameter_draws
+from crmlib.errors import ConfigError
+from crmlib.simulate.clv_base import simulate_base
+
+FEW = {"intervals": {"draws": 60, "forecast_months": 12, "horizons": [[0, 6], [6, 12]]}}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    base = simulate_base(3000, seed=11)
+    data = base.summary
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, spend = clv.fit(data), clv.fit_spend(data)
+    return base, data, model, spend
+
+
+def _segments(data: pd.DataFrame) -> pd.DataFrame:
+    labels = np.where(data["frequency"] > 0, "repeat", "once")
+    return pd.DataFrame({"customer_id": data["customer_id"], "segment": labels})
+
+
+def test_point_figures_are_the_scores(fitted):
+    _, data, model, spend = fitted
+    scores = clv.score(data, model=model, spend_model=spend)
+    out = clv.intervals(data, model=model, spend_model=spend, params=FEW, segments=_segments(data))
+    value = out.horizons.query("segment == 'all' and first_month == 1 and last_month == 12")
+    assert value["value"].iloc[0] == pytest.approx(scores["clv"].sum(), rel=1e-9)
+    base = out.forecast.query("segment == 'all'")
+    assert base["orders"].sum() == pytest.approx(scores["expected_purchases"].sum(), rel=1e-9)
+    # the segments add up to the base, month by month
+    parts = out.forecast.query("segment != 'all'").groupby("month")["revenue"].sum()
+    np.testing.assert_allclose(parts.to_numpy(), base["revenue"].to_numpy(), rtol=1e-9)
+    assert set(out.forecast["segment"]) == {"all", "once", "repeat"}
+    sizes = out.forecast.drop_duplicates("segment").set_index("segment")["customers"]
+    assert sizes["all"] == len(data) == sizes["once"] + sizes["repeat"]
+
+
+def test_customer_intervals_hold_the_point_estimates(fitted):
+    _, data, model, spend = fitted
+    scores = clv.score(data, model=model, spend_model=spend)
+    out = clv.intervals(data, model=model, spend_model=spend, params=FEW)
+    table = out.customers
+    assert list(table["customer_id"]) == list(scores["customer_id"])
+    for name in ("expected_purchases", "p_alive", "expected_spend", "clv"):
+        lower, upper, point = table[f"{name}_lower"], table[f"{name}_upper"], scores[name]
+        assert (lower <= upper).all(), name
+        # a point estimate lies inside its 95% interval for all but a few customers
+        inside = ((lower <= point * (1 + 1e-9)) & (point <= upper * (1 + 1e-9))).mean()
+        assert inside > 0.97, (name, inside)
+    assert (table["clv_upper"] > table["clv_lower"]).mean() > 0.99  # intervals have width
+
+
+def test_expected_interval_is_inside_the_outcome_band(fitted):
+    _, data, model, spend = fitted
+    out = clv.intervals(data, model=model, spend_model=spend, params=FEW, customers=False)
+    month = out.forecast.query("segment == 'all'")
+    assert (month["revenue_outcome_lower_95"] <= month["revenue_lower"] * 1.001).all()
+    assert (month["revenue_outcome_upper_95"] >= month["revenue_upper"] * 0.999).all()
+    # the bands nest: 50% inside 80% inside 95%
+    assert (month["revenue_outcome_lower_95"] <= month["revenue_outcome_lower_80"]).all()
+    assert (month["revenue_outcome_lower_80"] <= month["revenue_outcome_lower_50"]).all()
+    assert (month["revenue_outcome_upper_50"] <= month["revenue_outcome_upper_80"]).all()
+    assert out.customers.empty
+
+
+def test_interpolated_curves_match_the_closed_form(fitted):
+    _, data, model, spend = fitted
+    big = simulate_base(200_000, seed=2).summary
+    x, T = big["frequency"].to_numpy(float), big["T"].to_numpy(float)
+    pairs = pd.DataFrame({"x": x, "T": T}).drop_duplicates()
+    months = np.arange(1, 37) * 30.4375 / 7
+    curves = Curves(months, pairs["x"].to_numpy(), pairs["T"].to_numpy())
+    assert curves.interpolate
+    draws = parameter_draws(model, spend, draws=20, seed=5)
+    for theta in draws.purchase:
+        approx = curves(theta)
+        exact = expected_if_alive(theta, months[:, None], curves.x, curves.T)
+        np.testing.assert_allclose(approx, exact, rtol=1e-8, atol=1e-12)
+
+
+def test_draws_are_positive_and_centred_on_the_fit(fitted):
+    _, _, model, spend = fitted
+    draws = parameter_draws(model, spend, draws=4000, seed=1)
+    assert (draws.purchase > 0).all() and (draws.spend > 0).all()
+    log_sd = np.log(draws.purchase).std(axis=0)
+    expected_sd = np.array(
+        [model.standard_errors_[k] / model.params_[k] for k in ("r", "alpha", "a", "b")]
+    )
+    np.testing.assert_allclose(log_sd, expected_sd, rtol=0.06)
+    medians = np.median(draws.purchase, axis=0)
+    estimate = np.array([model.params_[k] for k in ("r", "alpha", "a", "b")])
+    np.testing.assert_allclose(medians, estimate, rtol=5 * expected_sd.max() / np.sqrt(4000))
+
+
+def test_unmeasured_covariance_says_why(fitted):
+    _, data, model, spend = fitted
+    broken = copy.deepcopy(model)
+    broken.covariance_.iloc[:, :] = np.nan
+    out = clv.intervals(data, model=broken, spend_model=spend, params=FEW)
+    assert not out.measured
+    assert out.why_not.reason == "not_identifiable"
+    assert out.forecast.empty and out.customers.empty
+
+
+def test_same_seed_same_intervals(fitted):
+    _, data, model, spend = fitted
+    one = clv.intervals(data, model=model, spend_model=spend, params=FEW, customers=False)
+    two = clv.intervals(data, model=model, spend_model=spend, params=FEW, customers=False)
+    pd.testing.assert_frame_equal(one.forecast, two.forecast)
+
+
+def test_forecast_months_carry_dates(fitted):
+    _, data, model, spend = fitted
+    out = clv.intervals(
+        data, model=model, spend_model=spend, params=FEW, as_of="2026-09-30", customers=False
+    )
+    first = out.forecast.iloc[0]
+    assert first["start"] == pd.Timestamp("2026-10-01")
+    assert first["end"] == pd.Timestamp("2026-10-30")  # 30.4375 days, rounded
+    assert out.forecast["end"].iloc[11] == pd.Timestamp("2027-09-30")
+
+
+def test_other_models_are_refused_clearly(fitted):
+    _, data, _, spend = fitted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pnbd = clv.fit(data.head(800), model="pnbd")
+    with pytest.raises(ConfigError, match="BG/NBD"):
+        clv.intervals(data, model=pnbd, spend_model=spend, params=FEW)
+
+
+def test_bad_interval_settings_are_named(fitted):
+    _, data, model, spend = fitted
+    with pytest.raises(ConfigError, match="intervals.horizons"):
+        clv.intervals(
+            data, model=model, spend_model=spend, params={"intervals": {"horizons": [[12, 6]]}}
+        )
+    with pytest.raises(ConfigError, match="intervals.level"):
+        clv.intervals(data, model=model, spend_model=spend, params={"intervals": {"level": 1.5}})
