@@ -60,6 +60,7 @@ REASONS: tuple[str, ...] = (
     "small_base",  # {base}, {minimum}: too few customers/orders to quote a rate
     "no_data",  # nothing in the period or selection
     "not_identifiable",  # {parameter}: the data cannot pin the model's parameter down
+    "no_intervals",  # {model}: ranges are computed for the BG/NBD model only
 )
 
 #: Column of a frame that names why a row's figures are missing ("" where they were measured).

@@ -30,7 +30,7 @@ import warnings
 from typing import Any
 
 from crmlib.clv.dates import calibration_end, observation_end
-from crmlib.clv.forecast import Uncertainty, intervals
+from crmlib.clv.forecast import Uncertainty, intervals, with_intervals
 from crmlib.clv.models import (
     BetaGeoModel,
     GammaGammaModel,
@@ -78,6 +78,7 @@ __all__ = [
     "score",
     "summary",
     "tracking",
+    "with_intervals",
 ]
 
 _moved = moved(

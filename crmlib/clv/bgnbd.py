@@ -152,12 +152,20 @@ def expected_if_alive(theta: Any, t: Any, x: Any, T: Any) -> np.ndarray:
     ca, cb, cc = r + x, b + x, a + b + x - 1
     z = t / (alpha + T + t)
     with np.errstate(all="ignore"):
-        hyp = np.log(hyp2f1(ca, cb, cc, z))
-        bad = ~np.isfinite(hyp)
+        raw = hyp2f1(ca, cb, cc, z)
+        log_ratio = (r + x) * np.log((alpha + T) / (alpha + t + T))
+        hyp = np.log(raw)
+        # ₂F₁ is negative only where a + b + x − 1 < 0 (no repeat purchase and a + b < 1, as
+        # drawn parameter sets can have): no logarithm there, the series is small
+        negative = np.isfinite(raw) & (raw <= 0)
+        bad = ~np.isfinite(hyp) & ~negative
         if np.any(bad):  # Euler's transformation where the series overflows
             alt = np.log(hyp2f1(cc - ca, cc - cb, cc, z)) + (cc - ca - cb) * np.log1p(-z)
             hyp = np.where(bad, alt, hyp)
-        return cc / (a - 1) * -np.expm1(hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
+        out = cc / (a - 1) * -np.expm1(hyp + log_ratio)
+        if np.any(negative):
+            out = np.where(negative, cc / (a - 1) * (1 - np.exp(log_ratio) * raw), out)
+        return out
 
 
 def alive_probability(theta: Any, x: Any, tx: Any, T: Any) -> np.ndarray:

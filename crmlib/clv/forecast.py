@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +47,10 @@ from crmlib.clv.scoring import months_to_units
 from crmlib.clv.settings import load_params
 from crmlib.clv.summaries import weeks_in_units
 from crmlib.errors import ConfigError
-from crmlib.measure import NotMeasured
+from crmlib.measure import NotMeasured, not_measured
 from crmlib.simulate.clv_base import future_purchases
 
-__all__ = ["ALL", "Uncertainty", "intervals"]
+__all__ = ["ALL", "Uncertainty", "intervals", "with_intervals"]
 
 #: Segment label of the whole base in the forecast tables.
 ALL = "all"
@@ -297,13 +297,9 @@ def intervals(
     Returns
     -------
     Uncertainty
-        With ``why_not`` set (``not_identifiable``) and empty tables when a fit's covariance
-        could not be estimated.
+        With ``why_not`` set and empty tables when a fit's covariance could not be estimated
+        (``not_identifiable``) or the model is not BG/NBD (``no_intervals``).
     """
-    if not isinstance(model, BetaGeoModel):
-        raise ConfigError(
-            f"intervals are computed for the BG/NBD model (model: bgnbd); got {model.kind!r}"
-        )
     settings = load_params(params)
     opts = settings["intervals"]
     level = float(opts["level"])
@@ -319,7 +315,13 @@ def intervals(
         horizons.insert(0, (0, horizon))
     months = max(int(opts["forecast_months"]), horizon, max(b for _, b in horizons))
     discount = (1.0 + settings["monthly_discount_rate"]) ** -np.arange(1, months + 1.0)
-    draws = parameter_draws(model, spend_model, draws=int(opts["draws"]), seed=int(opts["seed"]))
+    if isinstance(model, BetaGeoModel):
+        draws = parameter_draws(
+            model, spend_model, draws=int(opts["draws"]), seed=int(opts["seed"])
+        )
+    else:
+        empty = ParameterDraws(np.empty((0, 4)), np.empty((0, 3)))
+        draws = replace(empty, why_not=not_measured("no_intervals", model=model.kind))
     layout = _layout(x, tx, T, m, codes, max(len(names), 1))
     run = _Run(
         _Customers(x, tx, T, m),
@@ -340,11 +342,11 @@ def intervals(
         why_not=draws.why_not,
         settings=settings,
     )
+    if draws.why_not is not None:
+        return result
     theta_hat = [model.params_[k] for k in ("r", "alpha", "a", "b")]
     phi_hat = [spend_model.params_[k] for k in ("p", "q", "v")]
     point = run.draw(theta_hat, phi_hat, None)
-    if draws.why_not is not None:
-        return result
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
         drawn = list(pool.map(run.draw, draws.purchase, draws.spend, range(draws.n)))
         stacked = {k: np.stack([d[k] for d in drawn]) for k in drawn[0]}
@@ -446,7 +448,11 @@ def _horizon_table(
                     "value_outcome_upper": outcome_bounds[1, s],
                 }
             )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    # per horizon: the base first, then the segments by value
+    out["_base"] = out["segment"] != ALL
+    out = out.sort_values(["first_month", "_base", "value"], ascending=[True, True, False])
+    return out.drop(columns="_base").reset_index(drop=True)
 
 
 def _bounds(values: np.ndarray, probabilities: Sequence[float]) -> np.ndarray:
@@ -508,4 +514,28 @@ def _customer_table(
     for name in _MEASURES:
         out[f"{name}_lower"] = bounds[name][0][inverse]
         out[f"{name}_upper"] = bounds[name][1][inverse]
+    return out
+
+
+def with_intervals(table: pd.DataFrame, bands: Uncertainty) -> pd.DataFrame:
+    """``table`` (one row per customer, with ``customer_id``) with the interval columns
+    ``<measure>_lower`` and ``<measure>_upper`` of :func:`intervals` placed after each measure
+    it holds (``clv``, ``p_alive``, ``expected_purchases``, ``expected_spend``); unchanged when
+    the intervals were not computed."""
+    if bands.customers.empty or "customer_id" not in table.columns:
+        return table
+    held = [name for name in _MEASURES if name in table.columns]
+    extra = [f"{name}_{side}" for name in held for side in ("lower", "upper")]
+    lookup = bands.customers.set_index("customer_id")[extra]
+    joined = lookup.reindex(table["customer_id"].astype(str).to_numpy())
+    out = table.copy()
+    order: list[str] = []
+    for column in table.columns:
+        order.append(column)
+        if column in held:
+            out[f"{column}_lower"] = joined[f"{column}_lower"].to_numpy()
+            out[f"{column}_upper"] = joined[f"{column}_upper"].to_numpy()
+            order += [f"{column}_lower", f"{column}_upper"]
+    out = out[order]
+    out.attrs = dict(table.attrs)
     return out

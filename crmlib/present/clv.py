@@ -49,9 +49,10 @@ BACKTEST_TOLERANCE = 0.15
 
 #: Money columns of CLV tables and their decimals (written with the data's currency).
 _MONEY = {"clv": 0, "clv_if_active": 0, "historical_value": 0, "clv_total": 0, "clv_mean": 0,
-          "clv_median": 0, "total": 0, "mean": 0, "expected_spend": 2}  # fmt: skip
+          "clv_median": 0, "total": 0, "mean": 0, "expected_spend": 2, "clv_lower": 0,
+          "clv_upper": 0}  # fmt: skip
 #: Shares and probabilities of CLV tables (written as percents).
-_PERCENT = ("p_alive", "p_alive_mean", "share_clv", "share", "accuracy", "precision", "recall",
+_PERCENT = ("p_alive", "p_alive_lower", "p_alive_upper", "p_alive_mean", "share_clv", "share", "accuracy", "precision", "recall",
             "share_active", "error", "relative_error")  # fmt: skip
 
 
