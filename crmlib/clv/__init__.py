@@ -18,7 +18,8 @@ Modules: :mod:`~crmlib.clv.summaries` (per-customer histories), :mod:`~crmlib.cl
 (``fit``, ``fit_spend`` and the model classes, one family per module: ``bgnbd``,
 ``lifetimes_models``, ``gamma_gamma``; on ``rows``, ``likelihoods``, ``optimise``, ``fitted``),
 :mod:`~crmlib.clv.scoring` (predictions, CLV and the customer lists),
-:mod:`~crmlib.clv.validation` (backtest), :mod:`~crmlib.clv.forecast` (intervals and the
+:mod:`~crmlib.clv.validation` (backtest), :mod:`~crmlib.clv.covariates` (static covariates with
+a likelihood-ratio test), :mod:`~crmlib.clv.forecast` (intervals and the
 monthly cash-flow forecast, on :mod:`~crmlib.clv.draws` and :mod:`~crmlib.clv.curves`), :mod:`~crmlib.clv.workflow` (the one-call analysis),
 :mod:`~crmlib.clv.settings` (``clv.yaml``) and :mod:`~crmlib.clv.dates`.
 """
@@ -29,6 +30,7 @@ import importlib
 import warnings
 from typing import Any
 
+from crmlib.clv.covariates import CovariateFit, fit_covariates
 from crmlib.clv.dates import calibration_end, observation_end
 from crmlib.clv.forecast import Uncertainty, intervals, with_intervals
 from crmlib.clv.models import (
@@ -57,6 +59,7 @@ __all__ = [
     "Analysis",
     "Backtest",
     "BetaGeoModel",
+    "CovariateFit",
     "GammaGammaModel",
     "ModifiedBetaGeoModel",
     "Uncertainty",
@@ -70,6 +73,7 @@ __all__ = [
     "calibration_end",
     "deciles",
     "fit",
+    "fit_covariates",
     "fit_spend",
     "future_high_value",
     "intervals",

@@ -56,6 +56,8 @@ def simulate_base(
     max_days: int = 3 * 365,
     future_months: int = 12,
     seed: int = 1,
+    covariates: pd.DataFrame | None = None,
+    effects: Mapping[str, Mapping[str, float]] | None = None,
 ) -> SimulatedBase:
     """Draw ``n`` customers observed for 1..``max_days`` days since their first purchase.
 
@@ -72,16 +74,25 @@ def simulate_base(
         Months of 30.4375 days simulated after the observation.
     seed
         Seed of the random generator: the same seed gives the same base.
+    covariates
+        Numeric customer columns (``n`` rows) that change the customers' behaviour through
+        ``effects``; they are copied into the summary.
+    effects
+        Planted effects per covariate column, as :mod:`crmlib.clv.covariates` models them:
+        ``{"purchase": {column: γ}}`` multiplies the purchase rate by ``exp(γ z)`` (α scaled by
+        ``exp(−γ z)``), ``"dropout"`` scales the dropout parameter ``a`` by ``exp(γ z)`` and
+        ``"spend"`` the spend scale ``v`` (and so the mean spend) by ``exp(γ z)``.
     """
     n = int(check_range("n", n, low=1))
     months = int(check_range("future_months", future_months, low=0))
     bg = dict(PURCHASE if purchase is None else purchase)
     gg = dict(SPEND if spend is None else spend)
+    scaled = _planted(covariates, effects, n)
     rng = np.random.default_rng(seed)
     t_days = rng.integers(1, int(max_days) + 1, size=n)
     T = t_days / 7.0
-    lam = rng.gamma(bg["r"], 1.0 / bg["alpha"], size=n)
-    p = rng.beta(bg["a"], bg["b"], size=n)
+    lam = rng.gamma(bg["r"], 1.0 / (bg["alpha"] / scaled["purchase"]), size=n)
+    p = rng.beta(bg["a"] * scaled["dropout"], bg["b"], size=n)
     events = rng.poisson(lam * T)  # repeat purchases had the customer never dropped out
     lifetime = rng.geometric(p)  # drops out right after this repeat purchase
     x = np.minimum(events, lifetime)
@@ -90,7 +101,7 @@ def simulate_base(
     bought = x > 0
     share[bought] = rng.beta(x[bought], events[bought] - x[bought] + 1)
     recency = np.minimum(np.floor(share * t_days), t_days) / 7.0
-    nu = rng.gamma(gg["q"], 1.0 / gg["v"], size=n)
+    nu = rng.gamma(gg["q"], 1.0 / (gg["v"] * scaled["spend"]), size=n)
     monetary = np.zeros(n)
     monetary[bought] = rng.gamma(gg["p"] * x[bought], 1.0 / (nu[bought] * x[bought]))
 
@@ -109,6 +120,9 @@ def simulate_base(
             "future_revenue": revenue.sum(axis=0),
         }
     )
+    if covariates is not None:
+        for column in covariates.columns:
+            summary[column] = covariates[column].to_numpy()
     summary.attrs["time_unit"] = "W"
     future = pd.DataFrame(
         {
@@ -118,6 +132,25 @@ def simulate_base(
         }
     )
     return SimulatedBase(summary, future, bg, gg)
+
+
+def _planted(
+    covariates: pd.DataFrame | None, effects: Mapping[str, Mapping[str, float]] | None, n: int
+) -> dict[str, np.ndarray | float]:
+    """Per customer the factor ``exp(Σ γ z)`` of each behaviour (1.0 without covariates)."""
+    out: dict[str, np.ndarray | float] = {"purchase": 1.0, "dropout": 1.0, "spend": 1.0}
+    if covariates is None:
+        return out
+    if len(covariates) != n:
+        raise ValueError(f"covariates has {len(covariates)} rows for {n} customers")
+    for behaviour, planted in (effects or {}).items():
+        if behaviour not in out:
+            raise ValueError(f"unknown behaviour {behaviour!r}; expected purchase, dropout, spend")
+        linear = sum(
+            gamma * covariates[column].to_numpy(float) for column, gamma in planted.items()
+        )
+        out[behaviour] = np.exp(linear) * np.ones(n)
+    return out
 
 
 def future_purchases(

@@ -1,0 +1,115 @@
+"""Static covariates in BG/NBD and Gamma-Gamma (crmlib.clv.covariates): the likelihood reduces
+to the plain one without covariates, its gradient is right, planted effects are recovered within
+their 95% intervals and the likelihood-ratio test tells effects from noise."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import approx_fprime
+
+from crmlib.clv.covariates import (
+    bgnbd_covariate_ll_grad,
+    design_matrix,
+    fit_covariates,
+    spend_covariate_ll_grad,
+)
+from crmlib.clv.likelihoods import bgnbd_log_likelihood, gamma_gamma_log_likelihood
+from crmlib.errors import ConfigError
+from crmlib.simulate.clv_base import simulate_base
+
+PLANTED = {
+    "purchase": {"member": 0.5, "web": 0.0},
+    "dropout": {"member": -0.7, "web": 0.4},
+    "spend": {"member": 0.3, "web": -0.2},
+}
+
+
+@pytest.fixture(scope="module")
+def planted():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    member = (rng.random(n) < 0.4).astype(float)
+    channel = rng.choice(["store", "web", "app"], n, p=[0.5, 0.3, 0.2])
+    covariates = pd.DataFrame({"member": member, "web": (channel == "web").astype(float)})
+    base = simulate_base(n, seed=9, covariates=covariates, effects=PLANTED)
+    data = base.summary.copy()
+    data["channel"] = channel
+    data["noise"] = rng.normal(size=n)  # a covariate without effect
+    return data
+
+
+def test_without_covariates_the_likelihoods_are_the_plain_ones(planted):
+    x, tx, T = (planted[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    none = np.empty((len(x), 0))
+    theta = np.array([0.3, 5.0, 0.8, 2.0])
+    plain, plain_grad = bgnbd_log_likelihood(theta, x, tx, T)
+    value, grad = bgnbd_covariate_ll_grad(np.log(theta), x, tx, T, none, np.ones(len(x)))
+    assert value == pytest.approx(plain, rel=1e-12)
+    np.testing.assert_allclose(grad, plain_grad * theta, rtol=1e-9)  # d/d ln θ = θ d/dθ
+    keep = x > 0
+    m = planted["monetary_value"].to_numpy(float)[keep]
+    spend = np.array([6.0, 4.0, 15.0])
+    plain, plain_grad = gamma_gamma_log_likelihood(spend, x[keep], m)
+    value, grad = spend_covariate_ll_grad(np.log(spend), x[keep], m, none[keep], np.ones(len(m)))
+    assert value == pytest.approx(plain, rel=1e-12)
+    np.testing.assert_allclose(grad, plain_grad * spend, rtol=1e-9)
+
+
+def test_gradients_match_finite_differences(planted):
+    sample = planted.head(3000)
+    x, tx, T = (sample[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    z = sample[["member", "web"]].to_numpy(float)
+    w = np.ones(len(x))
+    phi = np.array([np.log(0.3), np.log(5.0), np.log(0.8), np.log(2.0), 0.2, -0.1, -0.3, 0.1])
+    numeric = approx_fprime(phi, lambda p: bgnbd_covariate_ll_grad(p, x, tx, T, z, w)[0], 1e-6)
+    np.testing.assert_allclose(bgnbd_covariate_ll_grad(phi, x, tx, T, z, w)[1], numeric, rtol=2e-4)
+    keep = x > 0
+    m = sample["monetary_value"].to_numpy(float)[keep]
+    phi_s = np.array([np.log(6.0), np.log(4.0), np.log(15.0), 0.2, -0.1])
+    args = (x[keep], m, z[keep], w[keep])
+    numeric = approx_fprime(phi_s, lambda p: spend_covariate_ll_grad(p, *args)[0], 1e-6)
+    np.testing.assert_allclose(spend_covariate_ll_grad(phi_s, *args)[1], numeric, rtol=2e-4)
+
+
+def test_planted_effects_are_recovered_within_their_intervals(planted):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit_covariates(planted, columns=["member", "channel"])
+    effects = result.effects.set_index(["behaviour", "covariate"])
+    # store is the most common channel, so the reference: web's effect is against store; app
+    # has no planted effect
+    for behaviour, planted_effects in PLANTED.items():
+        for column, gamma in planted_effects.items():
+            name = "channel=web" if column == "web" else column
+            row = effects.loc[(behaviour, name)]
+            assert row["lower_95"] <= gamma <= row["upper_95"], (behaviour, column, row)
+        row = effects.loc[(behaviour, "channel=app")]
+        assert row["lower_95"] <= 0.0 <= row["upper_95"], (behaviour, row)
+    assert result.tests.set_index("model")["helps"].all()
+    assert result.helps
+
+
+def test_a_covariate_without_effect_does_not_help(planted):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit_covariates(planted, columns=["noise"])
+    tests = result.tests.set_index("model")
+    assert not tests["helps"].any(), tests
+    assert (tests["df"] == pd.Series({"purchase": 2, "spend": 1})).all()
+    assert (tests["statistic"] >= 0).all()
+
+
+def test_design_matrix_names_levels_and_refuses_bad_columns():
+    table = pd.DataFrame({"level": ["gold", "basic", "basic", None], "flag": [True, False, True, False],
+                          "age": [20.0, 30.0, 40.0, 50.0]})  # fmt: skip
+    design = design_matrix(table, ["level", "flag", "age"])
+    assert list(design.columns) == ["level=(missing)", "level=gold", "flag", "age"]
+    assert design["age"].mean() == pytest.approx(0.0) and design["age"].std() == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="not a customer column"):
+        design_matrix(table, ["channel"])
+    with pytest.raises(ConfigError, match="single value"):
+        design_matrix(pd.DataFrame({"c": ["a", "a"]}), ["c"])
