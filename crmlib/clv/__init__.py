@@ -19,7 +19,7 @@ Modules: :mod:`~crmlib.clv.summaries` (per-customer histories), :mod:`~crmlib.cl
 ``lifetimes_models``, ``gamma_gamma``; on ``rows``, ``likelihoods``, ``optimise``, ``fitted``),
 :mod:`~crmlib.clv.scoring` (predictions, CLV and the customer lists),
 :mod:`~crmlib.clv.validation` (backtest), :mod:`~crmlib.clv.covariates` (static covariates with
-a likelihood-ratio test), :mod:`~crmlib.clv.forecast` (intervals and the
+a likelihood-ratio test), :mod:`~crmlib.clv.segment_fits` (a fit per segment, tested for equality), :mod:`~crmlib.clv.forecast` (intervals and the
 monthly cash-flow forecast, on :mod:`~crmlib.clv.draws` and :mod:`~crmlib.clv.curves`), :mod:`~crmlib.clv.workflow` (the one-call analysis),
 :mod:`~crmlib.clv.settings` (``clv.yaml``) and :mod:`~crmlib.clv.dates`.
 """
@@ -50,6 +50,7 @@ from crmlib.clv.scoring import (
     predict,
     score,
 )
+from crmlib.clv.segment_fits import SegmentFits, fit_by_segment
 from crmlib.clv.summaries import summary
 from crmlib.clv.validation import Backtest, backtest, better_rule, tracking
 from crmlib.clv.workflow import Analysis, analyse
@@ -69,10 +70,12 @@ __all__ = [
     "backtest",
     "better_rule",
     "RISK_RULES",
+    "SegmentFits",
     "by_segment",
     "calibration_end",
     "deciles",
     "fit",
+    "fit_by_segment",
     "fit_covariates",
     "fit_spend",
     "future_high_value",

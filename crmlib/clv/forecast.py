@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +39,18 @@ import numpy as np
 import pandas as pd
 
 from crmlib.clv.bgnbd import BetaGeoModel, alive_after_first, alive_probability
-from crmlib.clv.curves import Curves
 from crmlib.clv.draws import ParameterDraws, parameter_draws
+from crmlib.clv.fitted import TransactionModel
 from crmlib.clv.gamma_gamma import GammaGammaModel, conditional_spend
+from crmlib.clv.monthly import Customers, Layout, Run, arrange
 from crmlib.clv.rows import check_summary, compress
 from crmlib.clv.scoring import months_to_units
 from crmlib.clv.settings import load_params
 from crmlib.clv.summaries import weeks_in_units
 from crmlib.errors import ConfigError
 from crmlib.measure import NotMeasured, not_measured
-from crmlib.simulate.clv_base import future_purchases
 
-__all__ = ["ALL", "Uncertainty", "intervals", "with_intervals"]
+__all__ = ["ALL", "Uncertainty", "intervals", "segment_codes", "with_intervals"]
 
 #: Segment label of the whole base in the forecast tables.
 ALL = "all"
@@ -85,152 +85,13 @@ class Uncertainty:
         return self.why_not is None
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """The summary arranged for the draws: distinct (x, T) groups, distinct (segment, x, t_x,
-    T) rows with their customers' counts and spend sums, and the customers' codes."""
-
-    gx: np.ndarray
-    gT: np.ndarray
-    rx: np.ndarray
-    rtx: np.ndarray
-    rT: np.ndarray
-    row_key: np.ndarray  # group * n_segments + segment
-    count: np.ndarray
-    usable: np.ndarray  # customers with a positive repeat spend
-    spend_sum: np.ndarray  # their summed monetary value
-    group: np.ndarray  # per customer
-    segment: np.ndarray  # per customer
-    n_segments: int
-
-
-def _layout(
-    x: np.ndarray, tx: np.ndarray, T: np.ndarray, m: np.ndarray, seg: np.ndarray, n_seg: int
-) -> _Layout:
-    (gx, gT), _, group = compress(x, T)
-    (rx, rtx, rT, rseg), count, row = compress(x, tx, T, seg)
-    row_group = np.empty(len(count), dtype=np.int64)
-    row_group[row] = group
-    usable = (x > 0) & (m > 0)
-    return _Layout(
-        gx=gx,
-        gT=gT,
-        rx=rx,
-        rtx=rtx,
-        rT=rT,
-        row_key=row_group * n_seg + rseg.astype(np.int64),
-        count=count,
-        usable=np.bincount(row, weights=usable, minlength=len(count)),
-        spend_sum=np.bincount(row, weights=np.where(usable, m, 0.0), minlength=len(count)),
-        group=group,
-        segment=seg,
-        n_segments=n_seg,
-    )
-
-
-@dataclass(frozen=True)
-class _Customers:
-    x: np.ndarray
-    tx: np.ndarray
-    T: np.ndarray
-    m: np.ndarray
-
-
-class _Run:
-    """One computation of :func:`intervals`: the customers, the month grid and the per-draw
-    step, which :meth:`draw` runs for one parameter set."""
-
-    def __init__(
-        self,
-        data: _Customers,
-        layout: _Layout,
-        *,
-        ends: np.ndarray,
-        horizon: int,
-        discount: np.ndarray,
-        sample_customers: int,
-        seed: int,
-    ) -> None:
-        self.data, self.layout, self.ends, self.horizon = data, layout, ends, horizon
-        self.curves = Curves(ends, layout.gx, layout.gT)
-        self.lengths = np.diff(ends, prepend=0.0)
-        self.discount = discount
-        self.share = min(1.0, sample_customers / max(len(data.x), 1))
-        self.seed = seed
-
-    def _segments(self, values: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """Sum the columns of ``values`` (months × customers) per segment code."""
-        n = self.layout.n_segments
-        out = np.zeros((values.shape[0], n))
-        for k in range(values.shape[0]):
-            out[k] = np.bincount(codes, weights=values[k], minlength=n)
-        return out
-
-    def draw(self, theta: Sequence[float], phi: Sequence[float], index: int | None) -> dict:
-        """Everything one parameter set gives; ``index`` numbers the draw (its random stream),
-        None for the point estimate (no simulated outcome)."""
-        lay = self.layout
-        cumulative = self.curves.exact(theta) if index is None else self.curves(theta)
-        monthly = np.diff(cumulative, axis=0, prepend=0.0)
-        alive = alive_probability(theta, lay.rx, lay.rtx, lay.rT)
-        p, q, v = phi
-        size = len(lay.gx) * lay.n_segments
-        weights_orders = np.bincount(lay.row_key, alive * lay.count, minlength=size)
-        out = {"orders": monthly @ weights_orders.reshape(len(lay.gx), lay.n_segments)}
-        if q > 1:
-            mean = p * v / (q - 1)
-            w = np.where(lay.rx > 0, p * lay.rx / (p * lay.rx + q - 1), 0.0)
-            spend = mean * (lay.count - lay.usable * w) + w * lay.spend_sum
-            weights_revenue = np.bincount(lay.row_key, alive * spend, minlength=size)
-            out["revenue"] = monthly @ weights_revenue.reshape(len(lay.gx), lay.n_segments)
-        else:  # the expected spend is infinite under these parameters
-            out["revenue"] = np.full_like(out["orders"], np.inf)
-        out["at_horizon"] = cumulative[self.horizon - 1].copy()  # not a view of all months
-        out["discounted"] = self.discount[: self.horizon] @ monthly[: self.horizon]
-        if index is not None:
-            out.update(self._outcome(theta, phi, monthly, index))
-        return out
-
-    def _outcome(
-        self, theta: Sequence[float], phi: Sequence[float], monthly: np.ndarray, index: int
-    ) -> dict:
-        """Deviations of simulated actual orders and revenue from their expectation, per month
-        and segment, for one parameter set (a sample of customers, scaled to the base)."""
-        rng = np.random.default_rng([self.seed, index])
-        d, lay = self.data, self.layout
-        pick = slice(None) if self.share >= 1 else np.flatnonzero(rng.random(len(d.x)) < self.share)
-        x, tx, T, m = d.x[pick], d.tx[pick], d.T[pick], d.m[pick]
-        r, alpha, a, b = theta
-        p, q, v = phi
-        alive_p = alive_probability(theta, x, tx, T)
-        active = rng.random(len(x)) < alive_p
-        rate = rng.gamma(r + x, 1.0 / (alpha + T))  # posterior of an active customer
-        dropout = rng.beta(a, b + x)
-        left = np.where(active, rng.geometric(dropout), 0)
-        usable = (x > 0) & (m > 0)
-        xu = np.where(usable, x, 0.0)
-        nu = rng.gamma(q + p * xu, 1.0 / (v + xu * np.where(usable, m, 0.0)))
-        orders, revenue = future_purchases(rng, rate, left, self.lengths, nu=nu, spend_shape=p)
-        expected_orders = alive_p * monthly[:, lay.group[pick]]
-        codes = lay.segment[pick]
-        scale = 1.0 / np.sqrt(self.share)
-        out = {"orders_deviation": self._segments(orders - expected_orders, codes) * scale}
-        if q > 1:
-            expected_revenue = expected_orders * conditional_spend(phi, x, m)
-            deviation = self._segments(revenue - expected_revenue, codes) * scale
-        else:
-            deviation = np.zeros((len(self.ends), lay.n_segments))
-        out["revenue_deviation"] = deviation
-        return out
-
-
 def _quantiles(values: np.ndarray, probabilities: Sequence[float]) -> np.ndarray:
     """Quantiles over the first axis (the draws), without interpolating between draws (an
     infinite draw then bounds the interval only when it reaches the quantile)."""
     return np.quantile(values, probabilities, axis=0, method="inverted_cdf")
 
 
-def _segment_codes(
+def segment_codes(
     summary: pd.DataFrame, segments: pd.DataFrame | None, column: str
 ) -> tuple[np.ndarray, list[str]]:
     """Per customer the code of its segment and the segments' names (``[]`` without
@@ -269,6 +130,7 @@ def intervals(
     segment: str = "segment",
     as_of: Any = None,
     customers: bool = True,
+    segment_models: Mapping[str, tuple[TransactionModel, GammaGammaModel]] | None = None,
 ) -> Uncertainty:
     """Intervals on the CLV figures and the monthly cash-flow forecast with its bands.
 
@@ -293,6 +155,10 @@ def intervals(
         The summary's analysis date: the forecast months then carry their dates.
     customers
         Compute the per-customer intervals (False for the forecast alone).
+    segment_models
+        Models fitted per segment (:func:`crmlib.clv.fit_by_segment`), by segment name: each
+        segment's customers are then forecast with their own models, and the base is their sum;
+        segments without their own models use ``model`` and ``spend_model``.
 
     Returns
     -------
@@ -304,9 +170,8 @@ def intervals(
     opts = settings["intervals"]
     level = float(opts["level"])
     bands = tuple(sorted({float(b) for b in opts["bands"]} | {level}))
-    x, tx, T = check_summary(summary)
-    m = pd.to_numeric(summary["monetary_value"], errors="coerce").fillna(0.0).to_numpy(float)
-    codes, names = _segment_codes(summary, segments, segment)
+    x = check_summary(summary)[0]
+    codes, names = segment_codes(summary, segments, segment)
     unit = getattr(model, "time_unit_", "W")
     month = months_to_units(1, time_unit=unit, days_per_month=settings["days_per_month"])
     horizons = [(int(a), int(b)) for a, b in opts["horizons"]]
@@ -315,55 +180,116 @@ def intervals(
         horizons.insert(0, (0, horizon))
     months = max(int(opts["forecast_months"]), horizon, max(b for _, b in horizons))
     discount = (1.0 + settings["monthly_discount_rate"]) ** -np.arange(1, months + 1.0)
-    if isinstance(model, BetaGeoModel):
-        draws = parameter_draws(
-            model, spend_model, draws=int(opts["draws"]), seed=int(opts["seed"])
-        )
-    else:
-        empty = ParameterDraws(np.empty((0, 4)), np.empty((0, 3)))
-        draws = replace(empty, why_not=not_measured("no_intervals", model=model.kind))
-    layout = _layout(x, tx, T, m, codes, max(len(names), 1))
-    run = _Run(
-        _Customers(x, tx, T, m),
-        layout,
+    grid = _Grid(
         ends=np.arange(1, months + 1) * month,
         horizon=horizon,
         discount=discount,
         sample_customers=int(opts["sample_customers"]),
+        draws=int(opts["draws"]),
         seed=int(opts["seed"]),
     )
+    if segment_models is None:
+        parts = [(np.arange(len(x)), model, spend_model, codes, max(len(names), 1))]
+    else:
+        parts = [
+            (np.flatnonzero(codes == s), *segment_models.get(name, (model, spend_model)),
+             np.zeros(int((codes == s).sum()), dtype=np.int64), 1)
+            for s, name in enumerate(names)
+        ]  # fmt: skip
     result = Uncertainty(
         customers=pd.DataFrame(),
         forecast=pd.DataFrame(),
         horizons=pd.DataFrame(),
         level=level,
         bands=bands,
-        draws=draws.n,
-        why_not=draws.why_not,
+        draws=0,
         settings=settings,
     )
-    if draws.why_not is not None:
-        return result
-    theta_hat = [model.params_[k] for k in ("r", "alpha", "a", "b")]
-    phi_hat = [spend_model.params_[k] for k in ("p", "q", "v")]
-    point = run.draw(theta_hat, phi_hat, None)
+    computed = []
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        drawn = list(pool.map(run.draw, draws.purchase, draws.spend, range(draws.n)))
-        stacked = {k: np.stack([d[k] for d in drawn]) for k in drawn[0]}
-        del drawn
-        if customers:
-            result.customers = _customer_table(
-                summary, draws, stacked, layout, settings=settings, unit=unit, level=level,
-                pool=pool,
+        for number, (rows, part_model, part_spend, part_codes, n_seg) in enumerate(parts):
+            done = _compute(
+                summary.iloc[rows], part_model, part_spend, part_codes, n_seg,
+                grid=grid, part=number, pool=pool, settings=settings,
+                customers=customers, level=level,
             )  # fmt: skip
+            if isinstance(done, NotMeasured):
+                result.why_not = done
+                return result
+            computed.append(done)
+    point = {k: np.concatenate([c[0][k] for c in computed], axis=-1) for k in _MONTHLY[:2]}
+    stacked = {k: np.concatenate([c[1][k] for c in computed], axis=-1) for k in _MONTHLY}
+    result.draws = grid.draws
+    if customers:
+        table = pd.concat([c[2] for c in computed], ignore_index=True)
+        order = np.concatenate([rows for rows, *_ in parts])
+        result.customers = table.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
     labels = [ALL] + names if names else [ALL]
-    sizes = np.bincount(codes, minlength=layout.n_segments)
+    sizes = np.bincount(codes, minlength=max(len(names), 1))
     dates = _month_dates(as_of, months, settings["days_per_month"])
     result.forecast = _forecast_table(
         point, stacked, labels, sizes, level=level, bands=bands, dates=dates
     )
     result.horizons = _horizon_table(point, stacked, labels, horizons, discount, level=level)
     return result
+
+
+#: Per-draw arrays of months × segments that add up across separately fitted segments.
+_MONTHLY = ("orders", "revenue", "orders_deviation", "revenue_deviation")
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The months, horizon and draws of one :func:`intervals` computation."""
+
+    ends: np.ndarray
+    horizon: int
+    discount: np.ndarray
+    sample_customers: int
+    draws: int
+    seed: int
+
+
+def _compute(
+    summary: pd.DataFrame,
+    model: TransactionModel,
+    spend_model: GammaGammaModel,
+    codes: np.ndarray,
+    n_segments: int,
+    *,
+    grid: _Grid,
+    part: int,
+    pool: ThreadPoolExecutor,
+    settings: Mapping[str, Any],
+    customers: bool,
+    level: float,
+) -> tuple[dict, dict, pd.DataFrame] | NotMeasured:
+    """The point and per-draw monthly arrays of one group of customers fitted by one pair of
+    models (and their customers' intervals), or why not."""
+    if not isinstance(model, BetaGeoModel):
+        return not_measured("no_intervals", model=model.kind)
+    # separately fitted segments get independent draws: a seed of their own
+    draws = parameter_draws(model, spend_model, draws=grid.draws, seed=grid.seed + 7919 * part)
+    if draws.why_not is not None:
+        return draws.why_not
+    x, tx, T = check_summary(summary)
+    m = pd.to_numeric(summary["monetary_value"], errors="coerce").fillna(0.0).to_numpy(float)
+    arranged = arrange(x, tx, T, m, codes, n_segments)
+    run = Run(Customers(x, tx, T, m), arranged, ends=grid.ends, horizon=grid.horizon,
+              discount=grid.discount, sample_customers=grid.sample_customers,
+              seed=grid.seed + 7919 * part)  # fmt: skip
+    theta_hat = [model.params_[k] for k in ("r", "alpha", "a", "b")]
+    phi_hat = [spend_model.params_[k] for k in ("p", "q", "v")]
+    point = run.draw(theta_hat, phi_hat, None)
+    drawn = list(pool.map(run.draw, draws.purchase, draws.spend, range(draws.n)))
+    stacked = {k: np.stack([d[k] for d in drawn]) for k in drawn[0]}
+    del drawn
+    table = pd.DataFrame()
+    if customers:
+        unit = getattr(model, "time_unit_", "W")
+        table = _customer_table(summary, draws, stacked, arranged, settings=settings, unit=unit,
+                                level=level, pool=pool)  # fmt: skip
+    return point, stacked, table
 
 
 def _with_total(values: np.ndarray, named: bool) -> np.ndarray:
@@ -467,7 +393,7 @@ def _customer_table(
     summary: pd.DataFrame,
     draws: ParameterDraws,
     stacked: dict,
-    layout: _Layout,
+    arranged: Layout,
     *,
     settings: Mapping[str, Any],
     unit: str,
@@ -480,7 +406,7 @@ def _customer_table(
     m = pd.to_numeric(summary["monetary_value"], errors="coerce").fillna(0.0).to_numpy(float)
     (ux, utx, uT, um), _, inverse = compress(x, tx, T, m)
     ugroup = np.empty(len(ux), dtype=np.int64)
-    ugroup[inverse] = layout.group
+    ugroup[inverse] = arranged.group
     theta = tuple(draws.purchase.T[:, None, :])  # each (1, draws)
     phi = tuple(draws.spend.T[:, None, :])
     at_horizon, discounted = stacked["at_horizon"].T, stacked["discounted"].T  # groups × draws

@@ -19,6 +19,7 @@ from crmlib.clv.bgnbd import expected_if_alive
 from crmlib.clv.curves import Curves
 from crmlib.clv.draws import parameter_draws
 from crmlib.errors import ConfigError
+from crmlib.present.clv_forecast import forecast_text
 from crmlib.simulate.clv_base import simulate_base
 
 FEW = {"intervals": {"draws": 60, "forecast_months": 12, "horizons": [[0, 6], [6, 12]]}}
@@ -140,13 +141,16 @@ def test_forecast_months_carry_dates(fitted):
     assert out.forecast["end"].iloc[11] == pd.Timestamp("2027-09-30")
 
 
-def test_other_models_are_refused_clearly(fitted):
+def test_other_models_say_why_there_is_no_range(fitted):
     _, data, _, spend = fitted
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pnbd = clv.fit(data.head(800), model="pnbd")
-    with pytest.raises(ConfigError, match="BG/NBD"):
-        clv.intervals(data, model=pnbd, spend_model=spend, params=FEW)
+    out = clv.intervals(data, model=pnbd, spend_model=spend, params=FEW)
+    assert out.why_not.reason == "no_intervals" and out.why_not.detail == {"model": "pnbd"}
+    assert out.forecast.empty and out.horizons.empty
+    assert "BG/NBD" in forecast_text(out, language="en")
+    assert "BG/NBD" in forecast_text(out, language="zh")
 
 
 def test_bad_interval_settings_are_named(fitted):
