@@ -30,7 +30,7 @@ import importlib
 import warnings
 from typing import Any
 
-from crmlib.clv.covariates import CovariateFit, fit_covariates
+from crmlib.clv.covariates import CovariateFit, covariate_effects, fit_covariates
 from crmlib.clv.dates import calibration_end, observation_end
 from crmlib.clv.forecast import Uncertainty, intervals, with_intervals
 from crmlib.clv.models import (
@@ -41,6 +41,7 @@ from crmlib.clv.models import (
     fit,
     fit_spend,
 )
+from crmlib.clv.planning import Plan, plan
 from crmlib.clv.scoring import (
     RISK_RULES,
     at_risk,
@@ -65,6 +66,7 @@ __all__ = [
     "ModifiedBetaGeoModel",
     "Uncertainty",
     "ParetoNBDModel",
+    "Plan",
     "analyse",
     "at_risk",
     "backtest",
@@ -73,6 +75,7 @@ __all__ = [
     "SegmentFits",
     "by_segment",
     "calibration_end",
+    "covariate_effects",
     "deciles",
     "fit",
     "fit_by_segment",
@@ -81,6 +84,7 @@ __all__ = [
     "future_high_value",
     "intervals",
     "observation_end",
+    "plan",
     "predict",
     "score",
     "summary",

@@ -20,7 +20,8 @@ association in the data, not cause: customers choose their channel, and levels f
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,11 +34,14 @@ from crmlib.clv.likelihoods import PARAM_NAMES
 from crmlib.clv.models import fit, fit_spend
 from crmlib.clv.rows import check_summary, compress
 from crmlib.config import check_range
+from crmlib.data import execute
 from crmlib.errors import ConfigError, DataError
+from crmlib.measure import NotMeasured, not_measured
 
 __all__ = [
     "BEHAVIOURS",
     "CovariateFit",
+    "covariate_effects",
     "bgnbd_covariate_ll_grad",
     "design_matrix",
     "fit_covariates",
@@ -58,14 +62,15 @@ def design_matrix(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     indicator per level, leaving out the most common level (the reference the effects compare
     with; missing values form their own level, ``"(missing)"``); other numeric columns are
     standardised (mean 0, standard deviation 1), so an effect is per standard deviation.
-    Column names are ``column=level`` or ``column``.
+    Column names are ``column=level`` or ``column``; ``attrs["references"]`` maps each text
+    column to its reference level.
 
     Raises
     ------
     ConfigError
         When a column is missing or takes a single value.
     """
-    parts = []
+    parts, references = [], {}
     for column in columns:
         if column not in table.columns:
             raise ConfigError(
@@ -88,9 +93,12 @@ def design_matrix(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         counts = levels.value_counts()
         if len(counts) < 2:
             raise ConfigError(f"covariate {column!r} takes a single value ({counts.index[0]!r})")
-        for level in sorted(counts.index[1:]):  # the most common level is the reference
+        references[column] = str(counts.index[0])  # the most common level is the reference
+        for level in sorted(counts.index[1:]):
             parts.append((levels == level).astype(float).rename(f"{column}={level}"))
-    return pd.concat(parts, axis=1).set_axis(table.index)
+    out = pd.concat(parts, axis=1).set_axis(table.index)
+    out.attrs["references"] = references
+    return out
 
 
 def bgnbd_covariate_ll_grad(
@@ -206,6 +214,8 @@ class CovariateFit:
     """Base parameters of the covariate models (the reference customer's)."""
     columns: list[str]
     significance: float
+    references: dict[str, str] = field(default_factory=dict)
+    """The reference level of each text column (the most common)."""
 
     @property
     def helps(self) -> bool:
@@ -302,7 +312,8 @@ def fit_covariates(
     rows += _effect_rows("spend", names, phi_s[3:], se_s[3:])
     tests.append(_test("spend", ll_s_with, ll_s_without, k, len(sx), significance))
     params.update(zip(PARAM_NAMES["gamma_gamma"], np.exp(phi_s[:3]).tolist(), strict=True))
-    return CovariateFit(pd.DataFrame(rows), pd.DataFrame(tests), params, names, significance)
+    return CovariateFit(pd.DataFrame(rows), pd.DataFrame(tests), params, names, significance,
+                        references=dict(design.attrs["references"]))  # fmt: skip
 
 
 def _test(model: str, with_: float, without: float, df: int, n: int, level: float) -> dict:
@@ -311,3 +322,29 @@ def _test(model: str, with_: float, without: float, df: int, n: int, level: floa
     return {"model": model, "log_likelihood": with_, "log_likelihood_without": without,
             "statistic": statistic, "df": df, "p_value": p_value, "helps": p_value < level,
             "customers": n}  # fmt: skip
+
+
+def covariate_effects(
+    summary: pd.DataFrame,
+    *,
+    customers: Any,
+    columns: Sequence[str],
+    significance: float = 0.05,
+) -> CovariateFit | NotMeasured:
+    """:func:`fit_covariates` on the customer table (DataFrame or Ibis table), or why not:
+    ``table_missing`` without a customer table, ``column_not_mapped`` for the first column it
+    lacks or leaves empty, ``no_data`` when no column is named."""
+    if not columns:
+        return not_measured("no_data")
+    if customers is None:
+        return not_measured("table_missing", table="customers")
+    names = list(customers.columns)
+    for column in columns:
+        if column not in names:
+            return not_measured("column_not_mapped", table="customers", column=column)
+    if not isinstance(customers, pd.DataFrame):
+        customers = execute(customers.select("customer_id", *columns))
+    for column in columns:
+        if customers[column].isna().all():
+            return not_measured("column_not_mapped", table="customers", column=column)
+    return fit_covariates(summary, columns=columns, customers=customers, significance=significance)

@@ -42,6 +42,8 @@ class SegmentFits:
     models: dict[str, tuple[BetaGeoModel, GammaGammaModel]]
     """Each segment fitted on its own, by name (for :func:`crmlib.clv.intervals`)."""
     significance: float
+    by: str = "segment"
+    """The segmentation: the name of the segment column."""
     why_not: NotMeasured | None = None
     pooled: tuple[BetaGeoModel, GammaGammaModel] | None = field(default=None, repr=False)
 
@@ -106,7 +108,7 @@ def fit_by_segment(
         rows.append({"segment": name, "customers": int(sizes[s]), "repeaters": int(repeaters[s]),
                      "own_fit": name in models, **params})  # fmt: skip
     table = pd.DataFrame(rows).sort_values("customers", ascending=False, ignore_index=True)
-    result = SegmentFits(table, pd.DataFrame(), models, significance, pooled=pooled)
+    result = SegmentFits(table, pd.DataFrame(), models, significance, by=segment, pooled=pooled)
     if len(models) < 2:
         result.why_not = not_measured("small_base", base=len(models), minimum=2)
         return result

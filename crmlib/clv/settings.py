@@ -68,6 +68,23 @@ def _check(out: Mapping[str, Any]) -> None:
         check_range(f"warnings.{key}", warn.get(key), low=0)
     check_range("warnings.max_spend_correlation", warn.get("max_spend_correlation"), low=0, high=1)
     _check_intervals(out.get("intervals"))
+    covariates = out.get("covariates")
+    if not isinstance(covariates, list) or not all(isinstance(c, str) for c in covariates):
+        raise ConfigError(
+            f"parameter 'covariates' must be a list of column names; got {covariates!r}"
+        )
+    check_range("significance", out.get("significance"), low=0.0, high=0.5, low_inclusive=False)
+    fits = out.get("segment_fits")
+    if not isinstance(fits, Mapping) or not isinstance(fits.get("enabled"), bool):
+        raise ConfigError(
+            f"parameter 'segment_fits' must be a mapping with 'enabled'; got {fits!r}"
+        )
+    if not isinstance(fits.get("by"), str) or not fits["by"]:
+        raise ConfigError(
+            f"parameter 'segment_fits.by' must name a customer column; got {fits.get('by')!r}"
+        )
+    check_range("segment_fits.min_customers", fits.get("min_customers"), low=1)
+    check_range("segment_fits.min_repeaters", fits.get("min_repeaters"), low=10)
 
 
 def _check_intervals(opts: Any) -> None:

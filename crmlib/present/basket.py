@@ -16,7 +16,7 @@ from crmlib.basket.recommendations import match_segment
 from crmlib.config import check_range
 from crmlib.i18n import check_language, t
 from crmlib.measure import frame_reason
-from crmlib.present.format import MISSING, percent, times, why_not
+from crmlib.present.format import MISSING, p_value, percent, times, why_not
 from crmlib.present.page import EMPTY_TEXT, md_escape
 from crmlib.segments import load_scheme
 
@@ -32,16 +32,6 @@ __all__ = [
     "bundles_table",
     "recommend_table",
 ]
-
-
-def _scientific(value: float) -> str:
-    """A q-value as a reader needs it: ``0.023``, ``3.1e-09``, and ``< 1e-300`` for a value
-    that underflows to zero (never "0.0e+00", which reads as impossible)."""
-    if pd.isna(value):
-        return MISSING
-    if value <= 0:
-        return "< 1e-300"
-    return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
 
 
 def not_measured_text(result: pd.DataFrame, language: str, *, short: bool = False) -> str:
@@ -225,7 +215,7 @@ def rules_table(rules: pd.DataFrame, *, language: str = "en", top: int = 20) -> 
     out["support"] = out["support"].map(lambda v: percent(v, digits=2))
     out["confidence"] = out["confidence"].map(percent)
     out["lift"] = out["lift"].map(lambda v: times(v, digits=2))
-    out["q_value"] = out["q_value"].map(_scientific)
+    out["q_value"] = out["q_value"].map(p_value)
     return _headings(out, cols, language)
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "pp",
     "money",
     "money_short",
+    "p_value",
     "times",
     "day",
     "why_not",
@@ -133,6 +134,16 @@ def times(value: Any, *, digits: int = 1) -> str:
     if _missing(value):
         return MISSING
     return f"{float(value):.{digits}f}"
+
+
+def p_value(value: Any) -> str:
+    """A p- or q-value as a reader needs it: ``0.023``, ``3.1e-09``, and ``< 1e-300`` for a value
+    that underflows to zero (never "0.0e+00", which reads as impossible)."""
+    if _missing(value):
+        return MISSING
+    if float(value) <= 0:
+        return "< 1e-300"
+    return f"{float(value):.3f}" if float(value) >= 0.001 else f"{float(value):.1e}"
 
 
 def day(value: Any) -> str:

@@ -1,0 +1,101 @@
+"""The forecast a finance team plans with, in one call: what drives value (static covariates),
+whether groups of customers need models of their own, and the monthly forecast with its ranges
+from the right models (:func:`plan`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from crmlib.clv.covariates import CovariateFit, covariate_effects
+from crmlib.clv.forecast import Uncertainty, intervals
+from crmlib.clv.segment_fits import SegmentFits, fit_by_segment
+from crmlib.clv.workflow import Analysis
+from crmlib.data import execute
+from crmlib.measure import NotMeasured, not_measured
+
+__all__ = ["Plan", "plan"]
+
+
+@dataclass
+class Plan:
+    """Result of :func:`plan`."""
+
+    bands: Uncertainty
+    """Intervals and the monthly forecast (:func:`crmlib.clv.intervals`)."""
+    drivers: CovariateFit | NotMeasured
+    """Effects of the ``covariates`` of ``clv.yaml``, or why they were not tested."""
+    segment_fits: SegmentFits | NotMeasured | None
+    """Fits per group of ``segment_fits.by``, or why not; None when switched off."""
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        """The covariates' effects (:attr:`CovariateFit.effects`); empty when not tested."""
+        return self.drivers.effects if isinstance(self.drivers, CovariateFit) else pd.DataFrame()
+
+
+def _groups(customers: Any, column: str) -> pd.DataFrame | NotMeasured:
+    if customers is None:
+        return not_measured("table_missing", table="customers")
+    if column not in customers.columns:
+        return not_measured("column_not_mapped", table="customers", column=column)
+    table = (
+        customers
+        if isinstance(customers, pd.DataFrame)
+        else execute(customers.select("customer_id", column))
+    )
+    table = table[["customer_id", column]].dropna()
+    if table.empty:
+        return not_measured("column_not_mapped", table="customers", column=column)
+    return table
+
+
+def plan(
+    analysis: Analysis,
+    *,
+    customers: Any,
+    segments: pd.DataFrame | None = None,
+    customer_intervals: bool = True,
+) -> Plan:
+    """Drivers, fits per group where groups differ, and the forecast from those models.
+
+    Parameters
+    ----------
+    analysis
+        Output of :func:`crmlib.clv.analyse` (its settings carry ``covariates``,
+        ``significance``, ``segment_fits`` and ``intervals``).
+    customers
+        The customer table (DataFrame or Ibis table), or None when the data has none.
+    segments
+        ``customer_id, segment`` for the forecast's breakdown when one model serves all
+        customers (e.g. named RFM segments); when the groups of ``segment_fits.by`` differ, the
+        forecast is broken down by those groups instead, each with its own models.
+    customer_intervals
+        Compute per-customer intervals too.
+    """
+    settings = analysis.settings
+    drivers = covariate_effects(
+        analysis.summary,
+        customers=customers,
+        columns=settings["covariates"],
+        significance=settings["significance"],
+    )
+    options = settings["segment_fits"]
+    fits: SegmentFits | NotMeasured | None = None
+    if options["enabled"]:
+        groups = _groups(customers, options["by"])
+        fits = groups if isinstance(groups, NotMeasured) else fit_by_segment(
+            analysis.summary, groups, segment=options["by"],
+            min_customers=options["min_customers"], min_repeaters=options["min_repeaters"],
+            significance=settings["significance"],
+        )  # fmt: skip
+    common = {"model": analysis.model, "spend_model": analysis.spend_model, "params": settings,
+              "as_of": analysis.as_of, "customers": customer_intervals}  # fmt: skip
+    if isinstance(fits, SegmentFits) and fits.differ:
+        bands = intervals(analysis.summary, segments=groups, segment=options["by"],
+                          segment_models=fits.models, **common)  # fmt: skip
+    else:
+        bands = intervals(analysis.summary, segments=segments, **common)
+    return Plan(bands, drivers, fits)
