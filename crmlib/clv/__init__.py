@@ -53,6 +53,7 @@ from crmlib.clv.scoring import (
 )
 from crmlib.clv.segment_fits import SegmentFits, fit_by_segment
 from crmlib.clv.summaries import summary
+from crmlib.clv.track_record import save_forecast, track_record
 from crmlib.clv.validation import Backtest, backtest, better_rule, tracking
 from crmlib.clv.workflow import Analysis, analyse
 from crmlib.compat import moved
@@ -86,8 +87,10 @@ __all__ = [
     "observation_end",
     "plan",
     "predict",
+    "save_forecast",
     "score",
     "summary",
+    "track_record",
     "tracking",
     "with_intervals",
 ]

@@ -69,7 +69,9 @@ class Uncertainty:
     forecast: pd.DataFrame
     """Per segment (``"all"`` for the base) and future month: ``month, start, end, customers``,
     ``orders`` and ``revenue`` (expected) with ``_lower``/``_upper`` (interval of the
-    expectation) and ``_outcome_lower_<band>``/``_outcome_upper_<band>`` per band."""
+    expectation) and ``_outcome_lower_<band>``/``_outcome_upper_<band>`` per band; and
+    ``revenue_cumulative`` (months 1 to this one) with ``revenue_cumulative_outcome_lower`` /
+    ``_upper`` at ``level``."""
     horizons: pd.DataFrame
     """Per segment and horizon: ``first_month, last_month, value`` (discounted revenue) with
     its expected and outcome interval."""
@@ -337,6 +339,13 @@ def _forecast_table(
             tag = f"{round(band * 100):d}"
             out[f"{measure}_outcome_lower_{tag}"] = b_lo.T.ravel()
             out[f"{measure}_outcome_upper_{tag}"] = b_hi.T.ravel()
+    # revenue summed from month 1: what a later run compares with what customers brought since
+    running = np.cumsum(np.maximum(_with_total(stacked["revenue"], named) + _with_total(
+        stacked["revenue_deviation"], named), 0.0), axis=1)  # fmt: skip
+    out["revenue_cumulative"] = np.cumsum(_with_total(point["revenue"], named), axis=0).T.ravel()
+    c_lo, c_hi = _quantiles(running, [lo, hi])
+    out["revenue_cumulative_outcome_lower"] = c_lo.T.ravel()
+    out["revenue_cumulative_outcome_upper"] = c_hi.T.ravel()
     return out
 
 

@@ -10,9 +10,21 @@ from crmlib.clv.forecast import ALL, Uncertainty
 from crmlib.clv.workflow import rfm_segments
 from crmlib.i18n import check_language, t
 from crmlib.present.clv import segment_names
-from crmlib.present.format import money, why_not
+from crmlib.present.format import MISSING, money, why_not
 
-__all__ = ["forecast_text", "horizon_table", "method_note", "named_segments"]
+__all__ = [
+    "forecast_text",
+    "horizon_table",
+    "method_note",
+    "named_segments",
+    "track_record_table",
+    "track_record_text",
+]
+
+
+def _signed_percent(value: float) -> str:
+    """``+3.2%`` / ``-5.0%``; "–" when missing."""
+    return MISSING if pd.isna(value) else f"{float(value) * 100:+.1f}%"
 
 
 def _range(lower: float, upper: float) -> str:
@@ -109,3 +121,54 @@ def named_segments(
         return None
     keys = rfm_segments(transactions, as_of=as_of, scheme=scheme)
     return segment_names(keys, scheme=scheme, language=language)
+
+
+def track_record_text(record: pd.DataFrame, *, language: str = "en") -> str:
+    """The latest earlier forecast against what happened, and how many landed in their range;
+    the record's start when there is none yet."""
+    check_language(language)
+    if record.empty:
+        return t("clv.track_record_none", language)
+    latest = record.iloc[0]
+    return t(
+        "clv.track_record_text",
+        language,
+        made_on=latest["made_on"].date().isoformat(),
+        forecast=money(latest["forecast"]),
+        customers=int(latest["customers"]),
+        months=int(latest["months"]),
+        actual=money(latest["actual"]),
+        error=_signed_percent(latest["error"]),
+        where=t(
+            "clv.track_record_inside" if latest["inside"] else "clv.track_record_outside", language
+        ),  # fmt: skip
+        level=record.attrs.get("level", 0.95),
+        lower=money(latest["lower"]),
+        upper=money(latest["upper"]),
+        hits=int(record["inside"].sum()),
+        count=len(record),
+    )
+
+
+def track_record_table(record: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:
+    """The record with headings in ``language`` (empty when there is none)."""
+    check_language(language)
+    if record.empty:
+        return pd.DataFrame()
+    level = record.attrs.get("level", 0.95)
+    return pd.DataFrame(
+        {
+            t("clv.col_made_on", language): [d.date().isoformat() for d in record["made_on"]],
+            t("clv.col_months_since", language): record["months"].astype(int).to_numpy(),
+            t("clv.col_forecast", language): [money(v) for v in record["forecast"]],
+            t("clv.col_range", language, level=level): [
+                _range(lo, hi) for lo, hi in zip(record["lower"], record["upper"], strict=True)
+            ],
+            t("clv.col_actual", language): [money(v) for v in record["actual"]],
+            t("clv.col_error", language): [_signed_percent(e) for e in record["error"]],
+            t("clv.col_inside", language): [
+                t("clv.mark_inside" if inside else "clv.mark_outside", language)
+                for inside in record["inside"]
+            ],
+        }
+    )
