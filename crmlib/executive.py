@@ -61,6 +61,27 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+\.[A-Za-z0-9_]+)(?::([a-z]+))?\}")
 # --------------------------------------------------------------------------------------------
 # findings
 # --------------------------------------------------------------------------------------------
+def _amount_range(
+    summary: pd.DataFrame, customers: pd.Series, analysis: Any
+) -> tuple[float, float]:
+    """95% range of the drifting customers' summed CLV (:func:`crmlib.clv.intervals` on their
+    earlier histories with the analysis's models); NaN when it cannot be computed."""
+    if customers.empty:
+        return 0.0, 0.0
+    if not isinstance(analysis.model, clv.BetaGeoModel):  # ranges are computed for BG/NBD
+        return np.nan, np.nan
+    horizon = int(analysis.settings["horizon_months"])
+    params = {**analysis.settings, "intervals": {**analysis.settings["intervals"],
+              "forecast_months": horizon, "horizons": [[0, horizon]]}}  # fmt: skip
+    part = summary[summary["customer_id"].isin(set(customers))]
+    bands = clv.intervals(part, model=analysis.model, spend_model=analysis.spend_model,
+                          params=params, customers=False)  # fmt: skip
+    if not bands.measured:
+        return np.nan, np.nan
+    row = bands.horizons.iloc[0]
+    return float(row["value_lower"]), float(row["value_upper"])
+
+
 def value_at_risk(
     transactions: Any,
     *,
@@ -98,7 +119,8 @@ def value_at_risk(
     pandas.DataFrame
         Per drifting customer: ``customer_id, clv_then, clv_now, p_alive_then, p_alive_now``,
         sorted by ``clv_then``. ``attrs["summary"]``: ``customers, amount`` (sum of
-        ``clv_then``), ``lost`` (sum of ``clv_then - clv_now``), ``share`` (amount / CLV of all
+        ``clv_then``) with ``amount_lower, amount_upper`` (its 95% range from the models'
+        uncertainty, :func:`crmlib.clv.intervals`; NaN when not computable), ``lost`` (sum of ``clv_then - clv_now``), ``share`` (amount / CLV of all
         customers at the earlier date), ``lookback_days``; ``attrs["scores"]``: the scores as of
         ``as_of``; ``attrs["unidentified"]``: the models' parameters the data cannot pin down
         (:meth:`crmlib.clv.fitted.TransactionModel.parameters`), empty when all are.
@@ -133,9 +155,12 @@ def value_at_risk(
     drift = drift.sort_values("clv_then", ascending=False, kind="stable").reset_index(drop=True)
     total = float(then["clv"].sum())
     out = drift[["customer_id", "clv_then", "clv_now", "p_alive_then", "p_alive_now"]].copy()
+    low, high = _amount_range(summ, out["customer_id"], analysis)
     out.attrs["summary"] = {
         "customers": int(len(out)),
         "amount": float(out["clv_then"].sum()),
+        "amount_lower": low,
+        "amount_upper": high,
         "lost": float((out["clv_then"] - out["clv_now"]).sum()),
         "share": float(out["clv_then"].sum() / total) if total > 0 else np.nan,
         "lookback_days": int(lookback_days),

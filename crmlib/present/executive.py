@@ -247,6 +247,16 @@ def _note(note: Mapping[str, str], language: str) -> str:
     raise ConfigError(f"unknown note of the executive summary: {dict(note)!r}")
 
 
+def _amount_range(figures: Mapping[str, Any], language: str) -> str:
+    """ " (95% range ¥a – ¥b)" after the value at risk, or "" where it was not computed."""
+    low, high = figures.get("amount_lower"), figures.get("amount_upper")
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return ""
+    return t("summary.f_at_risk_range", language,
+             low=format_value(low, fmt="money", language=language),
+             high=format_value(high, fmt="money", language=language))  # fmt: skip
+
+
 def findings(summary: Summary, *, language: str = "en") -> str:
     """Segment movements, value at risk, best campaign, the top cross-sell and what could not be
     measured, as Markdown bullets."""
@@ -270,6 +280,7 @@ def findings(summary: Summary, *, language: str = "en") -> str:
             language,
             n=number(s["customers"]),
             amount=format_value(s["amount"], fmt="money", language=language),
+            range=_amount_range(s, language),
             share=format_value(s["share"], fmt="pct"),
             lost=format_value(s["lost"], fmt="money", language=language),
             days=s["lookback_days"],

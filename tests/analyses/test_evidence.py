@@ -88,6 +88,9 @@ def test_value_at_risk_by_the_hiatus_rule_matches_gaps_counted_from_the_orders(d
     )
     got = set(found["customer_id"])
     assert got, "the demo has drifting high-value customers"
+    figures = found.attrs["summary"]  # the amount comes with the range of the models' uncertainty
+    assert figures["amount_lower"] < figures["amount"] < figures["amount_upper"]
+    assert figures["amount_upper"] < 2 * figures["amount"]
     assert got <= expected, sorted(got - expected)[:5]
     assert len(got) < len(expected), "only the valuable ones: the top 20% by CLV"
 
