@@ -144,7 +144,8 @@ class Run:
         alive_p = alive_probability(theta, x, tx, T)
         active = rng.random(len(x)) < alive_p
         rate = rng.gamma(r + x, 1.0 / (alpha + T))  # posterior of an active customer
-        dropout = rng.beta(a, b + x)
+        # draws of extreme parameters can put a dropout probability at 0 in floating point
+        dropout = np.clip(rng.beta(a, b + x), 1e-12, 1.0)
         left = np.where(active, rng.geometric(dropout), 0)
         usable = (x > 0) & (m > 0)
         xu = np.where(usable, x, 0.0)

@@ -173,7 +173,7 @@ def future_purchases(
     done = np.zeros(n, dtype=np.int64)
     orders = np.zeros((len(lengths), n), dtype=np.int64)
     for k, length in enumerate(lengths):
-        cumulative = cumulative + rng.poisson(rate * length)
+        cumulative = cumulative + rng.poisson(np.minimum(rate * length, 1e12))  # numpy's limit
         orders[k] = np.minimum(cumulative, left) - done
         done = done + orders[k]
     revenue = np.zeros(orders.shape)

@@ -49,3 +49,29 @@ def test_95_percent_ranges_hold_the_truth_95_percent_of_the_time():
         expected_hits += row["value_lower"] <= truth["clv"].sum() <= row["value_upper"]
     assert 0.90 <= outcome_hits / REPLICATIONS <= 0.98, outcome_hits
     assert 0.90 <= expected_hits / REPLICATIONS <= 0.98, expected_hits
+
+
+def test_short_histories_get_wide_ranges_that_still_hold_or_say_why():
+    """Four months of history cannot pin dropout down: the ranges must be wide, still hold the
+    truth, and where no covariance can be estimated the result says why instead of a number."""
+    measured = hits = 0
+    widths = []
+    for rep in range(40):
+        base = simulate_base(CUSTOMERS, seed=9000 + rep, max_days=120)
+        data = base.summary
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model, spend = clv.fit(data), clv.fit_spend(data)
+        bands = clv.intervals(data, model=model, spend_model=spend, params=PARAMS, customers=False)
+        if not bands.measured:
+            assert bands.why_not.reason == "not_identifiable" and bands.horizons.empty
+            continue
+        measured += 1
+        row = bands.horizons.iloc[0]
+        hits += (
+            row["value_outcome_lower"] <= base.future["revenue"].sum() <= row["value_outcome_upper"]
+        )
+        widths.append((row["value_outcome_upper"] - row["value_outcome_lower"]) / row["value"])
+    assert measured >= 30
+    assert hits / measured >= 0.90, (hits, measured)
+    assert sorted(widths)[len(widths) // 2] > 0.4  # a median range wider than 40% of the value
