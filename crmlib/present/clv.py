@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.clv.fitted import TransactionModel
+from crmlib.clv.forecast import Uncertainty
 from crmlib.clv.gamma_gamma import GammaGammaModel
 from crmlib.clv.scoring import by_segment, deciles, export_list
 from crmlib.clv.validation import Backtest
@@ -50,7 +51,7 @@ BACKTEST_TOLERANCE = 0.15
 #: Money columns of CLV tables and their decimals (written with the data's currency).
 _MONEY = {"clv": 0, "clv_if_active": 0, "historical_value": 0, "clv_total": 0, "clv_mean": 0,
           "clv_median": 0, "total": 0, "mean": 0, "expected_spend": 2, "clv_lower": 0,
-          "clv_upper": 0}  # fmt: skip
+          "clv_upper": 0, "clv_total_lower": 0, "clv_total_upper": 0}  # fmt: skip
 #: Shares and probabilities of CLV tables (written as percents).
 _PERCENT = ("p_alive", "p_alive_lower", "p_alive_upper", "p_alive_mean", "share_clv", "share", "accuracy", "precision", "recall",
             "share_active", "error", "relative_error")  # fmt: skip
@@ -298,9 +299,12 @@ def value_by_segment(
     *,
     scheme: str = "cn8",
     language: str = "en",
+    bands: Uncertainty | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """CLV by RFM segment of ``scheme`` (named in ``language``), or by CLV decile when ``scheme``
-    is empty, and a note saying which segmentation was used.
+    is empty, and a note saying which segmentation was used. With ``bands``
+    (:func:`crmlib.clv.intervals` broken down by the same segments) each segment's total
+    carries its 95% range (``clv_total_lower``, ``clv_total_upper``).
 
     Parameters
     ----------
@@ -323,7 +327,19 @@ def value_by_segment(
     keys = rfm_segments(transactions, as_of=analysis.as_of, scheme=scheme)
     segments = segment_names(keys, scheme=scheme, language=language)
     note = t("clv.segment_source_rfm", language, scheme=md_escape(scheme))
-    return by_segment(analysis.scores, segments), note
+    table = by_segment(analysis.scores, segments)
+    if bands is None or bands.horizons.empty:
+        return table, note
+    horizon = int(analysis.settings["horizon_months"])
+    ranges = bands.horizons[(bands.horizons["first_month"] == 1)
+                            & (bands.horizons["last_month"] == horizon)]  # fmt: skip
+    ranges = ranges.set_index("segment")[["value_lower", "value_upper"]]
+    if not set(table["segment"]) <= set(ranges.index):  # the forecast is broken down otherwise
+        return table, note
+    at = table.columns.get_loc("clv_total") + 1
+    table.insert(at, "clv_total_lower", table["segment"].map(ranges["value_lower"]).to_numpy())
+    table.insert(at + 1, "clv_total_upper", table["segment"].map(ranges["value_upper"]).to_numpy())
+    return table, note
 
 
 def export_note(

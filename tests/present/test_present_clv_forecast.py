@@ -101,3 +101,19 @@ def test_customer_lists_carry_their_ranges(bands):
     localised = clv_words.localise(shown, language="en")
     assert "Lifetime value, low" in localised.columns
     assert str(localised["P(active), high"].iloc[0]).endswith("%")
+
+
+def test_segment_totals_carry_the_forecasts_ranges(cdnow_sample):
+    from crmlib.present.clv_forecast import named_segments
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analysis = clv.analyse(cdnow_sample, as_of="1997-12-31", params=PARAMS)
+    segments = named_segments(cdnow_sample, as_of=analysis.as_of, scheme="en11")
+    bands = clv.intervals(analysis.summary, model=analysis.model, spend_model=analysis.spend_model,
+                          params=analysis.settings, segments=segments, customers=False)  # fmt: skip
+    table, _ = clv_words.value_by_segment(analysis, cdnow_sample, scheme="en11", bands=bands)
+    assert (table["clv_total_lower"] < table["clv_total"]).all()
+    assert (table["clv_total"] < table["clv_total_upper"]).all()
+    plain, _ = clv_words.value_by_segment(analysis, cdnow_sample, scheme="en11")
+    assert "clv_total_lower" not in plain.columns
