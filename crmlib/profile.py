@@ -16,7 +16,6 @@ smaller) and, for suggestions, how many customers bought each product.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -33,7 +32,6 @@ import pandas as pd
 from crmlib import clv, lifecycle
 from crmlib.basket.names import item_names
 from crmlib.campaigns import member_responses
-from crmlib.clv.scoring import discounted_purchases, months_to_units
 from crmlib.clv.settings import load_params as load_clv_params
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.data.orders import orders
@@ -41,7 +39,7 @@ from crmlib.data.privacy import mask_personal, spreadsheet_safe
 from crmlib.data.schema import PERSONAL_FIELDS
 from crmlib.errors import DataError
 from crmlib.kpi_coverage import dataset_tables
-from crmlib.measure import mark_column, mark_frame, not_measured
+from crmlib.measure import NotMeasured, mark_column, mark_frame, not_measured
 from crmlib.rfm import rfm_table
 from crmlib.segments import segment_rfm
 
@@ -430,7 +428,13 @@ def _value(
         one = clv.summary(lines, as_of=end, time_unit=settings["time_unit"])
         scored = clv.score(one, model=base.model, spend_model=base.spend_model, params=settings)
         out = scored[figures[:4]].copy()
-        out["clv_low"], out["clv_high"] = _interval(one, base, draws=draws)
+        interval = _interval(one, base, draws=draws)
+        if isinstance(interval, NotMeasured):
+            out["clv_low"] = out["clv_high"] = np.nan
+            for col in ("clv_low", "clv_high"):
+                mark_column(out, col, interval)
+        else:
+            out["clv_low"], out["clv_high"] = interval
     out["hiatus_active"] = weeks <= float(settings["hiatus_weeks"])
     out["model_customers"] = base.clv_customers
     out.attrs.update(hiatus_weeks=float(settings["hiatus_weeks"]),
@@ -447,34 +451,19 @@ def _value(
     return out.reset_index(drop=True)
 
 
-def _interval(one: pd.DataFrame, base: ProfileBase, *, draws: int) -> tuple[float, float]:
-    rng = np.random.default_rng(0)
-    values = []
-    for model in (base.model, base.spend_model):
-        est = np.array(list(model.params_.values()))
-        cov = model.covariance_.to_numpy() / np.outer(est, est)  # delta method: log scale
-        values.append(np.exp(rng.multivariate_normal(np.log(est), cov, size=draws,
-                                                     check_valid="ignore")))  # fmt: skip
+def _interval(
+    one: pd.DataFrame, base: ProfileBase, *, draws: int
+) -> tuple[float, float] | NotMeasured:
+    """The customer's 95% CLV range from :func:`crmlib.clv.intervals`, or why there is none."""
     settings = base.clv_settings
-    month = months_to_units(1, time_unit=base.model.time_unit_,
-                            days_per_month=settings["days_per_month"])  # fmt: skip
-    x, tx, T = (one[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    spent = one["monetary_value"].to_numpy(float)
-    clvs = []
-    for a, b in zip(*values, strict=True):  # clv.score's arithmetic, without its params reading
-        m, s = copy.copy(base.model), copy.copy(base.spend_model)
-        m.params_ = dict(zip(base.model.params_, a, strict=True))
-        s.params_ = dict(zip(base.spend_model.params_, b, strict=True))
-        with np.errstate(all="ignore"):
-            purchases = discounted_purchases(
-                m, x, tx, T, months=int(settings["horizon_months"]),
-                monthly_discount_rate=settings["monthly_discount_rate"], month_length=month,
-            )  # fmt: skip
-            clvs.append(float((purchases * s.expected_spend(x, spent))[0]))
-    finite = np.array([v for v in clvs if np.isfinite(v)])
-    if len(finite) < draws / 2:
-        return np.nan, np.nan
-    return float(np.quantile(finite, 0.025)), float(np.quantile(finite, 0.975))
+    horizon = int(settings["horizon_months"])
+    params = {**settings, "intervals": {**settings["intervals"], "draws": draws,
+              "forecast_months": horizon, "horizons": [[0, horizon]]}}  # fmt: skip
+    bands = clv.intervals(one, model=base.model, spend_model=base.spend_model, params=params)
+    if not bands.measured:
+        return bands.why_not
+    row = bands.customers.iloc[0]
+    return float(row["clv_lower"]), float(row["clv_upper"])
 
 
 def _suggestions(
