@@ -29,40 +29,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from crmlib import clv  # noqa: E402
+from crmlib.simulate.clv_base import PURCHASE, simulate_base  # noqa: E402
 
-TRUE = {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}  # weeks, close to CDNOW
-SPEND = {"p": 6.0, "q": 4.0, "v": 15.0}
+TRUE = PURCHASE  # weeks, close to CDNOW
 
 
 def simulate(n: int, *, seed: int = 1, max_days: int = 3 * 365) -> pd.DataFrame:
     """BG/NBD customers observed for 1..max_days days since their first purchase."""
-    rng = np.random.default_rng(seed)
-    T_days = rng.integers(1, max_days + 1, size=n)
-    T = T_days / 7.0
-    lam = rng.gamma(TRUE["r"], 1.0 / TRUE["alpha"], size=n)
-    p = rng.beta(TRUE["a"], TRUE["b"], size=n)
-    n_events = rng.poisson(lam * T)  # repeat purchases if the customer never dropped out
-    lifetime = rng.geometric(p)  # drops out right after this repeat purchase
-    x = np.minimum(n_events, lifetime)
-    # time of the x-th of n_events uniform event times on (0, T): Beta(x, n - x + 1) * T
-    share = np.zeros(n)
-    pos = x > 0
-    share[pos] = rng.beta(x[pos], n_events[pos] - x[pos] + 1)
-    recency = np.minimum(np.floor(share * T_days), T_days) / 7.0
-    nu = rng.gamma(SPEND["q"], 1.0 / SPEND["v"], size=n)
-    monetary = np.zeros(n)
-    monetary[pos] = rng.gamma(SPEND["p"] * x[pos], 1.0 / (nu[pos] * x[pos]))
-    out = pd.DataFrame(
-        {
-            "customer_id": np.char.add("c", np.arange(n).astype(str)),
-            "frequency": x,
-            "recency": recency,
-            "T": T,
-            "monetary_value": monetary,
-        }
-    )
-    out.attrs["time_unit"] = "W"
-    return out
+    return simulate_base(n, seed=seed, max_days=max_days, future_months=0).summary
 
 
 def main() -> None:
