@@ -261,9 +261,8 @@ def fit_covariates(
     if customers is None:
         table = summary
     else:
-        lookup = customers.drop_duplicates("customer_id").set_index(
-            customers["customer_id"].drop_duplicates().astype(str)
-        )
+        unique = customers.drop_duplicates("customer_id")
+        lookup = unique.set_index(unique["customer_id"].astype(str).to_numpy())
         missing = [c for c in columns if c not in lookup.columns]
         if missing:
             raise ConfigError(f"covariates {missing} are not customer columns")

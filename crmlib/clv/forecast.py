@@ -105,11 +105,13 @@ def segment_codes(
             f"parameter 'segments' must have columns 'customer_id' and {column!r}; "
             f"got {list(segments.columns)!r}"
         )
-    lookup = segments.drop_duplicates("customer_id").set_index(
-        segments["customer_id"].drop_duplicates().astype(str)
-    )[column]
+    unique = segments.drop_duplicates("customer_id")
+    lookup = pd.Series(
+        unique[column].to_numpy(), index=unique["customer_id"].astype(str).to_numpy()
+    )
     names = summary["customer_id"].astype(str).map(lookup).astype(object)
     names = names.where(names.notna(), "unassigned").astype(str)
+    names = names.where(names != ALL, f"{ALL} (segment)")  # the base's own label stays unique
     codes, uniques = pd.factorize(names, sort=True)
     return codes.astype(np.int64), [str(u) for u in uniques]
 

@@ -161,3 +161,14 @@ def test_bad_interval_settings_are_named(fitted):
         )
     with pytest.raises(ConfigError, match="intervals.level"):
         clv.intervals(data, model=model, spend_model=spend, params={"intervals": {"level": 1.5}})
+
+
+def test_a_segment_called_all_does_not_take_the_bases_place(fitted):
+    _, data, model, spend = fitted
+    segments = pd.DataFrame({"customer_id": data["customer_id"],
+                             "segment": np.where(data["frequency"] > 0, "all", "few")})  # fmt: skip
+    out = clv.intervals(data, model=model, spend_model=spend, params=FEW, segments=segments,
+                        customers=False)  # fmt: skip
+    sizes = out.forecast.drop_duplicates("segment").set_index("segment")["customers"]
+    assert sizes["all"] == len(data)
+    assert sizes["all (segment)"] == (data["frequency"] > 0).sum()
