@@ -168,6 +168,7 @@ def value_at_risk(
         "hiatus_weeks": float(analysis.settings["hiatus_weeks"]) if rule == "hiatus" else None,
     }
     out.attrs["scores"] = analysis.scores
+    out.attrs["analysis"] = analysis  # the fitted models, for the revenue outlook
     fitted = pd.concat([analysis.model.parameters(), analysis.spend_model.parameters()])
     out.attrs["unidentified"] = fitted.loc[~fitted["identifiable"], "parameter"].tolist()
     return out

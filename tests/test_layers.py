@@ -61,6 +61,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.kpi_coverage",
             "crmlib.benchmark",
             "crmlib.executive",
+            "crmlib.outlook",
             "crmlib.summary",
             "crmlib.alerts",
             "crmlib.basket",

@@ -58,6 +58,7 @@ def plan(
     customers: Any,
     segments: pd.DataFrame | None = None,
     customer_intervals: bool = True,
+    drivers: bool = True,
 ) -> Plan:
     """Drivers, fits per group where groups differ, and the forecast from those models.
 
@@ -74,12 +75,14 @@ def plan(
         forecast is broken down by those groups instead, each with its own models.
     customer_intervals
         Compute per-customer intervals too.
+    drivers
+        Test the covariates (False: ``drivers`` is ``no_data``, for a forecast alone).
     """
     settings = analysis.settings
-    drivers = covariate_effects(
+    effects = covariate_effects(
         analysis.summary,
         customers=customers,
-        columns=settings["covariates"],
+        columns=settings["covariates"] if drivers else [],
         significance=settings["significance"],
     )
     options = settings["segment_fits"]
@@ -98,4 +101,4 @@ def plan(
                           segment_models=fits.models, **common)  # fmt: skip
     else:
         bands = intervals(analysis.summary, segments=segments, **common)
-    return Plan(bands, drivers, fits)
+    return Plan(bands, effects, fits)

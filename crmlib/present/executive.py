@@ -18,6 +18,7 @@ from crmlib.config import check_choice
 from crmlib.errors import ConfigError
 from crmlib.executive import PLACEHOLDER, Summary, recommend
 from crmlib.i18n import check_language, has, t
+from crmlib.measure import NotMeasured
 from crmlib.present import page
 from crmlib.present.benchmark import (
     comparison_table,
@@ -26,7 +27,7 @@ from crmlib.present.benchmark import (
     kpi_name,
     period_label,
 )
-from crmlib.present.format import MISSING, number, pp, times
+from crmlib.present.format import MISSING, number, pp, times, why_not
 
 __all__ = [
     "HEADLINE_KPIS",
@@ -37,6 +38,7 @@ __all__ = [
     "headline",
     "kpi_tiles",
     "localized_facts",
+    "outlook_text",
     "recommendation_texts",
     "recommendations",
     "recommendations_markdown",
@@ -255,6 +257,33 @@ def _amount_range(figures: Mapping[str, Any], language: str) -> str:
     return t("summary.f_at_risk_range", language,
              low=format_value(low, fmt="money", language=language),
              high=format_value(high, fmt="money", language=language))  # fmt: skip
+
+
+def outlook_text(outlook: Any, *, language: str = "en") -> str:
+    """One bullet: the revenue today's customers are expected to bring over the CLV horizon
+    with its range, and how the last forecast fared (:func:`crmlib.outlook.revenue_outlook`)."""
+    check_language(language)
+    why = outlook if isinstance(outlook, NotMeasured) else outlook.bands.why_not
+    if why is not None:
+        return "- " + t("summary.f_outlook_none", language, reason=why_not(why, language))
+    bands = outlook.bands
+    horizon = int(bands.settings["horizon_months"])
+    row = bands.horizons[(bands.horizons["segment"] == "all")
+                         & (bands.horizons["last_month"] == horizon)].iloc[0]  # fmt: skip
+    money_ = {k: format_value(row[k], fmt="money", language=language)
+              for k in ("value", "value_outcome_lower", "value_outcome_upper")}  # fmt: skip
+    text = t("summary.f_outlook", language, months=horizon, value=money_["value"],
+             low=money_["value_outcome_lower"], high=money_["value_outcome_upper"],
+             customers=number(int(bands.forecast["customers"].iloc[0])))  # fmt: skip
+    record = outlook.record
+    if len(record):
+        latest = record.iloc[0]
+        text += t("summary.f_outlook_record", language,
+                  made_on=latest["made_on"].date().isoformat(), months=int(latest["months"]),
+                  error=f"{latest['error'] * 100:+.1f}%",
+                  where=t("summary.f_outlook_inside" if latest["inside"]
+                          else "summary.f_outlook_outside", language))  # fmt: skip
+    return "- " + text
 
 
 def findings(summary: Summary, *, language: str = "en") -> str:
