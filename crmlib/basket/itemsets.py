@@ -1,16 +1,16 @@
 """Frequent itemsets of a basket × item incidence matrix, and the candidate rules they give.
 
 Items rarer than the minimum support are dropped first; item pairs come from one sparse
-co-occurrence product ``XᵀX``; triples are counted from the item triples of the few baskets
-holding 3+ items that appear in frequent pairs, and longer itemsets (or very large baskets) go to
-mlxtend's ``fpgrowth`` on that same reduced matrix. A catalogue of thousands of SKUs never
-becomes a dense one-hot frame.
+co-occurrence product ``XᵀX``; with itemsets capped at three items, triples are counted from the
+item triples of the few baskets holding 3+ items that appear in frequent pairs; longer itemsets
+(or very large baskets) are mined level by level on that same reduced matrix, each itemset's
+extensions counted by one sparse product with its tid-list (:func:`_level_wise`). A catalogue of
+thousands of SKUs never becomes a dense one-hot frame, and no step runs item by item in Python.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from itertools import combinations
 from typing import Any
 
@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import sparse
 
 from crmlib.basket.arrays import distinct, runs
+from crmlib.errors import DataError
 
 __all__ = ["min_basket_count", "frequent_itemsets", "candidate_rules"]
 
@@ -61,6 +62,8 @@ def frequent_itemsets(
         Baskets per item (all columns of ``x``), and ``{k: (codes, counts)}`` with the sorted
         column codes (m, k) of the frequent k-itemsets and their basket counts (m,).
     """
+    if x.dtype.itemsize < 4 or x.dtype.kind == "b":  # products of int8 or bool would overflow
+        x = x.astype(np.int32)
     counts = np.asarray(x.sum(axis=0)).ravel().astype(np.int64)
     found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     frequent = np.flatnonzero(counts >= min_count)
@@ -90,7 +93,9 @@ def frequent_itemsets(
         if len(n_abc):
             found[3] = (in_pairs[codes], n_abc)
         return counts, found
-    found.update(_fpgrowth_long(xp, in_pairs, min_count=min_count, max_len=max_len))
+    local = np.searchsorted(in_pairs, np.column_stack([a, b]))
+    local = local[np.lexsort((local[:, 1], local[:, 0]))]
+    found.update(_level_wise(xp, in_pairs, local, min_count=min_count, max_len=max_len))
     return counts, found
 
 
@@ -100,7 +105,7 @@ def _count_triples(
     """Frequent 3-itemsets by enumerating each basket's item triples (vectorised per basket size).
 
     Returns local column codes (m, 3) and counts, or ``None`` when the baskets hold more than
-    ``budget`` triples in all (large baskets), in which case fpgrowth does the work.
+    ``budget`` triples in all (large baskets), in which case the level-wise miner does the work.
     """
     xp = xp.copy()
     xp.sort_indices()
@@ -124,39 +129,130 @@ def _count_triples(
     return codes, n[keep].astype(np.int64)
 
 
-def _mlxtend_fpgrowth() -> Any:
-    """mlxtend's ``fpgrowth``, imported without its side effect on the process: its import runs
-    ``warnings.simplefilter("always", DeprecationWarning)``, which would repeat every deprecation
-    warning of every library for the rest of the session (a notebook's, a test run's)."""
-    with warnings.catch_warnings():
-        from mlxtend.frequent_patterns import fpgrowth
-    return fpgrowth
+#: Most basket ids the miner gathers to extend one level of itemsets (about 8 bytes each), and
+#: most frequent itemsets of one length: beyond them it stops and names the parameters to raise.
+MAX_GATHERED = 400_000_000
+MAX_ITEMSETS = 5_000_000
+#: Itemsets whose extensions are counted in one sparse product.
+_CHUNK = 4096
+#: Largest basket × item table held as dense booleans to look up who holds what.
+DENSE_TABLE_CELLS = 256 * 2**20
 
 
-def _fpgrowth_long(
-    xp: sparse.csr_matrix, columns: np.ndarray, *, min_count: int, max_len: int | None
+def _level_wise(
+    xp: sparse.csr_matrix,
+    columns: np.ndarray,
+    pairs: np.ndarray,
+    *,
+    min_count: int,
+    max_len: int | None,
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Frequent itemsets of 3+ items by mlxtend's fpgrowth on the reduced incidence matrix."""
-    fpgrowth = _mlxtend_fpgrowth()
+    """Frequent itemsets of 3+ items, level by level on the reduced matrix ``xp``.
 
-    n_red = xp.shape[0]
-    frame = pd.DataFrame.sparse.from_spmatrix(
-        xp.astype(bool), columns=[str(i) for i in range(xp.shape[1])]
-    )
-    # (min_count - 0.5) / n_red keeps mlxtend's float threshold exactly at min_count baskets
-    sets = fpgrowth(
-        frame, min_support=(min_count - 0.5) / n_red, use_colnames=False, max_len=max_len
-    )
+    Each frequent k-itemset keeps the ids of the baskets holding it (its tid-list, as one sparse
+    column). The counts of all its one-item extensions come from one sparse product
+    ``M_kᵀ X`` (itemsets × items); an extension by an item after the itemset's last is kept when
+    its count reaches ``min_count``, so every (k+1)-itemset is found once, from its first k
+    items, and all its subsets are frequent. Its tid-list is the parent's baskets that hold the
+    item. Counts are exact, so the itemsets (and the rules built on them) are mlxtend's.
+
+    ``pairs`` are the candidate 2-itemsets as local column codes (sorted within and across rows).
+    """
+    xc = xp.tocsc()
+    xc.sort_indices()
+    holds = _membership(xp)
+    # 2-itemsets: the baskets of the rarer item that hold the other one
+    per_item = np.diff(xc.indptr)
+    swap = per_item[pairs[:, 0]] > per_item[pairs[:, 1]]
+    rare = np.where(swap, pairs[:, 1], pairs[:, 0])
+    other = np.where(swap, pairs[:, 0], pairs[:, 1])
+    items_tids = (xc.indices.astype(np.int64), xc.indptr.astype(np.int64))
+    tids, ptr = _gather(*items_tids, rare, other, holds)
+    sets = pairs
     found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    if sets.empty:
-        return found
-    sizes = sets["itemsets"].map(len).to_numpy()
-    n_sets = np.rint(sets["support"].to_numpy() * n_red).astype(np.int64)
-    for k in sorted(set(sizes[sizes >= 3].tolist())):
-        sel = sizes == k
-        codes = np.array([sorted(columns[list(s)]) for s in sets["itemsets"][sel]], dtype=np.int64)
-        found[k] = (codes.reshape(-1, k), n_sets[sel])
+    k = 2
+    while len(sets) and (max_len is None or k < max_len):
+        parent, item, count = _extensions(sets, tids, ptr, xp, min_count=min_count)
+        if not len(count):
+            break
+        if len(count) > MAX_ITEMSETS:
+            raise DataError(
+                f"{len(count):,} itemsets of {k + 1} items reach the minimum support: too many "
+                "to mine; raise min_support or set max_len (params/basket.yaml)",
+                value=f"max {MAX_ITEMSETS:,}",
+            )
+        gathered = int(np.diff(ptr)[parent].sum())
+        if gathered > MAX_GATHERED:
+            raise DataError(
+                f"itemsets of {k + 1} items would need {gathered:,} basket ids in memory; raise "
+                "min_support or set max_len (params/basket.yaml)",
+                value=f"max {MAX_GATHERED:,}",
+            )
+        sets = np.column_stack([sets[parent], item])
+        found[k + 1] = (columns[sets], count)
+        k += 1
+        if max_len is not None and k >= max_len:
+            break
+        tids, ptr = _gather(tids, ptr, parent, item, holds)
     return found
+
+
+def _extensions(
+    sets: np.ndarray, tids: np.ndarray, ptr: np.ndarray, xp: sparse.csr_matrix, *, min_count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frequent one-item extensions of the itemsets: (parent row, added item, count), ordered
+    by parent then item, so that the new itemsets stay sorted."""
+    n_baskets = xp.shape[0]
+    last = sets[:, -1]
+    parts = []
+    for start in range(0, len(sets), _CHUNK):
+        stop = min(start + _CHUNK, len(sets))
+        lo, hi = ptr[start], ptr[stop]
+        m = sparse.csc_matrix(
+            (np.ones(hi - lo, dtype=np.int32), tids[lo:hi], ptr[start : stop + 1] - lo),
+            shape=(n_baskets, stop - start),
+        )
+        counts = (m.T @ xp).tocoo()  # itemsets of this chunk × items
+        row = counts.row.astype(np.int64) + start
+        keep = (counts.data >= min_count) & (counts.col > last[row])
+        parts.append((row[keep], counts.col[keep].astype(np.int64), counts.data[keep]))
+    parent = np.concatenate([p[0] for p in parts])
+    item = np.concatenate([p[1] for p in parts])
+    count = np.concatenate([p[2] for p in parts]).astype(np.int64)
+    order = np.lexsort((item, parent))
+    return parent[order], item[order], count[order]
+
+
+def _membership(xp: sparse.csr_matrix) -> Any:
+    """A function telling whether baskets hold items (arrays of equal length): a dense bit
+    table when it fits in 256 MB, else a sorted lookup of basket × item codes."""
+    n_baskets, n_items = xp.shape
+    if n_baskets * n_items <= DENSE_TABLE_CELLS:
+        table = xp.astype(bool).toarray()
+        return lambda baskets, items: table[baskets, items]
+    coo = xp.tocoo()
+    member = np.sort(coo.row.astype(np.int64) * n_items + coo.col)
+
+    def holds(baskets: np.ndarray, items: np.ndarray) -> np.ndarray:
+        key = baskets * n_items + items
+        at = np.minimum(np.searchsorted(member, key), len(member) - 1)
+        return member[at] == key
+
+    return holds
+
+
+def _gather(
+    tids: np.ndarray, ptr: np.ndarray, parent: np.ndarray, item: np.ndarray, holds: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each (parent, item): the parent's tids whose basket holds the item, as one
+    concatenated tid array and its pointers."""
+    sizes = np.diff(ptr)[parent]
+    starts = np.repeat(ptr[parent] - (np.cumsum(sizes) - sizes), sizes)
+    baskets = tids[starts + np.arange(int(sizes.sum()))]
+    owner = np.repeat(np.arange(len(parent)), sizes)
+    hold = holds(baskets, item[owner])
+    kept = np.bincount(owner[hold], minlength=len(parent))
+    return baskets[hold], np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
 
 
 def candidate_rules(

@@ -26,10 +26,12 @@ from crmlib.clv.likelihoods import PARAM_NAMES
 from crmlib.config import check_range
 from crmlib.measure import NotMeasured, not_measured
 
-__all__ = ["ParameterDraws", "log_normal_draws", "parameter_draws"]
+__all__ = ["MAX_LOG_SD", "ParameterDraws", "log_normal_draws", "parameter_draws"]
 
-#: How the draws were made, for the report's method note.
-METHOD = "parametric"
+#: Largest standard deviation of a log-parameter that still gives usable draws: at 3 the 95%
+#: range spans a factor of e^11.8 (about 130,000). Beyond it a draw can overflow the models'
+#: formulas, and no range would mean anything: the parameter is reported as not identifiable.
+MAX_LOG_SD = 3.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ def log_normal_draws(
     estimate: np.ndarray, covariance: np.ndarray, *, draws: int, rng: np.random.Generator
 ) -> np.ndarray | None:
     """``draws`` rows of ``exp(N(log estimate, Σ_log))``, or None when the covariance of the
-    estimates is not finite and positive semi-definite (the fit could not measure it)."""
+    estimates is not finite and positive semi-definite (the fit could not measure it) or a
+    log-parameter's standard deviation exceeds :data:`MAX_LOG_SD`."""
     theta = np.asarray(estimate, dtype=float)
     cov = np.asarray(covariance, dtype=float)
     if not (np.all(theta > 0) and np.all(np.isfinite(cov))):
@@ -71,6 +74,8 @@ def log_normal_draws(
     cov_log = (cov_log + cov_log.T) / 2
     values, vectors = np.linalg.eigh(cov_log)
     if values.min() < -1e-8 * max(values.max(), 1e-300):
+        return None
+    if np.sqrt(np.max(np.diag(cov_log))) > MAX_LOG_SD:
         return None
     root = vectors * np.sqrt(np.clip(values, 0.0, None))
     normal = rng.standard_normal((draws, len(theta)))
@@ -98,7 +103,7 @@ def parameter_draws(
     -------
     ParameterDraws
         With ``why_not`` = ``not_identifiable`` (and no draws) when a fit's covariance could
-        not be estimated.
+        not be estimated or leaves a parameter free beyond :data:`MAX_LOG_SD`.
     """
     draws = int(check_range("draws", draws, low=20, high=100_000))
     rng = np.random.default_rng(seed)

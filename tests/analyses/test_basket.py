@@ -14,7 +14,7 @@ from scipy import stats
 
 from crmlib import basket
 from crmlib.basket import itemsets
-from crmlib.errors import ConfigError
+from crmlib.errors import ConfigError, DataError
 
 with warnings.catch_warnings():  # mlxtend's import sets "always" for DeprecationWarning globally
     from mlxtend.frequent_patterns import association_rules as mlx_rules
@@ -99,12 +99,44 @@ def test_rules_match_mlxtend(seed: int, min_support: float, max_len: int) -> Non
         assert (mine["antecedents"].map(len) + mine["consequents"].map(len) == 3).any()
 
 
-def test_fpgrowth_path_for_large_baskets_matches_mlxtend(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_level_wise_path_for_large_baskets_matches_mlxtend(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = random_lines(6)
     original = itemsets._count_triples
     monkeypatch.setattr(itemsets, "_count_triples", lambda xp, m, **kw: original(xp, m, budget=0))
     ref = mlxtend_reference(lines, min_support=0.01, max_len=3)
     assert_same_rules(ours(lines, min_support=0.01, max_len=3), ref)
+
+
+@pytest.mark.parametrize("dense_table", [True, False])
+def test_itemsets_of_any_length_match_mlxtend(monkeypatch: pytest.MonkeyPatch, dense_table) -> None:
+    """No cap on the itemset length (max_len=0): mined level by level, never by mlxtend; both
+    ways of looking up which basket holds an item give mlxtend's rules."""
+    if not dense_table:
+        monkeypatch.setattr(itemsets, "DENSE_TABLE_CELLS", 0)
+    lines = random_lines(8)
+    ref = mlxtend_reference(lines, min_support=0.004, max_len=None)
+    mine = ours(lines, min_support=0.004, max_len=0)
+    assert_same_rules(mine, ref)
+    assert (mine["antecedents"].map(len) + mine["consequents"].map(len) >= 4).any()
+
+
+def test_dense_categories_of_any_length_match_mlxtend() -> None:
+    """Few categories, most baskets holding several: itemsets of five and more items."""
+    rng = np.random.default_rng(9)
+    lines = random_lines(9, n_orders=1500, n_items=12)
+    extra = lines.sample(frac=0.6, random_state=1).assign(sku=lambda f: "SKU" + pd.Series(
+        rng.integers(0, 12, len(f)), index=f.index).astype(str).str.zfill(2))  # fmt: skip
+    lines = pd.concat([lines, extra], ignore_index=True).drop_duplicates(["order_id", "sku"])
+    ref = mlxtend_reference(lines, min_support=0.01, max_len=None)
+    mine = ours(lines, min_support=0.01, max_len=0)
+    assert_same_rules(mine, ref)
+    assert (mine["antecedents"].map(len) + mine["consequents"].map(len) >= 5).any()
+
+
+def test_an_itemset_explosion_stops_with_the_parameter_to_raise(monkeypatch) -> None:
+    monkeypatch.setattr(itemsets, "MAX_ITEMSETS", 5)
+    with pytest.raises(DataError, match="raise min_support or set max_len"):
+        ours(random_lines(8), min_support=0.004, max_len=0)
 
 
 def test_category_level_matches_mlxtend() -> None:

@@ -172,3 +172,17 @@ def test_a_segment_called_all_does_not_take_the_bases_place(fitted):
     sizes = out.forecast.drop_duplicates("segment").set_index("segment")["customers"]
     assert sizes["all"] == len(data)
     assert sizes["all (segment)"] == (data["frequency"] > 0).sum()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_tiny_base_gives_finite_ranges_or_says_why(seed):
+    data = simulate_base(80, seed=seed, max_days=200).summary
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, spend = clv.fit(data), clv.fit_spend(data, min_repeaters_error=3)
+    out = clv.intervals(data, model=model, spend_model=spend, params=FEW)
+    if out.measured:
+        numbers = out.horizons.select_dtypes("number").to_numpy()
+        assert np.isfinite(numbers).all()
+    else:
+        assert out.why_not.reason == "not_identifiable" and out.customers.empty

@@ -1,7 +1,7 @@
 """Comparing two analysis results for equality across engines.
 
 Counts and labels must be equal exactly; floats to 1e-9 relative (a database sums in another
-order). A float column is compared relative to each value and, for values that are sums
+order), the bounds of a model's range to 1e-6 (:data:`RANGE_RTOL`). A float column is compared relative to each value and, for values that are sums
 cancelling to about zero (a revenue of returns netted against purchases: 7e-16 on one engine,
 0.0 on the other), to 1e-9 of the column's largest magnitude. Frames are compared after sorting rows by their non-float columns, since a database
 returns groups in no fixed order unless the analysis sorts them.
@@ -18,6 +18,11 @@ import numpy as np
 import pandas as pd
 
 RTOL = 1e-9
+#: The bounds of a model's range (``*_lower``, ``*_upper``) rest on the fit's covariance, a
+#: finite-difference Hessian whose last digits follow the data's summation order: 1e-6.
+RANGE_RTOL = 1e-6
+#: A fitted model's estimates: to 1e-6, within the optimiser's stopping tolerance.
+FIT_RTOL = 1e-6
 
 
 def _is_float(series: pd.Series) -> bool:
@@ -33,7 +38,7 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def assert_same(a: Any, b: Any, where: str = "result") -> None:
+def assert_same(a: Any, b: Any, where: str = "result", *, rtol: float = RTOL) -> None:
     """Raise AssertionError naming ``where`` when ``a`` and ``b`` differ (see module docstring)."""
     if isinstance(a, pd.Series) and isinstance(b, pd.Series):
         assert_same(a.to_frame("value"), b.to_frame("value"), where)
@@ -60,6 +65,10 @@ def assert_same(a: Any, b: Any, where: str = "result") -> None:
         for key in set(a.attrs) | set(b.attrs):
             assert_same(a.attrs.get(key), b.attrs.get(key), f"{where}.attrs[{key!r}]")
         return
+    if hasattr(a, "params_") and hasattr(b, "params_"):  # fitted models: by their estimates
+        assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
+        assert_same(a.params_, b.params_, f"{where}.params_", rtol=FIT_RTOL)
+        return
     if dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):
         for f in dataclasses.fields(a):
             assert_same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
@@ -67,7 +76,8 @@ def assert_same(a: Any, b: Any, where: str = "result") -> None:
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         assert set(a) == set(b), f"{where}: keys {sorted(map(str, a))} != {sorted(map(str, b))}"
         for key in a:
-            assert_same(a[key], b[key], f"{where}[{key!r}]")
+            bound = isinstance(key, str) and key.endswith(("_lower", "_upper"))
+            assert_same(a[key], b[key], f"{where}[{key!r}]", rtol=RANGE_RTOL if bound else rtol)
         return
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         assert len(a) == len(b), f"{where}: length {len(a)} != {len(b)}"
@@ -78,7 +88,7 @@ def assert_same(a: Any, b: Any, where: str = "result") -> None:
         fa, fb = float(a), float(b)
         if math.isnan(fa) and math.isnan(fb):
             return
-        assert math.isclose(fa, fb, rel_tol=RTOL, abs_tol=0), f"{where}: {fa!r} != {fb!r}"
+        assert math.isclose(fa, fb, rel_tol=rtol, abs_tol=0), f"{where}: {fa!r} != {fb!r}"
         return
     assert a == b or (pd.isna(a) and pd.isna(b)) if np.ndim(a) == 0 else np.array_equal(a, b), (
         f"{where}: {a!r} != {b!r}"
