@@ -36,7 +36,7 @@ from crmlib.clv.rows import check_summary, compress
 from crmlib.config import check_range
 from crmlib.data import execute
 from crmlib.errors import ConfigError, DataError
-from crmlib.measure import NotMeasured, not_measured
+from crmlib.measure import DEFAULT_MIN_BASE, NotMeasured, not_measured
 
 __all__ = [
     "BEHAVIOURS",
@@ -55,15 +55,18 @@ LogLikelihood = Callable[[np.ndarray], tuple[float, np.ndarray]]
 BEHAVIOURS: tuple[str, ...] = ("purchase", "dropout", "spend")
 
 
-def design_matrix(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+def design_matrix(
+    table: pd.DataFrame, columns: Sequence[str], *, min_customers: int = DEFAULT_MIN_BASE
+) -> pd.DataFrame:
     """Numeric covariates from customer columns.
 
     Boolean and 0/1 columns are indicators as they are; text and category columns become one
     indicator per level, leaving out the most common level (the reference the effects compare
     with; missing values form their own level, ``"(missing)"``); other numeric columns are
     standardised (mean 0, standard deviation 1), so an effect is per standard deviation.
-    Column names are ``column=level`` or ``column``; ``attrs["references"]`` maps each text
-    column to its reference level.
+    Levels held by fewer than ``min_customers`` customers are pooled as ``"(other)"``: an
+    effect measured on a handful of customers is noise. Column names are ``column=level`` or
+    ``column``; ``attrs["references"]`` maps each text column to its reference level.
 
     Raises
     ------
@@ -91,6 +94,10 @@ def design_matrix(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
             continue
         levels = values.astype(object).where(values.notna(), "(missing)").astype(str)
         counts = levels.value_counts()
+        rare = counts.index[counts < min_customers]
+        if len(rare):
+            levels = levels.where(~levels.isin(rare), "(other)")
+            counts = levels.value_counts()
         if len(counts) < 2:
             raise ConfigError(f"covariate {column!r} takes a single value ({counts.index[0]!r})")
         references[column] = str(counts.index[0])  # the most common level is the reference
@@ -224,13 +231,15 @@ class CovariateFit:
 
 
 def _effect_rows(behaviour: str, names: list[str], est: np.ndarray, se: np.ndarray) -> list[dict]:
-    rows = []
-    for name, g, s in zip(names, est, se, strict=True):
-        rows.append({"behaviour": behaviour, "covariate": name, "estimate": g, "std_error": s,
-                     "lower_95": g - 1.96 * s, "upper_95": g + 1.96 * s, "multiplier": np.exp(g),
-                     "multiplier_lower": np.exp(g - 1.96 * s),
-                     "multiplier_upper": np.exp(g + 1.96 * s)})  # fmt: skip
-    return rows
+    low, high = est - 1.96 * se, est + 1.96 * se
+    with np.errstate(over="ignore"):  # an effect the data cannot pin down: an infinite bound
+        factor, factor_low, factor_high = np.exp(est), np.exp(low), np.exp(high)
+    return [
+        {"behaviour": behaviour, "covariate": name, "estimate": est[i], "std_error": se[i],
+         "lower_95": low[i], "upper_95": high[i], "multiplier": factor[i],
+         "multiplier_lower": factor_low[i], "multiplier_upper": factor_high[i]}
+        for i, name in enumerate(names)
+    ]  # fmt: skip
 
 
 def fit_covariates(

@@ -106,8 +106,14 @@ def test_a_covariate_without_effect_does_not_help(planted):
 def test_design_matrix_names_levels_and_refuses_bad_columns():
     table = pd.DataFrame({"level": ["gold", "basic", "basic", None], "flag": [True, False, True, False],
                           "age": [20.0, 30.0, 40.0, 50.0]})  # fmt: skip
-    design = design_matrix(table, ["level", "flag", "age"])
+    design = design_matrix(table, ["level", "flag", "age"], min_customers=1)
     assert list(design.columns) == ["level=(missing)", "level=gold", "flag", "age"]
+    assert design.attrs["references"] == {"level": "basic"}
+    # levels of fewer customers than the minimum are pooled, not measured one by one
+    many = pd.DataFrame({"level": ["basic"] * 40 + ["gold"] * 35 + ["diamond"] * 3 + ["vip"] * 2})
+    pooled = design_matrix(many, ["level"])
+    assert list(pooled.columns) == ["level=(other)", "level=gold"]
+    assert pooled["level=(other)"].sum() == 5
     assert design["age"].mean() == pytest.approx(0.0) and design["age"].std() == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="not a customer column"):
         design_matrix(table, ["channel"])
