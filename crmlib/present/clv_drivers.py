@@ -10,7 +10,7 @@ from crmlib.clv.covariates import CovariateFit
 from crmlib.clv.segment_fits import SegmentFits
 from crmlib.errors import ConfigError
 from crmlib.i18n import check_language, t
-from crmlib.measure import NotMeasured
+from crmlib.measure import DEFAULT_MIN_BASE, NotMeasured
 from crmlib.present.format import p_value, why_not
 
 __all__ = ["drivers_table", "drivers_text", "segment_fits_text"]
@@ -29,10 +29,19 @@ def _column(name: str, language: str) -> str:
 
 def _who(covariate: str, fit: CovariateFit, language: str) -> str:
     column, _, level = covariate.partition("=")
+    reference = _level(fit.references.get(column, "–"), language)
+    if level == "(other)":
+        return t("clv.effect_who_other", language, column=_column(column, language),
+                 minimum=DEFAULT_MIN_BASE, reference=reference)  # fmt: skip
     if level:
-        return t("clv.effect_who_level", language, column=_column(column, language), level=level,
-                 reference=fit.references.get(column, "–"))  # fmt: skip
+        return t("clv.effect_who_level", language, column=_column(column, language),
+                 level=_level(level, language), reference=reference)  # fmt: skip
     return t("clv.effect_who_number", language, column=_column(column, language))
+
+
+def _level(level: str, language: str) -> str:
+    """A level as written in the data, or the missing level in words."""
+    return t("clv.level_missing", language) if level == "(missing)" else level
 
 
 def _p(value: float) -> str:
@@ -56,7 +65,8 @@ def drivers_text(fit: CovariateFit | NotMeasured, *, language: str = "en") -> st
     if isinstance(fit, NotMeasured):
         return t("clv.drivers_not_measured", language, reason=why_not(fit, language))
     tests = fit.tests.set_index("model")["p_value"]
-    columns = ", ".join(dict.fromkeys(_column(c.partition("=")[0], language) for c in fit.columns))
+    names = dict.fromkeys(_column(c.partition("=")[0], language) for c in fit.columns)
+    columns = t("clv.column_separator", language).join(names)
     common = {"columns": columns, "p_purchase": _p(tests["purchase"]),
               "p_spend": _p(tests["spend"])}  # fmt: skip
     if not fit.helps:

@@ -94,3 +94,26 @@ def test_no_effect_means_one_model(planted):
     assert "one model serves all customers" in text
     assert drivers_table(fit, language="en").empty
     assert drivers_text(not_measured("no_data"), language="zh").startswith("未检验")
+
+
+def test_pooled_and_missing_levels_read_as_words():
+    effects = pd.DataFrame(
+        {
+            "behaviour": ["purchase", "spend"],
+            "covariate": ["member_level=(other)", "member_level=(missing)"],
+            "estimate": [0.7, -0.4], "std_error": [0.1, 0.1], "lower_95": [0.5, -0.6],
+            "upper_95": [0.9, -0.2], "multiplier": [2.01, 0.67], "multiplier_lower": [1.65, 0.55],
+            "multiplier_upper": [2.46, 0.82],
+        }
+    )  # fmt: skip
+    tests = pd.DataFrame({"model": ["purchase", "spend"], "p_value": [1e-5, 0.01],
+                          "helps": [True, True]})  # fmt: skip
+    fit = clv.CovariateFit(effects, tests, {}, ["member_level=(other)", "member_level=(missing)"],
+                           0.05, references={"member_level": "普通"})  # fmt: skip
+    en, zh = drivers_text(fit, language="en"), drivers_text(fit, language="zh")
+    assert "a rarer member level (levels of under 30 customers each; against 普通)" in en
+    assert "member level no value" in en and "(other)" not in en and "(missing)" not in en
+    assert "会员等级为较少见取值的客户" in zh and "会员等级为未填写的客户" in zh
+    assert (
+        "**会员等级有影响**：" in zh
+    )  # bold closes before the colon, as Markdown needs in Chinese
