@@ -46,6 +46,8 @@ class Layout:
 def arrange(
     x: np.ndarray, tx: np.ndarray, T: np.ndarray, m: np.ndarray, seg: np.ndarray, n_seg: int
 ) -> Layout:
+    """Arrange customers (frequency, recency, T, monetary value, segment code of ``n_seg``)
+    for :class:`Run`."""
     (gx, gT), _, group = compress(x, T)
     (rx, rtx, rT, rseg), count, row = compress(x, tx, T, seg)
     row_group = np.empty(len(count), dtype=np.int64)
@@ -69,6 +71,8 @@ def arrange(
 
 @dataclass(frozen=True)
 class Customers:
+    """Every customer's frequency, recency, T and monetary value, for the simulated futures."""
+
     x: np.ndarray
     tx: np.ndarray
     T: np.ndarray
