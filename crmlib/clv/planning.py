@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from crmlib.clv.bgnbd import BetaGeoModel
 from crmlib.clv.covariates import CovariateFit, covariate_effects
 from crmlib.clv.forecast import Uncertainty, intervals
 from crmlib.clv.segment_fits import SegmentFits, fit_by_segment
@@ -87,7 +88,10 @@ def plan(
     )
     options = settings["segment_fits"]
     fits: SegmentFits | NotMeasured | None = None
-    if options["enabled"]:
+    if options["enabled"] and not isinstance(analysis.model, BetaGeoModel):
+        # fits per group are BG/NBD, and so are the ranges: another model keeps its page's
+        fits = not_measured("no_intervals", model=analysis.model.kind)
+    elif options["enabled"]:
         groups = _groups(customers, options["by"])
         fits = groups if isinstance(groups, NotMeasured) else fit_by_segment(
             analysis.summary, groups, segment=options["by"],

@@ -117,3 +117,16 @@ def test_pooled_and_missing_levels_read_as_words():
     assert (
         "**会员等级有影响**：" in zh
     )  # bold closes before the colon, as Markdown needs in Chinese
+
+
+def test_other_models_are_not_split_into_bgnbd_groups(planted):
+    analysis, customers = planted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pnbd = clv.fit(analysis.summary.head(1500), model="pnbd")
+    other = Analysis(analysis.as_of, analysis.summary, pnbd, analysis.spend_model,
+                     analysis.scores, analysis.settings)  # fmt: skip
+    result = clv.plan(other, customers=customers, customer_intervals=False, drivers=False)
+    assert result.segment_fits.reason == "no_intervals"
+    assert result.bands.why_not.reason == "no_intervals"
+    assert "BG/NBD" in segment_fits_text(result.segment_fits, language="en")
