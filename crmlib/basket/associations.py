@@ -3,7 +3,8 @@
 A basket is one order, or one member's purchases on one day. Counts, support, confidence,
 lift, leverage and conviction follow mlxtend's definitions exactly; the itemsets are mined by
 :mod:`crmlib.basket.itemsets` from a sparse basket × item incidence matrix built in the
-database through Ibis (:func:`crmlib.data.as_table`, :func:`crmlib.data.execute`). Each rule
+database through Ibis (:func:`crmlib.data.as_table`, :func:`crmlib.data.execute`), or, where the
+lines live on the spark engine, by Spark MLlib's FP-Growth on the cluster. Each rule
 carries a one-sided Fisher exact p-value and a Benjamini–Hochberg q-value
 (:mod:`crmlib.basket.significance`). Return lines (negative ``amount``) are not purchases.
 """
@@ -26,6 +27,7 @@ from crmlib.basket.purchases import Transactions, known_customer, purchase_lines
 from crmlib.basket.significance import fisher_p_values, prune_mask
 from crmlib.config import check_choice, check_range
 from crmlib.data import execute
+from crmlib.data import spark as spark_miner
 from crmlib.errors import ConfigError
 from crmlib.measure import mark_frame
 
@@ -34,6 +36,8 @@ __all__ = [
     "incidence",
     "rule_metrics",
     "rules_from_incidence",
+    "rules_from_itemsets",
+    "coded_itemsets",
     "association_rules",
 ]
 
@@ -197,6 +201,86 @@ def rules_from_incidence(
         The rules as :func:`association_rules` returns them, without ``attrs``.
     """
     n = x.shape[0]
+    counts, found = (
+        frequent_itemsets(x, min_count=min_basket_count(min_support, n), max_len=max_len)
+        if n
+        else (np.zeros(len(items), dtype=np.int64), {})
+    )
+    return rules_from_itemsets(
+        counts,
+        found,
+        items,
+        n,
+        min_confidence=min_confidence,
+        min_lift=min_lift,
+        significance=significance,
+        prune=prune,
+    )
+
+
+def coded_itemsets(
+    itemsets: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """Frequent itemsets given by item names, recoded as the embedded miner returns them.
+
+    Parameters
+    ----------
+    itemsets
+        Columns ``items`` (sorted tuples of item names) and ``count``, every frequent itemset
+        of one item and more (:func:`crmlib.data.spark.frequent_itemsets`).
+
+    Returns
+    -------
+    tuple
+        Item names (the frequent single items, sorted), their basket counts, and
+        ``{k: (codes, counts)}`` for the itemsets of ``k >= 2`` items, as
+        :func:`crmlib.basket.itemsets.frequent_itemsets` gives them.
+    """
+    sizes = itemsets["items"].map(len).to_numpy()
+    single = itemsets[sizes == 1]
+    names = np.asarray([items[0] for items in single["items"]], dtype=object)
+    order = np.argsort(names, kind="stable")
+    names = names[order]
+    counts = single["count"].to_numpy(dtype=np.int64)[order]
+    code = {name: i for i, name in enumerate(names)}
+    found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for k in sorted(set(sizes.tolist()) - {1}):
+        rows = itemsets[sizes == k]
+        codes = np.asarray([sorted(code[i] for i in items) for items in rows["items"]])
+        found[k] = (codes.astype(np.int64), rows["count"].to_numpy(dtype=np.int64))
+    return names, counts, found
+
+
+def rules_from_itemsets(
+    counts: np.ndarray,
+    found: dict[int, tuple[np.ndarray, np.ndarray]],
+    items: np.ndarray,
+    n: int,
+    *,
+    min_confidence: float,
+    min_lift: float,
+    significance: float | None,
+    prune: bool,
+) -> pd.DataFrame:
+    """The association rules of mined frequent itemsets (every option already checked).
+
+    Parameters
+    ----------
+    counts, found
+        Baskets per item and the frequent itemsets of 2+ items, as
+        :func:`crmlib.basket.itemsets.frequent_itemsets` returns them.
+    items
+        The item names of the codes.
+    n
+        Number of baskets.
+    min_confidence, min_lift, significance, prune
+        As in :func:`association_rules`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rules as :func:`association_rules` returns them, without ``attrs``.
+    """
     columns = [
         "antecedents",
         "consequents",
@@ -217,9 +301,6 @@ def rules_from_incidence(
     ]
     if n == 0:
         return pd.DataFrame({c: [] for c in columns})
-    counts, found = frequent_itemsets(
-        x, min_count=min_basket_count(min_support, n), max_len=max_len
-    )
     rules = candidate_rules(counts, found)
     if rules.empty:
         return pd.DataFrame({c: [] for c in columns})
@@ -318,6 +399,13 @@ def association_rules(
     metrics equal those of mlxtend's ``fpgrowth`` + ``association_rules(num_itemsets=...)``
     on the same baskets. The Benjamini–Hochberg
     family is that whole candidate set, before the confidence and lift filters.
+
+    Where the transactions live on the spark engine the itemsets are mined there, by Spark
+    MLlib's FP-Growth (:func:`crmlib.data.spark.frequent_itemsets`): no basket travels to
+    Python, only the frequent itemsets with their counts, and the rules equal the embedded
+    miner's. FP-Growth has no length cap, so ``max_len`` drops longer itemsets after mining.
+    On the other engines the baskets travel as integer hashes into a sparse matrix
+    (:func:`incidence`), about 16 bytes per distinct (basket, item) pair.
     """
     section = "association"
     min_support = check_range(
@@ -344,22 +432,26 @@ def association_rules(
         check_range("significance", significance, low=0, high=1, low_inclusive=False)
     prune = bool(pick(prune, section, "prune"))
     check_choice("basket", basket, BASKETS)
-    x, items = incidence(transactions, level=level, basket=basket, as_of=as_of)
-    rules = rules_from_incidence(
-        x,
-        items,
-        min_support=min_support,
-        min_confidence=min_confidence,
-        min_lift=min_lift,
-        max_len=max_len,
-        significance=significance,
-        prune=prune,
-    )
+    options = {
+        "min_confidence": min_confidence,
+        "min_lift": min_lift,
+        "significance": significance,
+        "prune": prune,
+    }
+    pairs = _basket_pairs(transactions, level=level, basket=basket, as_of=as_of)
+    if spark_miner.is_spark(pairs):  # mined by the cluster: only the itemsets reach Python
+        itemsets, n = spark_miner.frequent_itemsets(pairs, min_support=min_support, max_len=max_len)
+        items, counts, found = coded_itemsets(itemsets)
+        rules = rules_from_itemsets(counts, found, items, n, **options)
+    else:
+        x, items = incidence(transactions, level=level, basket=basket, as_of=as_of)
+        n = int(x.shape[0])
+        rules = rules_from_incidence(x, items, min_support=min_support, max_len=max_len, **options)
     rules.attrs.update(
         {
             "level": level,
             "basket": basket,
-            "n_baskets": int(x.shape[0]),
+            "n_baskets": n,
             ITEM_NAMES: item_names(transactions, level=level),
         }
     )

@@ -3,7 +3,8 @@
 :func:`frequent_itemsets` mines frequent itemsets with Spark MLlib's FP-Growth
 (``pyspark.ml.fpm.FPGrowth``) where the baskets live on the spark engine, so baskets that do not
 fit in one machine's memory are mined by the cluster; only the frequent itemsets (with their
-counts) travel to Python. The minimum count is the embedded miner's (the smallest ``c`` with
+counts) travel to Python. :func:`crmlib.basket.association_rules` uses it whenever the
+transactions live on the spark engine. The minimum count is the embedded miner's (the smallest ``c`` with
 ``c / n_baskets >= min_support``), so both find the same itemsets.
 """
 

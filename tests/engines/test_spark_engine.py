@@ -200,3 +200,29 @@ def test_itemsets_refuse_a_table_off_spark(demo_dataset: Any) -> None:
     pairs = as_table(demo_dataset.transactions).select(basket="order_id", item="sku")
     with pytest.raises(DataError, match="must live on the spark engine, not on duckdb"):
         frequent_itemsets(pairs, min_support=0.01)
+
+
+def test_association_rules_on_spark_are_mined_by_mllib(
+    spark_demo: dict[str, Any], demo_dataset: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the spark engine no basket travels to Python: the incidence matrix is never built,
+    and the rules (no length cap, so itemsets of 3+ items count too) equal the embedded ones."""
+    from crmlib.basket import associations
+
+    options = {
+        "level": "category",
+        "min_support": 0.001,
+        "max_len": 0,
+        "significance": None,
+        "min_lift": 0.0,
+    }
+    expected = basket.association_rules(demo_dataset.transactions, **options)
+    sizes = expected["antecedents"].map(len) + expected["consequents"].map(len)
+    assert sizes.max() >= 4, "the demo categories must hold itemsets of 4 items to compare"
+
+    def no_incidence(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the baskets were pulled into Python on the spark engine")
+
+    monkeypatch.setattr(associations, "incidence", no_incidence)
+    got = basket.association_rules(spark_demo["transactions"], **options)
+    assert_same(expected, got, "association rules mined by Spark MLlib")
