@@ -30,7 +30,7 @@ import pandas as pd
 from crmlib.config import check_range, load_params
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.errors import ConfigError
-from crmlib.lifecycle import STAGES, customer_stages, latest_stages
+from crmlib.lifecycle import STAGES, latest_stages, stage_summary
 from crmlib.rfm import rfm_table
 
 __all__ = [
@@ -124,7 +124,7 @@ def customer_states(
     params
         Alert rules (:func:`load_alert_rules`); None reads ``params/alerts.yaml``.
     lifecycle_params
-        Stage rules for :func:`crmlib.lifecycle.customer_stages`.
+        Stage rules for :func:`crmlib.lifecycle.stage_summary`.
 
     Returns
     -------
@@ -140,7 +140,7 @@ def customer_states(
     transactions = as_table(transactions)
     day = resolve_as_of(transactions, as_of)
     value = rfm_table(transactions, as_of=day)[["customer_id", "orders", "monetary"]]
-    stages = latest_stages(customer_stages(transactions, as_of=day, params=lifecycle_params))
+    stages = latest_stages(stage_summary(transactions, as_of=day, params=lifecycle_params))
     states = value.merge(stages[["customer_id", "stage"]], on="customer_id", how="left")
     states["stage"] = states["stage"].astype(str)
     states["value_rank"] = (

@@ -233,8 +233,7 @@ def segment_movements(
     """
     check_choice("period", period, ("month", "quarter"))
     day = resolve_as_of(transactions, as_of)
-    stages = lifecycle.customer_stages(transactions, as_of=day, period=period)
-    counts = lifecycle.stage_counts(stages)
+    counts = lifecycle.stage_counts(lifecycle.stage_summary(transactions, as_of=day, period=period))
     periods = sorted(counts["period"].unique())
     if len(periods) < 2:
         return pd.DataFrame(columns=["stage", "previous", "current", "change"])

@@ -28,26 +28,43 @@ revenue decomposition in :mod:`crmlib.trends`, the findings text in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from crmlib.compat import moved, renamed_keyword
-from crmlib.config import check_choice, check_range, load_params, merge
-from crmlib.data import as_table, resolve_as_of
+from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.data.engine import temporary
-from crmlib.errors import ConfigError, DataError
+from crmlib.errors import ConfigError
+from crmlib.lifecycle_rules import (
+    FLAT_RULES,
+    NOT_YET,
+    REACTIVATION,
+    RULES,
+    STAGES,
+    load_rules,
+    validate_rules,
+)
+from crmlib.lifecycle_tables import (
+    StageSummary,
+    latest_stages,
+    no_transitions,
+    stage_counts,
+    stage_transitions,
+    summed_counts,
+)
 from crmlib.periods import (
     PERIODS,
-    as_period,
     customer_periods,
-    freq_of,
     identified_orders,
     period_end,
     period_of,
+    purchase_day_table,
     purchase_days,
 )
 
@@ -62,178 +79,12 @@ __all__ = [
     "validate_rules",
     "base_gap_percentiles",
     "customer_stages",
+    "StageSummary",
+    "stage_summary",
     "latest_stages",
     "stage_counts",
     "stage_transitions",
 ]
-
-#: Lifecycle stages in display order.
-STAGES: tuple[str, ...] = ("new", "active", "reactivated", "at_risk", "churned")
-#: Stage of a customer who had not bought yet in the earlier period of a transition.
-NOT_YET: str = "not_yet"
-#: Ways to set the at-risk and churn thresholds.
-RULES: tuple[str, ...] = ("window", "percentile", "own_gap")
-#: Meanings of "inactive last period" for reactivation.
-REACTIVATION: tuple[str, ...] = ("lapsed", "period")
-
-#: Flat keyword names accepted by :func:`load_rules` and where they live in the rules mapping.
-FLAT_RULES: dict[str, tuple[str, ...]] = {
-    "period": ("period",),
-    "rule": ("rule",),
-    "reactivation": ("reactivation",),
-    "at_risk_days": ("window", "at_risk_days"),
-    "churned_days": ("window", "churned_days"),
-    "one_time_at_risk_days": ("window", "one_time_at_risk_days"),
-    "one_time_churned_days": ("window", "one_time_churned_days"),
-    "at_risk_percentile": ("percentile", "at_risk"),
-    "churned_percentile": ("percentile", "churned"),
-    "k_at_risk": ("own_gap", "k_at_risk"),
-    "k_churned": ("own_gap", "k_churned"),
-    "min_gaps": ("own_gap", "min_gaps"),
-    "max_order": ("milestones", "max_order"),
-    "window_days": ("milestones", "window_days"),
-    "confidence": ("milestones", "confidence"),
-    "min_customers": ("milestones", "min_customers"),
-    "plateau_tolerance": ("milestones", "plateau_tolerance"),
-    "plateau_run": ("milestones", "plateau_run"),
-    "years": ("trends", "years"),
-    "top_categories": ("trends", "top_categories"),
-}
-
-_PARAMS_FILE = "lifecycle.yaml"
-
-
-# --------------------------------------------------------------------------------------------
-# rules
-# --------------------------------------------------------------------------------------------
-def load_rules(
-    params: str | Path | Mapping[str, Any] | None = None,
-    *,
-    overrides: Mapping[str, Any] | None = None,
-    zero_means_default: bool = False,
-    **flat: Any,
-) -> dict[str, Any]:
-    """Lifecycle rules: packaged defaults < the project's ``params/lifecycle.yaml`` < ``params``.
-
-    Parameters
-    ----------
-    params
-        Overrides for this call: a params file, a (partial or already loaded) mapping, or None
-        for the project's file alone (see :func:`crmlib.config.load_params`).
-    overrides
-        A nested mapping deep-merged onto the result (``{"window": {"at_risk_days": 60}}``).
-    zero_means_default
-        Also ignore flat values equal to 0 (notebook parameters use 0 for "as in the params
-        file"; no threshold can be 0).
-    **flat
-        Single values by their flat name (see :data:`FLAT_RULES`, e.g. ``at_risk_days=60``,
-        ``rule="percentile"``, ``period="quarter"``). ``None`` and empty strings are ignored, so a
-        notebook can pass its optional parameters straight through.
-
-    Returns
-    -------
-    dict
-        The validated rules.
-
-    Raises
-    ------
-    ConfigError
-        Unknown names, values out of range, or thresholds in the wrong order.
-    """
-    rules = merge(load_params(_PARAMS_FILE, params), overrides)
-    for name, value in flat.items():
-        if name not in FLAT_RULES:
-            raise ConfigError(
-                f"unknown lifecycle parameter {name!r}; expected one of {', '.join(FLAT_RULES)}"
-            )
-        if value is None or (isinstance(value, str) and not value.strip()):
-            continue
-        if zero_means_default and not isinstance(value, bool | str) and value == 0:
-            continue
-        *parents, leaf = FLAT_RULES[name]
-        node = rules
-        for key in parents:
-            node[key] = dict(node.get(key) or {})
-            node = node[key]
-        node[leaf] = value
-    return validate_rules(rules)
-
-
-def validate_rules(rules: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a rules mapping (see ``params/lifecycle.yaml``) and return it as a dict.
-
-    Parameters
-    ----------
-    rules
-        The complete rules, as :func:`load_rules` builds them.
-
-    Raises
-    ------
-    ConfigError
-        When a value is missing, of the wrong kind or out of range, naming the parameter.
-    """
-    rules = dict(rules)
-
-    def section(name: str) -> dict[str, Any]:
-        value = rules.get(name)
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"lifecycle params need a {name!r} section; got {value!r}")
-        return dict(value)
-
-    check_choice("period", rules.get("period"), PERIODS)
-    check_choice("rule", rules.get("rule"), RULES)
-    check_choice("reactivation", rules.get("reactivation"), REACTIVATION)
-    win = section("window")
-    for key in ("at_risk_days", "churned_days", "one_time_at_risk_days", "one_time_churned_days"):
-        check_range(f"window.{key}", win.get(key), low=0, low_inclusive=False)
-    for lo, hi in (
-        ("at_risk_days", "churned_days"),
-        ("one_time_at_risk_days", "one_time_churned_days"),
-    ):
-        if win[hi] <= win[lo]:
-            raise ConfigError(f"window.{hi} must be > window.{lo}; got {win[hi]!r} <= {win[lo]!r}")
-    pct = section("percentile")
-    for key in ("at_risk", "churned"):
-        check_range(f"percentile.{key}", pct.get(key), low=0, high=1, low_inclusive=False)
-    if pct["churned"] <= pct["at_risk"]:
-        raise ConfigError(
-            f"percentile.churned must be > percentile.at_risk; got {pct['churned']!r} "
-            f"<= {pct['at_risk']!r}"
-        )
-    own = section("own_gap")
-    for key in ("k_at_risk", "k_churned"):
-        check_range(f"own_gap.{key}", own.get(key), low=0, low_inclusive=False)
-    if own["k_churned"] <= own["k_at_risk"]:
-        raise ConfigError(
-            f"own_gap.k_churned must be > own_gap.k_at_risk; got {own['k_churned']!r} "
-            f"<= {own['k_at_risk']!r}"
-        )
-    _check_int("own_gap.min_gaps", own.get("min_gaps"), low=1)
-    ms = section("milestones")
-    _check_int("milestones.max_order", ms.get("max_order"), low=1)
-    check_range("milestones.window_days", ms.get("window_days"), low=0, low_inclusive=False)
-    check_range(
-        "milestones.confidence",
-        ms.get("confidence"),
-        low=0,
-        high=1,
-        low_inclusive=False,
-        high_inclusive=False,
-    )
-    _check_int("milestones.min_customers", ms.get("min_customers"), low=1)
-    check_range("milestones.plateau_tolerance", ms.get("plateau_tolerance"), low=0)
-    _check_int("milestones.plateau_run", ms.get("plateau_run"), low=1)
-    tr = section("trends")
-    _check_int("trends.years", tr.get("years"), low=1)
-    _check_int("trends.top_categories", tr.get("top_categories"), low=1)
-    return rules
-
-
-def _check_int(name: str, value: Any, *, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"parameter {name!r} must be a whole number; got {value!r}")
-    check_range(name, int(value), low=low)
-    return int(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,7 +114,8 @@ def base_gap_percentiles(
     """
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
-    gaps = purchase_days(identified_orders(transactions, as_of=as_of_ts))["gap_days"].dropna()
+    days = purchase_day_table(identified_orders(transactions, as_of=as_of_ts))
+    gaps = execute(days.gap_days.name("gap_days")).astype(float).dropna()
     if gaps.empty:
         return pd.Series(np.nan, index=list(quantiles), name="gap_days")
     return gaps.quantile(list(quantiles)).rename("gap_days")
@@ -302,29 +154,135 @@ def customer_stages(
     """
     params = renamed_keyword("customer_stages", overrides, "rules", "params", params)
     cfg = load_rules(params, **overrides)
-    freq = PERIODS[cfg["period"]]
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
     # the orders are read twice below: materialise them once on the engine that holds them
     with temporary(identified_orders(transactions, as_of=as_of_ts)) as orders:
-        cp = customer_periods(orders, freq=freq)
+        cp = customer_periods(orders, freq=PERIODS[cfg["period"]])
         days = purchase_days(orders, own_median=cfg["rule"] == "own_gap")
+    levels = _percentile_levels(days["gap_days"], cfg)
+    return _stage_rows(cp, days, cfg=cfg, as_of=as_of_ts, levels=levels)
+
+
+def stage_summary(
+    transactions: Any,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    params: str | Path | Mapping[str, Any] | None = None,
+    customers_per_chunk: int = 100_000,
+    progress: bool = False,
+    **overrides: Any,
+) -> StageSummary:
+    """The stage counts, last flows and latest stages of :func:`customer_stages`, computed
+    customer chunk by customer chunk so that memory stays bounded however long the history.
+
+    The orders are materialised once on the engine that holds them; each chunk (customers
+    picked by a hash of their id) brings its periods and purchase days to pandas, is staged
+    exactly as :func:`customer_stages` stages it, and is reduced to counts before the next
+    chunk. The percentile rule's thresholds come from every gap of the base, as there.
+
+    Parameters
+    ----------
+    transactions, as_of, params, **overrides
+        As in :func:`customer_stages`.
+    customers_per_chunk
+        Customers staged at once (about 2 KB of memory each per year of history).
+    progress
+        Show a progress bar over the chunks (tqdm) on stderr.
+
+    Returns
+    -------
+    StageSummary
+        Equal to :func:`stage_counts`, :func:`stage_transitions` and :func:`latest_stages` of
+        :func:`customer_stages`'s rows.
+    """
+    if isinstance(customers_per_chunk, bool) or int(customers_per_chunk) < 1:
+        raise ConfigError(
+            f"parameter 'customers_per_chunk' must be a whole number >= 1; got "
+            f"{customers_per_chunk!r}"
+        )
+    cfg = load_rules(params, **overrides)
+    freq = PERIODS[cfg["period"]]
+    transactions = as_table(transactions)
+    as_of_ts = resolve_as_of(transactions, as_of)
+    last = pd.Period(as_of_ts, freq=freq)
+    own = cfg["rule"] == "own_gap"
+    counts, moves, latest = [], [], []
+    with temporary(identified_orders(transactions, as_of=as_of_ts)) as orders:
+        n_customers = int(execute(orders.aggregate(n=orders.customer_id.nunique()))["n"].iloc[0])
+        chunks = max(1, math.ceil(n_customers / int(customers_per_chunk)))
+        levels = None
+        if cfg["rule"] == "percentile":
+            gaps = purchase_day_table(orders).gap_days.name("gap_days")
+            levels = _percentile_levels(execute(gaps).astype(float), cfg)
+        for part in tqdm(range(chunks), disable=not progress, desc="lifecycle", unit="chunk"):
+            chunk = orders
+            if chunks > 1:
+                chunk = orders.filter((orders.customer_id.hash() % chunks).abs() == part)
+            rows = _stage_rows(
+                customer_periods(chunk, freq=freq),
+                purchase_days(chunk, own_median=own),
+                cfg=cfg,
+                as_of=as_of_ts,
+                levels=levels,
+            )
+            if rows.empty:
+                continue
+            counts.append(stage_counts(rows))
+            moves.append(stage_transitions(rows, from_period=last - 1, to_period=last))
+            latest.append(latest_stages(rows, period=last))
+    if not latest:
+        empty = _stage_rows(
+            pd.DataFrame({"orders": []}), pd.DataFrame(), cfg=cfg, as_of=as_of_ts, levels=None
+        )
+        return StageSummary(stage_counts(empty), no_transitions(last), empty, last, chunks)
+    return StageSummary(
+        counts=summed_counts(counts, ["period", "stage"], "customers", "share", by="period"),
+        transitions=summed_counts(
+            moves,
+            ["from_stage", "to_stage", "from_period", "to_period"],
+            "customers",
+            "share_of_from",
+            by="from_stage",
+        ),
+        latest=pd.concat(latest, ignore_index=True)
+        .sort_values("customer_id", kind="stable")
+        .reset_index(drop=True),
+        period=last,
+        chunks=chunks,
+    )
+
+
+#: Columns of :func:`customer_stages`.
+_COLUMNS = [
+    "customer_id",
+    "period",
+    "stage",
+    "purchased",
+    "orders",
+    "revenue",
+    "last_purchase",
+    "recency_days",
+    "purchase_days",
+    "at_risk_after",
+    "churned_after",
+]
+
+
+def _stage_rows(
+    cp: pd.DataFrame,
+    days: pd.DataFrame,
+    *,
+    cfg: Mapping[str, Any],
+    as_of: pd.Timestamp,
+    levels: tuple[float, float] | None,
+) -> pd.DataFrame:
+    """The stage rows of the customers in ``cp`` and ``days`` (all their periods and purchase
+    days); ``levels`` are the base-wide percentile thresholds (:func:`_percentile_levels`)."""
+    freq = PERIODS[cfg["period"]]
     cp = cp[cp["orders"] > 0]
-    columns = [
-        "customer_id",
-        "period",
-        "stage",
-        "purchased",
-        "orders",
-        "revenue",
-        "last_purchase",
-        "recency_days",
-        "purchase_days",
-        "at_risk_after",
-        "churned_after",
-    ]
     if cp.empty:
-        out = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+        out = pd.DataFrame({c: pd.Series(dtype="float64") for c in _COLUMNS})
         out["customer_id"] = out["customer_id"].astype("str")
         out["period"] = pd.Series(dtype=f"period[{freq}]")
         out["stage"] = pd.Categorical([], categories=STAGES, ordered=True)
@@ -341,7 +299,7 @@ def customer_stages(
 
     # full grid: every customer from the first purchase period to the as_of period, laid out
     # customer by customer, so row (customer c, period o) sits at start[c] + o - first[c]
-    last_ord = pd.Period(as_of_ts, freq=freq).ordinal
+    last_ord = pd.Period(as_of, freq=freq).ordinal
     first = cp.groupby("customer_id")["period"].min()
     first_ord = first.array.asi8
     counts = last_ord - first_ord + 1
@@ -383,11 +341,11 @@ def customer_stages(
     for col in ("day_number", "own_median_gap", "n_gaps"):
         grid[col] = at[col].to_numpy(dtype=float)[take]
 
-    ref = np.minimum(period_end(grid["period"]), np.datetime64(as_of_ts.date(), "D"))
+    ref = np.minimum(period_end(grid["period"]), np.datetime64(as_of.date(), "D"))
     last_day = grid["day"].values.astype("datetime64[D]")
     grid["recency_days"] = (ref - last_day).astype("int64")
     repeat = grid["day_number"].to_numpy() >= 2
-    at_risk, churned = _thresholds(grid, repeat, cfg, days["gap_days"])
+    at_risk, churned = _thresholds(grid, repeat, cfg, levels)
     grid["at_risk_after"] = at_risk
     grid["churned_after"] = churned
 
@@ -412,14 +370,27 @@ def customer_stages(
     grid["stage"] = pd.Categorical(stage, categories=STAGES, ordered=True)
     grid["last_purchase"] = grid["day"]
     grid["purchase_days"] = grid["day_number"].astype("int64")
-    return grid[columns]
+    return grid[_COLUMNS]
+
+
+def _percentile_levels(gaps: pd.Series, cfg: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The percentile rule's at-risk and churn thresholds from every gap of the base (None for
+    the other rules, or when nobody bought on two different days)."""
+    gaps = gaps.dropna()
+    if cfg["rule"] != "percentile" or gaps.empty:
+        return None
+    pct = cfg["percentile"]
+    q_at, q_ch = (float(v) for v in gaps.quantile([pct["at_risk"], pct["churned"]]))
+    if q_ch <= q_at:  # heavy ties in the gap distribution: keep the two stages apart
+        q_ch = q_at + 1
+    return q_at, q_ch
 
 
 def _thresholds(
     grid: pd.DataFrame,
     repeat: np.ndarray,
     cfg: Mapping[str, Any],
-    gaps: pd.Series,
+    levels: tuple[float, float] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     win = cfg["window"]
     win_at = np.where(repeat, win["at_risk_days"], win["one_time_at_risk_days"]).astype(float)
@@ -427,115 +398,18 @@ def _thresholds(
     if cfg["rule"] == "window":
         return win_at, win_ch
     if cfg["rule"] == "percentile":
-        pct = cfg["percentile"]
-        gaps = gaps.dropna()
-        if gaps.empty:
+        if levels is None:  # nobody bought twice: the one-time windows
             return (
                 np.full(len(grid), float(win["one_time_at_risk_days"])),
                 np.full(len(grid), float(win["one_time_churned_days"])),
             )
-        q_at, q_ch = (float(v) for v in gaps.quantile([pct["at_risk"], pct["churned"]]))
-        if q_ch <= q_at:  # heavy ties in the gap distribution: keep the two stages apart
-            q_ch = q_at + 1
-        return np.full(len(grid), q_at), np.full(len(grid), q_ch)
+        return np.full(len(grid), levels[0]), np.full(len(grid), levels[1])
     own = cfg["own_gap"]
     med = grid["own_median_gap"].to_numpy(dtype=float)
     enough = grid["n_gaps"].to_numpy(dtype=float) >= own["min_gaps"]
     at = np.where(enough, own["k_at_risk"] * med, win_at)
     ch = np.where(enough, own["k_churned"] * med, win_ch)
     return at, ch
-
-
-def latest_stages(stages: pd.DataFrame, *, period: Any = None) -> pd.DataFrame:
-    """The stage rows of one period (default: the last one), one row per customer."""
-    if stages.empty:
-        return stages.copy()
-    if period is None:
-        chosen = stages["period"].max()
-    else:
-        chosen = as_period(period, freq=freq_of(stages["period"]), name="period")
-    return stages[stages["period"] == chosen].reset_index(drop=True)
-
-
-def stage_counts(stages: pd.DataFrame) -> pd.DataFrame:
-    """Customers per period and stage, with each stage's share of the period's customers.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``period``, ``stage``, ``customers``, ``share``; every stage appears for every period
-        (zero when empty).
-    """
-    if stages.empty:
-        return pd.DataFrame(
-            {
-                "period": stages["period"],
-                "stage": stages["stage"],
-                "customers": pd.Series(dtype="int64"),
-                "share": pd.Series(dtype="float64"),
-            }
-        )
-    counts = (
-        stages.groupby(["period", "stage"], observed=False).size().rename("customers").reset_index()
-    )
-    total = counts.groupby("period")["customers"].transform("sum")
-    counts["share"] = counts["customers"] / total.where(total > 0)
-    return counts
-
-
-def stage_transitions(
-    stages: pd.DataFrame, *, from_period: Any = None, to_period: Any = None
-) -> pd.DataFrame:
-    """Where customers moved between two periods: from stage → to stage, customers.
-
-    Parameters
-    ----------
-    stages
-        Output of :func:`customer_stages`.
-    from_period, to_period
-        Periods to compare (``"2025-09"``, ``"2025Q3"`` or pandas Period). By default the last
-        period and the one before it; ``from_period`` defaults to the period before ``to_period``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``from_stage`` (a stage, or ``"not_yet"`` for customers whose first purchase came later),
-        ``to_stage``, ``customers``, ``share_of_from`` (share of the from-stage's customers), plus
-        ``from_period`` and ``to_period``. Every combination appears (zero when empty).
-    """
-    if stages.empty:
-        raise DataError("no lifecycle rows to compare; the transactions hold no purchase")
-    freq = freq_of(stages["period"])
-    if to_period is None:
-        to_p = stages["period"].max()
-    else:
-        to_p = as_period(to_period, freq=freq, name="to_period")
-    if from_period is None:
-        from_p = to_p - 1
-    else:
-        from_p = as_period(from_period, freq=freq, name="from_period")
-    if from_p >= to_p:
-        raise ConfigError(f"from_period must be before to_period; got {from_p} and {to_p}")
-    before = stages.loc[stages["period"] == from_p, ["customer_id", "stage"]]
-    after = stages.loc[stages["period"] == to_p, ["customer_id", "stage"]]
-    pairs = after.merge(before, on="customer_id", how="left", suffixes=("_to", "_from"))
-    from_cats = (NOT_YET, *STAGES)
-    from_stage = pairs["stage_from"].astype("string").fillna(NOT_YET)
-    pairs = pd.DataFrame(
-        {
-            "from_stage": pd.Categorical(from_stage, categories=from_cats, ordered=True),
-            "to_stage": pd.Categorical(
-                pairs["stage_to"].astype("string"), categories=STAGES, ordered=True
-            ),
-        }
-    )
-    table = pairs.groupby(["from_stage", "to_stage"], observed=False).size().rename("customers")
-    table = table.reset_index()
-    total = table.groupby("from_stage", observed=False)["customers"].transform("sum")
-    table["share_of_from"] = table["customers"] / total.where(total > 0)
-    table["from_period"] = from_p
-    table["to_period"] = to_p
-    return table
 
 
 #: Names that moved: cohorts, milestones and intervals, and the findings text.

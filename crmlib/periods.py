@@ -39,6 +39,7 @@ __all__ = [
     "freq_of",
     "as_period",
     "customer_periods",
+    "purchase_day_table",
     "purchase_days",
     "last_complete_period",
 ]
@@ -180,6 +181,36 @@ def customer_periods(orders: ir.Table, *, freq: str) -> pd.DataFrame:
     return df.drop(columns="period_start")
 
 
+def purchase_day_table(orders: ir.Table, *, own_median: bool = False) -> ir.Table:
+    """Distinct purchase days per customer with the gap to the previous one, as an Ibis table
+    on the engine that holds ``orders`` (what :func:`purchase_days` brings to pandas).
+
+    Parameters
+    ----------
+    orders
+        :func:`identified_orders` of the transactions.
+    own_median
+        Also compute ``own_median_gap``: the median of the customer's gaps up to each day.
+
+    Returns
+    -------
+    ibis.expr.types.Table
+        ``customer_id``, ``day`` (date), ``day_number`` (1 = first purchase day), ``gap_days``
+        (null on the first day) and, with ``own_median``, ``own_median_gap``.
+    """
+    orders = orders.filter(orders.purchase)
+    days = orders.select("customer_id", "day").distinct()
+    w = ibis.window(group_by="customer_id", order_by="day")
+    days = days.mutate(
+        day_number=ibis.row_number().over(w) + 1,
+        gap_days=days.day.delta(days.day.lag().over(w), unit="day"),
+    )
+    if own_median:  # median of the gaps so far, up to and including this purchase day
+        upto = ibis.window(group_by="customer_id", order_by="day", rows=(None, 0))
+        days = days.mutate(own_median_gap=days.gap_days.median().over(upto).cast("float64"))
+    return days
+
+
 def purchase_days(orders: ir.Table, *, own_median: bool = False) -> pd.DataFrame:
     """Distinct purchase days per customer with the gap to the previous one (Ibis windows).
 
@@ -196,16 +227,7 @@ def purchase_days(orders: ir.Table, *, own_median: bool = False) -> pd.DataFrame
         ``customer_id``, ``day``, ``day_number`` (1 = first purchase day), ``gap_days`` (missing
         on the first day) and, with ``own_median``, ``own_median_gap``; sorted by customer and day.
     """
-    orders = orders.filter(orders.purchase)
-    days = orders.select("customer_id", "day").distinct()
-    w = ibis.window(group_by="customer_id", order_by="day")
-    days = days.mutate(
-        day_number=ibis.row_number().over(w) + 1,
-        gap_days=days.day.delta(days.day.lag().over(w), unit="day"),
-    )
-    if own_median:  # median of the gaps so far, up to and including this purchase day
-        upto = ibis.window(group_by="customer_id", order_by="day", rows=(None, 0))
-        days = days.mutate(own_median_gap=days.gap_days.median().over(upto).cast("float64"))
+    days = purchase_day_table(orders, own_median=own_median)
     # the day as a timestamp: a date column reaches pandas as millions of Python date objects
     df = execute(days.mutate(day=days.day.cast("timestamp")))
     df["day"] = df["day"].astype("datetime64[s]")

@@ -50,6 +50,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.segments",
             "crmlib.value",
             "crmlib.lifecycle",
+            "crmlib.lifecycle_rules",
+            "crmlib.lifecycle_tables",
             "crmlib.cohorts",
             "crmlib.trends",
             "crmlib.campaigns",

@@ -19,7 +19,13 @@ from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice
 from crmlib.data import as_table, parse_day, resolve_as_of
 from crmlib.i18n import check_language, labels, t
-from crmlib.lifecycle import base_gap_percentiles, load_rules, stage_counts, stage_transitions
+from crmlib.lifecycle import (
+    StageSummary,
+    base_gap_percentiles,
+    load_rules,
+    stage_counts,
+    stage_transitions,
+)
 from crmlib.measure import small_base
 from crmlib.periods import freq_of
 from crmlib.present import page
@@ -60,13 +66,14 @@ def _no_other_keywords(function: str, kwargs: Mapping[str, Any]) -> None:
         raise TypeError(f"{function}() got an unexpected keyword argument {next(iter(kwargs))!r}")
 
 
-def stage_findings(stages: pd.DataFrame, *, language: str = "en") -> str:
+def stage_findings(stages: pd.DataFrame | StageSummary, *, language: str = "en") -> str:
     """Markdown bullets on the latest period's stage mix and its change from the period before.
 
     Parameters
     ----------
     stages
-        Output of :func:`crmlib.lifecycle.customer_stages`.
+        Output of :func:`crmlib.lifecycle.customer_stages` or
+        :func:`crmlib.lifecycle.stage_summary`.
     language
         ``"en"`` or ``"zh"``.
     """
@@ -311,7 +318,7 @@ def describe_rules(
 
 def headline_findings(
     *,
-    stages: pd.DataFrame | None = None,
+    stages: pd.DataFrame | StageSummary | None = None,
     cohorts: pd.DataFrame | None = None,
     milestones: pd.DataFrame | None = None,
     stabilises_after: int | None = None,
@@ -327,7 +334,8 @@ def headline_findings(
     Parameters
     ----------
     stages, cohorts, milestones, intervals, trends, decomposition
-        Outputs of :func:`crmlib.lifecycle.customer_stages`,
+        Outputs of :func:`crmlib.lifecycle.customer_stages` (or its
+        :func:`~crmlib.lifecycle.stage_summary`),
         :func:`crmlib.cohorts.cohort_retention`, :func:`crmlib.cohorts.order_milestones`,
         :func:`crmlib.cohorts.interval_summary`, :func:`crmlib.trends.period_trends` and
         :func:`crmlib.trends.decompose_revenue`.

@@ -448,3 +448,46 @@ def test_demo_cohort_sizes_equal_first_purchase_counts(demo_params):
     k0 = co[co["period_number"] == 0]
     assert (k0["customers"] == k0["cohort_size"]).all()
     assert co["share"].between(0, 1).all()
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [{}, {"rule": "percentile"}, {"rule": "own_gap"}, {"period": "quarter"}],
+    ids=["window", "percentile", "own_gap", "quarter"],
+)
+def test_stage_summary_in_chunks_equals_the_tables_of_every_row(demo_params, rules):
+    """Staged 500 customers at a time, the counts, last flows and latest stages equal those of
+    customer_stages's rows (the percentile thresholds come from the whole base in both)."""
+    from crmlib.data import load_dataset
+
+    tx = load_dataset(demo_params).transactions
+    rows = lc.customer_stages(tx, **rules)
+    summary = lc.stage_summary(tx, customers_per_chunk=500, **rules)
+    assert summary.chunks > 2
+    pd.testing.assert_frame_equal(lc.stage_counts(summary), lc.stage_counts(rows))
+    pd.testing.assert_frame_equal(lc.stage_transitions(summary), lc.stage_transitions(rows))
+    pd.testing.assert_frame_equal(lc.latest_stages(summary), lc.latest_stages(rows))
+    assert lc.stage_counts(summary)["customers"].sum() == len(rows)
+
+
+def test_stage_summary_of_the_hand_computed_case_and_its_limits(tx):
+    summary = lc.stage_summary(tx, as_of=AS_OF, overrides={"window": WINDOW}, customers_per_chunk=2)
+    latest = dict(
+        zip(summary.latest["customer_id"], summary.latest["stage"].astype(str), strict=True)
+    )
+    assert latest == {c: stages[-1] for c, stages in EXPECTED.items()}
+    moves = lc.stage_transitions(summary, from_period="2024-03", to_period="2024-04")
+    b_path = moves[(moves["from_stage"] == "churned") & (moves["to_stage"] == "reactivated")]
+    assert b_path["customers"].tolist() == [1]
+    assert summary.period == pd.Period("2024-04", freq="M")
+    with pytest.raises(ConfigError, match="2024-03 and 2024-04 only.*customer_stages"):
+        lc.stage_transitions(summary, to_period="2024-03")
+    with pytest.raises(ConfigError, match="only"):
+        lc.latest_stages(summary, period="2024-02")
+    with pytest.raises(ConfigError, match="customers_per_chunk"):
+        lc.stage_summary(tx, customers_per_chunk=0)
+    empty = lc.stage_summary(tx.iloc[:0], as_of=AS_OF)
+    assert empty.empty and empty.latest.empty
+    assert lc.stage_counts(empty).empty
+    with pytest.raises(DataError, match="no purchase"):
+        lc.stage_transitions(empty)

@@ -70,6 +70,13 @@ CASES: dict[str, Callable[[Dataset], Any]] = {
     "value.pareto": lambda ds: value.pareto(_rfm(ds)),
     "value.value_matrix": lambda ds: value.value_matrix(_rfm(ds)),
     "lifecycle.customer_stages": lambda ds: lifecycle.customer_stages(ds.transactions),
+    # in chunks of customers picked by each engine's own hash: the same stages whatever the chunks
+    "lifecycle.stage_summary": lambda ds: lifecycle.stage_summary(
+        ds.transactions, customers_per_chunk=1000
+    ),
+    "lifecycle.stage_summary.percentile": lambda ds: lifecycle.stage_summary(
+        ds.transactions, rule="percentile", customers_per_chunk=700
+    ),
     "lifecycle.base_gap_percentiles": lambda ds: lifecycle.base_gap_percentiles(ds.transactions),
     "cohorts.cohort_retention": lambda ds: cohorts.cohort_retention(ds.transactions),
     "cohorts.order_milestones": lambda ds: cohorts.order_milestones(ds.transactions),
