@@ -29,6 +29,7 @@ from crmlib.compat import moved
 from crmlib.config import check_choice, check_range
 from crmlib.coupons import coupon_source, member_redemptions, unmeasured_reason
 from crmlib.data import as_table, execute, resolve_as_of
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 from crmlib.stats import wilson_interval
 
@@ -94,6 +95,7 @@ def uplift_interval(
 # --------------------------------------------------------------------------------------------
 # campaign response
 # --------------------------------------------------------------------------------------------
+@cached("member_responses")
 def member_responses(
     members: Any,
     transactions: Any,
@@ -333,6 +335,7 @@ def _uplift_table(
     return g
 
 
+@cached("campaign_response")
 def campaign_response(
     campaigns: Any,
     members: Any,

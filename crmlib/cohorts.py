@@ -25,6 +25,7 @@ from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import SCHEMAS, as_table, execute, resolve_as_of
 from crmlib.data.privacy import spreadsheet_safe
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 from crmlib.lifecycle import load_rules
 from crmlib.periods import (
@@ -53,6 +54,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # cohorts
 # --------------------------------------------------------------------------------------------
+@cached("cohort_retention")
 def cohort_retention(
     transactions: Any,
     *,
@@ -204,6 +206,7 @@ def export_cohorts(cohorts: pd.DataFrame, out_dir: str | Path) -> list[Path]:
 # --------------------------------------------------------------------------------------------
 # order-number milestones
 # --------------------------------------------------------------------------------------------
+@cached("order_milestones")
 def order_milestones(
     transactions: Any,
     *,

@@ -29,6 +29,7 @@ from crmlib.clv.summaries import weeks_in_units
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import resolve_as_of
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 from crmlib.kpis import compare_periods, dataset_tables, load_kpis
 
@@ -82,6 +83,7 @@ def _amount_range(
     return float(row["value_lower"]), float(row["value_upper"])
 
 
+@cached("value_at_risk")
 def value_at_risk(
     transactions: Any,
     *,
@@ -179,6 +181,7 @@ def value_at_risk(
 RISK_RULE_CHOICES: tuple[str, ...] = ("backtest", *clv.RISK_RULES)
 
 
+@cached("risk_rule")
 def risk_rule(
     transactions: Any, *, as_of: Any = None, rule: str = "backtest", holdout_months: int = 6
 ) -> tuple[str, pd.DataFrame | None]:
@@ -211,6 +214,7 @@ def risk_rule(
     return clv.better_rule(check), check.classification
 
 
+@cached("segment_movements")
 def segment_movements(
     transactions: Any, *, as_of: Any = None, period: str = "month"
 ) -> pd.DataFrame:
@@ -252,6 +256,7 @@ def segment_movements(
     return out
 
 
+@cached("top_cross_sell")
 def top_cross_sell(
     transactions: Any,
     *,

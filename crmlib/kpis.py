@@ -25,6 +25,7 @@ from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, load_params
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.data.orders import orders as order_table
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError
 from crmlib.kpi_coverage import COVERAGE_SLACK, TABLES, dataset_tables, kpi_reasons
 
@@ -223,6 +224,7 @@ def _ts(day: pd.Timestamp) -> Any:
 # --------------------------------------------------------------------------------------------
 # KPI values
 # --------------------------------------------------------------------------------------------
+@cached("kpi_values")
 def kpi_values(
     data: Any,
     *,
@@ -462,6 +464,7 @@ def _judge(
     return change, rel, direction(rel, higher_is_better=better, tolerance=tol["relative"])
 
 
+@cached("compare_periods")
 def compare_periods(
     data: Any,
     *,

@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from crmlib.compat import moved, renamed_keyword
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.data.engine import temporary
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError
 from crmlib.lifecycle_rules import (
     FLAT_RULES,
@@ -121,6 +122,7 @@ def base_gap_percentiles(
     return gaps.quantile(list(quantiles)).rename("gap_days")
 
 
+@cached("customer_stages")
 def customer_stages(
     transactions: Any,
     *,
@@ -164,6 +166,7 @@ def customer_stages(
     return _stage_rows(cp, days, cfg=cfg, as_of=as_of_ts, levels=levels)
 
 
+@cached("stage_summary")
 def stage_summary(
     transactions: Any,
     *,

@@ -39,6 +39,7 @@ from crmlib.compat import moved
 from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.data.orders import orders as order_table
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 
 __all__ = [
@@ -81,6 +82,7 @@ def _is_member(t_: ir.Table) -> ir.BooleanValue:
     return t_.customer_id.notnull() & (t_.customer_id.strip() != "")
 
 
+@cached("rfm_table")
 def rfm_table(
     transactions: Any,
     *,

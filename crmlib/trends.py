@@ -32,6 +32,7 @@ import pandas as pd
 from crmlib.compat import moved, renamed_keyword
 from crmlib.config import check_choice
 from crmlib.data import as_table, execute, resolve_as_of
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 from crmlib.lifecycle import load_rules
 from crmlib.periods import (
@@ -58,6 +59,7 @@ def _window(as_of: pd.Timestamp, freq: str, years: int) -> pd.PeriodIndex:
     return pd.period_range(end=last, periods=n, freq=freq)
 
 
+@cached("period_trends")
 def period_trends(
     transactions: Any,
     *,

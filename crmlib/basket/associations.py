@@ -28,6 +28,7 @@ from crmlib.basket.significance import fisher_p_values, prune_mask
 from crmlib.config import check_choice, check_range
 from crmlib.data import execute
 from crmlib.data import spark as spark_miner
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError
 from crmlib.measure import mark_frame
 
@@ -339,6 +340,7 @@ def rules_from_itemsets(
     return rules[columns].reset_index(drop=True)
 
 
+@cached("association_rules")
 def association_rules(
     transactions: Transactions,
     *,

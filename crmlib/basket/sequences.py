@@ -19,6 +19,7 @@ from crmlib.basket.params import pick
 from crmlib.basket.purchases import Transactions, known_customer, purchase_lines, unmapped_item
 from crmlib.config import check_range
 from crmlib.data import execute
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError
 from crmlib.measure import mark_frame
 
@@ -209,6 +210,7 @@ def _sequential_core(ev: _Events, within_days: int, min_customers: int) -> pd.Da
     return table
 
 
+@cached("sequential_rules")
 def sequential_rules(
     transactions: Transactions,
     *,

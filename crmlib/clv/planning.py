@@ -15,6 +15,7 @@ from crmlib.clv.forecast import Uncertainty, intervals
 from crmlib.clv.segment_fits import SegmentFits, fit_by_segment
 from crmlib.clv.workflow import Analysis
 from crmlib.data import execute
+from crmlib.data.results import cached
 from crmlib.measure import NotMeasured, not_measured
 
 __all__ = ["Plan", "plan"]
@@ -53,6 +54,7 @@ def _groups(customers: Any, column: str) -> pd.DataFrame | NotMeasured:
     return table
 
 
+@cached("clv.plan")
 def plan(
     analysis: Analysis,
     *,

@@ -29,6 +29,7 @@ from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice
 from crmlib.data import as_table, execute
 from crmlib.data.orders import orders as order_table
+from crmlib.data.results import cached
 from crmlib.errors import DataError
 
 __all__ = ["TIME_UNITS", "purchase_days", "summary", "weeks_in_units"]
@@ -71,6 +72,7 @@ def purchase_days(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> Any
     return days.join(bought, ["customer_id", "day"]).select("customer_id", "day", "value")
 
 
+@cached("clv.summary")
 def summary(
     transactions: Any,
     *,

@@ -33,6 +33,7 @@ from crmlib.clv.settings import load_params
 from crmlib.clv.summaries import TIME_UNITS, purchase_days, summary, weeks_in_units
 from crmlib.compat import renamed_keyword
 from crmlib.data import execute
+from crmlib.data.results import cached
 
 __all__ = ["Backtest", "backtest", "better_rule", "tracking"]
 
@@ -169,6 +170,7 @@ def tracking(
     return out
 
 
+@cached("clv.backtest")
 def backtest(
     transactions: Any,
     *,

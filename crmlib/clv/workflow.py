@@ -26,6 +26,7 @@ from crmlib.clv.scoring import score
 from crmlib.clv.settings import load_params
 from crmlib.clv.summaries import summary
 from crmlib.compat import moved
+from crmlib.data.results import cached
 
 __all__ = ["Analysis", "analyse", "calibration_end", "observation_end", "rfm_segments"]
 
@@ -53,6 +54,7 @@ class Analysis:
         return self.as_of
 
 
+@cached("clv.analyse")
 def analyse(
     transactions: Any,
     *,

@@ -38,6 +38,7 @@ from crmlib.data.dates import future_cutoff
 from crmlib.data.dbclean import clean_remote, remote_sources
 from crmlib.data.engine import connect_engine, connection
 from crmlib.data.params import DATA_PARAMS, fingerprint_of, resolve_params
+from crmlib.data import results
 from crmlib.data.privacy import mask_delimited, mask_personal
 from crmlib.data.quality import QualityReport
 from crmlib.data.rules import read_channels
@@ -364,7 +365,9 @@ def load_dataset(
         name: con.read_parquet(str(final / f"{name}.parquet"), table_name=f"crm_{name}_{fp}")
         for name in report.tables
     }
-    return Dataset(**tables, quality=report, source=resolved, fingerprint=fp)
+    dataset = Dataset(**tables, quality=report, source=resolved, fingerprint=fp)
+    results.register(dataset)  # analyses of these tables may keep their results (run cache)
+    return dataset
 
 
 def check_source(

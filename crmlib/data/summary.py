@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from crmlib.data.results import cached
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice
 from crmlib.data.dates import parse_day, resolve_as_of
@@ -23,6 +24,7 @@ from crmlib.data.engine import as_table, execute
 __all__ = ["customer_summary", "coverage"]
 
 
+@cached("data.customer_summary")
 def customer_summary(
     transactions: pd.DataFrame | str | Path | ir.Table,
     *,

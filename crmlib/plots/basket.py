@@ -141,9 +141,16 @@ def timing_chart(
         width=0.55,
         boxprops={"alpha": 0.35},
     )
-    sns.stripplot(
-        data=data, x="days", y="pair", order=order, ax=ax, color=PALETTE[0], size=2.5, alpha=0.4
-    )
+    # seaborn jitters with numpy's global generator: a fixed seed, restored after, so the
+    # same data always draws the same chart (whatever ran before in the notebook)
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        sns.stripplot(
+            data=data, x="days", y="pair", order=order, ax=ax, color=PALETTE[0], size=2.5, alpha=0.4
+        )
+    finally:
+        np.random.set_state(state)
     ax.set_title(title)
     ax.set_xlabel(t("basket.days_a_to_b", language))
     ax.set_ylabel("")

@@ -1,0 +1,323 @@
+"""The run cache: results of shared analyses kept as files, so that each is computed once.
+
+The notebooks of one run (and of later runs, and an analyst's session in JupyterLab) ask for the
+same intermediates: the per-customer summary, RFM scores, lifecycle stages, the CLV fit, the
+rules. A function decorated with :func:`cached` looks its result up under the data's cache
+folder before computing it::
+
+    <cache_dir>/<fingerprint>/results/<name>-<key>.parquet   (a DataFrame)
+    <cache_dir>/<fingerprint>/results/<name>-<key>.pkl       (anything else)
+
+beside the cleaned tables of :func:`crmlib.data.load_dataset`. The key hashes
+
+* the data: a table of a loaded :class:`~crmlib.data.Dataset` counts by the dataset's
+  fingerprint (its params, and the size and time of every source file); a pandas frame passed
+  as an argument by a hash of its content;
+* every other argument, bound to the function's signature with its defaults; a params file
+  named by an argument by its content;
+* the project's params folder (the analyses read their defaults from it) and the code: the
+  source of the ``crmlib`` package.
+
+Any change to one of these gives a new key, so nothing stale is read; old entries stay until
+the cache folder is cleared. A DataFrame is stored as Parquet when it reads back identical
+(values, types, index and ``attrs``), otherwise pickled. Notebooks running in parallel take a
+file lock per key: the second waits for the first's result instead of computing it again.
+
+Only tables loaded on the embedded engine are cached (a database or Spark table may change
+without any local file changing). Set ``CRMWB_RUN_CACHE=0`` to turn the cache off; the results
+are the same either way (tested on the rendered reports).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import os
+import pickle
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from crmlib.config import PARAMS_FOLDER, project_dir
+
+__all__ = ["ENV", "LOG_ENV", "cached", "enabled", "register", "code_version", "statistics"]
+
+#: Environment variable that turns the cache off when set to ``0``, ``false`` or ``no``.
+ENV = "CRMWB_RUN_CACHE"
+#: Environment variable naming a file that gets one JSON line per cached call (hit or computed).
+LOG_ENV = "CRMWB_RUN_CACHE_LOG"
+#: Seconds a notebook waits for another one computing the same result before computing it too.
+LOCK_TIMEOUT = 3600.0
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class _Source:
+    table: Any  # held, so that its id() is not reused while registered
+    fingerprint: str
+    name: str
+    root: Path
+
+
+#: id(table) -> where it came from, for the tables of loaded datasets
+_TABLES: dict[int, _Source] = {}
+#: per cached name: calls, hits, seconds computing, seconds reading
+_STATS: dict[str, dict[str, float]] = {}
+
+
+class _Unkeyable(Exception):
+    """An argument the cache cannot identify: the call is computed, not cached."""
+
+
+def enabled() -> bool:
+    """Whether the run cache is on (``CRMWB_RUN_CACHE`` is not ``0``, ``false`` or ``no``)."""
+    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def register(dataset: Any) -> None:
+    """Let the cache identify the tables of ``dataset`` (a loaded Dataset on the embedded
+    engine, with a fingerprint and a cache folder) by that fingerprint."""
+    source = getattr(dataset, "source", None) or {}
+    fingerprint = getattr(dataset, "fingerprint", "")
+    root = source.get("cache_dir")
+    if not fingerprint or not root or (source.get("engine") or {}).get("backend") != "duckdb":
+        return
+    for name in (
+        "transactions",
+        "customers",
+        "touchpoints",
+        "campaigns",
+        "campaign_members",
+        "coupon_redemptions",
+        "events",
+    ):
+        table = getattr(dataset, name, None)
+        if table is not None:
+            _TABLES[id(table)] = _Source(table, fingerprint, name, Path(root) / fingerprint)
+
+
+def statistics() -> pd.DataFrame:
+    """Per cached name in this process: ``calls``, ``hits``, ``compute_s`` and ``read_s``."""
+    rows = [{"name": name, **values} for name, values in sorted(_STATS.items())]
+    return pd.DataFrame(rows, columns=["name", "calls", "hits", "compute_s", "read_s"])
+
+
+@functools.cache
+def code_version() -> str:
+    """Hash of the ``crmlib`` package's source and packaged defaults."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".yaml", ".yml", ".json") and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(package)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _params_version() -> str:
+    folder = project_dir() / PARAMS_FOLDER
+    digest = hashlib.sha256()
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(folder)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _frame_token(frame: pd.DataFrame | pd.Series) -> list[Any]:
+    values = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    names = frame.columns if isinstance(frame, pd.DataFrame) else [frame.name]
+    dtypes = frame.dtypes if isinstance(frame, pd.DataFrame) else [frame.dtype]
+    return [
+        "frame",
+        hashlib.sha256(values.tobytes()).hexdigest(),
+        [str(n) for n in names],
+        [str(d) for d in dtypes],
+        _token(dict(frame.attrs), []),
+    ]
+
+
+def _token(value: Any, roots: list[Path]) -> Any:
+    """A JSON-ready stand-in of ``value`` that changes whenever ``value`` does."""
+    if value is None or isinstance(value, bool | int | float | str):
+        if isinstance(value, str) and value.endswith((".yaml", ".yml", ".json", ".csv")):
+            path = Path(value) if Path(value).is_absolute() else project_dir() / value
+            if path.is_file():
+                return ["file", value, hashlib.sha256(path.read_bytes()).hexdigest()]
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return _token(str(value), roots)
+    if isinstance(value, pd.Timestamp | pd.Period | pd.Timedelta):
+        return [type(value).__name__, str(value)]
+    if isinstance(value, pd.DataFrame | pd.Series):
+        return _frame_token(value)
+    if isinstance(value, Mapping):
+        return ["map", sorted(([str(k), _token(v, roots)] for k, v in value.items()))]
+    if isinstance(value, list | tuple):
+        return [_token(v, roots) for v in value]
+    source = _TABLES.get(id(value))
+    if source is not None and source.table is value:
+        roots.append(source.root)
+        return ["table", source.fingerprint, source.name]
+    if hasattr(value, "fingerprint") and getattr(value, "transactions", None) is not None:
+        source = _TABLES.get(id(value.transactions))
+        if source is None or source.table is not value.transactions:
+            raise _Unkeyable("a dataset that was not loaded on the embedded engine")
+        roots.append(source.root)
+        tables = [n for n in ("customers", "touchpoints", "campaigns", "campaign_members",
+                              "coupon_redemptions", "events") if getattr(value, n) is not None]  # fmt: skip
+        return ["dataset", source.fingerprint, tables]
+    raise _Unkeyable(type(value).__name__)
+
+
+def _key(name: str, arguments: Mapping[str, Any]) -> tuple[Path, str]:
+    roots: list[Path] = []
+    token = _token(dict(arguments), roots)
+    if not roots:
+        raise _Unkeyable("no table of a loaded dataset among the arguments")
+    payload = json.dumps([name, token, code_version(), _params_version()], sort_keys=True)
+    return roots[0] / "results", hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    try:
+        return (
+            a.equals(b)
+            and list(a.dtypes.astype(str)) == list(b.dtypes.astype(str))
+            and a.index.equals(b.index)
+            and type(a.index) is type(b.index)
+            and list(a.columns) == list(b.columns)
+            and json.dumps(a.attrs, sort_keys=True, default=repr)
+            == json.dumps(b.attrs, sort_keys=True, default=repr)
+        )
+    except (TypeError, ValueError):
+        return False
+
+
+def _file(base: Path, suffix: str) -> Path:
+    """``base`` with ``suffix`` added (names hold dots, so not ``with_suffix``)."""
+    return base.with_name(base.name + suffix)
+
+
+def _write(base: Path, value: Any) -> None:
+    """Store ``value`` atomically as ``base.parquet`` (a frame that reads back identical) or
+    ``base.pkl``; a value that cannot be stored is left uncached."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    tmp = base.with_name(f".{base.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        if type(value) is pd.DataFrame:  # a subclass (with its own attributes) is pickled
+            try:
+                value.to_parquet(tmp)
+                if _same(pd.read_parquet(tmp), value):
+                    os.replace(tmp, _file(base, ".parquet"))
+                    return
+            except Exception:  # noqa: BLE001 - any type Parquet cannot hold: pickle it
+                pass
+        with tmp.open("wb") as fh:
+            _Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        os.replace(tmp, _file(base, ".pkl"))
+    except (pickle.PicklingError, TypeError, AttributeError, OSError):
+        return  # e.g. a result holding a database connection: computed every time
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class _Pickler(pickle.Pickler):
+    """Refuses Ibis expressions: they name tables of one process's connection, so a result
+    holding one cannot be read back in another."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj).__module__.startswith("ibis."):
+            raise pickle.PicklingError(f"an Ibis object ({type(obj).__name__}) is not cached")
+        return NotImplemented
+
+
+def _log(name: str, key: str, hit: bool, seconds: float) -> None:
+    """One JSON line per cached call into the file named by ``CRMWB_RUN_CACHE_LOG``, if set."""
+    target = os.environ.get(LOG_ENV)
+    if target:
+        line = {"name": name, "key": key, "hit": hit, "seconds": round(seconds, 3),
+                "pid": os.getpid(), "at": time.time()}  # fmt: skip
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+
+
+_MISSING = object()
+
+
+def _read(base: Path) -> Any:
+    parquet, pkl = _file(base, ".parquet"), _file(base, ".pkl")
+    if parquet.exists():
+        return pd.read_parquet(parquet)
+    if pkl.exists():
+        with pkl.open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - written by this module into the cache folder
+    return _MISSING
+
+
+def cached(name: str) -> Callable[[F], F]:
+    """Decorator: keep the results of the decorated analysis in the run cache (module text).
+
+    Calls whose arguments hold no table of a loaded dataset, or something the cache cannot
+    identify (an Ibis expression built in the notebook, an open connection), are computed as
+    without the cache.
+
+    Parameters
+    ----------
+    name
+        The result's name in the cache folder (``"rfm_table"``).
+    """
+
+    def decorate(function: F) -> F:
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not enabled():
+                return function(*args, **kwargs)
+            try:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                folder, key = _key(name, bound.arguments)
+            except (_Unkeyable, TypeError):
+                return function(*args, **kwargs)
+            stats = _STATS.setdefault(
+                name, dict.fromkeys(("calls", "hits", "compute_s", "read_s"), 0)
+            )
+            stats["calls"] += 1
+            base = folder / f"{name}-{key}"
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                with FileLock(str(base) + ".lock", timeout=LOCK_TIMEOUT):
+                    started = time.perf_counter()
+                    value = _read(base)
+                    if value is not _MISSING:
+                        stats["hits"] += 1
+                        stats["read_s"] += time.perf_counter() - started
+                        _log(name, key, True, time.perf_counter() - started)
+                        return value
+                    value = function(*args, **kwargs)
+                    stats["compute_s"] += time.perf_counter() - started
+                    _write(base, value)
+                    _log(name, key, False, time.perf_counter() - started)
+                    return value
+            except Timeout:
+                return function(*args, **kwargs)
+
+        wrapper.uncached = function  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,197 @@
+"""The run cache (crmlib.data.results): reuse, invalidation, what is never cached, parallel runs."""
+
+from __future__ import annotations
+
+import gzip
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from crmlib import lifecycle, rfm
+from crmlib.data import load_dataset, results
+from crmlib.data.results import cached
+
+CALLS: list[str] = []
+
+
+@cached("test.count_orders")
+def count_orders(transactions: Any, *, as_of: str = "", params: Any = None) -> pd.DataFrame:
+    """A cached analysis that records each time it really runs."""
+    CALLS.append(as_of)
+    frame = transactions.group_by("customer_id").aggregate(n=transactions.count()).execute()
+    frame = frame.sort_values("customer_id", ignore_index=True)
+    frame.attrs["as_of"] = as_of
+    return frame
+
+
+@cached("test.raw_table")
+def raw_table(transactions: Any) -> Any:
+    """Returns an Ibis expression: never cached, it names one process's tables."""
+    CALLS.append("raw")
+    return transactions.limit(5)
+
+
+class Labelled(pd.DataFrame):
+    """A DataFrame subclass with an attribute of its own, as some analyses return."""
+
+    _metadata = ["label"]
+
+    @property
+    def _constructor(self) -> type:
+        return Labelled
+
+
+@cached("test.labelled")
+def labelled(transactions: Any) -> Labelled:
+    CALLS.append("labelled")
+    out = Labelled({"a": [1, 2]})
+    out.label = "kept"
+    return out
+
+
+@pytest.fixture()
+def dataset(demo_params: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The session's demo loaded with its cache (cleaned tables and results) under tmp_path."""
+    monkeypatch.setenv(results.ENV, "1")
+    monkeypatch.setenv("CRMWB_PROJECT_DIR", str(tmp_path))
+    (tmp_path / "params").mkdir()
+    CALLS.clear()
+    return load_dataset(_params(demo_params, tmp_path))
+
+
+def _params(demo_params: Path, tmp_path: Path) -> dict[str, Any]:
+    """The session's demo params (transactions only) with folders under tmp_path."""
+    params = yaml.safe_load(demo_params.read_text(encoding="utf-8"))
+    return {
+        "transactions": params["transactions"],
+        "cache_dir": str(tmp_path / "cache"),
+        "quarantine_dir": str(tmp_path / "quarantine"),
+    }
+
+
+def _files(dataset: Any, name: str) -> list[Path]:
+    folder = Path(dataset.source["cache_dir"]) / dataset.fingerprint / "results"
+    return sorted(p for p in folder.glob(f"{name}-*") if not p.name.endswith(".lock"))
+
+
+def test_a_result_is_computed_once_and_read_back_identical(dataset: Any) -> None:
+    first = count_orders(dataset.transactions, as_of="2026-01-31")
+    again = count_orders(dataset.transactions, as_of="2026-01-31")
+    assert CALLS == ["2026-01-31"]
+    pd.testing.assert_frame_equal(first, again)
+    assert again.attrs == {"as_of": "2026-01-31"}
+    [stored] = _files(dataset, "test.count_orders")
+    assert stored.suffix == ".parquet"  # beside the cleaned tables, as Parquet
+    assert stored.parent.parent == Path(dataset.source["cache_dir"]) / dataset.fingerprint
+    stats = results.statistics().set_index("name").loc["test.count_orders"]
+    assert (stats["calls"], stats["hits"]) == (2, 1)
+
+
+def test_any_changed_input_gives_a_new_result(
+    dataset: Any, demo_params: Path, tmp_path: Path
+) -> None:
+    count_orders(dataset.transactions, as_of="2026-01-31")
+    count_orders(dataset.transactions, as_of="2026-02-28")  # another argument
+    assert CALLS == ["2026-01-31", "2026-02-28"]
+    # a params file named by an argument counts by its content
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("a: 1\n", encoding="utf-8")
+    count_orders(dataset.transactions, params=str(rules))
+    count_orders(dataset.transactions, params=str(rules))
+    rules.write_text("a: 2\n", encoding="utf-8")
+    count_orders(dataset.transactions, params=str(rules))
+    assert len(CALLS) == 4
+    # the project's params folder: the analyses read their defaults from it
+    (tmp_path / "params" / "lifecycle.yaml").write_text("period: month\n", encoding="utf-8")
+    count_orders(dataset.transactions)
+    assert len(CALLS) == 5
+    # new data: the source file changes, so does the dataset's fingerprint
+    params = _params(demo_params, tmp_path)
+    moved = tmp_path / "tx.csv"
+    with gzip.open(params["transactions"]["path"], "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    moved.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    params["transactions"]["path"] = str(moved)
+    smaller = load_dataset(params)
+    assert smaller.fingerprint != dataset.fingerprint
+    count_orders(smaller.transactions)
+    assert len(CALLS) == 6
+
+
+def test_the_code_version_is_part_of_the_key(dataset: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    count_orders(dataset.transactions)
+    monkeypatch.setattr(results, "code_version", lambda: "another release")
+    count_orders(dataset.transactions)
+    assert len(CALLS) == 2
+
+
+def test_what_the_cache_cannot_identify_or_keep_is_computed_each_time(
+    dataset: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tx = dataset.transactions
+    count_orders(tx.filter(tx.amount > 0))  # an expression built in the notebook
+    count_orders(tx.filter(tx.amount > 0))
+    assert len(CALLS) == 2
+    raw_table(tx)
+    raw_table(tx)  # an Ibis result is not pickled
+    assert CALLS[-2:] == ["raw", "raw"]
+    assert _files(dataset, "test.raw_table") == []
+    first = labelled(tx)
+    again = labelled(tx)
+    assert type(again) is Labelled and again.label == "kept" and first.equals(again)
+    assert [p.suffix for p in _files(dataset, "test.labelled")] == [".pkl"]
+    monkeypatch.setenv(results.ENV, "0")
+    CALLS.clear()
+    count_orders(tx)
+    count_orders(tx)
+    assert len(CALLS) == 2
+
+
+def test_frames_passed_in_count_by_their_content(dataset: Any) -> None:
+    table = rfm.rfm_table(dataset.transactions)
+    again = rfm.rfm_table(dataset.transactions)
+    pd.testing.assert_frame_equal(table, again)
+    summary = lifecycle.stage_summary(dataset.transactions, customers_per_chunk=1000)
+    again = lifecycle.stage_summary(dataset.transactions, customers_per_chunk=1000)
+    pd.testing.assert_frame_equal(summary.latest, again.latest)
+    assert len(_files(dataset, "rfm_table")) == 1 and len(_files(dataset, "stage_summary")) == 1
+    token = results._token(table, [])
+    changed = table.copy()
+    changed.loc[0, "monetary"] += 0.01
+    assert results._token(changed, []) != token
+
+
+def _child(params: dict[str, Any], project: str, log: str) -> None:
+    import os
+    import time
+
+    os.environ["CRMWB_PROJECT_DIR"] = project
+    data = load_dataset(params)
+
+    @cached("test.slow")
+    def slow(transactions: Any) -> pd.DataFrame:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write("computed\n")
+        time.sleep(1.0)
+        return pd.DataFrame({"n": [int(transactions.count().execute())]})
+
+    slow(data.transactions)
+
+
+def test_notebooks_in_parallel_compute_a_result_once(
+    dataset: Any, demo_params: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "computed.log"
+    ctx = multiprocessing.get_context("spawn")
+    args = (_params(demo_params, tmp_path), str(tmp_path), str(log))
+    workers = [ctx.Process(target=_child, args=args) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    assert log.read_text(encoding="utf-8").splitlines() == ["computed"]
