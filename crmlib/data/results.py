@@ -38,6 +38,7 @@ import os
 import pickle
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,7 +221,10 @@ def _write(base: Path, value: Any) -> None:
     try:
         if type(value) is pd.DataFrame:  # a subclass (with its own attributes) is pickled
             try:
-                value.to_parquet(tmp)
+                json.dumps(value.attrs)  # Parquet keeps attrs as JSON: others go to pickle
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    value.to_parquet(tmp)
                 if _same(pd.read_parquet(tmp), value):
                     os.replace(tmp, _file(base, ".parquet"))
                     return
