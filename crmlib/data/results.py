@@ -49,6 +49,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from crmlib.config import PARAMS_FOLDER, project_dir
+from crmlib.data.schema import SCHEMAS
 
 __all__ = ["ENV", "LOG_ENV", "cached", "enabled", "register", "code_version", "statistics"]
 
@@ -93,15 +94,7 @@ def register(dataset: Any) -> None:
     root = source.get("cache_dir")
     if not fingerprint or not root or (source.get("engine") or {}).get("backend") != "duckdb":
         return
-    for name in (
-        "transactions",
-        "customers",
-        "touchpoints",
-        "campaigns",
-        "campaign_members",
-        "coupon_redemptions",
-        "events",
-    ):
+    for name in SCHEMAS:
         table = getattr(dataset, name, None)
         if table is not None:
             _TABLES[id(table)] = _Source(table, fingerprint, name, Path(root) / fingerprint)
@@ -178,8 +171,7 @@ def _token(value: Any, roots: list[Path]) -> Any:
         if source is None or source.table is not value.transactions:
             raise _Unkeyable("a dataset that was not loaded on the embedded engine")
         roots.append(source.root)
-        tables = [n for n in ("customers", "touchpoints", "campaigns", "campaign_members",
-                              "coupon_redemptions", "events") if getattr(value, n) is not None]  # fmt: skip
+        tables = [n for n in SCHEMAS if getattr(value, n, None) is not None]
         return ["dataset", source.fingerprint, tables]
     raise _Unkeyable(type(value).__name__)
 
