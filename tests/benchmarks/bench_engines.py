@@ -23,7 +23,8 @@ summary (:func:`crmlib.data.customer_summary`), RFM (:func:`crmlib.rfm.rfm_table
 stages by month (:func:`crmlib.lifecycle.stage_summary`: the stage counts, last flows and latest
 stages that the reports read, staged 100,000 customers at a time) and association rules at SKU level
 with the defaults of ``params/basket.yaml`` (:func:`crmlib.basket.association_rules`). Reported
-per engine: wall seconds per step, the peak resident memory of the Python process (``ru_maxrss``)
+per engine: wall seconds per step, the peak resident memory of the Python process per step and
+overall (``VmHWM``, reset before each step)
 and, for Spark, the peak of its Java process (polled with psutil every 0.2 s). The engines must
 agree on every result's row count and on the RFM table's total monetary value (asserted).
 Target (issue 13): no engine's Python process holds more than 2 GB at 10M lines on postgres or
@@ -167,6 +168,25 @@ class _ChildPeak:
         return self.peak / 2**20
 
 
+def _reset_peak() -> None:
+    """Start this process's peak resident memory afresh (Linux: ``/proc/self/clear_refs``)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory since it started or since :func:`_reset_peak`.
+
+    ``VmHWM`` of ``/proc/self/status``, not ``ru_maxrss``: Linux keeps ``ru_maxrss`` across
+    ``exec``, so a worker would report at least what the parent held when it was started.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def worker(engine: str, params_file: Path) -> dict[str, Any]:
     """Run every step on ``engine`` in this process; seconds, rows and memory (prints JSON)."""
     children = _ChildPeak()
@@ -175,13 +195,20 @@ def worker(engine: str, params_file: Path) -> dict[str, Any]:
 
     params = json.loads(params_file.read_text(encoding="utf-8"))
     seconds: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     rows: dict[str, int] = {}
+    overall = 0.0
 
     def step(name: str, fn: Any) -> Any:
+        nonlocal overall
+        _reset_peak()
         started = time.perf_counter()
         out = fn()
         seconds[name] = round(time.perf_counter() - started, 2)
-        print(f"  {engine:<8} {name:<10} {seconds[name]:8.2f} s", file=sys.stderr, flush=True)
+        peaks[name] = _peak_mb()
+        overall = max(overall, peaks[name])
+        print(f"  {engine:<8} {name:<10} {seconds[name]:8.2f} s  peak {peaks[name]:8.1f} MB",
+              file=sys.stderr, flush=True)  # fmt: skip
         return out
 
     dataset = step("load", lambda: load_dataset(params, cache=False))
@@ -203,7 +230,8 @@ def worker(engine: str, params_file: Path) -> dict[str, Any]:
         "total_s": round(sum(seconds.values()), 2),
         "rows": rows,
         "rfm_monetary_sum": check,
-        "python_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "python_peak_mb": overall,
+        "step_peak_mb": peaks,
         "jvm_peak_mb": round(children.stop(), 1) if engine == "spark" else None,
     }
 
