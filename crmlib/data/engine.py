@@ -39,7 +39,7 @@ from ibis.backends.duckdb.converter import DuckDBPandasData
 from crmlib.config import project_dir
 from crmlib.data.rules import DEFAULTS as CLEANING_DEFAULTS
 from crmlib.data.schema import REQUIRED, SCHEMAS
-from crmlib.errors import DataError
+from crmlib.errors import ConfigError, DataError
 
 __all__ = [
     "connection",
@@ -59,13 +59,20 @@ __all__ = [
 ]
 
 _CONNECTION: Any = None
+#: Environment variable: threads of the embedded DuckDB connection (default: every core). DuckDB
+#: adds floating-point numbers in parallel in an order that varies from run to run, so sums may
+#: differ in their last bits (about 1e-13) between two runs; one thread makes them repeatable.
+THREADS_ENV = "CRMWB_DUCKDB_THREADS"
 
 
 def connection() -> Any:
     """The process-wide embedded DuckDB connection (an Ibis backend), created on first use."""
     global _CONNECTION
     if _CONNECTION is None:
-        _CONNECTION = ibis.duckdb.connect()
+        threads = os.environ.get(THREADS_ENV, "").strip()
+        if threads and not (threads.isdigit() and int(threads) > 0):
+            raise ConfigError(f"{THREADS_ENV} must be a whole number >= 1; got {threads!r}")
+        _CONNECTION = ibis.duckdb.connect(**({"threads": int(threads)} if threads else {}))
     return _CONNECTION
 
 

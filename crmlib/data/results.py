@@ -14,7 +14,10 @@ beside the cleaned tables of :func:`crmlib.data.load_dataset`. The key hashes
   fingerprint (its params, and the size and time of every source file); a pandas frame passed
   as an argument by a hash of its content;
 * every other argument, bound to the function's signature with its defaults; a params file
-  named by an argument by its content;
+  named by an argument by its content; an object that another cached analysis returned in
+  this process (a fitted model, say) by that call's key (analyses do not modify their inputs;
+  a notebook that changed such an object before passing it on would get the result for the
+  unchanged one);
 * the project's params folder (the analyses read their defaults from it) and the code: the
   source of the ``crmlib`` package.
 
@@ -39,6 +42,7 @@ import pickle
 import time
 import uuid
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +77,8 @@ class _Source:
 
 #: id(table) -> where it came from, for the tables of loaded datasets
 _TABLES: dict[int, _Source] = {}
+#: id(result) -> (weak reference, name, key) of what cached calls returned in this process
+_RESULTS: dict[int, tuple[Any, str, str]] = {}
 #: per cached name: calls, hits, seconds computing, seconds reading
 _STATS: dict[str, dict[str, float]] = {}
 
@@ -173,7 +179,21 @@ def _token(value: Any, roots: list[Path]) -> Any:
         roots.append(source.root)
         tables = [n for n in SCHEMAS if getattr(value, n, None) is not None]
         return ["dataset", source.fingerprint, tables]
+    made = _RESULTS.get(id(value))
+    if made is not None and made[0]() is value:  # e.g. a fitted analysis handed to the next step
+        return ["result", made[1], made[2]]
     raise _Unkeyable(type(value).__name__)
+
+
+def _remember(value: Any, name: str, key: str) -> None:
+    """Note that ``value`` is the result of cached call ``name``/``key``, so that a later
+    cached call taking it as an argument can name it (objects that no hash of their content
+    describes, such as fitted models)."""
+    try:
+        ref = weakref.ref(value)
+    except TypeError:
+        return
+    _RESULTS[id(value)] = (ref, name, key)
 
 
 def _key(name: str, arguments: Mapping[str, Any]) -> tuple[Path, str]:
@@ -304,11 +324,13 @@ def cached(name: str) -> Callable[[F], F]:
                         stats["hits"] += 1
                         stats["read_s"] += time.perf_counter() - started
                         _log(name, key, True, time.perf_counter() - started)
+                        _remember(value, name, key)
                         return value
                     value = function(*args, **kwargs)
                     stats["compute_s"] += time.perf_counter() - started
                     _write(base, value)
                     _log(name, key, False, time.perf_counter() - started)
+                    _remember(value, name, key)
                     return value
             except Timeout:
                 return function(*args, **kwargs)

@@ -195,3 +195,22 @@ def test_notebooks_in_parallel_compute_a_result_once(
         w.join(120)
     assert [w.exitcode for w in workers] == [0, 0, 0]
     assert log.read_text(encoding="utf-8").splitlines() == ["computed"]
+
+
+def test_duckdb_threads_setting(tmp_path: Path) -> None:
+    """CRMWB_DUCKDB_THREADS sets the embedded engine's threads (one makes sums repeatable)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from crmlib.data.engine import connection\n"
+        "print(connection().raw_sql(\"SELECT current_setting('threads')\").fetchone()[0])"
+    )
+    env = {**os.environ, "CRMWB_DUCKDB_THREADS": "1"}
+    one = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert one.stdout.strip() == "1", one.stderr
+    env["CRMWB_DUCKDB_THREADS"] = "many"
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert bad.returncode != 0
+    assert "CRMWB_DUCKDB_THREADS must be a whole number >= 1; got 'many'" in bad.stderr
