@@ -25,6 +25,7 @@ import pandas as pd
 from crmlib.campaigns import uplift_interval
 from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute, parse_day, resolve_as_of
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError
 from crmlib.stats import wilson_interval
 
@@ -61,6 +62,7 @@ def _end_bound(day: pd.Timestamp) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+@cached("channel_trends")
 def channel_trends(transactions: Any, *, period: str = "month", as_of: Any = None) -> pd.DataFrame:
     """Revenue, orders, customers and average order value by channel and period.
 
@@ -119,6 +121,7 @@ def _customer_channels(tx: ir.Table, day: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
+@cached("multichannel")
 def multichannel(transactions: Any, *, as_of: Any = None, active_days: int = 365) -> pd.DataFrame:
     """Customers who buy in several channels versus one: share, spend and retention.
 
@@ -207,6 +210,7 @@ def _purchase_days(transactions: Any, day: pd.Timestamp) -> pd.DataFrame:
     return execute(tx.select("customer_id", day=tx.ordered_at.date()).distinct())
 
 
+@cached("touchpoint_effects")
 def touchpoint_effects(
     touchpoints: Any,
     transactions: Any,
@@ -293,6 +297,7 @@ def touchpoint_effects(
     return g.sort_values("touches", ascending=False, kind="stable").reset_index(drop=True)
 
 
+@cached("complaint_churn")
 def complaint_churn(
     touchpoints: Any,
     transactions: Any,
@@ -356,6 +361,7 @@ def complaint_churn(
 # --------------------------------------------------------------------------------------------
 # member services
 # --------------------------------------------------------------------------------------------
+@cached("service_usage")
 def service_usage(
     customers: Any,
     transactions: Any,
@@ -448,6 +454,7 @@ def service_usage(
 # --------------------------------------------------------------------------------------------
 # funnel
 # --------------------------------------------------------------------------------------------
+@cached("funnel")
 def funnel(
     events: Any,
     *,

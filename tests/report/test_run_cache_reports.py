@@ -27,7 +27,13 @@ from PIL import Image
 from crmlib.report import runner
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ["00_executive_summary", "03_lifetime_value", "04_lifecycle_retention", "05_cross_sell"]
+NOTEBOOKS = [
+    "00_executive_summary",
+    "03_lifetime_value",
+    "04_lifecycle_retention",
+    "05_cross_sell",
+    "06_campaigns_channels",
+]
 
 pytestmark = pytest.mark.slow
 
