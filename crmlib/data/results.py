@@ -18,8 +18,9 @@ beside the cleaned tables of :func:`crmlib.data.load_dataset`. The key hashes
   this process (a fitted model, say) by that call's key (analyses do not modify their inputs;
   a notebook that changed such an object before passing it on would get the result for the
   unchanged one);
-* the project's params folder (the analyses read their defaults from it) and the code: the
-  source of the ``crmlib`` package.
+* the project's params folder (the analyses read their defaults from it), the code (the
+  source of the ``crmlib`` package) and the versions of Python, numpy, pandas, pyarrow, scipy
+  and DuckDB.
 
 Any change to one of these gives a new key, so nothing stale is read; old entries stay until
 the cache folder is cleared. A DataFrame is stored as Parquet when it reads back identical
@@ -39,12 +40,14 @@ import inspect
 import json
 import os
 import pickle
+import platform
 import time
 import uuid
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -124,6 +127,14 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+#: The versions a stored result depends on besides the code (pickles of another pandas may
+#: not load, and results may differ): part of every key.
+_LIBRARIES = [
+    platform.python_version(),
+    *(f"{m}={metadata.version(m)}" for m in ("numpy", "pandas", "pyarrow", "scipy", "duckdb")),
+]
+
+
 def _params_version() -> str:
     folder = project_dir() / PARAMS_FOLDER
     digest = hashlib.sha256()
@@ -189,11 +200,12 @@ def _remember(value: Any, name: str, key: str) -> None:
     """Note that ``value`` is the result of cached call ``name``/``key``, so that a later
     cached call taking it as an argument can name it (objects that no hash of their content
     describes, such as fitted models)."""
+    ident = id(value)
     try:
-        ref = weakref.ref(value)
+        ref = weakref.ref(value, lambda _: _RESULTS.pop(ident, None))
     except TypeError:
         return
-    _RESULTS[id(value)] = (ref, name, key)
+    _RESULTS[ident] = (ref, name, key)
 
 
 def _key(name: str, arguments: Mapping[str, Any]) -> tuple[Path, str]:
@@ -201,7 +213,8 @@ def _key(name: str, arguments: Mapping[str, Any]) -> tuple[Path, str]:
     token = _token(dict(arguments), roots)
     if not roots:
         raise _Unkeyable("no table of a loaded dataset among the arguments")
-    payload = json.dumps([name, token, code_version(), _params_version()], sort_keys=True)
+    payload = json.dumps([name, token, code_version(), _LIBRARIES, _params_version()],
+                         sort_keys=True)  # fmt: skip
     return roots[0] / "results", hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
@@ -275,12 +288,18 @@ _MISSING = object()
 
 
 def _read(base: Path) -> Any:
+    """The stored result, or ``_MISSING`` when there is none or it cannot be read (it is then
+    computed and stored again)."""
     parquet, pkl = _file(base, ".parquet"), _file(base, ".pkl")
-    if parquet.exists():
-        return pd.read_parquet(parquet)
-    if pkl.exists():
-        with pkl.open("rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - written by this module into the cache folder
+    try:
+        if parquet.exists():
+            return pd.read_parquet(parquet)
+        if pkl.exists():
+            with pkl.open("rb") as fh:
+                return pickle.load(fh)  # noqa: S301 - written by this module into its folder
+    except Exception:  # noqa: BLE001 - a damaged or foreign file is recomputed, not fatal
+        for path in (parquet, pkl):
+            path.unlink(missing_ok=True)
     return _MISSING
 
 

@@ -214,3 +214,14 @@ def test_duckdb_threads_setting(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert bad.returncode != 0
     assert "CRMWB_DUCKDB_THREADS must be a whole number >= 1; got 'many'" in bad.stderr
+
+
+def test_a_damaged_entry_is_computed_again(dataset: Any) -> None:
+    first = count_orders(dataset.transactions, as_of="2026-03-31")
+    [stored] = _files(dataset, "test.count_orders")
+    stored.write_bytes(b"not parquet")
+    again = count_orders(dataset.transactions, as_of="2026-03-31")
+    assert CALLS == ["2026-03-31", "2026-03-31"]
+    pd.testing.assert_frame_equal(first, again)
+    [rewritten] = _files(dataset, "test.count_orders")
+    assert rewritten.read_bytes() != b"not parquet"
