@@ -31,8 +31,8 @@ class StageSummary:
     """What the reports read from the lifecycle stages, without one row per customer and period.
 
     :func:`stage_counts`, :func:`stage_transitions` (for the last period over the one before)
-    and :func:`latest_stages` accept it in place of :func:`crmlib.lifecycle.customer_stages`'s rows and return
-    these frames.
+    and :func:`latest_stages` accept it in place of the rows of
+    :func:`crmlib.lifecycle.customer_stages` and return these frames.
     """
 
     #: :func:`stage_counts` of every period.
@@ -55,7 +55,8 @@ class StageSummary:
 def latest_stages(stages: pd.DataFrame | StageSummary, *, period: Any = None) -> pd.DataFrame:
     """The stage rows of one period (default: the last one), one row per customer.
 
-    ``stages`` is :func:`crmlib.lifecycle.customer_stages`'s rows or a :class:`StageSummary` (last period only).
+    ``stages`` is the rows of :func:`crmlib.lifecycle.customer_stages` or a
+    :class:`StageSummary` (the last period only).
     """
     if isinstance(stages, StageSummary):
         _summary_holds(stages, period, stages.period)
@@ -72,7 +73,8 @@ def latest_stages(stages: pd.DataFrame | StageSummary, *, period: Any = None) ->
 def stage_counts(stages: pd.DataFrame | StageSummary) -> pd.DataFrame:
     """Customers per period and stage, with each stage's share of the period's customers.
 
-    ``stages`` is :func:`crmlib.lifecycle.customer_stages`'s rows or a :class:`StageSummary`.
+    ``stages`` is the rows of :func:`crmlib.lifecycle.customer_stages` or a
+    :class:`StageSummary`.
 
     Returns
     -------
@@ -107,8 +109,8 @@ def stage_transitions(
     Parameters
     ----------
     stages
-        Output of :func:`crmlib.lifecycle.customer_stages`, or a :class:`StageSummary` (which holds the flows
-        from the period before the last to the last only).
+        Output of :func:`crmlib.lifecycle.customer_stages`, or a :class:`StageSummary`
+        (which holds the flows from the period before the last to the last only).
     from_period, to_period
         Periods to compare (``"2025-09"``, ``"2025Q3"`` or pandas Period). By default the last
         period and the one before it; ``from_period`` defaults to the period before ``to_period``.

@@ -4,8 +4,8 @@
 (``pyspark.ml.fpm.FPGrowth``) where the baskets live on the spark engine, so baskets that do not
 fit in one machine's memory are mined by the cluster; only the frequent itemsets (with their
 counts) travel to Python. :func:`crmlib.basket.association_rules` uses it whenever the
-transactions live on the spark engine. The minimum count is the embedded miner's (the smallest ``c`` with
-``c / n_baskets >= min_support``), so both find the same itemsets.
+transactions live on the spark engine. The minimum count is the embedded miner's (the smallest
+``c`` with ``c / n_baskets >= min_support``), so both find the same itemsets.
 """
 
 from __future__ import annotations
