@@ -244,17 +244,9 @@ def _write(base: Path, value: Any) -> None:
     base.parent.mkdir(parents=True, exist_ok=True)
     tmp = base.with_name(f".{base.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        if type(value) is pd.DataFrame:  # a subclass (with its own attributes) is pickled
-            try:
-                json.dumps(value.attrs)  # Parquet keeps attrs as JSON: others go to pickle
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    value.to_parquet(tmp)
-                if _same(pd.read_parquet(tmp), value):
-                    os.replace(tmp, _file(base, ".parquet"))
-                    return
-            except Exception:  # noqa: BLE001 - any type Parquet cannot hold: pickle it
-                pass
+        if type(value) is pd.DataFrame and _parquet_round_trip(value, tmp):
+            os.replace(tmp, _file(base, ".parquet"))
+            return
         with tmp.open("wb") as fh:
             _Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
         os.replace(tmp, _file(base, ".pkl"))
@@ -262,6 +254,20 @@ def _write(base: Path, value: Any) -> None:
         return  # e.g. a result holding a database connection: computed every time
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _parquet_round_trip(frame: pd.DataFrame, path: Path) -> bool:
+    """Write ``frame`` to ``path`` as Parquet; whether it reads back identical (values, types,
+    index and ``attrs``, which Parquet keeps as JSON). A subclass, attrs that are not JSON or a
+    column type Parquet cannot hold answer False, and the frame is pickled instead."""
+    try:
+        json.dumps(frame.attrs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame.to_parquet(path)
+        return _same(pd.read_parquet(path), frame)
+    except Exception:  # noqa: BLE001 - any type Parquet cannot hold
+        return False
 
 
 class _Pickler(pickle.Pickler):
