@@ -3,10 +3,11 @@
 Items rarer than the minimum support are dropped first; item pairs come from one sparse
 co-occurrence product ``XᵀX``; with itemsets capped at three items, triples are counted from the
 item triples of the few baskets holding 3+ items that appear in frequent pairs; longer itemsets
-(or very large baskets) are mined level by level on that same reduced matrix, each itemset's
-extensions counted by one sparse product with its tid-list (:func:`_level_wise`). A catalogue of
-thousands of SKUs never becomes a dense one-hot frame, and no step runs item by item in Python.
-"""
+(or very large baskets) are mined level by level on that same reduced matrix: on bit sets, one
+AND per Apriori candidate (:mod:`crmlib.basket.bitsets`), or, where the bit rows would outgrow
+their budget, on tid-lists, each itemset's extensions counted by one sparse product
+(:func:`_level_wise`). A catalogue of thousands of SKUs never becomes a dense one-hot frame, and
+no step runs item by item in Python."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from crmlib.basket import bitsets
 from crmlib.basket.arrays import distinct, runs
 from crmlib.errors import DataError
 
@@ -95,7 +97,10 @@ def frequent_itemsets(
         return counts, found
     local = np.searchsorted(in_pairs, np.column_stack([a, b]))
     local = local[np.lexsort((local[:, 1], local[:, 0]))]
-    found.update(_level_wise(xp, in_pairs, local, min_count=min_count, max_len=max_len))
+    mined, rest = bitsets.level_wise(xp, local, min_count=min_count, max_len=max_len)
+    if rest is not None:  # the bit rows outgrew their budget: go on with tid-lists
+        mined.update(_level_wise(xp, rest, min_count=min_count, max_len=max_len))
+    found.update({k: (in_pairs[codes], n) for k, (codes, n) in mined.items()})
     return counts, found
 
 
@@ -129,10 +134,9 @@ def _count_triples(
     return codes, n[keep].astype(np.int64)
 
 
-#: Most basket ids the miner gathers to extend one level of itemsets (about 8 bytes each), and
-#: most frequent itemsets of one length: beyond them it stops and names the parameters to raise.
+#: Most basket ids the miner gathers to extend one level of itemsets (about 8 bytes each):
+#: beyond it the miner stops and names the parameters to raise.
 MAX_GATHERED = 400_000_000
-MAX_ITEMSETS = 5_000_000
 #: Itemsets whose extensions are counted in one sparse product.
 _CHUNK = 4096
 #: Largest basket × item table held as dense booleans to look up who holds what.
@@ -140,14 +144,10 @@ DENSE_TABLE_CELLS = 256 * 2**20
 
 
 def _level_wise(
-    xp: sparse.csr_matrix,
-    columns: np.ndarray,
-    pairs: np.ndarray,
-    *,
-    min_count: int,
-    max_len: int | None,
+    xp: sparse.csr_matrix, sets: np.ndarray, *, min_count: int, max_len: int | None
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Frequent itemsets of 3+ items, level by level on the reduced matrix ``xp``.
+    """Frequent itemsets longer than ``sets`` (frequent k-itemsets as column codes of ``xp``,
+    sorted within and across rows), level by level on the reduced matrix ``xp``.
 
     Each frequent k-itemset keeps the ids of the baskets holding it (its tid-list, as one sparse
     column). The counts of all its one-item extensions come from one sparse product
@@ -155,32 +155,17 @@ def _level_wise(
     its count reaches ``min_count``, so every (k+1)-itemset is found once, from its first k
     items, and all its subsets are frequent. Its tid-list is the parent's baskets that hold the
     item. Counts are exact, so the itemsets (and the rules built on them) are mlxtend's.
-
-    ``pairs`` are the candidate 2-itemsets as local column codes (sorted within and across rows).
+    Returns ``{k: (codes, counts)}`` in column codes of ``xp``.
     """
-    xc = xp.tocsc()
-    xc.sort_indices()
     holds = _membership(xp)
-    # 2-itemsets: the baskets of the rarer item that hold the other one
-    per_item = np.diff(xc.indptr)
-    swap = per_item[pairs[:, 0]] > per_item[pairs[:, 1]]
-    rare = np.where(swap, pairs[:, 1], pairs[:, 0])
-    other = np.where(swap, pairs[:, 0], pairs[:, 1])
-    items_tids = (xc.indices.astype(np.int64), xc.indptr.astype(np.int64))
-    tids, ptr = _gather(*items_tids, rare, other, holds)
-    sets = pairs
+    tids, ptr = _tid_lists(xp, sets, holds)
     found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    k = 2
+    k = sets.shape[1]
     while len(sets) and (max_len is None or k < max_len):
         parent, item, count = _extensions(sets, tids, ptr, xp, min_count=min_count)
         if not len(count):
             break
-        if len(count) > MAX_ITEMSETS:
-            raise DataError(
-                f"{len(count):,} itemsets of {k + 1} items reach the minimum support: too many "
-                "to mine; raise min_support or set max_len (params/basket.yaml)",
-                value=f"max {MAX_ITEMSETS:,}",
-            )
+        bitsets.check_level(len(count), k + 1)
         gathered = int(np.diff(ptr)[parent].sum())
         if gathered > MAX_GATHERED:
             raise DataError(
@@ -189,12 +174,28 @@ def _level_wise(
                 value=f"max {MAX_GATHERED:,}",
             )
         sets = np.column_stack([sets[parent], item])
-        found[k + 1] = (columns[sets], count)
+        found[k + 1] = (sets, count)
         k += 1
         if max_len is not None and k >= max_len:
             break
         tids, ptr = _gather(tids, ptr, parent, item, holds)
     return found
+
+
+def _tid_lists(
+    xp: sparse.csr_matrix, sets: np.ndarray, holds: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The baskets holding each itemset: its rarest item's baskets, kept where they hold every
+    other item (one concatenated tid array and its pointers)."""
+    xc = xp.tocsc()
+    xc.sort_indices()
+    per_item = np.diff(xc.indptr)
+    rows = np.arange(len(sets))
+    rarest = sets[rows, np.argmin(per_item[sets], axis=1)]
+    tids, ptr = xc.indices.astype(np.int64), xc.indptr.astype(np.int64)
+    for j in range(sets.shape[1]):
+        tids, ptr = _gather(tids, ptr, rarest if j == 0 else rows, sets[:, j], holds)
+    return tids, ptr
 
 
 def _extensions(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from fractions import Fraction
 from itertools import combinations
 
 import matplotlib
@@ -13,7 +14,7 @@ import pytest
 from scipy import stats
 
 from crmlib import basket
-from crmlib.basket import itemsets
+from crmlib.basket import bitsets, itemsets
 from crmlib.errors import ConfigError, DataError
 
 with warnings.catch_warnings():  # mlxtend's import sets "always" for DeprecationWarning globally
@@ -107,12 +108,32 @@ def test_level_wise_path_for_large_baskets_matches_mlxtend(monkeypatch: pytest.M
     assert_same_rules(ours(lines, min_support=0.01, max_len=3), ref)
 
 
-@pytest.mark.parametrize("dense_table", [True, False])
-def test_itemsets_of_any_length_match_mlxtend(monkeypatch: pytest.MonkeyPatch, dense_table) -> None:
-    """No cap on the itemset length (max_len=0): mined level by level, never by mlxtend; both
-    ways of looking up which basket holds an item give mlxtend's rules."""
-    if not dense_table:
+def _switch_to_tid_lists_after(monkeypatch: pytest.MonkeyPatch, joins: int) -> None:
+    """Let the bit-set miner join ``joins`` levels, then make the next one over budget."""
+    original, calls = bitsets._joins, []
+
+    def joins_then_stop(prefix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(1)
+        if len(calls) > joins:
+            monkeypatch.setattr(bitsets, "MAX_CANDIDATE_WORDS", 0)
+        return original(prefix)
+
+    monkeypatch.setattr(bitsets, "_joins", joins_then_stop)
+
+
+@pytest.mark.parametrize(
+    "path", ["bit sets", "tid-lists, dense table", "tid-lists, sorted lookup", "switch at 4"]
+)
+def test_itemsets_of_any_length_match_mlxtend(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """No cap on the itemset length (max_len=0): mined level by level, never by mlxtend; bit
+    sets, tid-lists with either way of looking up which basket holds an item, and a hand-over
+    from bit sets to tid-lists after the triples all give mlxtend's rules."""
+    if path.startswith("tid-lists"):
+        monkeypatch.setattr(bitsets, "MAX_BITSET_BYTES", 0)
+    if path.endswith("sorted lookup"):
         monkeypatch.setattr(itemsets, "DENSE_TABLE_CELLS", 0)
+    if path == "switch at 4":
+        _switch_to_tid_lists_after(monkeypatch, 1)
     lines = random_lines(8)
     ref = mlxtend_reference(lines, min_support=0.004, max_len=None)
     mine = ours(lines, min_support=0.004, max_len=0)
@@ -120,8 +141,12 @@ def test_itemsets_of_any_length_match_mlxtend(monkeypatch: pytest.MonkeyPatch, d
     assert (mine["antecedents"].map(len) + mine["consequents"].map(len) >= 4).any()
 
 
-def test_dense_categories_of_any_length_match_mlxtend() -> None:
-    """Few categories, most baskets holding several: itemsets of five and more items."""
+@pytest.mark.parametrize("switch", [None, 1, 2])
+def test_dense_categories_of_any_length_match_mlxtend(monkeypatch, switch: int | None) -> None:
+    """Few categories, most baskets holding several: itemsets of five and more items, on bit
+    sets alone and handed over to tid-lists after the triples or the 4-itemsets."""
+    if switch is not None:
+        _switch_to_tid_lists_after(monkeypatch, switch)
     rng = np.random.default_rng(9)
     lines = random_lines(9, n_orders=1500, n_items=12)
     extra = lines.sample(frac=0.6, random_state=1).assign(sku=lambda f: "SKU" + pd.Series(
@@ -134,7 +159,7 @@ def test_dense_categories_of_any_length_match_mlxtend() -> None:
 
 
 def test_an_itemset_explosion_stops_with_the_parameter_to_raise(monkeypatch) -> None:
-    monkeypatch.setattr(itemsets, "MAX_ITEMSETS", 5)
+    monkeypatch.setattr(bitsets, "MAX_ITEMSETS", 5)
     with pytest.raises(DataError, match="raise min_support or set max_len"):
         ours(random_lines(8), min_support=0.004, max_len=0)
 
@@ -214,17 +239,17 @@ def test_fisher_p_values_match_scipy_and_a_hand_sum() -> None:
         assert got == pytest.approx(hand, rel=1e-12)
 
 
-def test_fisher_p_values_match_scipy_on_large_tables() -> None:
+def test_fisher_p_values_match_exact_sums_on_larger_tables() -> None:
+    """Against the survival function summed exactly in integers: both sides of the mode, the
+    ends of the support and far into the upper tail (p-values down to 1e-300)."""
     rng = np.random.default_rng(4)
-    n = 200_000
-    n_a = rng.integers(1, 60_000, 400)
-    n_c = rng.integers(1, 60_000, 400)
+    n = 4_000
+    n_a, n_c = rng.integers(1, 1_500, 40), rng.integers(1, 1_500, 40)
     low, high = np.maximum(0, n_a + n_c - n), np.minimum(n_a, n_c)
     mean = n_a * n_c / n
-    # both sides of the mode, the extremes of the support, and far above the mean
     k = np.concatenate(
         [
-            np.clip(np.rint(mean + rng.normal(0, 3, 400) * np.sqrt(mean + 1)), low, high),
+            np.clip(np.rint(mean + rng.normal(0, 3, 40) * np.sqrt(mean + 1)), low, high),
             low,
             high,
             np.clip(np.rint(mean * 1.5 + 5), low, high),
@@ -232,10 +257,15 @@ def test_fisher_p_values_match_scipy_on_large_tables() -> None:
     ).astype(np.int64)
     a, c = np.tile(n_a, 4), np.tile(n_c, 4)
     got = basket.fisher_p_values(k, a, c, n)
-    ref = stats.hypergeom.sf(k - 1, n, c, a)
-    np.testing.assert_allclose(got, ref, rtol=1e-7, atol=1e-15)
-    chunked = basket.fisher_p_values(k, a, c, n, chunk_terms=1_000)
-    np.testing.assert_allclose(chunked, got, rtol=1e-9, atol=1e-15)
+    for both, aa, cc, p in zip(k.tolist(), a.tolist(), c.tolist(), got.tolist(), strict=True):
+        tail = sum(
+            math.comb(cc, j) * math.comb(n - cc, aa - j) for j in range(both, min(aa, cc) + 1)
+        )
+        exact = Fraction(tail, math.comb(n, aa))
+        if exact > Fraction(1, 10**300):
+            assert p == pytest.approx(float(exact), rel=1e-9), (both, aa, cc)
+        else:
+            assert p < 1e-290
 
 
 def test_rule_p_values_and_bh_q_values() -> None:
