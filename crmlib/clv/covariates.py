@@ -26,9 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import digamma, gammaln
 from scipy.stats import chi2
 
+from crmlib.clv.covariate_likelihoods import (
+    PurchaseLikelihood,
+    SpendLikelihood,
+    bgnbd_covariate_ll_grad,
+    spend_covariate_ll_grad,
+)
 from crmlib.clv.gamma_gamma import GammaGammaModel
 from crmlib.clv.likelihoods import PARAM_NAMES
 from crmlib.clv.models import fit, fit_spend
@@ -106,74 +111,6 @@ def design_matrix(
     out = pd.concat(parts, axis=1).set_axis(table.index)
     out.attrs["references"] = references
     return out
-
-
-def bgnbd_covariate_ll_grad(
-    phi: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, z: np.ndarray, w: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """Total BG/NBD log-likelihood with covariates and its gradient in
-    ``phi = (ln r, ln α, ln a, ln b, γ_purchase…, γ_dropout…)`` over weighted rows.
-
-    Per row (FHL 2005, eq. 6, with the customer's ``α_i`` and ``a_i``):
-    ``lnΓ(r+x) − lnΓ(r) + r ln α_i + lnΓ(a_i+b) + lnΓ(b+x) − lnΓ(b) − lnΓ(a_i+b+x)
-    − (r+x) ln(α_i+T) + [x>0] ln(1 + e^D)``, ``D = ln a_i − ln(b+x−1) + (r+x) ln((α_i+T)/(α_i+t_x))``.
-    """
-    k = z.shape[1]
-    r, alpha, a, b = np.exp(phi[:4])
-    alpha_i = alpha * np.exp(-(z @ phi[4 : 4 + k]))
-    a_i = a * np.exp(z @ phi[4 + k :])
-    rx = r + x
-    log_aT, log_atx = np.log(alpha_i + T), np.log(alpha_i + tx)
-    repeat = x > 0
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        diff = np.log(a_i) - np.log(np.where(repeat, b + x - 1, 1.0)) + rx * (log_aT - log_atx)
-        soft = np.where(repeat, np.logaddexp(0.0, diff), 0.0)
-        sigma = np.where(repeat, 0.5 * (1 + np.tanh(diff / 2)), 0.0)
-    ll_rows = (
-        gammaln(rx) - gammaln(r) + r * np.log(alpha_i) + gammaln(a_i + b) + gammaln(b + x)
-        - gammaln(b) - gammaln(a_i + b + x) - rx * log_aT + soft
-    )  # fmt: skip
-    d_r = digamma(rx) - digamma(r) + np.log(alpha_i) - log_aT + sigma * (log_aT - log_atx)
-    d_alpha = (
-        r / alpha_i - rx / (alpha_i + T) + sigma * rx * (1 / (alpha_i + T) - 1 / (alpha_i + tx))
-    )
-    d_a = digamma(a_i + b) - digamma(a_i + b + x) + sigma / a_i
-    d_b = (
-        digamma(a_i + b) + digamma(b + x) - digamma(b) - digamma(a_i + b + x)
-        - sigma / np.where(repeat, b + x - 1, 1.0)
-    )  # fmt: skip
-    via_alpha, via_a = w * d_alpha * alpha_i, w * d_a * a_i
-    grad = np.concatenate(
-        [
-            [r * (w @ d_r), via_alpha.sum(), via_a.sum(), b * (w @ d_b)],
-            -(z.T @ via_alpha),
-            z.T @ via_a,
-        ]
-    )
-    return float(w @ ll_rows), grad
-
-
-def spend_covariate_ll_grad(
-    phi: np.ndarray, x: np.ndarray, m: np.ndarray, z: np.ndarray, w: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """Total Gamma-Gamma log-likelihood with covariates and its gradient in
-    ``phi = (ln p, ln q, ln v, γ_spend…)``: per repeat customer, with ``u = p x`` and
-    ``v_i = v e^{γ z}``, ``lnΓ(u+q) − lnΓ(u) − lnΓ(q) + q ln v_i + (u−1) ln m + u ln x
-    − (u+q) ln(x m + v_i)``."""
-    p, q, v = np.exp(phi[:3])
-    v_i = v * np.exp(z @ phi[3:])
-    u = p * x
-    log_xmv = np.log(x * m + v_i)
-    log_m, log_x = np.log(m), np.log(x)
-    ll_rows = (
-        gammaln(u + q) - gammaln(u) - gammaln(q) + q * np.log(v_i) + (u - 1) * log_m
-        + u * log_x - (u + q) * log_xmv
-    )  # fmt: skip
-    d_p = x * (digamma(u + q) - digamma(u) + log_m + log_x - log_xmv)
-    d_q = digamma(u + q) - digamma(q) + np.log(v_i) - log_xmv
-    via_v = w * (q / v_i - (u + q) / (x * m + v_i)) * v_i
-    grad = np.concatenate([[p * (w @ d_p), q * (w @ d_q), via_v.sum()], z.T @ via_v])
-    return float(w @ ll_rows), grad
 
 
 def _maximise(
@@ -287,8 +224,7 @@ def fit_covariates(
     ux, utx, uT = unique[:3]
     uz = np.column_stack(unique[3:]) if k else np.empty((len(ux), 0))
 
-    def ll_purchase(phi: np.ndarray) -> tuple[float, np.ndarray]:
-        return bgnbd_covariate_ll_grad(phi, ux, utx, uT, uz, w)
+    ll_purchase = PurchaseLikelihood(ux, utx, uT, uz, w)
 
     base = np.log([plain.params_[n] for n in PARAM_NAMES["bgnbd"]])
     start = np.concatenate([base, np.zeros(2 * k)])
@@ -307,8 +243,7 @@ def fit_covariates(
     spend: GammaGammaModel = fit_spend(summary, min_repeaters=0)
     sx, sm, sz = x[keep], m[keep], z_all[keep]
 
-    def ll_spend(phi_s: np.ndarray) -> tuple[float, np.ndarray]:
-        return spend_covariate_ll_grad(phi_s, sx, sm, sz, np.ones(len(sx)))
+    ll_spend = SpendLikelihood(sx, sm, sz, np.ones(len(sx)))
 
     start_s = np.concatenate([np.log([spend.params_[n] for n in PARAM_NAMES["gamma_gamma"]]),
                               np.zeros(k)])  # fmt: skip

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import approx_fprime
+from scipy.special import gammaln
 
 from crmlib.clv.covariates import (
     bgnbd_covariate_ll_grad,
@@ -57,6 +58,53 @@ def test_without_covariates_the_likelihoods_are_the_plain_ones(planted):
     value, grad = spend_covariate_ll_grad(np.log(spend), x[keep], m, none[keep], np.ones(len(m)))
     assert value == pytest.approx(plain, rel=1e-12)
     np.testing.assert_allclose(grad, plain_grad * spend, rtol=1e-9)
+
+
+def _purchase_rows(phi, x, tx, T, z):
+    """The BG/NBD log-likelihood with covariates per row, written out from FHL (2005) eq. 6."""
+    k = z.shape[1]
+    r, alpha, a, b = np.exp(phi[:4])
+    alpha_i = alpha * np.exp(-(z @ phi[4 : 4 + k]))
+    a_i = a * np.exp(z @ phi[4 + k :])
+    out = np.empty(len(x))
+    for i in range(len(x)):
+        a1 = gammaln(r + x[i]) - gammaln(r) + r * np.log(alpha_i[i])
+        a2 = gammaln(a_i[i] + b) + gammaln(b + x[i]) - gammaln(b) - gammaln(a_i[i] + b + x[i])
+        a3 = -(r + x[i]) * np.log(alpha_i[i] + T[i])
+        a4 = 0.0
+        if x[i] > 0:
+            a4 = np.log(a_i[i] / (b + x[i] - 1)) - (r + x[i]) * np.log(alpha_i[i] + tx[i])
+        out[i] = a1 + a2 + np.log(np.exp(a3) + (np.exp(a4) if x[i] > 0 else 0.0))
+    return out
+
+
+def _spend_rows(phi, x, m, z):
+    """The Gamma-Gamma log-likelihood with covariates per customer (Fader et al. 2005)."""
+    p, q, v = np.exp(phi[:3])
+    v_i = v * np.exp(z @ phi[3:])
+    return (
+        gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v_i)
+        + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(x * m + v_i)
+    )  # fmt: skip
+
+
+def test_with_covariates_the_likelihoods_are_the_written_out_ones(planted):
+    """Values against the formulas evaluated row by row, weighted rows against repeated ones."""
+    sample = planted.head(400)
+    x, tx, T = (sample[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    z = sample[["member", "web"]].to_numpy(float)
+    phi = np.array([np.log(0.3), np.log(5.0), np.log(0.8), np.log(2.0), 0.2, -0.1, -0.3, 0.1])
+    w = np.random.default_rng(1).integers(1, 4, len(x)).astype(float)
+    value, _ = bgnbd_covariate_ll_grad(phi, x, tx, T, z, w)
+    assert value == pytest.approx(float(w @ _purchase_rows(phi, x, tx, T, z)), rel=1e-10)
+    rows = np.repeat(np.arange(len(x)), w.astype(int))
+    repeated = bgnbd_covariate_ll_grad(phi, x[rows], tx[rows], T[rows], z[rows], np.ones(len(rows)))
+    np.testing.assert_allclose(repeated[1], bgnbd_covariate_ll_grad(phi, x, tx, T, z, w)[1])
+    keep = x > 0
+    m = sample["monetary_value"].to_numpy(float)[keep]
+    phi_s = np.array([np.log(6.0), np.log(4.0), np.log(15.0), 0.2, -0.1])
+    value, _ = spend_covariate_ll_grad(phi_s, x[keep], m, z[keep], w[keep])
+    assert value == pytest.approx(float(w[keep] @ _spend_rows(phi_s, x[keep], m, z[keep])))
 
 
 def test_gradients_match_finite_differences(planted):
