@@ -33,6 +33,7 @@ from crmlib.config import check_range
 from crmlib.coupons import coupon_source, unmeasured_reason
 from crmlib.data import as_table, execute
 from crmlib.measure import mark_column, mark_rows
+from crmlib.membership import isin
 
 __all__ = ["STRATA", "mark_measurement", "observational_effect"]
 
@@ -109,7 +110,7 @@ def observational_effect(
         rec = pd.DataFrame(
             {"stratum": _stratum(rec_prior), "responded": recipients["responded"].astype(bool)}
         )
-        pool = per[(per["active"] > 0) & ~per.index.isin(recipients.index)]
+        pool = per[(per["active"] > 0) & ~isin(per.index, recipients.index)]
         pool_by = (
             pd.DataFrame({"stratum": _stratum(pool["prior"]), "responded": pool["responses"] > 0})
             .groupby("stratum")["responded"]

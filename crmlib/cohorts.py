@@ -28,6 +28,7 @@ from crmlib.data.privacy import spreadsheet_safe
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 from crmlib.lifecycle import load_rules
+from crmlib.membership import isin
 from crmlib.periods import (
     PERIODS,
     customer_periods,
@@ -106,7 +107,7 @@ def cohort_retention(
     if buyers.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
     cohort = buyers.groupby("customer_id")["period"].min().rename("cohort")
-    cp = cp[cp["customer_id"].isin(cohort.index)].merge(cohort.reset_index(), on="customer_id")
+    cp = cp[isin(cp["customer_id"], cohort.index)].merge(cohort.reset_index(), on="customer_id")
     cp["period_number"] = cp["period"].array.asi8 - cp["cohort"].array.asi8
     cp["active"] = cp["orders"] > 0
     agg = cp.groupby(["cohort", "period_number"]).agg(

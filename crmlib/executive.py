@@ -32,6 +32,7 @@ from crmlib.data import resolve_as_of
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 from crmlib.kpis import compare_periods, dataset_tables, load_kpis
+from crmlib.membership import isin
 
 __all__ = [
     "PLACEHOLDER",
@@ -74,7 +75,7 @@ def _amount_range(
     horizon = int(analysis.settings["horizon_months"])
     params = {**analysis.settings, "intervals": {**analysis.settings["intervals"],
               "forecast_months": horizon, "horizons": [[0, horizon]]}}  # fmt: skip
-    part = summary[summary["customer_id"].isin(set(customers))]
+    part = summary[isin(summary["customer_id"], set(customers))]
     bands = clv.intervals(part, model=analysis.model, spend_model=analysis.spend_model,
                           params=params, customers=False)  # fmt: skip
     if not bands.measured:

@@ -40,6 +40,7 @@ from crmlib.data.schema import PERSONAL_FIELDS
 from crmlib.errors import DataError
 from crmlib.kpi_coverage import dataset_tables
 from crmlib.measure import NotMeasured, mark_column, mark_frame, not_measured
+from crmlib.membership import isin
 from crmlib.rfm import rfm_table
 from crmlib.segments import segment_rfm
 
@@ -479,8 +480,8 @@ def _suggestions(
         return mark_frame(pd.DataFrame(columns=cols), not_measured(
             "column_not_mapped", table="transactions", column="sku"))  # fmt: skip
     pairs = base.pairs[base.pairs["customer_id"] != lines["customer_id"].iloc[0]]
-    peers = pairs.loc[pairs["sku"].isin(mine), "customer_id"].unique()
-    other = pairs[pairs["customer_id"].isin(peers) & ~pairs["sku"].isin(mine)]
+    peers = pairs.loc[isin(pairs["sku"], mine), "customer_id"].unique()
+    other = pairs[isin(pairs["customer_id"], peers) & ~isin(pairs["sku"], mine)]
     found = other.groupby("sku")["customer_id"].nunique().rename("together").reset_index()
     buyers = base.pairs.groupby("sku")["customer_id"].nunique().rename("buyers")
     found = found[found["together"] >= min_customers].merge(buyers, on="sku")

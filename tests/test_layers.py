@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.stats",
             "crmlib.measure",
             "crmlib.currency",
+            "crmlib.membership",
         ),
     ),
     (

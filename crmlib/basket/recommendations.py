@@ -17,6 +17,7 @@ from crmlib.basket.purchases import Transactions, known_customer, purchase_lines
 from crmlib.config import check_choice, check_range
 from crmlib.data import execute
 from crmlib.errors import ConfigError, DataError
+from crmlib.membership import isin
 from crmlib.rfm import rfm_table
 from crmlib.segments import segment_rfm
 
@@ -184,7 +185,7 @@ def recommend(
     tx = tx.filter(known_customer(tx))
     bought = execute(tx.select(customer_id=tx.customer_id, item=item).distinct())
     if wanted is not None:
-        bought = bought[bought["customer_id"].isin(set(wanted))]
+        bought = bought[isin(bought["customer_id"], set(wanted))]
     ante, cons = _rule_items(rules)
     rule_tab = pd.DataFrame(
         {
