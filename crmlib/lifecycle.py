@@ -293,19 +293,28 @@ def _stage_rows(
         out["purchased"] = out["purchased"].astype(bool)
         return out
 
+    # customers as integer codes in the order of their ids (grouping and looking up text ids
+    # of a million customers costs seconds; the ids come back once, on the finished grid)
+    codes, ids = pd.factorize(
+        pd.concat([cp["customer_id"], days["customer_id"]], ignore_index=True), sort=True
+    )
+    cp = cp.assign(code=codes[: len(cp)])
+    days = days.assign(code=codes[len(cp) :])
     days["period"] = period_of(days["day"], freq=freq)
     if cfg["rule"] != "own_gap":
         days["own_median_gap"] = np.nan
     days["n_gaps"] = days["day_number"] - 1
-    at_period = days.groupby(["customer_id", "period"], sort=False).last()[
+    at_period = days.groupby(["code", "period"], sort=False).last()[
         ["day", "day_number", "own_median_gap", "n_gaps"]
     ]
 
     # full grid: every customer from the first purchase period to the as_of period, laid out
     # customer by customer, so row (customer c, period o) sits at start[c] + o - first[c]
     last_ord = pd.Period(as_of, freq=freq).ordinal
-    first = cp.groupby("customer_id")["period"].min()
+    first = cp.groupby("code")["period"].min()
     first_ord = first.array.asi8
+    row_of = np.full(len(ids), -1, dtype=np.int64)
+    row_of[first.index.to_numpy()] = np.arange(len(first))
     counts = last_ord - first_ord + 1
     start = np.cumsum(counts) - counts
     n_rows = int(counts.sum())
@@ -313,14 +322,14 @@ def _stage_rows(
     ords = np.arange(n_rows) - start[owner] + first_ord[owner]
     grid = pd.DataFrame(
         {
-            "customer_id": first.index.take(owner),
+            "customer_id": ids.take(first.index.to_numpy()[owner]),
             "period": pd.PeriodIndex.from_ordinals(ords, freq=freq),
         }
     )
     grid["is_first"] = first_ord[owner] == ords
 
     def positions(frame: pd.DataFrame) -> np.ndarray:
-        code = first.index.get_indexer(frame["customer_id"])
+        code = row_of[frame["code"].to_numpy()]
         return start[code] + frame["period"].array.asi8 - first_ord[code]
 
     pos = positions(cp)
@@ -368,10 +377,10 @@ def _stage_rows(
             rec >= churned,
             rec >= at_risk,
         ],
-        ["new", "reactivated", "active", "churned", "at_risk"],
-        default="active",
-    )
-    grid["stage"] = pd.Categorical(stage, categories=STAGES, ordered=True)
+        [STAGES.index(s) for s in ("new", "reactivated", "active", "churned", "at_risk")],
+        default=STAGES.index("active"),
+    )  # codes of the stages: a categorical from millions of texts would be built by hashing
+    grid["stage"] = pd.Categorical.from_codes(stage, categories=STAGES, ordered=True)
     grid["last_purchase"] = grid["day"]
     grid["purchase_days"] = grid["day_number"].astype("int64")
     return grid[_COLUMNS]
