@@ -27,6 +27,7 @@ from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute, parse_day, resolve_as_of
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError
+from crmlib.membership import isin
 from crmlib.stats import wilson_interval
 
 __all__ = [
@@ -210,6 +211,32 @@ def _purchase_days(transactions: Any, day: pd.Timestamp) -> pd.DataFrame:
     return execute(tx.select("customer_id", day=tx.ordered_at.date()).distinct())
 
 
+def _base_rates(
+    key: np.ndarray, scale: int, starts: pd.DatetimeIndex, origin: Any, window_days: int
+) -> np.ndarray:
+    """Per month start s: among customers whose first purchase is before s, the share buying
+    on a day in [s, s + window_days). ``key`` holds the purchase days as sorted
+    ``customer code × scale + days after origin``; each day is matched to the (at most few)
+    month starts whose window holds it."""
+    s_rel = np.asarray((starts - origin).days, dtype=np.int64)
+    code, day = key // scale, key % scale
+    opens = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])  # each customer's first day
+    first = day[opens]
+    first_of = np.repeat(first, np.diff(np.r_[opens, len(key)]))
+    # month starts with s <= day < s + window_days, as an index range per purchase day
+    j_lo = np.searchsorted(s_rel, day - int(window_days), side="right")
+    j_hi = np.searchsorted(s_rel, day, side="right")
+    n = j_hi - j_lo
+    row = np.repeat(np.arange(len(day)), n)
+    j = j_lo[row] + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+    keep = first_of[row] < s_rel[j]
+    bought = np.unique(code[row][keep] * len(s_rel) + j[keep]) % len(s_rel)
+    buyers = np.bincount(bought, minlength=len(s_rel))
+    acquired = np.searchsorted(np.sort(first), s_rel, side="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(acquired > 0, buyers / acquired, np.nan)
+
+
 @cached("touchpoint_effects")
 def touchpoint_effects(
     touchpoints: Any,
@@ -254,35 +281,23 @@ def touchpoint_effects(
     touches["kind"] = touches["kind"].fillna("unknown").astype(str)
     days = _purchase_days(transactions, day)
     days["day"] = pd.to_datetime(days["day"])
-    ids = pd.Index(pd.unique(pd.concat([days["customer_id"], touches["customer_id"]])))
+    # customers as integer codes (looking up a million text ids one by one costs seconds)
+    codes = pd.factorize(
+        pd.concat([days["customer_id"], touches["customer_id"]], ignore_index=True)
+    )[0].astype(np.int64)
+    d_code, t_code = codes[: len(days)], codes[len(days) :]
     scale = 100_000  # days in the key space per customer
-    d_code = ids.get_indexer(days["customer_id"]).astype(np.int64)
     origin = min(days["day"].min(), touches["touch_day"].min())
     d_num = (days["day"] - origin).dt.days.to_numpy(np.int64)
     key = np.sort(d_code * scale + d_num)
-    t_code = ids.get_indexer(touches["customer_id"]).astype(np.int64)
     t_num = (touches["touch_day"] - origin).dt.days.to_numpy(np.int64)
     lo = np.searchsorted(key, t_code * scale + t_num, side="right")
     hi = np.searchsorted(key, t_code * scale + t_num + int(window_days), side="right")
     touches["bought"] = hi > lo
     # base: per month start, share of acquired customers buying in the window after it
-    first = days.groupby("customer_id")["day"].min()
     months = touches["touch_day"].dt.to_period("M").dt.start_time
     starts = pd.DatetimeIndex(sorted(months.unique()))
-    first_sorted = np.sort(first.to_numpy("datetime64[ns]"))
-    base = {}
-    cust_first = (first - origin).dt.days.to_numpy(np.int64)
-    cust_code = ids.get_indexer(first.index).astype(np.int64)
-    for start in starts:
-        s = (start - origin).days
-        acquired = int(np.searchsorted(first_sorted, np.datetime64(start), side="left"))
-        if acquired == 0:
-            base[start] = np.nan
-            continue
-        eligible = cust_code[cust_first < s]
-        b_lo = np.searchsorted(key, eligible * scale + s, side="left")
-        b_hi = np.searchsorted(key, eligible * scale + s + int(window_days), side="left")
-        base[start] = float((b_hi > b_lo).mean())
+    base = dict(zip(starts, _base_rates(key, scale, starts, origin, window_days), strict=True))
     touches["base"] = months.map(base).to_numpy(float)
     g = touches.groupby("kind").agg(
         touches=("bought", "size"),
@@ -341,7 +356,7 @@ def complaint_churn(
     cut = day - pd.Timedelta(days=int(churn_days))
     cust = cust[cust["first_purchase"] < cut].copy()
     cust["churned"] = cust["last_purchase"] < cut
-    cust["group"] = np.where(cust["customer_id"].astype(str).isin(who), "with_kind", "others")
+    cust["group"] = np.where(isin(cust["customer_id"].astype(str), who), "with_kind", "others")
     g = cust.groupby("group").agg(customers=("churned", "size"), churned=("churned", "sum"))
     g = g.reindex(["with_kind", "others"], fill_value=0).reset_index()
     g["churned"] = g["churned"].astype("int64")

@@ -284,6 +284,42 @@ def test_touchpoint_effects_and_complaint_churn_on_a_small_case():
     assert churn.loc["others", "churn_rate"] == 0.0
 
 
+def test_touchpoint_base_rates_match_a_customer_by_customer_count():
+    """The base rate of each kind: for the month of each touch, the share of customers acquired
+    before the month who buy within the window after its first day, counted here customer by
+    customer with sets."""
+    rng = np.random.default_rng(12)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, 900), unit="D")
+    who = [f"c{i}" for i in rng.integers(0, 120, 900)]
+    tx = _tx(
+        [
+            (c, str(i), d, 10.0, "store", None)
+            for i, (c, d) in enumerate(zip(who, days, strict=True))
+        ]
+    )
+    touched = pd.Timestamp("2024-02-01") + pd.to_timedelta(rng.integers(0, 200, 150), unit="D")
+    tp = pd.DataFrame({"customer_id": [f"c{i}" for i in rng.integers(0, 130, 150)],
+                       "occurred_at": touched, "channel": "web",
+                       "kind": rng.choice(["complaint", "inquiry"], 150), "content": ""})  # fmt: skip
+    window = 21
+    eff = ch.touchpoint_effects(tp, tx, window_days=window, as_of="2024-10-31").set_index("kind")
+    bought = {(c, d.normalize()) for c, d in zip(tx["customer_id"], tx["ordered_at"], strict=True)}
+    first = tx.groupby("customer_id")["ordered_at"].min()
+
+    def base(start: pd.Timestamp) -> float:
+        eligible = [c for c, f in first.items() if f < start]
+        hits = [c for c in eligible
+                if any((c, start + pd.Timedelta(days=k)) in bought for k in range(window))]  # fmt: skip
+        return len(hits) / len(eligible)
+
+    counted = tp[tp["occurred_at"] < pd.Timestamp("2024-10-31") - pd.Timedelta(days=window - 1)]
+    for kind, rows in counted.groupby("kind"):
+        months = rows["occurred_at"].dt.to_period("M").dt.start_time
+        expected = np.mean([base(m) for m in months])
+        assert eff.loc[kind, "base_rate"] == pytest.approx(expected, rel=1e-12)
+        assert eff.loc[kind, "touches"] == len(rows)
+
+
 def test_service_usage_groups_by_level_points_and_coupons():
     tx = _tx(
         [
