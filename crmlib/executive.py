@@ -238,7 +238,9 @@ def segment_movements(
     """
     check_choice("period", period, ("month", "quarter"))
     day = resolve_as_of(transactions, as_of)
-    counts = lifecycle.stage_counts(lifecycle.stage_summary(transactions, as_of=day, period=period))
+    # the rules resolved as notebook 04 resolves them: the run cache then stages the base once
+    rules = lifecycle.load_rules(None, period=period)
+    counts = lifecycle.stage_counts(lifecycle.stage_summary(transactions, as_of=day, params=rules))
     periods = sorted(counts["period"].unique())
     if len(periods) < 2:
         return pd.DataFrame(columns=["stage", "previous", "current", "change"])

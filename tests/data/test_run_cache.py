@@ -225,3 +225,25 @@ def test_a_damaged_entry_is_computed_again(dataset: Any) -> None:
     pd.testing.assert_frame_equal(first, again)
     [rewritten] = _files(dataset, "test.count_orders")
     assert rewritten.read_bytes() != b"not parquet"
+
+
+def test_the_summary_and_the_lifecycle_notebook_stage_the_base_once(dataset: Any) -> None:
+    """The executive summary's stage change and notebook 04 ask for the same stage summary (the
+    rules resolved from the same files), so a run stages the customers once."""
+    from crmlib import executive
+
+    def counts() -> tuple[int, int]:
+        stats = results.statistics().set_index("name")
+        if "stage_summary" not in stats.index:
+            return 0, 0
+        return int(stats.loc["stage_summary", "calls"]), int(stats.loc["stage_summary", "hits"])
+
+    before = counts()
+    day = pd.Timestamp("2024-06-30")
+    executive.segment_movements(dataset.transactions, as_of=day, period="month")
+    rules = lifecycle.load_rules("", zero_means_default=True, period="", rule="",
+                                 at_risk_days=0.0, churned_days=0.0, years=3)  # fmt: skip
+    lifecycle.stage_summary(dataset.transactions, as_of=day, params=rules)
+    after = counts()
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+    assert len(_files(dataset, "stage_summary")) == 1
