@@ -18,6 +18,7 @@ from crmlib.errors import DataError
 
 __all__ = [
     "MAX_BITSET_BYTES",
+    "MAX_CANDIDATES",
     "MAX_CANDIDATE_WORDS",
     "MAX_ITEMSETS",
     "check_level",
@@ -28,8 +29,10 @@ __all__ = [
 
 #: Most memory held by the bit rows of one level of itemsets (and by the items' rows).
 MAX_BITSET_BYTES = 256 * 2**20
-#: Most 64-bit words ANDed to count one level's candidates (about a second of work).
+#: Most 64-bit words ANDed to count one level's candidates (about a second of work), and most
+#: candidates of one level held at once (about 50 bytes each).
 MAX_CANDIDATE_WORDS = 1_500_000_000
+MAX_CANDIDATES = 10_000_000
 #: Most frequent itemsets of one length: beyond it mining stops and names the parameters to raise.
 MAX_ITEMSETS = 5_000_000
 #: Bytes of candidate rows ANDed at once (small enough to stay in the processor's cache).
@@ -105,9 +108,12 @@ def level_wise(
     keys.append(_keys(sets, keys, n_items))
     k = 2
     while len(sets) > 1 and (max_len is None or k < max_len):
-        left, right = _joins(keys[-1] // n_items)
-        if len(left) * n_words > MAX_CANDIDATE_WORDS:
+        joined = _joins(
+            keys[-1] // n_items, limit=min(MAX_CANDIDATES, MAX_CANDIDATE_WORDS // n_words)
+        )
+        if joined is None:  # too many candidates to hold or to AND: tid-lists take over
             return found, sets
+        left, right = joined
         added = sets[right, -1]
         candidates = np.column_stack([sets[left], added])
         whole = _subsets_frequent(candidates, keys, n_items)
@@ -151,12 +157,15 @@ def _rows_of(sets: np.ndarray, keys: list[np.ndarray], n_items: int) -> np.ndarr
     return at
 
 
-def _joins(prefix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair of rows i < j sharing a prefix (``prefix`` sorted): (i, j) in order."""
+def _joins(prefix: np.ndarray, *, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every pair of rows i < j sharing a prefix (``prefix`` sorted): (i, j) in order, or
+    ``None`` when there are more than ``limit`` (counted before any pair is made)."""
     n = len(prefix)
     end = np.searchsorted(prefix, prefix, side="right")
     partners = end - np.arange(n) - 1
     total = int(partners.sum())
+    if total > limit:
+        return None
     left = np.repeat(np.arange(n, dtype=np.int64), partners)
     first = np.cumsum(partners) - partners
     right = left + 1 + (np.arange(total, dtype=np.int64) - np.repeat(first, partners))

@@ -109,20 +109,25 @@ def test_level_wise_path_for_large_baskets_matches_mlxtend(monkeypatch: pytest.M
 
 
 def _switch_to_tid_lists_after(monkeypatch: pytest.MonkeyPatch, joins: int) -> None:
-    """Let the bit-set miner join ``joins`` levels, then make the next one over budget."""
+    """Let the bit-set miner join ``joins`` levels, then find the next one over budget."""
     original, calls = bitsets._joins, []
 
-    def joins_then_stop(prefix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def joins_then_stop(prefix: np.ndarray, *, limit: int) -> tuple | None:
         calls.append(1)
-        if len(calls) > joins:
-            monkeypatch.setattr(bitsets, "MAX_CANDIDATE_WORDS", 0)
-        return original(prefix)
+        return None if len(calls) > joins else original(prefix, limit=limit)
 
     monkeypatch.setattr(bitsets, "_joins", joins_then_stop)
 
 
 @pytest.mark.parametrize(
-    "path", ["bit sets", "tid-lists, dense table", "tid-lists, sorted lookup", "switch at 4"]
+    "path",
+    [
+        "bit sets",
+        "tid-lists, dense table",
+        "tid-lists, sorted lookup",
+        "switch at 4",
+        "candidates over budget",
+    ],
 )
 def test_itemsets_of_any_length_match_mlxtend(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     """No cap on the itemset length (max_len=0): mined level by level, never by mlxtend; bit
@@ -134,6 +139,8 @@ def test_itemsets_of_any_length_match_mlxtend(monkeypatch: pytest.MonkeyPatch, p
         monkeypatch.setattr(itemsets, "DENSE_TABLE_CELLS", 0)
     if path == "switch at 4":
         _switch_to_tid_lists_after(monkeypatch, 1)
+    if path == "candidates over budget":
+        monkeypatch.setattr(bitsets, "MAX_CANDIDATES", 1)
     lines = random_lines(8)
     ref = mlxtend_reference(lines, min_support=0.004, max_len=None)
     mine = ours(lines, min_support=0.004, max_len=0)
