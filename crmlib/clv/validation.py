@@ -64,6 +64,7 @@ class Backtest:
     """Last day of the holdout (the analysis date)."""
     time_unit: str
     settings: dict[str, Any] = field(default_factory=dict)
+    """The settings the backtest read (penalizer, the P(alive) and hiatus rules, buckets)."""
 
     @property
     def observation_end(self) -> pd.Timestamp:
@@ -170,7 +171,6 @@ def tracking(
     return out
 
 
-@cached("clv.backtest")
 def backtest(
     transactions: Any,
     *,
@@ -205,6 +205,38 @@ def backtest(
     as_of = renamed_keyword("backtest", kwargs, "observation_end", "as_of", as_of)
     as_of = require_as_of("backtest", as_of, kwargs)
     settings = load_params(params)
+    return _backtest(
+        transactions,
+        calibration_end=calibration_end,
+        as_of=as_of,
+        model=model,
+        time_unit=time_unit,
+        settings={k: settings[k] for k in _BACKTEST_SETTINGS},
+    )
+
+
+#: The settings a backtest reads: only these key its result in the run cache, so that notebooks
+#: passing other settings (a horizon, a top share) share one backtest.
+_BACKTEST_SETTINGS = (
+    "penalizer",
+    "non_repeater_p_alive",
+    "hiatus_weeks",
+    "p_alive_threshold",
+    "frequency_buckets",
+)
+
+
+@cached("clv.backtest")
+def _backtest(
+    transactions: Any,
+    *,
+    calibration_end: Any,
+    as_of: Any,
+    model: str,
+    time_unit: str,
+    settings: Mapping[str, Any],
+) -> Backtest:
+    """:func:`backtest` with the settings it reads resolved."""
     data = summary(
         transactions,
         as_of=as_of,

@@ -247,3 +247,27 @@ def test_the_summary_and_the_lifecycle_notebook_stage_the_base_once(dataset: Any
     after = counts()
     assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
     assert len(_files(dataset, "stage_summary")) == 1
+
+
+def test_the_summary_and_the_lifetime_value_notebook_share_one_backtest(dataset: Any) -> None:
+    """The executive summary's risk rule and notebook 03 ask for the same backtest; 03 passes
+    settings the backtest does not read (a horizon, a top share), which must not key it apart."""
+    from crmlib import clv, executive
+
+    def counts() -> tuple[int, int]:
+        stats = results.statistics().set_index("name")
+        if "clv.backtest" not in stats.index:
+            return 0, 0
+        return int(stats.loc["clv.backtest", "calls"]), int(stats.loc["clv.backtest", "hits"])
+
+    before = counts()
+    tx = dataset.transactions
+    executive.risk_rule(tx, as_of=pd.Timestamp("2024-06-30"))
+    end = clv.observation_end(tx, as_of="2024-06-30")
+    settings = {"model": "bgnbd", "time_unit": "W", "horizon_months": 12, "top_share": 0.1,
+                "monthly_discount_rate": 0.01}  # fmt: skip
+    check = clv.backtest(tx, calibration_end=clv.calibration_end(end, holdout_months=6),
+                         as_of=end, model="bgnbd", time_unit="W", params=settings)  # fmt: skip
+    after = counts()
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+    assert clv.better_rule(check) in clv.RISK_RULES
