@@ -376,6 +376,28 @@ def complaint_churn(
 # --------------------------------------------------------------------------------------------
 # member services
 # --------------------------------------------------------------------------------------------
+def _usage_by_group(cust: pd.DataFrame, service: str, group: Any) -> pd.DataFrame:
+    """Customers, revenue, orders, retention base and retained per group of one service, groups
+    in order of first appearance, a missing group as "unknown" (one service at a time: a
+    million customers are not copied per service)."""
+    codes, labels = pd.factorize(pd.Series(group, index=cust.index), use_na_sentinel=True)
+    codes = np.where(codes < 0, len(labels), codes)
+    names = np.array([str(v) for v in labels] + ["unknown"], dtype=object)
+    numbers = cust[["revenue", "orders", "eligible", "retained"]]
+    g = numbers.groupby(codes, sort=False).agg(
+        customers=("revenue", "size"),
+        revenue=("revenue", "sum"),
+        orders=("orders", "sum"),
+        base=("eligible", "sum"),
+        retained=("retained", "sum"),
+    )
+    return pd.concat(
+        [pd.DataFrame({"service": service, "group": names[g.index.to_numpy()]}),
+         g.reset_index(drop=True)],
+        axis=1,
+    )  # fmt: skip
+
+
 @cached("service_usage")
 def service_usage(
     customers: Any,
@@ -427,32 +449,24 @@ def service_usage(
     cut = day - pd.Timedelta(days=int(active_days))
     cust["eligible"] = cust["first_purchase"] < cut
     cust["retained"] = cust["eligible"] & (cust["last_purchase"] >= cut)
-    frames: list[pd.DataFrame] = []
+    groups: list[tuple[str, Any]] = []  # (service, each customer's group)
     if customers is not None:
         members = execute(
             as_table(customers, table="customers").select("customer_id", "member_level", "points")
         )
         cust = cust.merge(members, on="customer_id", how="left")
         if cust["member_level"].notna().any():
-            frames.append(cust.assign(service="member_level", group=cust["member_level"]))
+            groups.append(("member_level", cust["member_level"]))
         if cust["points"].notna().any():
             has = np.where(cust["points"].fillna(0) > 0, "with_points", "no_points")
-            frames.append(cust.assign(service="points", group=has))
+            groups.append(("points", has))
     if cust["coupons"].fillna(0).gt(0).any():
         used = np.where(cust["coupons"].fillna(0) > 0, "coupon_user", "no_coupon")
-        frames.append(cust.assign(service="coupon", group=used))
-    if not frames:
+        groups.append(("coupon", used))
+    if not groups:
         return pd.DataFrame(columns=list(_USAGE_COLUMNS))
-    allrows = pd.concat(frames, ignore_index=True)
-    allrows["group"] = allrows["group"].astype("object").where(allrows["group"].notna(), "unknown")
-    g = allrows.groupby(["service", "group"], sort=False).agg(
-        customers=("customer_id", "size"),
-        revenue=("revenue", "sum"),
-        orders=("orders", "sum"),
-        base=("eligible", "sum"),
-        retained=("retained", "sum"),
-    )
-    g = g.reset_index()
+    g = pd.concat([_usage_by_group(cust, service, group) for service, group in groups],
+                  ignore_index=True)  # fmt: skip
     g["share"] = g["customers"] / g.groupby("service")["customers"].transform("sum")
     with np.errstate(divide="ignore", invalid="ignore"):
         g["revenue_per_customer"] = g["revenue"] / g["customers"]

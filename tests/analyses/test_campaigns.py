@@ -320,6 +320,24 @@ def test_touchpoint_base_rates_match_a_customer_by_customer_count():
         assert eff.loc[kind, "touches"] == len(rows)
 
 
+def test_service_usage_names_a_missing_level_unknown_in_order_of_appearance():
+    tx = _tx(
+        [
+            ("a", "1", "2024-01-01", 100.0, "store", None),
+            ("b", "2", "2024-01-01", 20.0, "store", None),
+            ("c", "3", "2024-02-01", 30.0, "store", None),
+            ("d", "4", "2024-02-01", 40.0, "store", None),
+        ]
+    )
+    customers = pd.DataFrame({"customer_id": ["a", "c", "d"], "member_level": ["gold", None, "gold"],
+                              "points": [1.0, 0.0, 0.0]})  # fmt: skip
+    u = ch.service_usage(customers, tx, as_of="2024-03-01")
+    levels = u[u["service"] == "member_level"]
+    assert list(levels["group"]) == ["gold", "unknown"]  # b and c have no level
+    assert list(levels["customers"]) == [2, 2]
+    assert levels["revenue_per_customer"].tolist() == pytest.approx([70.0, 25.0])
+
+
 def test_service_usage_groups_by_level_points_and_coupons():
     tx = _tx(
         [
