@@ -193,11 +193,11 @@ def cell_error(exc: Any) -> str:
 def _die_with_parent(parent: int) -> None:
     """Make this worker stop when ``parent`` (the process that started it) is gone."""
     if sys.platform.startswith("linux"):
-        try:  # the kernel sends SIGTERM at the parent's death, even when it was SIGKILLed
+        # the kernel sends SIGTERM at the parent's death, even when it was SIGKILLed; on a
+        # system without glibc/musl prctl is missing and the watcher below covers it
+        with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):  # pragma: no cover - not a glibc/musl system
-            pass
 
     def watch() -> None:  # also where prctl is missing, and for a parent gone before prctl
         while os.getppid() == parent:
@@ -418,11 +418,9 @@ def _watch(
         if left <= 0:
             _kill(proc)
             return "timeout", peak
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # still running: measure it
             proc.wait(timeout=min(POLL, left))
             return None, peak
-        except subprocess.TimeoutExpired:
-            pass
         used = _tree_rss(proc.pid)
         peak = max(peak, used)
         if memory_limit is not None and used > memory_limit:

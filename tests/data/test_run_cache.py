@@ -73,6 +73,14 @@ def _params(demo_params: Path, tmp_path: Path) -> dict[str, Any]:
     }
 
 
+def _calls_and_hits(name: str) -> tuple[int, int]:
+    """Calls and cache hits of cached analysis ``name`` so far in this process."""
+    stats = results.statistics().set_index("name")
+    if name not in stats.index:
+        return 0, 0
+    return int(stats.loc[name, "calls"]), int(stats.loc[name, "hits"])
+
+
 def _files(dataset: Any, name: str) -> list[Path]:
     folder = Path(dataset.source["cache_dir"]) / dataset.fingerprint / "results"
     return sorted(p for p in folder.glob(f"{name}-*") if not p.name.endswith(".lock"))
@@ -232,19 +240,13 @@ def test_the_summary_and_the_lifecycle_notebook_stage_the_base_once(dataset: Any
     rules resolved from the same files), so a run stages the customers once."""
     from crmlib import executive
 
-    def counts() -> tuple[int, int]:
-        stats = results.statistics().set_index("name")
-        if "stage_summary" not in stats.index:
-            return 0, 0
-        return int(stats.loc["stage_summary", "calls"]), int(stats.loc["stage_summary", "hits"])
-
-    before = counts()
+    before = _calls_and_hits("stage_summary")
     day = pd.Timestamp("2024-06-30")
     executive.segment_movements(dataset.transactions, as_of=day, period="month")
     rules = lifecycle.load_rules("", zero_means_default=True, period="", rule="",
                                  at_risk_days=0.0, churned_days=0.0, years=3)  # fmt: skip
     lifecycle.stage_summary(dataset.transactions, as_of=day, params=rules)
-    after = counts()
+    after = _calls_and_hits("stage_summary")
     assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
     assert len(_files(dataset, "stage_summary")) == 1
 
@@ -254,13 +256,7 @@ def test_the_summary_and_the_lifetime_value_notebook_share_one_backtest(dataset:
     settings the backtest does not read (a horizon, a top share), which must not key it apart."""
     from crmlib import clv, executive
 
-    def counts() -> tuple[int, int]:
-        stats = results.statistics().set_index("name")
-        if "clv.backtest" not in stats.index:
-            return 0, 0
-        return int(stats.loc["clv.backtest", "calls"]), int(stats.loc["clv.backtest", "hits"])
-
-    before = counts()
+    before = _calls_and_hits("clv.backtest")
     tx = dataset.transactions
     executive.risk_rule(tx, as_of=pd.Timestamp("2024-06-30"))
     end = clv.observation_end(tx, as_of="2024-06-30")
@@ -268,6 +264,6 @@ def test_the_summary_and_the_lifetime_value_notebook_share_one_backtest(dataset:
                 "monthly_discount_rate": 0.01}  # fmt: skip
     check = clv.backtest(tx, calibration_end=clv.calibration_end(end, holdout_months=6),
                          as_of=end, model="bgnbd", time_unit="W", params=settings)  # fmt: skip
-    after = counts()
+    after = _calls_and_hits("clv.backtest")
     assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
     assert clv.better_rule(check) in clv.RISK_RULES
