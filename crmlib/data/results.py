@@ -15,7 +15,9 @@ beside the cleaned tables of :func:`crmlib.data.load_dataset`. The key hashes
   as an argument by a hash of its content;
 * every other argument, bound to the function's signature with its defaults; a params file
   named by an argument by its content; an object that another cached analysis returned in
-  this process (a fitted model, say) by that call's key (analyses do not modify their inputs;
+  this process (a fitted model, say) by that call's key, and so is one that a result read
+  back from the cache holds in its ``attrs`` (the CLV analysis a value at risk carries), as
+  it was named when computed (analyses do not modify their inputs;
   a notebook that changed such an object before passing it on would get the result for the
   unchanged one);
 * the project's params folder (the analyses read their defaults from it), the code (the
@@ -208,6 +210,18 @@ def _remember(value: Any, name: str, key: str) -> None:
     _RESULTS[ident] = (ref, name, key)
 
 
+def _held(value: Any) -> dict[str, tuple[str, str]]:
+    """The results of other cached calls that ``value`` holds in its ``attrs`` (a value at
+    risk carries its CLV analysis, say): attribute name -> (name, key) of that call."""
+    attrs = getattr(value, "attrs", None)
+    held = {}
+    for attr, item in (attrs.items() if isinstance(attrs, dict) else ()):
+        made = _RESULTS.get(id(item))
+        if made is not None and made[0]() is item:
+            held[str(attr)] = (made[1], made[2])
+    return held
+
+
 def _key(name: str, arguments: Mapping[str, Any]) -> tuple[Path, str]:
     roots: list[Path] = []
     token = _token(dict(arguments), roots)
@@ -247,8 +261,8 @@ def _write(base: Path, value: Any) -> None:
         if type(value) is pd.DataFrame and _parquet_round_trip(value, tmp):
             os.replace(tmp, _file(base, ".parquet"))
             return
-        with tmp.open("wb") as fh:
-            _Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        with tmp.open("wb") as fh:  # with the names of the results it holds (see _read)
+            _Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump((value, _held(value)))
         os.replace(tmp, _file(base, ".pkl"))
     except (pickle.PicklingError, TypeError, AttributeError, OSError):
         return  # e.g. a result holding a database connection: computed every time
@@ -302,7 +316,12 @@ def _read(base: Path) -> Any:
             return pd.read_parquet(parquet)
         if pkl.exists():
             with pkl.open("rb") as fh:
-                return pickle.load(fh)  # noqa: S301 - written by this module into its folder
+                value, held = pickle.load(fh)  # noqa: S301 - written by this module into its folder
+            # a result it holds is named as when it was computed, so that a cached call taking
+            # it (the outlook's forecast from the value at risk's analysis) finds its entry
+            for attr, (name, key) in held.items():
+                _remember(value.attrs[attr], name, key)
+            return value
     except Exception:  # noqa: BLE001 - a damaged or foreign file is recomputed, not fatal
         for path in (parquet, pkl):
             path.unlink(missing_ok=True)

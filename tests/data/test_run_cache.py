@@ -53,6 +53,35 @@ def labelled(transactions: Any) -> Labelled:
     return out
 
 
+class Fitted:
+    """An object that no hash of its content describes, such as a fitted model."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+@cached("test.fit")
+def fit_model(transactions: Any) -> Fitted:
+    CALLS.append("fit")
+    return Fitted(int(transactions.count().execute()))
+
+
+@cached("test.flagged")
+def flagged(transactions: Any) -> pd.DataFrame:
+    """A frame carrying another cached result in its attrs, as the value at risk carries its
+    CLV analysis."""
+    CALLS.append("flagged")
+    out = pd.DataFrame({"a": [1]})
+    out.attrs["model"] = fit_model(transactions)
+    return out
+
+
+@cached("test.use_model")
+def use_model(transactions: Any, model: Fitted) -> int:
+    CALLS.append("use")
+    return model.n + 1
+
+
 @pytest.fixture()
 def dataset(demo_params: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The session's demo loaded with its cache (cleaned tables and results) under tmp_path."""
@@ -267,3 +296,13 @@ def test_the_summary_and_the_lifetime_value_notebook_share_one_backtest(dataset:
     after = _calls_and_hits("clv.backtest")
     assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
     assert clv.better_rule(check) in clv.RISK_RULES
+
+
+def test_a_result_held_by_a_stored_frame_is_named_when_read_back(dataset: Any) -> None:
+    first = flagged(dataset.transactions)
+    use_model(dataset.transactions, first.attrs["model"])
+    results._RESULTS.clear()  # a later process, which computed nothing yet
+    again = flagged(dataset.transactions)
+    assert again.attrs["model"] is not first.attrs["model"]  # read back from the file
+    assert use_model(dataset.transactions, again.attrs["model"]) == first.attrs["model"].n + 1
+    assert CALLS == ["flagged", "fit", "use"]  # the second use_model was found, not computed
