@@ -23,7 +23,7 @@ import pandas as pd
 from crmlib import campaigns as cp
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, load_params
-from crmlib.data import as_table, execute, resolve_as_of
+from crmlib.data import as_table, execute, resolve_as_of, temporary
 from crmlib.data.orders import orders as order_table
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError
@@ -224,6 +224,56 @@ def _ts(day: pd.Timestamp) -> Any:
 # --------------------------------------------------------------------------------------------
 # KPI values
 # --------------------------------------------------------------------------------------------
+def _order_figures(
+    tx: Any, od: Any, *, start: pd.Timestamp, y1: pd.Timestamp, y2: pd.Timestamp
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The order-based counts of :func:`kpi_values` from the lines ``tx`` (with ``member``)
+    and their orders ``od``: revenue and orders of the period from ``start``, customers (new,
+    kept from the year before ``y1``) and the repeat rate of the cohort acquired from ``y2``
+    to ``y1``."""
+    od = od.mutate(member=od.customer_id.notnull())
+    inp = tx.filter(tx.ordered_at >= _ts(start))
+    bought = od.filter(od.purchase & (od.ordered_at >= _ts(start)))
+    agg = execute(
+        inp.aggregate(
+            revenue=inp.amount.sum(),
+            member_revenue=inp.amount.sum(where=inp.member),
+        ).cross_join(
+            bought.aggregate(
+                orders=bought.count(),
+                member_orders=bought.count(where=bought.member),
+                active=bought.customer_id.nunique(where=bought.member),
+            )
+        )
+    ).iloc[0]
+    mem = od.filter(od.member & od.purchase)
+    per = mem.group_by("customer_id").aggregate(
+        first=mem.ordered_at.min(),
+        in_prev=((mem.ordered_at >= _ts(y2)) & (mem.ordered_at < _ts(y1))).any(),
+        in_last=(mem.ordered_at >= _ts(y1)).any(),
+    )
+    cust = execute(
+        per.aggregate(
+            customers=per.count(),
+            new=(per["first"] >= _ts(start)).sum(),
+            prev=per.in_prev.sum(),
+            kept=(per.in_prev & per.in_last).sum(),
+        )
+    ).iloc[0]
+    # repeat within a year of the first purchase day, cohort acquired 12-24 months before
+    days = mem.select("customer_id", day=mem.ordered_at.date()).distinct()
+    firsts = days.group_by("customer_id").aggregate(first_day=days.day.min())
+    cohort = firsts.filter(
+        (firsts.first_day >= ibis.literal(y2.date())) & (firsts.first_day < ibis.literal(y1.date()))
+    )
+    j = days.join(cohort, "customer_id")
+    rep = j.group_by("customer_id").aggregate(
+        again=((j.day > j.first_day) & (j.day <= j.first_day + ibis.interval(days=365))).any()
+    )
+    rep_row = execute(rep.aggregate(n=rep.count(), again=rep.again.sum())).iloc[0]
+    return agg, cust, rep_row
+
+
 @cached("kpi_values")
 def kpi_values(
     data: Any,
@@ -256,49 +306,11 @@ def kpi_values(
     y2 = e1 - pd.DateOffset(years=2)
     tx = tx.filter(tx.ordered_at < _ts(e1))
     # orders and purchases as every analysis counts them (crmlib.data.orders): an order whose
-    # lines cancel out (+80/-80) is no purchase
-    od = order_table(tx, as_of=e, identified=False)
-    od = od.mutate(member=od.customer_id.notnull())
+    # lines cancel out (+80/-80) is no purchase; computed once for the three queries below
+    orders = order_table(tx, as_of=e, identified=False)
     tx = tx.mutate(member=tx.customer_id.notnull())
-    inp = tx.filter(tx.ordered_at >= _ts(s))
-    bought = od.filter(od.purchase & (od.ordered_at >= _ts(s)))
-    agg = execute(
-        inp.aggregate(
-            revenue=inp.amount.sum(),
-            member_revenue=inp.amount.sum(where=inp.member),
-        ).cross_join(
-            bought.aggregate(
-                orders=bought.count(),
-                member_orders=bought.count(where=bought.member),
-                active=bought.customer_id.nunique(where=bought.member),
-            )
-        )
-    ).iloc[0]
-    mem = od.filter(od.member & od.purchase)
-    per = mem.group_by("customer_id").aggregate(
-        first=mem.ordered_at.min(),
-        in_prev=((mem.ordered_at >= _ts(y2)) & (mem.ordered_at < _ts(y1))).any(),
-        in_last=(mem.ordered_at >= _ts(y1)).any(),
-    )
-    cust = execute(
-        per.aggregate(
-            customers=per.count(),
-            new=(per["first"] >= _ts(s)).sum(),
-            prev=per.in_prev.sum(),
-            kept=(per.in_prev & per.in_last).sum(),
-        )
-    ).iloc[0]
-    # repeat within a year of the first purchase day, cohort acquired 12-24 months before
-    days = mem.select("customer_id", day=mem.ordered_at.date()).distinct()
-    firsts = days.group_by("customer_id").aggregate(first_day=days.day.min())
-    cohort = firsts.filter(
-        (firsts.first_day >= ibis.literal(y2.date())) & (firsts.first_day < ibis.literal(y1.date()))
-    )
-    j = days.join(cohort, "customer_id")
-    rep = j.group_by("customer_id").aggregate(
-        again=((j.day > j.first_day) & (j.day <= j.first_day + ibis.interval(days=365))).any()
-    )
-    rep_row = execute(rep.aggregate(n=rep.count(), again=rep.again.sum())).iloc[0]
+    with temporary(orders) as od:
+        agg, cust, rep_row = _order_figures(tx, od, start=s, y1=y1, y2=y2)
     # top-20% revenue share over the trailing year
     last_year = tx.filter(tx.member & (tx.ordered_at >= _ts(y1)))
     spend = execute(last_year.group_by("customer_id").aggregate(r=last_year.amount.sum()))["r"]
