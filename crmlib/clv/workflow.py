@@ -118,10 +118,8 @@ def rfm_segments(
     language = kwargs.pop("language", None)
     if kwargs:
         raise TypeError(f"rfm_segments() got an unexpected keyword argument {next(iter(kwargs))!r}")
-    end = observation_end(transactions, as_of=as_of)
-    seg = segments.segment_rfm(rfm.rfm_table(transactions, as_of=end), scheme=scheme)
-    out = seg.customers[["customer_id", "segment"]].copy()
-    out["customer_id"] = out["customer_id"].astype(str)
+    out = _segment_keys(transactions, as_of=observation_end(transactions, as_of=as_of),
+                        scheme=scheme)  # fmt: skip
     if language is None:
         return out
     warnings.warn(
@@ -131,7 +129,17 @@ def rfm_segments(
         stacklevel=2,
     )
     present = importlib.import_module("crmlib.present.clv")
-    return present.segment_names(out, scheme=seg.scheme, language=language)
+    return present.segment_names(out, scheme=scheme, language=language)
+
+
+@cached("rfm_segments")
+def _segment_keys(transactions: Any, *, as_of: pd.Timestamp, scheme: str) -> pd.DataFrame:
+    """:func:`rfm_segments` on a resolved date (the lifetime value, channels and forecast
+    pages each ask for them; the run cache computes them once)."""
+    seg = segments.segment_rfm(rfm.rfm_table(transactions, as_of=as_of), scheme=scheme)
+    out = seg.customers[["customer_id", "segment"]].copy()
+    out["customer_id"] = out["customer_id"].astype(str)
+    return out
 
 
 __getattr__ = moved(
