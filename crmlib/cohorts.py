@@ -28,13 +28,12 @@ from crmlib.data.privacy import spreadsheet_safe
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 from crmlib.lifecycle import load_rules
-from crmlib.membership import isin
 from crmlib.periods import (
     PERIODS,
-    customer_periods,
     identified_lines,
     identified_orders,
     period_end,
+    period_of,
     purchase_days,
 )
 from crmlib.stats import wilson_interval
@@ -90,8 +89,6 @@ def cohort_retention(
     freq = PERIODS[period]
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
-    cp = customer_periods(identified_orders(transactions, as_of=as_of_ts), freq=freq)
-    buyers = cp[cp["orders"] > 0]
     cols = [
         "cohort",
         "period_number",
@@ -104,23 +101,19 @@ def cohort_retention(
         "cumulative_revenue_per_customer",
         "complete",
     ]
-    if buyers.empty:
+    agg = _cohort_periods(identified_orders(transactions, as_of=as_of_ts), freq=freq)
+    if agg.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
-    cohort = buyers.groupby("customer_id")["period"].min().rename("cohort")
-    cp = cp[isin(cp["customer_id"], cohort.index)].merge(cohort.reset_index(), on="customer_id")
-    cp["period_number"] = cp["period"].array.asi8 - cp["cohort"].array.asi8
-    cp["active"] = cp["orders"] > 0
-    agg = cp.groupby(["cohort", "period_number"]).agg(
-        customers=("active", "sum"), revenue=("revenue", "sum")
-    )
-    sizes = cohort.value_counts().rename("cohort_size")
+    # every customer buys in the cohort's own period: its count is the cohort's size
+    sizes = agg[agg["period_number"] == 0].set_index("cohort")["customers"].rename("cohort_size")
+    agg = agg[agg["period_number"] >= 0]  # returns before a customer's first purchase
     last_ord = pd.Period(as_of_ts, freq=freq).ordinal
     rows = []
     for coh, size in sizes.sort_index().items():
         ks = np.arange(0, last_ord - coh.ordinal + 1)
         rows.append(pd.DataFrame({"cohort": coh, "period_number": ks, "cohort_size": size}))
     out = pd.concat(rows, ignore_index=True)
-    out = out.merge(agg.reset_index(), on=["cohort", "period_number"], how="left")
+    out = out.merge(agg, on=["cohort", "period_number"], how="left")
     out["customers"] = out["customers"].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].fillna(0.0)
     out["cohort_size"] = out["cohort_size"].astype("int64")
@@ -132,6 +125,32 @@ def cohort_retention(
     out["cumulative_revenue_per_customer"] = out.groupby("cohort")["revenue_per_customer"].cumsum()
     out["complete"] = period_end(out["period"]) <= np.datetime64(as_of_ts.date(), "D")
     return out[cols]
+
+
+def _cohort_periods(orders: Any, *, freq: str) -> pd.DataFrame:
+    """Per cohort (period of the first purchase) and period number k: ``customers`` active
+    (with a purchase) and their net ``revenue`` (returns included), aggregated by the engine
+    that holds ``orders`` (:func:`crmlib.periods.identified_orders`); one row per customer
+    and period never reaches pandas."""
+    unit = "M" if freq == "M" else "Q"
+    o = orders.mutate(period_start=orders.ordered_at.truncate(unit))
+    per = o.group_by(["customer_id", "period_start"]).aggregate(
+        orders=o.count(where=o.purchase), revenue=o.amount.sum()
+    )
+    buyers = per.filter(per.orders > 0)
+    first = buyers.group_by("customer_id").aggregate(cohort_start=buyers.period_start.min())
+    j = per.join(first, "customer_id")
+    agg = execute(
+        j.group_by(["cohort_start", "period_start"]).aggregate(
+            customers=j.count(where=j.orders > 0), revenue=j.revenue.sum()
+        )
+    )
+    agg["cohort"] = period_of(agg["cohort_start"], freq=freq)
+    agg["period_number"] = (
+        period_of(agg["period_start"], freq=freq).array.asi8 - agg["cohort"].array.asi8
+    )
+    agg["customers"] = agg["customers"].astype("int64")
+    return agg[["cohort", "period_number", "customers", "revenue"]]
 
 
 def cohort_matrix(cohorts: pd.DataFrame, *, value: str = "share") -> pd.DataFrame:
