@@ -34,7 +34,7 @@ from crmlib.periods import (
     identified_orders,
     period_end,
     period_of,
-    purchase_days,
+    purchase_day_table,
 )
 from crmlib.stats import wilson_interval
 
@@ -361,6 +361,7 @@ def milestone_benchmark(
 # --------------------------------------------------------------------------------------------
 # purchase intervals
 # --------------------------------------------------------------------------------------------
+@cached("purchase_intervals")
 def purchase_intervals(
     transactions: Any, *, as_of: str | pd.Timestamp | None = None
 ) -> pd.DataFrame:
@@ -381,16 +382,27 @@ def purchase_intervals(
     """
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
-    days = purchase_days(identified_orders(transactions, as_of=as_of_ts))
-    days["from_day"] = days.groupby("customer_id")["day"].shift()
-    out = days[days["gap_days"].notna()].rename(columns={"day": "to_day", "gap_days": "days"})
-    out["interval_number"] = out["day_number"] - 1
-    out["days"] = out["days"].astype("int64")
-    return out[["customer_id", "interval_number", "from_day", "to_day", "days"]].reset_index(
-        drop=True
+    days = purchase_day_table(identified_orders(transactions, as_of=as_of_ts))
+    gaps = days.filter(days.gap_days.notnull())
+    # the engine selects and sorts; days go out as timestamps (a date column reaches pandas as
+    # millions of Python date objects)
+    out = execute(
+        gaps.select(
+            "customer_id",
+            interval_number=gaps.day_number - 1,
+            from_day=(gaps.day - gaps.gap_days.as_interval("D")).cast("timestamp"),
+            to_day=gaps.day.cast("timestamp"),
+            days=gaps.gap_days,
+        ).order_by(["customer_id", "to_day"])
     )
+    for column in ("from_day", "to_day"):
+        out[column] = out[column].astype("datetime64[s]")
+    out["interval_number"] = out["interval_number"].astype("int64")
+    out["days"] = out["days"].astype("int64")
+    return out
 
 
+@cached("acquisition_segments")
 def acquisition_segments(
     transactions: Any,
     *,
