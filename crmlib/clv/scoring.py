@@ -26,6 +26,7 @@ from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute
 from crmlib.data.privacy import spreadsheet_safe
+from crmlib.data.results import cached
 from crmlib.errors import ConfigError
 
 __all__ = [
@@ -229,6 +230,7 @@ def score(
     return out
 
 
+@cached("historical_value")
 def historical_value(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> pd.DataFrame:
     """Net amount per identified customer up to ``as_of`` (inclusive), via Ibis.
 
