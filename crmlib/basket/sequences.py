@@ -18,7 +18,7 @@ from crmlib.basket.names import ITEM_NAMES, item_names
 from crmlib.basket.params import pick
 from crmlib.basket.purchases import Transactions, known_customer, purchase_lines, unmapped_item
 from crmlib.config import check_range
-from crmlib.data import execute
+from crmlib.data import as_table, execute, parse_day
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError
 from crmlib.measure import mark_frame
@@ -210,7 +210,6 @@ def _sequential_core(ev: _Events, within_days: int, min_customers: int) -> pd.Da
     return table
 
 
-@cached("sequential_rules")
 def sequential_rules(
     transactions: Transactions,
     *,
@@ -270,26 +269,54 @@ def sequential_rules(
     check_range("within_days", int(within_days), low=1)
     check_range("min_customers", int(min_customers), low=1)
     min_lift = check_range("min_lift", pick(min_lift, "sequential", "min_lift"), low=0)
+    table = _rules_table(transactions, level=level, within_days=int(within_days),
+                         min_customers=int(min_customers),
+                         as_of=None if _keeps_every_line(transactions, as_of) else as_of)  # fmt: skip
+    table = table[table["lift"] >= min_lift].reset_index(drop=True)
+    if table.empty and (why := unmapped_item(transactions, level=level, as_of=as_of)) is not None:
+        mark_frame(table, why)
+    return table
+
+
+@cached("sequential_rules")
+def _rules_table(
+    transactions: Transactions,
+    *,
+    level: str,
+    within_days: int,
+    min_customers: int,
+    as_of: str | pd.Timestamp | None,
+) -> pd.DataFrame:
+    """Every rule of :func:`sequential_rules` at any lift, strongest lift first, with its
+    ``attrs``; the lift threshold is applied by the caller, so that the executive summary
+    (any lift above 1) and the cross-sell page (its own threshold) share one computation."""
     ev = _events(transactions, level, as_of)
-    table = _sequential_core(ev, int(within_days), int(min_customers))
-    table = table[table["lift"] >= min_lift]
+    table = _sequential_core(ev, within_days, min_customers)
     table = table.sort_values(
         ["lift", "n_both", "antecedent", "consequent"],
         ascending=[False, False, True, True],
         kind="stable",
     ).reset_index(drop=True)
-    n_members = ev.n_customers
     table.attrs.update(
         {
             "level": level,
-            "within_days": int(within_days),
-            "n_customers": n_members,
+            "within_days": within_days,
+            "n_customers": ev.n_customers,
             ITEM_NAMES: item_names(transactions, level=level),
         }
     )
-    if table.empty and (why := unmapped_item(transactions, level=level, as_of=as_of)) is not None:
-        mark_frame(table, why)
     return table
+
+
+def _keeps_every_line(transactions: Transactions, as_of: str | pd.Timestamp | None) -> bool:
+    """Whether cutting at ``as_of`` keeps every line: empty, or a day on or after the last
+    order's (the summary passes its resolved report date, the page an empty one)."""
+    day = parse_day(as_of)
+    if day is None:
+        return True
+    tx = as_table(transactions)
+    last = execute(tx.aggregate(last=tx.ordered_at.max()))["last"].iloc[0]
+    return pd.isna(last) or day >= pd.Timestamp(last).tz_localize(None).normalize()
 
 
 def sequential_gaps(

@@ -306,3 +306,25 @@ def test_a_result_held_by_a_stored_frame_is_named_when_read_back(dataset: Any) -
     assert again.attrs["model"] is not first.attrs["model"]  # read back from the file
     assert use_model(dataset.transactions, again.attrs["model"]) == first.attrs["model"].n + 1
     assert CALLS == ["flagged", "fit", "use"]  # the second use_model was found, not computed
+
+
+def test_the_summary_and_the_cross_sell_notebook_share_the_sequential_rules(dataset: Any) -> None:
+    """The summary asks for "A then B" rules at its resolved report date and any lift; notebook
+    05 with an empty date and its own lift threshold. When the report date is the data's last
+    day both read every line, so one computation serves both, each filtered to its lift."""
+    from crmlib import basket, executive
+    from crmlib.data import resolve_as_of
+
+    tx = dataset.transactions
+    last = pd.Timestamp(tx.aggregate(m=tx.ordered_at.max()).execute()["m"].iloc[0]).normalize()
+    before = _calls_and_hits("sequential_rules")
+    executive.top_cross_sell(tx, as_of=last, within_days=30)
+    page = basket.sequential_rules(tx, within_days=30, level="sku", min_customers=20,
+                                   min_lift=1.2, as_of="")  # fmt: skip
+    after = _calls_and_hits("sequential_rules")
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+    assert (page["lift"] >= 1.2).all() and page.attrs["within_days"] == 30
+    # a report date before the last day cuts lines: computed on its own
+    basket.sequential_rules(tx, within_days=30, as_of=resolve_as_of(tx, "2024-06-30"))
+    assert _calls_and_hits("sequential_rules")[1] - before[1] == 1
+    assert len(_files(dataset, "sequential_rules")) == 2
