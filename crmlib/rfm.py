@@ -82,7 +82,7 @@ def _is_member(t_: ir.Table) -> ir.BooleanValue:
     return t_.customer_id.notnull() & (t_.customer_id.strip() != "")
 
 
-@cached("rfm_table")
+@cached("rfm_table", report_date=("as_of", "transactions"))
 def rfm_table(
     transactions: Any,
     *,

@@ -58,6 +58,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from crmlib.config import PARAMS_FOLDER, project_dir
+from crmlib.data.dates import resolve_as_of
 from crmlib.data.schema import SCHEMAS
 
 __all__ = ["ENV", "LOG_ENV", "cached", "enabled", "register", "code_version", "statistics"]
@@ -328,7 +329,7 @@ def _read(base: Path) -> Any:
     return _MISSING
 
 
-def cached(name: str) -> Callable[[F], F]:
+def cached(name: str, *, report_date: tuple[str, str] | None = None) -> Callable[[F], F]:
     """Decorator: keep the results of the decorated analysis in the run cache (module text).
 
     Calls whose arguments hold no table of a loaded dataset, or something the cache cannot
@@ -339,6 +340,11 @@ def cached(name: str) -> Callable[[F], F]:
     ----------
     name
         The result's name in the cache folder (``"rfm_table"``).
+    report_date
+        ``(date parameter, transactions parameter)`` of an analysis that reads an empty date as
+        the report date (:func:`crmlib.data.resolve_as_of`): the date is resolved before the
+        call, so that ``as_of=""`` and the same day given explicitly (one notebook passes
+        the empty parameter, another the day it resolved) share one result.
     """
 
     def decorate(function: F) -> F:
@@ -351,6 +357,11 @@ def cached(name: str) -> Callable[[F], F]:
             try:
                 bound = signature.bind(*args, **kwargs)
                 bound.apply_defaults()
+                if report_date is not None:
+                    date, table = report_date
+                    bound.arguments[date] = resolve_as_of(bound.arguments[table],
+                                                          bound.arguments[date])  # fmt: skip
+                    args, kwargs = bound.args, bound.kwargs
                 folder, key = _key(name, bound.arguments)
             except (_Unkeyable, TypeError):
                 return function(*args, **kwargs)

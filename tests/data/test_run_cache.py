@@ -328,3 +328,18 @@ def test_the_summary_and_the_cross_sell_notebook_share_the_sequential_rules(data
     basket.sequential_rules(tx, within_days=30, as_of=resolve_as_of(tx, "2024-06-30"))
     assert _calls_and_hits("sequential_rules")[1] - before[1] == 1
     assert len(_files(dataset, "sequential_rules")) == 2
+
+
+def test_an_empty_report_date_and_the_same_day_share_one_result(dataset: Any) -> None:
+    """Notebook 02 asks for the RFM table with an empty as_of, 03 with the day it resolved."""
+    from crmlib.data import resolve_as_of
+
+    tx = dataset.transactions
+    before = _calls_and_hits("rfm_table")
+    empty = rfm.rfm_table(tx, as_of="")
+    resolved = rfm.rfm_table(tx, as_of=resolve_as_of(tx, ""))
+    after = _calls_and_hits("rfm_table")
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+    pd.testing.assert_frame_equal(empty, resolved)
+    rfm.rfm_table(tx, as_of="2024-06-30")  # another day: another result
+    assert _calls_and_hits("rfm_table")[1] - before[1] == 1
