@@ -181,12 +181,16 @@ def recommend(
         empty.attrs = {k: v for k, v in rules.attrs.items() if k in (ITEM_NAMES, "not_measured")}
         return empty
     wanted = _customer_filter(customers, segment)
+    ante, cons = _rule_items(rules)
     tx, item = purchase_lines(transactions, level=level, as_of=as_of)
     tx = tx.filter(known_customer(tx))
-    bought = execute(tx.select(customer_id=tx.customer_id, item=item).distinct())
+    lines = tx.select(customer_id=tx.customer_id, item=item)
+    # only the items of some rule matter (to match an antecedent, or to be owned already): the
+    # rest of the members' purchases never leave the engine
+    in_rules = sorted({i for items in ante + cons for i in items})
+    bought = execute(lines.filter(lines.item.isin(in_rules)).distinct())
     if wanted is not None:
         bought = bought[isin(bought["customer_id"], set(wanted))]
-    ante, cons = _rule_items(rules)
     rule_tab = pd.DataFrame(
         {
             "rule_id": np.arange(len(rules)),
@@ -214,7 +218,10 @@ def recommend(
     per.attrs[ITEM_NAMES] = dict(rules.attrs.get(ITEM_NAMES) or {})
     if segment is None:
         return per
-    n_members = len(set(wanted)) if wanted is not None else bought["customer_id"].nunique()
+    n_members = (
+        len(set(wanted)) if wanted is not None
+        else int(execute(lines.aggregate(n=lines.customer_id.nunique()))["n"].iloc[0])
+    )  # fmt: skip
     grp = per.groupby("item").agg(n_customers=("customer_id", "size"), mean_score=("score", "mean"))
     grp = grp.reset_index().sort_values(
         ["n_customers", "mean_score", "item"], ascending=[False, False, True]
