@@ -18,9 +18,9 @@ from crmlib.basket.names import ITEM_NAMES, item_names
 from crmlib.basket.params import pick
 from crmlib.basket.purchases import Transactions, known_customer, purchase_lines, unmapped_item
 from crmlib.config import check_range
-from crmlib.data import as_table, execute, parse_day
+from crmlib.data import execute, parse_day, resolve_as_of
 from crmlib.data.results import cached
-from crmlib.errors import ConfigError
+from crmlib.errors import ConfigError, DataError
 from crmlib.measure import mark_frame
 
 __all__ = ["sequential_rules", "sequential_gaps"]
@@ -314,9 +314,10 @@ def _keeps_every_line(transactions: Transactions, as_of: str | pd.Timestamp | No
     day = parse_day(as_of)
     if day is None:
         return True
-    tx = as_table(transactions)
-    last = execute(tx.aggregate(last=tx.ordered_at.max()))["last"].iloc[0]
-    return pd.isna(last) or day >= pd.Timestamp(last).tz_localize(None).normalize()
+    try:  # the last order's day, whole
+        return day >= resolve_as_of(transactions, "", last_day_complete=True)
+    except DataError:  # no dated line: nothing to cut
+        return True
 
 
 def sequential_gaps(
