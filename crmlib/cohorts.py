@@ -28,6 +28,7 @@ from crmlib.data.privacy import spreadsheet_safe
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 from crmlib.lifecycle import load_rules
+from crmlib.membership import lookup_labels
 from crmlib.periods import (
     PERIODS,
     identified_lines,
@@ -48,6 +49,7 @@ __all__ = [
     "purchase_intervals",
     "acquisition_segments",
     "interval_summary",
+    "interval_segments",
 ]
 
 
@@ -437,6 +439,10 @@ def acquisition_segments(
     return df[["customer_id", column]].sort_values("customer_id", ignore_index=True)
 
 
+#: The segment of a customer who has none.
+UNASSIGNED = "unassigned"
+
+
 def interval_summary(
     intervals: pd.DataFrame,
     *,
@@ -466,26 +472,64 @@ def interval_summary(
     """
     for q in percentiles:
         check_range("percentiles", q, low=0, high=1)
-    groups: list[tuple[str, pd.DataFrame]] = [("all", intervals)]
+    days = intervals["days"].to_numpy()
+    customers = pd.factorize(intervals["customer_id"])[0]  # -1: no customer id
+    groups: list[tuple[str, np.ndarray | slice]] = [("all", slice(None))]
     if segments is not None:
-        by = _segment_column(segments, by)
-        seg = segments[["customer_id", by]].drop_duplicates("customer_id")
-        merged = intervals.merge(seg, on="customer_id", how="left")
-        merged[by] = merged[by].astype("string").fillna("unassigned")
-        groups += [(str(k), g) for k, g in merged.groupby(by, sort=True)]
+        labels = interval_segments(intervals, segments, by=by)
+        # each segment's rows in their original order: the same sums as a groupby of the rows
+        order = np.argsort(labels.codes, kind="stable")
+        bounds = np.searchsorted(labels.codes[order], np.arange(len(labels.categories) + 1))
+        groups += [
+            (str(name), order[bounds[k] : bounds[k + 1]])
+            for k, name in enumerate(labels.categories)
+            if bounds[k + 1] > bounds[k]
+        ]
     rows = []
-    for name, g in groups:
+    for name, rows_of in groups:
+        g = pd.Series(days[rows_of])
         row: dict[str, Any] = {
             "segment": name,
-            "customers": int(g["customer_id"].nunique()),
+            "customers": _distinct(customers[rows_of]),
             "intervals": len(g),
-            "mean_days": float(g["days"].mean()) if len(g) else np.nan,
-            "median_days": float(g["days"].median()) if len(g) else np.nan,
+            "mean_days": float(g.mean()) if len(g) else np.nan,
+            "median_days": float(g.median()) if len(g) else np.nan,
         }
         for q in percentiles:
-            row[f"p{round(q * 100):g}"] = float(g["days"].quantile(q)) if len(g) else np.nan
+            row[f"p{round(q * 100):g}"] = float(g.quantile(q)) if len(g) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _distinct(codes: np.ndarray) -> int:
+    """How many different codes ``codes`` holds, -1 (missing) not counted."""
+    return len(pd.unique(codes[codes >= 0]))
+
+
+def interval_segments(
+    intervals: pd.DataFrame, segments: pd.DataFrame, *, by: str | None = None
+) -> pd.Categorical:
+    """The segment of each interval's customer, as text; ``"unassigned"`` where the customer is
+    not in ``segments`` or has no segment.
+
+    Parameters
+    ----------
+    intervals
+        Output of :func:`purchase_intervals` (any frame with ``customer_id``).
+    segments, by
+        Per-customer segment table and its column, as in :func:`interval_summary`; a customer
+        listed twice keeps the first row.
+
+    Returns
+    -------
+    pandas.Categorical
+        One label per row of ``intervals``, the categories sorted; looked up by position
+        (:func:`crmlib.membership.lookup_labels`), so the intervals are not copied.
+    """
+    by = _segment_column(segments, by)
+    return lookup_labels(
+        intervals["customer_id"], segments, key="customer_id", column=by, missing=UNASSIGNED
+    )
 
 
 def _segment_column(segments: pd.DataFrame, by: str | None) -> str:

@@ -1,8 +1,11 @@
-"""Which values of a column are among a set of values, at the speed of Arrow.
+"""Which values of a column are among a set of values, and where, at the speed of Arrow.
 
 ``Series.isin`` on pandas 3's Arrow-backed strings turns every wanted value into a Python scalar
 first: a million customer ids take seconds. :func:`isin` hands both sides to Arrow's ``is_in``
-instead (and falls back to pandas for other types), with the same answer.
+instead (and falls back to pandas for other types), with the same answer. :func:`positions` finds
+each value's row in a table of unique keys (Arrow's ``index_in``), and :func:`lookup_labels`
+gives a row-level table its customers' labels from a per-customer table without a merge, which
+at millions of rows would copy every column.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["isin"]
+__all__ = ["isin", "lookup_labels", "positions"]
 
 
 def isin(values: pd.Series | pd.Index, wanted: Iterable[Any]) -> np.ndarray:
@@ -50,3 +53,62 @@ def isin(values: pd.Series | pd.Index, wanted: Iterable[Any]) -> np.ndarray:
     found = pc.is_in(have.cast(pa.large_string()), value_set=looked.cast(pa.large_string()),
                      skip_nulls=False)  # fmt: skip
     return np.asarray(found.fill_null(False), dtype=bool)
+
+
+def positions(values: pd.Series | pd.Index, keys: pd.Series | pd.Index) -> np.ndarray:
+    """Where each of ``values`` is among ``keys``: the position of the first equal key.
+
+    Returns
+    -------
+    numpy.ndarray
+        One position into ``keys`` per value; -1 where the value is not a key (a missing value
+        is never found).
+    """
+    if _is_text(values) and _is_text(keys):
+        have = pa.array(values, from_pandas=True).cast(pa.large_string())
+        within = pa.array(keys, from_pandas=True).cast(pa.large_string())
+        found = pc.index_in(have, value_set=within, skip_nulls=True)  # the first equal key
+        return np.asarray(found.fill_null(-1), dtype=np.intp)
+    keys = pd.Index(keys)
+    first = np.flatnonzero(~keys.duplicated())
+    found = keys[first].get_indexer(pd.Index(values))
+    found = np.where((found >= 0) & ~pd.isna(np.asarray(values, dtype=object)), found, -1)
+    return np.where(found >= 0, first[np.maximum(found, 0)], -1).astype(np.intp)
+
+
+def lookup_labels(
+    values: pd.Series, table: pd.DataFrame, *, key: str, column: str, missing: str
+) -> pd.Categorical:
+    """The ``column`` of the ``table`` row whose ``key`` equals each of ``values``, as text.
+
+    Parameters
+    ----------
+    values
+        Keys to look up, one per row of a row-level table (a customer id per order, per
+        interval).
+    table
+        The labels, one row per key; of a key listed twice the first row counts.
+    key, column
+        ``table``'s key and label columns.
+    missing
+        The label of a value not in ``table`` and of a row whose label is missing.
+
+    Returns
+    -------
+    pandas.Categorical
+        One label per value; the categories are the labels that occur, sorted.
+    """
+    codes, names = pd.factorize(table[column].astype("string").fillna(missing))
+    names = np.append(np.asarray(names, dtype=object), missing)  # the last: not in the table
+    found = positions(values, table[key])
+    rows = np.full(len(found), len(names) - 1, dtype=np.intp)
+    rows[found >= 0] = codes[found[found >= 0]]
+    categories = sorted(set(names[np.unique(rows)]))
+    recode = np.array([categories.index(n) if n in categories else -1 for n in names])
+    return pd.Categorical.from_codes(recode[rows], categories=categories)
+
+
+def _is_text(values: pd.Series | pd.Index) -> bool:
+    return pd.api.types.is_string_dtype(values.dtype) and not isinstance(
+        values.dtype, pd.CategoricalDtype
+    )

@@ -1,4 +1,5 @@
-"""crmlib.membership.isin gives pandas' answer, by Arrow, for every kind of column."""
+"""crmlib.membership gives pandas' answers (isin, a left merge's labels), by Arrow, for every
+kind of column."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlib.membership import isin
+from crmlib.membership import isin, lookup_labels, positions
 
 STRINGS = pd.Series(["C1", None, "C2", "C3", np.nan, "C1"], dtype="str")
 
@@ -52,3 +53,42 @@ def test_a_million_ids() -> None:
     got = isin(ids, wanted)
     assert got.sum() == 300_000
     assert got[wanted.index.to_numpy()].all()
+
+
+def _merged_labels(values: pd.Series, table: pd.DataFrame) -> list[str]:
+    """What a left merge on the first row of each key gives, the old way of labelling rows."""
+    first = table.drop_duplicates("id")
+    merged = pd.DataFrame({"id": values}).merge(first, on="id", how="left")
+    return merged["label"].astype("string").fillna("none").tolist()
+
+
+@pytest.mark.parametrize(
+    "dtype", ["str", object, "int64"], ids=["arrow strings", "objects", "integers"]
+)
+def test_labels_as_a_left_merge(dtype) -> None:
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 400, 300)  # duplicate keys: the first row counts
+    table = pd.DataFrame({"id": keys, "label": rng.choice(["b", "a", None, "c"], 300)})
+    values = pd.Series(rng.integers(0, 500, 2_000))  # some never in the table
+    if dtype != "int64":
+        table["id"] = table["id"].map("K{}".format).astype(dtype)
+        values = values.map("K{}".format).astype(dtype)
+    got = lookup_labels(values, table, key="id", column="label", missing="none")
+    assert list(got) == _merged_labels(values, table)
+    assert list(got.categories) == sorted(set(got))
+
+
+def test_positions_first_key_and_missing() -> None:
+    keys = pd.Series(["a", "b", "a", None], dtype="str")
+    values = pd.Series(["a", None, "b", "z"], dtype="str")
+    np.testing.assert_array_equal(positions(values, keys), [0, -1, 1, -1])
+    np.testing.assert_array_equal(
+        positions(pd.Series([2.0, np.nan, 5.0]), pd.Series([5.0, 2.0, 2.0])), [1, -1, 0]
+    )
+
+
+def test_labels_of_an_empty_table() -> None:
+    table = pd.DataFrame({"id": pd.Series([], dtype="str"), "label": pd.Series([], dtype="str")})
+    got = lookup_labels(pd.Series(["x", "y"], dtype="str"), table, key="id", column="label",
+                        missing="none")  # fmt: skip
+    assert list(got) == ["none", "none"]

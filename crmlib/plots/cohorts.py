@@ -15,6 +15,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from crmlib.errors import ConfigError
 from crmlib.i18n import check_language, t
+from crmlib.membership import lookup_labels
 from crmlib.plots import PALETTE, get_ax
 from crmlib.plots.lifecycle import thousands
 from crmlib.present.format import why_not
@@ -245,16 +246,16 @@ def interval_distribution(
         col = by or next((c for c in segments.columns if c != "customer_id"), None)
         if col is None:
             raise ConfigError("segments must have a segment column besides customer_id")
-        seg = segments[["customer_id", col]].drop_duplicates("customer_id")
-        merged = intervals.merge(seg, on="customer_id", how="left")
-        merged[col] = merged[col].astype("string").fillna("unassigned")
-        biggest = merged[col].value_counts().index[:max_segments]
+        labels = lookup_labels(intervals["customer_id"], segments, key="customer_id",
+                               column=col, missing="unassigned")  # fmt: skip
+        sizes = np.bincount(labels.codes, minlength=len(labels.categories))
         sns.ecdfplot(
             x=days, ax=ax, color="#333333", lw=2, label=t("lifecycle.segment_all", language)
         )
-        for i, name in enumerate(biggest):
-            sel = merged.loc[merged[col] == name, "days"]
-            sns.ecdfplot(x=sel, ax=ax, color=PALETTE[i % len(PALETTE)], lw=1.2, label=str(name))
+        # the largest segments; equal sizes in the order of their names
+        for i, k in enumerate(np.argsort(-sizes, kind="stable")[:max_segments]):
+            sns.ecdfplot(x=days[labels.codes == k], ax=ax, color=PALETTE[i % len(PALETTE)],
+                         lw=1.2, label=str(labels.categories[k]))  # fmt: skip
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_ylabel(t("lifecycle.intervals_share", language))
         ax.legend(frameon=False, fontsize=8, loc="lower right")
