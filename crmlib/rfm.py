@@ -395,7 +395,7 @@ def score_rfm(
             "the RFM table lacks column(s) " + ", ".join(missing) + "; build it with rfm_table()",
             column=missing[0],
         )
-    out = _sorted_by_id(table.copy())
+    out = _sorted_by_id(table)  # a new frame (copy-on-write): the caller's table is not changed
     columns = dict(_METRIC_COLUMN, monetary="monetary" if monetary == "total" else "aov")
     rows: list[dict[str, Any]] = []
     unequal: list[str] = []  # quantile scoring: metrics whose ties made the bins unequal

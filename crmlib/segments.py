@@ -332,7 +332,7 @@ def assign_segments(scored: pd.DataFrame, *, scheme: str | Scheme = "cn8") -> pd
         index = index * n_levels + (s - 1)
     cells = sch.cells
     cmap = sch.cell_map
-    out = scored.copy()
+    out = scored.copy(deep=False)  # copy-on-write: the new columns leave ``scored`` as it was
     out["cell"] = np.asarray(cells, dtype=object)[index]
     out["segment"] = np.asarray([cmap[c] for c in cells], dtype=object)[index]
     return out

@@ -207,16 +207,17 @@ def value_quadrants(
     """
     check_choice("split", split, SPLITS)
     spec = value_matrix_spec(params=params)
-    out = table[["customer_id", "orders", "aov", "monetary"]].copy()
+    out = table[["customer_id", "orders", "aov", "monetary"]]  # a new frame (copy-on-write)
     o_split = float(getattr(out["orders"], split)())
     a_split = float(getattr(out["aov"], split)())
-    hi_o = np.where(out["orders"].to_numpy() >= o_split, "high", "low")
-    hi_a = np.where(out["aov"].to_numpy() >= a_split, "high", "low")
+    high_orders = out["orders"].to_numpy() >= o_split
+    high_aov = out["aov"].to_numpy() >= a_split
     lookup = {(q["orders"], q["aov"]): key for key, q in spec.items()}
     out["orders_split"] = o_split
     out["aov_split"] = a_split
-    keys = pd.Series(hi_o, dtype=object) + "|" + pd.Series(hi_a, dtype=object)
-    out["quadrant"] = keys.map({f"{o}|{a}": k for (o, a), k in lookup.items()}).to_numpy()
+    # one name per (orders, aov) level: low/low, low/high, high/low, high/high
+    names = [lookup.get((o, a)) for o in ("low", "high") for a in ("low", "high")]
+    out["quadrant"] = np.asarray(names, dtype=object)[2 * high_orders + high_aov]
     return out
 
 
