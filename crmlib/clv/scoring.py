@@ -28,6 +28,7 @@ from crmlib.data import as_table, execute
 from crmlib.data.privacy import spreadsheet_safe
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError
+from crmlib.membership import positions
 
 __all__ = [
     "at_risk",
@@ -304,8 +305,11 @@ def future_high_value(
     as_of = require_as_of("future_high_value", as_of, kwargs)
     check_range("top_share", top_share, low=0.0, high=1.0, low_inclusive=False)
     history = historical_value(transactions, as_of=as_of)
-    out = scores[["customer_id", "clv"]].merge(history, on="customer_id", how="left")
-    out["historical_value"] = out["historical_value"].fillna(0.0)
+    found = positions(scores["customer_id"], history["customer_id"])  # no merge: no copies
+    spent = np.full(len(found), np.nan)
+    spent[found >= 0] = history["historical_value"].to_numpy(dtype=float)[found[found >= 0]]
+    out = scores[["customer_id", "clv"]].reset_index(drop=True)
+    out["historical_value"] = np.where(np.isnan(spent), 0.0, spent)
     out["top_predicted"] = _top(out["clv"], top_share)
     out["top_historical"] = _top(out["historical_value"], top_share)
     out["future_high_value"] = out["top_predicted"] & ~out["top_historical"]
@@ -401,7 +405,8 @@ def by_segment(
     scores
         Output of :func:`score`.
     segments
-        Per-customer table with ``customer_id`` and the ``segment`` column.
+        Per-customer table with ``customer_id`` and the ``segment`` column (a customer listed
+        twice counts once, in the first row's segment).
     segment
         Name of the segment column.
 
@@ -416,11 +421,11 @@ def by_segment(
             f"parameter 'segments' must have columns 'customer_id' and {segment!r}; "
             f"got {list(segments.columns)!r}"
         )
-    table = scores[["customer_id", "clv", "p_alive"]].merge(
-        segments[["customer_id", segment]].astype({"customer_id": str}),
-        on="customer_id",
-        how="inner",
-    )
+    # each scored customer's segment, found by position: a merge would copy both tables
+    found = positions(scores["customer_id"], segments["customer_id"].astype(str))
+    kept = found >= 0
+    table = scores.loc[kept, ["clv", "p_alive"]].reset_index(drop=True)
+    table[segment] = segments[segment].iloc[found[kept]].reset_index(drop=True)
     out = table.groupby(segment, as_index=False, observed=True).agg(
         customers=("clv", "size"),
         clv_total=("clv", "sum"),

@@ -288,8 +288,11 @@ def segment_names(
     check_language(language)
     sch = load_scheme(scheme)
     names = {key: segment_name(sch, key, language=language) for key in sch.segments["segment"]}
-    out = segments.copy()
-    out["segment"] = out["segment"].map(names)
+    out = segments.copy(deep=False)  # copy-on-write: ``segments`` keeps its keys
+    # name each distinct key once: a map per customer turns millions of keys into objects
+    codes, keys = pd.factorize(out["segment"])
+    shown = np.asarray([names.get(k, np.nan) for k in keys] + [np.nan], dtype=object)
+    out["segment"] = shown[codes]
     return out
 
 
