@@ -55,6 +55,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from filelock import FileLock, Timeout
 
 from crmlib.config import PARAMS_FOLDER, project_dir
@@ -150,16 +152,42 @@ def _params_version() -> str:
 
 
 def _frame_token(frame: pd.DataFrame | pd.Series) -> list[Any]:
-    values = pd.util.hash_pandas_object(frame, index=True).to_numpy()
-    names = frame.columns if isinstance(frame, pd.DataFrame) else [frame.name]
-    dtypes = frame.dtypes if isinstance(frame, pd.DataFrame) else [frame.dtype]
+    columns = list(frame.items()) if isinstance(frame, pd.DataFrame) else [(frame.name, frame)]
+    digest = hashlib.sha256()
+    index = frame.index
+    if isinstance(index, pd.RangeIndex):
+        digest.update(repr(("range", index.start, index.stop, index.step)).encode())
+    else:
+        digest.update(pd.util.hash_pandas_object(index).to_numpy().tobytes())
+    for _, column in columns:  # one column at a time: millions of rows stay cheap
+        for part in _column_parts(column):
+            digest.update(len(part).to_bytes(8, "little"))
+            digest.update(part)
     return [
         "frame",
-        hashlib.sha256(values.tobytes()).hexdigest(),
-        [str(n) for n in names],
-        [str(d) for d in dtypes],
+        digest.hexdigest(),
+        [str(name) for name, _ in columns],
+        [str(column.dtype) for _, column in columns],
         _token(dict(frame.attrs), []),
     ]
+
+
+def _column_parts(column: pd.Series) -> list[bytes | memoryview]:
+    """What identifies a column's values: Arrow's text buffers as they are (turning millions
+    of strings into Python objects to hash them would take seconds and gigabytes), else pandas'
+    hash of each value."""
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        chunks = pa.chunked_array(column.array.__arrow_array__()).cast(pa.large_string())
+        text = chunks.combine_chunks()
+        missing = np.asarray(text.is_null(), dtype=bool)
+        text = pc.fill_null(text, "")
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
+        offsets = offsets[text.offset : text.offset + len(text) + 1]
+        start, end = (int(offsets[0]), int(offsets[-1])) if len(offsets) else (0, 0)
+        data = text.buffers()[2]
+        body = memoryview(data)[start:end] if data is not None else b""
+        return [b"text", missing.tobytes(), (offsets - start).tobytes(), body]
+    return [b"values", pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes()]
 
 
 def _token(value: Any, roots: list[Path]) -> Any:

@@ -202,6 +202,39 @@ def test_frames_passed_in_count_by_their_content(dataset: Any) -> None:
     assert results._token(changed, []) != token
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda f: f.assign(segment=f["segment"].where(f.index != 1, "zz")),  # one value
+        lambda f: f.assign(segment=f["segment"].where(f.index != 1, None)),  # a value missing
+        lambda f: f.assign(segment=f["segment"].where(f.index != 2, "")),  # missing vs empty
+        lambda f: f.iloc[::-1].reset_index(drop=True),  # the order of the rows
+        lambda f: f.iloc[1:],  # the index
+        lambda f: f.rename(columns={"segment": "group"}),
+        lambda f: f.astype({"segment": object}),  # the type
+    ],
+    ids=["value", "missing", "empty", "order", "index", "name", "type"],
+)
+def test_text_columns_count_by_their_content(change: Any) -> None:
+    """Arrow-backed text is keyed by its buffers (fast at millions of rows), yet any change of
+    content, position, type or name gives a new key; equal content gives the same one."""
+    frame = pd.DataFrame(
+        {"customer_id": pd.Series(["C1", "C2", "C3", None], dtype="str"),
+         "segment": pd.Series(["a", "bc", None, "d"], dtype="str")}
+    )  # fmt: skip
+    token = results._token(frame, [])
+    rebuilt = pd.DataFrame({c: pd.Series(list(frame[c]), dtype="str") for c in frame})
+    assert results._token(rebuilt, []) == token
+    # a slice of a longer array (offset buffers) keys as the same values built afresh
+    longer = pd.concat([frame, frame], ignore_index=True).iloc[4:].reset_index(drop=True)
+    assert results._token(longer, []) == token
+    assert results._token(change(frame), []) != token
+    moved = pd.DataFrame({"segment": pd.Series(["ab", "c"], dtype="str")})
+    assert results._token(moved, []) != results._token(
+        pd.DataFrame({"segment": pd.Series(["a", "bc"], dtype="str")}), []
+    )
+
+
 def _child(params: dict[str, Any], project: str, log: str) -> None:
     import os
     import time
