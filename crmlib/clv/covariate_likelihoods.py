@@ -12,6 +12,7 @@ seconds and not minutes.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.special import digamma, gammaln
 
 __all__ = [
@@ -28,8 +29,7 @@ class _Levels:
 
     def __init__(self, x: np.ndarray, z: np.ndarray) -> None:
         if z.shape[1]:
-            self.z, self.level = np.unique(z, axis=0, return_inverse=True)
-            self.level = self.level.reshape(-1)
+            self.z, self.level = _unique_rows(z)
         else:
             self.z, self.level = np.zeros((1, 0)), np.zeros(len(x), dtype=np.int64)
         values, x_code = np.unique(x, return_inverse=True)
@@ -42,6 +42,30 @@ class _Levels:
     def per_level(self, values: np.ndarray) -> np.ndarray:
         """Sum per level of per-row values."""
         return np.bincount(self.level, weights=values, minlength=len(self.z))
+
+
+def _unique_rows(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(z, axis=0, return_inverse=True)``: the distinct rows in lexicographic order
+    and each row's index among them. Each column's sorted codes are combined into one integer
+    per row, which sorts as the rows do (hashing, where sorting a million rows of nine columns
+    takes four seconds); the rows are sorted directly when a value is missing or the codes
+    would not fit."""
+    if np.isnan(z).any():
+        rows, level = np.unique(z, axis=0, return_inverse=True)
+        return rows, level.reshape(-1)
+    codes = np.zeros(len(z), dtype=np.int64)
+    span = 1
+    for j in range(z.shape[1]):
+        code, values = pd.factorize(z[:, j], sort=True)
+        span *= max(len(values), 1)
+        if span >= 2**62:
+            rows, level = np.unique(z, axis=0, return_inverse=True)
+            return rows, level.reshape(-1)
+        codes = codes * len(values) + code
+    level, _ = pd.factorize(codes, sort=True)
+    first = np.empty(level.max() + 1 if len(level) else 0, dtype=np.int64)
+    first[level[::-1]] = np.arange(len(level) - 1, -1, -1)  # each level's first row
+    return z[first], level.astype(np.int64)
 
 
 class PurchaseLikelihood:

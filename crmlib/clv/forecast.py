@@ -49,6 +49,7 @@ from crmlib.clv.settings import load_params
 from crmlib.clv.summaries import weeks_in_units
 from crmlib.errors import ConfigError
 from crmlib.measure import NotMeasured, not_measured
+from crmlib.membership import lookup_labels
 
 __all__ = ["ALL", "Uncertainty", "intervals", "segment_codes", "with_intervals"]
 
@@ -105,15 +106,12 @@ def segment_codes(
             f"parameter 'segments' must have columns 'customer_id' and {column!r}; "
             f"got {list(segments.columns)!r}"
         )
-    unique = segments.drop_duplicates("customer_id")
-    lookup = pd.Series(
-        unique[column].to_numpy(), index=unique["customer_id"].astype(str).to_numpy()
-    )
-    names = summary["customer_id"].astype(str).map(lookup).astype(object)
-    names = names.where(names.notna(), "unassigned").astype(str)
-    names = names.where(names != ALL, f"{ALL} (segment)")  # the base's own label stays unique
-    codes, uniques = pd.factorize(names, sort=True)
-    return codes.astype(np.int64), [str(u) for u in uniques]
+    labels = lookup_labels(summary["customer_id"].astype(str), segments.astype({"customer_id": str}),
+                           key="customer_id", column=column, missing="unassigned")  # fmt: skip
+    # the base's own label stays unique
+    names = [f"{ALL} (segment)" if n == ALL else str(n) for n in labels.categories]
+    uniques, recode = np.unique(np.asarray(names, dtype=object), return_inverse=True)
+    return recode.reshape(-1)[labels.codes].astype(np.int64), [str(u) for u in uniques]
 
 
 def _month_dates(as_of: Any, months: int, days_per_month: float) -> tuple[list, list]:
