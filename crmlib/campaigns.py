@@ -125,7 +125,7 @@ def member_responses(
         Response window in days after ``sent_at`` (the purchase must fall in
         ``[sent_at, sent_at + response_days)``).
     as_of
-        Report date (ISO date); default: the day of the last transaction. Only transactions up
+        Report date (ISO date); default: the last complete day of the data. Only transactions up
         to the end of that day count, and members sent after it are left out (counted in
         ``dropped_sent_after_as_of``): the result is what was known on that day.
     default_group
@@ -363,7 +363,7 @@ def campaign_response(
         ``"newcombe"`` (hybrid Wilson score interval, the default) or ``"wald"`` (normal
         approximation); see :func:`uplift_interval`.
     as_of
-        Report date (ISO date); default: the day of the last transaction. Only data up to the
+        Report date (ISO date); default: the last complete day of the data. Only data up to the
         end of that day counts (see :func:`member_responses`); a campaign whose last message
         went out later than ``as_of + 1 day - response_days`` is flagged ``complete = False``
         (its response window is still open, so its rates cover only part of it).

@@ -74,7 +74,7 @@ def channel_trends(transactions: Any, *, period: str = "month", as_of: Any = Non
     period
         ``"month"``, ``"quarter"`` or ``"year"``.
     as_of
-        Last day counted (ISO date); default: the last transaction date.
+        Last day counted (ISO date); default: the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
 
     Returns
     -------
@@ -131,7 +131,7 @@ def multichannel(transactions: Any, *, as_of: Any = None, active_days: int = 365
     transactions
         Canonical transactions.
     as_of
-        Analysis date (ISO date); default: the last transaction date.
+        Analysis date (ISO date); default: the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
     active_days
         A customer counts as retained when their last purchase lies within this many days
         before ``as_of``; only customers whose first purchase is older than that count in
@@ -260,7 +260,7 @@ def touchpoint_effects(
     window_days
         Days after the touch day in which a purchase counts.
     as_of
-        Analysis date (ISO date); default: the last transaction date.
+        Analysis date (ISO date); default: the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
 
     Returns
     -------
@@ -336,7 +336,7 @@ def complaint_churn(
     churn_days
         Days without a purchase after which a customer has churned.
     as_of
-        Analysis date (ISO date); default: the last transaction date.
+        Analysis date (ISO date); default: the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
     confidence
         Confidence level of the intervals.
 
@@ -420,7 +420,7 @@ def service_usage(
     transactions
         Canonical transactions.
     as_of
-        Analysis date (ISO date); default: the last transaction date.
+        Analysis date (ISO date); default: the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
     active_days
         Retention window in days.
     level_order

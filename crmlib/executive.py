@@ -110,7 +110,7 @@ def value_at_risk(
     transactions
         Canonical transactions.
     as_of
-        Analysis date (ISO); empty means the last transaction date.
+        Analysis date (ISO); empty means the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
     lookback_days, top_share, min_drop, rule
         See above.
     params
@@ -226,7 +226,7 @@ def segment_movements(
     transactions
         Canonical transactions.
     as_of
-        Analysis date (ISO); empty means the last transaction date.
+        Analysis date (ISO); empty means the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
     period
         ``"month"`` or ``"quarter"``.
 
@@ -526,7 +526,7 @@ def executive_summary(
     data
         Dataset; sections needing a missing table are left out with a note.
     as_of
-        Analysis date (ISO); empty means the last transaction date.
+        Analysis date (ISO); empty means the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
     period
         KPI period: ``"week"`` (Monday to Sunday), ``"month"``, ``"quarter"`` or ``"year"``; the
         KPIs report the last complete one on or before ``as_of``. Segment movements compare

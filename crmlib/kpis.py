@@ -399,7 +399,7 @@ def kpi_table(
     data
         A :class:`crmlib.data.Dataset` (every table it has is used) or transactions alone.
     as_of
-        Analysis date (ISO); empty means the last transaction date.
+        Analysis date (ISO); empty means the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
     period
         ``"month"``, ``"quarter"`` or ``"year"``.
     complete

@@ -72,7 +72,7 @@ def require_as_of(function: str, as_of: Any, kwargs: dict[str, Any]) -> Any:
 
 
 def observation_end(transactions: Any, *, as_of: Any = "") -> pd.Timestamp:
-    """The analysis date: ``as_of`` when given (ISO date), else the day of the last transaction.
+    """The analysis date: ``as_of`` when given (ISO date), else the last complete day of the data.
 
     The same rule as every report (:func:`crmlib.data.resolve_as_of`).
 
@@ -81,7 +81,7 @@ def observation_end(transactions: Any, *, as_of: Any = "") -> pd.Timestamp:
     transactions
         Canonical transactions (DataFrame, path or Ibis table); read only when ``as_of`` is empty.
     as_of
-        ISO date; empty means the last transaction date.
+        ISO date; empty means the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
     """
     return resolve_as_of(transactions, as_of)
 

@@ -68,7 +68,7 @@ def analyse(
     transactions
         Canonical transactions (DataFrame, path or Ibis table).
     as_of
-        Analysis date (ISO); empty means the last transaction date.
+        Analysis date (ISO); empty means the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
     params
         Overrides of ``params/clv.yaml`` (``model``, ``time_unit``, ``horizon_months``,
         ``monthly_discount_rate`` …).
@@ -103,7 +103,7 @@ def rfm_segments(
     transactions
         Canonical transactions (DataFrame, path or Ibis table).
     as_of
-        Analysis date (ISO); empty means the last transaction date.
+        Analysis date (ISO); empty means the last complete day of the data (:func:`crmlib.data.resolve_as_of`).
     scheme
         Segment scheme of ``params/segments.yaml`` (``"cn8"``, ``"en11"``) or a scheme file.
     **kwargs
