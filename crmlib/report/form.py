@@ -12,14 +12,15 @@ and shows one field per parameter, filled with the values the kernel holds now:
 **Apply** checks the values as ``crmwb run`` checks a pack (:func:`~crmlib.report.parameters.
 check_parameters`: known names, types, language, ISO dates, files that exist) and sets them in
 the kernel; the analyst then runs the cells below. A wrong value is named in the form and
-nothing is changed. In a papermill run the form is built but nobody sees it (the cell is tagged
-``remove-cell``).
+nothing is changed. In a report run (``crmwb run``) nobody would see the form (the cell is
+tagged ``remove-cell``), so none is built.
 """
 
 from __future__ import annotations
 
 import ast
 import html
+import os
 import re
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
@@ -30,6 +31,7 @@ import yaml
 from crmlib.config import project_dir
 from crmlib.errors import ConfigError
 from crmlib.i18n import LANGUAGES
+from crmlib.present.page import REPORT_RUN_ENV
 from crmlib.report.parameters import check_parameters, inspect_parameters
 from crmlib.report.project import notebook_path
 
@@ -190,8 +192,14 @@ class ParameterForm:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def parameter_form(notebook: str | Path, *, namespace: MutableMapping[str, Any]) -> ParameterForm:
+def parameter_form(
+    notebook: str | Path, *, namespace: MutableMapping[str, Any]
+) -> ParameterForm | None:
     """A form for the parameters of ``notebook``, applied to ``namespace`` (``globals()``).
+
+    In a report run (``crmwb run`` sets :data:`~crmlib.present.page.REPORT_RUN_ENV`) nobody
+    sees the form, so none is built and None is returned: reading the parameters cell
+    imports papermill and nbformat, about 1.5 s in each notebook's kernel.
 
     Parameters
     ----------
@@ -206,6 +214,8 @@ def parameter_form(notebook: str | Path, *, namespace: MutableMapping[str, Any])
     ConfigError
         When the notebook is unknown or has no parameters cell.
     """
+    if os.environ.get(REPORT_RUN_ENV):
+        return None
     path = Path(notebook)
     if path.suffix != ".ipynb":
         path = notebook_path(str(notebook))

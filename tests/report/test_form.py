@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import ipywidgets as w
 import pytest
 
 from crmlib.errors import ConfigError
+from crmlib.present.page import REPORT_RUN_ENV
 from crmlib.report.form import choices_of, parameter_form
+
+
+@pytest.fixture(autouse=True)
+def _in_jupyterlab(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The form is for an analyst's kernel, not a report run."""
+    monkeypatch.delenv(REPORT_RUN_ENV, raising=False)
 
 
 def test_choices_are_the_quoted_words_of_the_comment_outside_examples():
@@ -104,3 +115,18 @@ def test_every_notebook_offers_the_form_after_its_parameters_cell():
         assert f'parameter_form("{path.stem}", namespace=globals())' in form.source, path.name
         assert "remove-cell" in form.metadata.get("tags", []), f"{path.name}: form on the page"
         parameter_form(path.stem, namespace={})  # builds for every notebook's parameters
+
+
+def test_a_report_run_builds_no_form_and_imports_no_papermill() -> None:
+    """Nobody sees the form in ``crmwb run``: the cell costs nothing there (papermill and
+    nbformat take about 1.5 s to import in each kernel)."""
+    code = (
+        "import sys\n"
+        "from crmlib.report.form import parameter_form\n"
+        "assert parameter_form('02_customer_value', namespace={}) is None\n"
+        "print(sorted(m for m in ('papermill', 'nbformat') if m in sys.modules))\n"
+    )
+    env = {**os.environ, REPORT_RUN_ENV: "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"
