@@ -34,6 +34,8 @@ __all__ = [
     "check_choice",
     "check_range",
     "read_yaml",
+    "YAML_LOADER",
+    "REPORT_RUN_ENV",
     "merge",
     "project_dir",
     "resolve_path",
@@ -99,6 +101,15 @@ def check_range(
     return value
 
 
+#: Set (to any value) in the environment of a report run's kernels (``crmwb run``): tables show
+#: no tidy data and no parameter form is built.
+REPORT_RUN_ENV = "CRMWB_REPORT_RUN"
+
+#: libyaml's safe loader where PyYAML was built with it (several times faster on the label and
+#: params files every kernel reads), else PyYAML's own; both build only plain Python values.
+YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: str | Path) -> Any:
     """Read a YAML file, raising :class:`ConfigError` that names the file on any problem."""
     path = Path(path)
@@ -106,7 +117,7 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(f"params file {str(path)!r} does not exist")
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=YAML_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(f"params file {str(path)!r} is not valid YAML: {exc}") from exc
     except ValueError as exc:  # a value YAML reads as a date but no date has: 2024-13-45

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from crmlib.config import check_choice
+from crmlib.config import YAML_LOADER, check_choice
 from crmlib.errors import ConfigError
 
 __all__ = [
@@ -43,7 +43,7 @@ def catalogue() -> dict[str, dict[str, str]]:
         if not entry.name.endswith(".yaml"):
             continue
         topic = entry.name.removesuffix(".yaml")
-        data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+        data = yaml.load(entry.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
         for key, texts in data.items():
             if not isinstance(key, str):
                 # YAML reads bare yes/no/on/off keys as booleans: quote them in the file

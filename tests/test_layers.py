@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crmlib.measure",
             "crmlib.currency",
             "crmlib.membership",
+            "crmlib.fonts",
         ),
     ),
     (

@@ -16,6 +16,8 @@ import seaborn as sns
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 
+from crmlib.fonts import cjk_font_file
+
 __all__ = [
     "PALETTE",
     "font_path",
@@ -45,9 +47,7 @@ PALETTE: tuple[str, ...] = (
 @cache
 def font_path() -> Path:
     """Path of the bundled CJK-capable font (Noto Sans SC, SIL OFL), registered with matplotlib."""
-    import pylopdf_fonts_zh_cn
-
-    path = Path(pylopdf_fonts_zh_cn.sans_path())
+    path = cjk_font_file()
     font_manager.fontManager.addfont(str(path))
     return path
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from crmlib.config import REPORT_RUN_ENV
 from crmlib.errors import ConfigError
 from crmlib.i18n import has, t
 from crmlib.present.format import MISSING
@@ -205,8 +206,6 @@ class Table:
         )
 
 
-#: Set (to any value) in the environment of a report run's kernels: tables show no tidy data.
-REPORT_RUN_ENV = "CRMWB_REPORT_RUN"
 #: The fold that holds the tidy frame under a table in JupyterLab.
 TIDY_SUMMARY = "Data behind this table · 表格背后的数据 ({rows:,} × {columns})"
 

@@ -6,7 +6,7 @@ CDNs; images are embedded, so a report is one self-contained file.
 
 Chinese text would otherwise depend on the reader's fonts (a machine without CJK fonts shows
 boxes), so a page holding CJK characters carries a subset of the bundled Noto Sans SC
-(:func:`crmlib.plots.font_path`) with just those characters, as a WOFF ``@font-face`` with a
+(:func:`crmlib.fonts.cjk_font_file`) with just those characters, as a WOFF ``@font-face`` with a
 ``data:`` URL (:func:`embed_cjk_font`). Its ``unicode-range`` lists only those characters, so
 Latin text keeps the system font. This is for the full HTML pages only: mail clients block
 ``data:`` fonts, and the email keeps its system-font stack.
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmlib.errors import ReportError
+from crmlib.fonts import cjk_font_file
 from crmlib.i18n import t
 from crmlib.report.headings import localize_headings, notebook_language
 
@@ -254,9 +255,7 @@ def _font_cmap() -> frozenset[int]:
     """Code points the bundled CJK font has glyphs for."""
     from fontTools.ttLib import TTFont
 
-    from crmlib.plots import font_path
-
-    with TTFont(str(font_path()), lazy=True) as font:
+    with TTFont(str(cjk_font_file()), lazy=True) as font:
         return frozenset(font.getBestCmap())
 
 
@@ -291,8 +290,6 @@ def cjk_font_subset(chars: str) -> bytes:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    from crmlib.plots import font_path
-
     options = subset.Options()
     options.flavor = "woff"
     options.hinting = False
@@ -301,7 +298,7 @@ def cjk_font_subset(chars: str) -> bytes:
     options.name_IDs = [0, 1, 2, 13, 14]  # copyright, family, style, licence (SIL OFL)
     options.notdef_outline = False
     options.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "VORG", "vhea", "vmtx", "DSIG"]
-    with TTFont(str(font_path()), lazy=True) as font:
+    with TTFont(str(cjk_font_file()), lazy=True) as font:
         subsetter = subset.Subsetter(options)
         subsetter.populate(unicodes=[ord(ch) for ch in chars])
         subsetter.subset(font)

@@ -28,10 +28,9 @@ from typing import Any
 
 import yaml
 
-from crmlib.config import project_dir
+from crmlib.config import REPORT_RUN_ENV, project_dir
 from crmlib.errors import ConfigError
 from crmlib.i18n import LANGUAGES
-from crmlib.present.page import REPORT_RUN_ENV
 from crmlib.report.parameters import check_parameters, inspect_parameters
 from crmlib.report.project import notebook_path
 

@@ -34,9 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crmlib.data.privacy import mask_text
+from crmlib.config import REPORT_RUN_ENV
 from crmlib.errors import CrmError
-from crmlib.present.page import REPORT_RUN_ENV
 from crmlib.report import archive
 from crmlib.report.export import export_html, tidy_executed
 from crmlib.report.limits import format_size
@@ -118,6 +117,8 @@ class NotebookResult:
 def short_error(text: str, *, limit: int = MAX_ERROR) -> str:
     """``text`` on one line, cut to ``limit`` characters (with "…") for ``run.json``; phone
     numbers and email addresses in it masked (it reaches the index page, logs and emails)."""
+    from crmlib.data.privacy import mask_text  # the data layer's engines: a second to import
+
     text = mask_text(" ".join(str(text).split()))[0]
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
