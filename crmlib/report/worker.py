@@ -125,6 +125,10 @@ def short_error(text: str, *, limit: int = MAX_ERROR) -> str:
 
 def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Execute and export one notebook in this process (the worker side)."""
+    # jsonschema (imported by nbformat) loads rfc3987_syntax when it is installed, which compiles
+    # an IRI grammar at import: 1.3 s in every worker. No notebook schema checks an IRI format,
+    # so this process, which only runs and exports notebooks, does without it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     # slow to import, and only the worker process needs them
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
