@@ -3,7 +3,7 @@
 ``Series.isin`` on pandas 3's Arrow-backed strings turns every wanted value into a Python scalar
 first: a million customer ids take seconds. :func:`isin` hands both sides to Arrow's ``is_in``
 instead (and falls back to pandas for other types), with the same answer. :func:`positions` finds
-each value's row in a table of unique keys (Arrow's ``index_in``), and :func:`lookup_labels`
+each value's row among a table's keys (Arrow's ``index_in``), and :func:`lookup_labels`
 gives a row-level table its customers' labels from a per-customer table without a merge, which
 at millions of rows would copy every column.
 """
@@ -104,7 +104,8 @@ def lookup_labels(
     rows = np.full(len(found), len(names) - 1, dtype=np.intp)
     rows[found >= 0] = codes[found[found >= 0]]
     categories = sorted(set(names[np.unique(rows)]))
-    recode = np.array([categories.index(n) if n in categories else -1 for n in names])
+    place = {name: k for k, name in enumerate(categories)}
+    recode = np.array([place.get(name, -1) for name in names], dtype=np.intp)
     return pd.Categorical.from_codes(recode[rows], categories=categories)
 
 
