@@ -167,3 +167,25 @@ def test_design_matrix_names_levels_and_refuses_bad_columns():
         design_matrix(table, ["channel"])
     with pytest.raises(ConfigError, match="single value"):
         design_matrix(pd.DataFrame({"c": ["a", "a"]}), ["c"])
+
+
+@pytest.mark.parametrize(
+    "z",
+    [
+        np.random.default_rng(5).integers(0, 2, (20_000, 9)).astype(float),  # dummies
+        np.random.default_rng(6).integers(0, 4, (5_000, 3)) / 3.0,  # a few levels
+        np.array([[1.0, -0.0], [1.0, 0.0], [0.5, 2.0], [0.5, 2.0]]),  # signed zeros are equal
+        np.random.default_rng(7).normal(size=(3_000, 12)),  # codes too wide: rows sorted
+        np.array([[np.nan, 1.0], [0.0, 1.0], [np.nan, 1.0]]),  # a missing value: rows sorted
+        np.zeros((0, 3)),
+    ],
+    ids=["dummies", "levels", "signed zeros", "wide", "missing", "empty"],
+)
+def test_covariate_rows_group_as_numpy_unique_does(z: np.ndarray) -> None:
+    """The likelihoods sum per covariate row in np.unique's order; hashing keeps that order."""
+    from crmlib.clv.covariate_likelihoods import _unique_rows
+
+    rows, level = _unique_rows(z)
+    want_rows, want_level = np.unique(z, axis=0, return_inverse=True)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_array_equal(level, want_level.reshape(-1))
