@@ -19,6 +19,7 @@ from crmlib.membership import lookup_labels
 from crmlib.plots import PALETTE, get_ax
 from crmlib.plots.lifecycle import thousands
 from crmlib.present.format import why_not
+from crmlib.present.quality import channel_label
 
 __all__ = ["cohort_heatmap", "milestone_curve", "interval_distribution"]
 
@@ -254,8 +255,9 @@ def interval_distribution(
         )
         # the largest segments; equal sizes in the order of their names
         for i, k in enumerate(np.argsort(-sizes, kind="stable")[:max_segments]):
+            name = channel_label(str(labels.categories[k]), language=language)  # as the table
             sns.ecdfplot(x=days[labels.codes == k], ax=ax, color=PALETTE[i % len(PALETTE)],
-                         lw=1.2, label=str(labels.categories[k]))  # fmt: skip
+                         lw=1.2, label=name)  # fmt: skip
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_ylabel(t("lifecycle.intervals_share", language))
         ax.legend(frameon=False, fontsize=8, loc="lower right")

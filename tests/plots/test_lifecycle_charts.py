@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 
 from crmlib import cohorts, lifecycle, plots, trends
+from crmlib.i18n import t
 from crmlib.plots import cohorts as cplots
 from crmlib.plots import lifecycle as lplots
+from crmlib.present import lifecycle as lwords
 
 AS_OF = "2024-04-30"
 WINDOW = {
@@ -89,6 +91,19 @@ def test_charts_draw_in_both_languages(tx, tmp_path):
         assert len(panels) == 6 and panels[0].get_title()
         plt.close("all")
     assert len(list(tmp_path.glob("*.png"))) == 10
+
+
+def test_interval_segments_are_named_as_in_the_table_beside_the_chart(tx):
+    iv = cohorts.purchase_intervals(tx, as_of=AS_OF)
+    seg = cohorts.acquisition_segments(tx, as_of=AS_OF)
+    table = cohorts.interval_summary(iv, segments=seg)
+    for language in ("en", "zh"):
+        ax = cplots.interval_distribution(iv, segments=seg, language=language)
+        legend = [text.get_text() for text in ax.get_legend().get_texts()]
+        shown = set(lwords.display_table(table, language=language).iloc[:, 0])
+        assert legend[0] == t("lifecycle.segment_all", language)
+        assert legend[1:] and set(legend[1:]) <= shown, (legend, shown)
+        plt.close("all")
 
 
 def test_stage_order_comes_from_the_frame_or_the_caller(tx):
