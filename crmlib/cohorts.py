@@ -439,10 +439,6 @@ def acquisition_segments(
     return df[["customer_id", column]].sort_values("customer_id", ignore_index=True)
 
 
-#: The segment of a customer who has none.
-UNASSIGNED = "unassigned"
-
-
 def interval_summary(
     intervals: pd.DataFrame,
     *,
@@ -527,9 +523,7 @@ def interval_segments(
         (:func:`crmlib.membership.lookup_labels`), so the intervals are not copied.
     """
     by = _segment_column(segments, by)
-    return lookup_labels(
-        intervals["customer_id"], segments, key="customer_id", column=by, missing=UNASSIGNED
-    )
+    return lookup_labels(intervals["customer_id"], segments, key="customer_id", column=by)
 
 
 def _segment_column(segments: pd.DataFrame, by: str | None) -> str:

@@ -18,7 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["isin", "lookup_labels", "positions"]
+__all__ = ["UNASSIGNED", "isin", "lookup_labels", "positions"]
+
+#: The label of a row whose key is not in the table of labels, or whose label is missing.
+UNASSIGNED = "unassigned"
 
 
 def isin(values: pd.Series | pd.Index, wanted: Iterable[Any]) -> np.ndarray:
@@ -38,9 +41,7 @@ def isin(values: pd.Series | pd.Index, wanted: Iterable[Any]) -> np.ndarray:
     """
     if isinstance(wanted, (set, frozenset)):
         wanted = list(wanted)
-    if not pd.api.types.is_string_dtype(values.dtype) or isinstance(
-        values.dtype, pd.CategoricalDtype
-    ):
+    if not _is_text(values):
         return np.asarray(values.isin(wanted), dtype=bool)
     try:
         have = pa.array(values, from_pandas=True)
@@ -77,7 +78,12 @@ def positions(values: pd.Series | pd.Index, keys: pd.Series | pd.Index) -> np.nd
 
 
 def lookup_labels(
-    values: pd.Series, table: pd.DataFrame, *, key: str, column: str, missing: str
+    values: pd.Series,
+    table: pd.DataFrame,
+    *,
+    key: str,
+    column: str,
+    missing: str = UNASSIGNED,
 ) -> pd.Categorical:
     """The ``column`` of the ``table`` row whose ``key`` equals each of ``values``, as text.
 

@@ -106,8 +106,10 @@ def segment_codes(
             f"parameter 'segments' must have columns 'customer_id' and {column!r}; "
             f"got {list(segments.columns)!r}"
         )
-    labels = lookup_labels(summary["customer_id"].astype(str), segments.astype({"customer_id": str}),
-                           key="customer_id", column=column, missing="unassigned")  # fmt: skip
+    ids = summary["customer_id"].astype(str)
+    labels = lookup_labels(
+        ids, segments.astype({"customer_id": str}), key="customer_id", column=column
+    )
     # the base's own label stays unique
     names = [f"{ALL} (segment)" if n == ALL else str(n) for n in labels.categories]
     uniques, recode = np.unique(np.asarray(names, dtype=object), return_inverse=True)

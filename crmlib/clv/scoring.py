@@ -27,7 +27,7 @@ from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute
 from crmlib.data.privacy import spreadsheet_safe
 from crmlib.data.results import cached
-from crmlib.errors import ConfigError
+from crmlib.errors import ConfigError, DataError
 from crmlib.membership import positions
 
 __all__ = [
@@ -405,8 +405,8 @@ def by_segment(
     scores
         Output of :func:`score`.
     segments
-        Per-customer table with ``customer_id`` and the ``segment`` column (a customer listed
-        twice counts once, in the first row's segment).
+        Per-customer table with ``customer_id`` and the ``segment`` column, one row per
+        customer.
     segment
         Name of the segment column.
 
@@ -415,14 +415,27 @@ def by_segment(
     pandas.DataFrame
         ``segment, customers, clv_total, clv_mean, clv_median, p_alive_mean, share_clv``, sorted
         by total CLV.
+
+    Raises
+    ------
+    DataError
+        When ``segments`` lists a customer twice (naming the row and the id).
     """
     if segment not in segments.columns or "customer_id" not in segments.columns:
         raise ConfigError(
             f"parameter 'segments' must have columns 'customer_id' and {segment!r}; "
             f"got {list(segments.columns)!r}"
         )
+    ids = segments["customer_id"].astype(str)
+    twice = ids.duplicated()
+    if twice.any():  # which segment would count the customer's value?
+        row = int(np.flatnonzero(twice.to_numpy())[0])
+        raise DataError(
+            "a customer is listed twice in the segments; give one segment per customer",
+            column="customer_id", row=row, value=ids.iloc[row],
+        )  # fmt: skip
     # each scored customer's segment, found by position: a merge would copy both tables
-    found = positions(scores["customer_id"], segments["customer_id"].astype(str))
+    found = positions(scores["customer_id"], ids)
     kept = found >= 0
     table = scores.loc[kept, ["clv", "p_alive"]].reset_index(drop=True)
     table[segment] = segments[segment].iloc[found[kept]].reset_index(drop=True)

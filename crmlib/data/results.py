@@ -177,8 +177,9 @@ def _column_parts(column: pd.Series) -> list[bytes | memoryview]:
     of strings into Python objects to hash them would take seconds and gigabytes), else pandas'
     hash of each value."""
     if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
-        chunks = pa.chunked_array(column.array.__arrow_array__()).cast(pa.large_string())
-        text = chunks.combine_chunks()
+        text = pa.array(column, from_pandas=True).cast(pa.large_string())  # no copy if Arrow
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
         missing = np.asarray(text.is_null(), dtype=bool)
         text = pc.fill_null(text, "")
         offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)

@@ -247,8 +247,7 @@ def interval_distribution(
         col = by or next((c for c in segments.columns if c != "customer_id"), None)
         if col is None:
             raise ConfigError("segments must have a segment column besides customer_id")
-        labels = lookup_labels(intervals["customer_id"], segments, key="customer_id",
-                               column=col, missing="unassigned")  # fmt: skip
+        labels = lookup_labels(intervals["customer_id"], segments, key="customer_id", column=col)
         sizes = np.bincount(labels.codes, minlength=len(labels.categories))
         sns.ecdfplot(
             x=days, ax=ax, color="#333333", lw=2, label=t("lifecycle.segment_all", language)

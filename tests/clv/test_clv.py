@@ -417,6 +417,10 @@ def test_lists_hand_computed() -> None:
         scores, pd.DataFrame({"customer_id": list("abcde"), "segment": list("xxyyy")})
     )
     assert seg.set_index("segment").loc["x", "clv_total"] == 180.0
+    twice = pd.DataFrame({"customer_id": list("abca"), "segment": list("xyyz")})
+    with pytest.raises(DataError, match="listed twice") as caught:
+        clv.by_segment(scores, twice)  # which segment gets a's value? say so, do not guess
+    assert caught.value.row == 3 and caught.value.value == "a"
 
 
 # --------------------------------------------------------------------------- warnings
