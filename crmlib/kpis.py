@@ -23,8 +23,8 @@ import pandas as pd
 from crmlib import campaigns as cp
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, load_params
-from crmlib.data import as_table, execute, resolve_as_of, temporary
-from crmlib.data.orders import orders as order_table
+from crmlib.data import as_table, execute, resolve_as_of
+from crmlib.data.orders import orders_once
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError
 from crmlib.kpi_coverage import COVERAGE_SLACK, TABLES, dataset_tables, kpi_reasons
@@ -304,12 +304,10 @@ def kpi_values(
     e1 = e + pd.Timedelta(days=1)
     y1 = e1 - pd.DateOffset(years=1)
     y2 = e1 - pd.DateOffset(years=2)
-    tx = tx.filter(tx.ordered_at < _ts(e1))
     # orders and purchases as every analysis counts them (crmlib.data.orders): an order whose
     # lines cancel out (+80/-80) is no purchase; computed once for the three queries below
-    orders = order_table(tx, as_of=e, identified=False)
-    tx = tx.mutate(member=tx.customer_id.notnull())
-    with temporary(orders) as od:
+    with orders_once(tx, as_of=e, identified=False) as od:
+        tx = tx.filter(tx.ordered_at < _ts(e1)).mutate(member=tx.customer_id.notnull())
         agg, cust, rep_row = _order_figures(tx, od, start=s, y1=y1, y2=y2)
     # top-20% revenue share over the trailing year
     last_year = tx.filter(tx.member & (tx.ordered_at >= _ts(y1)))

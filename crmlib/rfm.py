@@ -114,10 +114,12 @@ def rfm_table(
         and ``as_of``.
     """
     check_choice("frequency", frequency, ("orders", "days"))
-    window, day = _window(transactions, as_of)
+    lines = as_table(transactions)
+    day = resolve_as_of(lines, as_of)
     # The shared definition of an order and a purchase (crmlib.data.orders): an order whose
-    # lines cancel out (+80/-80) is no purchase; a free order (0, no return) is one.
-    orders = order_table(window, as_of=day)
+    # lines cancel out (+80/-80) is no purchase; a free order (0, no return) is one. It leaves
+    # out the lines after ``day`` itself.
+    orders = order_table(lines, as_of=day)
     bought = orders.purchase
     per_customer = (
         orders.group_by("customer_id")

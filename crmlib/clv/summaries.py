@@ -18,6 +18,8 @@ The aggregation runs as one Ibis expression (DuckDB by default); the result is p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -27,7 +29,8 @@ import pandas as pd
 from crmlib.clv.dates import as_day, require_as_of
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice
-from crmlib.data import as_table, execute
+from crmlib.data import as_table, execute, order_store
+from crmlib.data.engine import backend_of
 from crmlib.data.orders import orders as order_table
 from crmlib.data.results import cached
 from crmlib.errors import DataError
@@ -62,14 +65,31 @@ def purchase_days(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> Any
     as_of = renamed_keyword("purchase_days", kwargs, "observation_end", "as_of", as_of)
     end = as_day(require_as_of("purchase_days", as_of, kwargs), "as_of")
     table = as_table(transactions)
-    day = table.ordered_at.date()
-    rows = table.filter(
-        table.customer_id.notnull(), table.ordered_at.notnull(), day <= end.date()
-    ).mutate(day=day, amount=table.amount.fill_null(0.0))
-    days = rows.group_by(["customer_id", "day"]).aggregate(value=rows.amount.sum())
+    store = order_store.find(table)
+    if store is not None:  # a loaded dataset's lines, summed per customer and day once
+        (days,) = store.tables((DAYS_FILE,), _write_days)
+    else:
+        days = _day_values(table)
+    days = days.filter(days.customer_id.notnull(), days.day <= end.date())
     orders = order_table(table, as_of=end)
     bought = orders.filter(orders.purchase).select("customer_id", "day").distinct()
     return days.join(bought, ["customer_id", "day"]).select("customer_id", "day", "value")
+
+
+#: Every dated line's amount summed per customer and day, kept for a loaded dataset.
+DAYS_FILE = "customer_days.parquet"
+
+
+def _day_values(lines: Any) -> Any:
+    """``customer_id`` (null: anonymous), ``day`` and ``value``: the day's lines summed (a
+    missing amount counts as 0)."""
+    lines = lines.filter(lines.ordered_at.notnull())
+    days = lines.group_by(customer_id=lines.customer_id, day=lines.ordered_at.date())
+    return days.aggregate(value=lines.amount.fill_null(0.0).sum())
+
+
+def _write_days(lines: Any, paths: Mapping[str, Path]) -> None:
+    backend_of(lines).to_parquet(_day_values(lines), str(paths[DAYS_FILE]))
 
 
 @cached("clv.summary")

@@ -38,7 +38,7 @@ from crmlib.data.dates import future_cutoff
 from crmlib.data.dbclean import clean_remote, remote_sources
 from crmlib.data.engine import connect_engine, connection
 from crmlib.data.params import DATA_PARAMS, fingerprint_of, resolve_params
-from crmlib.data import results
+from crmlib.data import order_store, results
 from crmlib.data.privacy import mask_delimited, mask_personal
 from crmlib.data.quality import QualityReport
 from crmlib.data.rules import read_channels
@@ -367,6 +367,7 @@ def load_dataset(
     }
     dataset = Dataset(**tables, quality=report, source=resolved, fingerprint=fp)
     results.register(dataset)  # analyses of these tables may keep their results (run cache)
+    order_store.register(dataset)  # their orders are formed once, beside them
     return dataset
 
 
