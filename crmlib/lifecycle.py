@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from crmlib.compat import moved, renamed_keyword
 from crmlib.data import as_table, execute, resolve_as_of
 from crmlib.data.engine import temporary
+from crmlib.data.orders import orders_once
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError
 from crmlib.lifecycle_rules import (
@@ -158,8 +159,8 @@ def customer_stages(
     cfg = load_rules(params, **overrides)
     transactions = as_table(transactions)  # register a pandas frame once, not per query
     as_of_ts = resolve_as_of(transactions, as_of)
-    # the orders are read twice below: materialise them once on the engine that holds them
-    with temporary(identified_orders(transactions, as_of=as_of_ts)) as orders:
+    # the orders are read twice below: formed once (stored, or a temporary table)
+    with orders_once(transactions, as_of=as_of_ts) as orders:
         cp = customer_periods(orders, freq=PERIODS[cfg["period"]])
         days = purchase_days(orders, own_median=cfg["rule"] == "own_gap")
     levels = _percentile_levels(days["gap_days"], cfg)
@@ -212,9 +213,13 @@ def stage_summary(
     last = pd.Period(as_of_ts, freq=freq)
     own = cfg["rule"] == "own_gap"
     counts, moves, latest = [], [], []
-    with temporary(identified_orders(transactions, as_of=as_of_ts)) as orders:
-        n_customers = int(execute(orders.aggregate(n=orders.customer_id.nunique()))["n"].iloc[0])
-        chunks = max(1, math.ceil(n_customers / int(customers_per_chunk)))
+    orders = identified_orders(transactions, as_of=as_of_ts)
+    n_customers = int(execute(orders.aggregate(n=orders.customer_id.nunique()))["n"].iloc[0])
+    chunks = max(1, math.ceil(n_customers / int(customers_per_chunk)))
+    # each order's chunk computed once, and the orders kept in chunk order: a chunk's rows
+    # then sit together, and the engine reads only the blocks that hold them
+    orders = orders.mutate(chunk=(orders.customer_id.hash() % chunks).abs()).order_by("chunk")
+    with temporary(orders) as orders:
         levels = None
         if cfg["rule"] == "percentile":
             gaps = purchase_day_table(orders).gap_days.name("gap_days")
@@ -222,7 +227,7 @@ def stage_summary(
         for part in tqdm(range(chunks), disable=not progress, desc="lifecycle", unit="chunk"):
             chunk = orders
             if chunks > 1:
-                chunk = orders.filter((orders.customer_id.hash() % chunks).abs() == part)
+                chunk = orders.filter(orders.chunk == part)
             rows = _stage_rows(
                 customer_periods(chunk, freq=freq),
                 purchase_days(chunk, own_median=own),
