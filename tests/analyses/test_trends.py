@@ -214,3 +214,40 @@ def test_params_override_and_old_names():
     with pytest.warns(DeprecationWarning, match="crmlib.present.trends.trend_findings"):
         old_findings = trends.trend_findings
     assert old_findings(one_year, language="en").startswith("- ")
+
+
+@pytest.mark.parametrize("period", ["month", "quarter"])
+def test_median_interval_equals_the_median_of_every_gap(period: str) -> None:
+    """The engine counts gaps per period; the median drawn from those counts is that of the gaps
+    themselves (odd and even counts, repeated values)."""
+    rng = np.random.default_rng(5)
+    rows = [
+        (
+            f"c{c}",
+            f"{c}-{k}",
+            str(pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(d))),
+            10.0,
+            "x",
+        )
+        for c in range(60)
+        for k, d in enumerate(rng.integers(0, 700, rng.integers(1, 9)))
+    ]
+    tx = _orders(rows)
+    got = trends.period_trends(tx, period=period, years=3).set_index("period")
+    days = (
+        tx[["customer_id", "ordered_at"]]
+        .drop_duplicates()
+        .sort_values(["customer_id", "ordered_at"])
+    )
+    days["gap"] = days.groupby("customer_id")["ordered_at"].diff().dt.days
+    days = days.dropna(subset=["gap"])
+    expected = days.groupby(days["ordered_at"].dt.to_period("M" if period == "month" else "Q"))[
+        "gap"
+    ].median()
+    assert len(expected) >= 8
+    pd.testing.assert_series_equal(
+        got["median_interval_days"].dropna(),
+        expected.astype(float),
+        check_names=False,
+        check_index_type=False,
+    )
