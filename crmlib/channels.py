@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -106,8 +105,14 @@ def channel_trends(transactions: Any, *, period: str = "month", as_of: Any = Non
     return out
 
 
-def _customer_channels(tx: ir.Table, day: pd.Timestamp) -> pd.DataFrame:
-    tx = tx.filter(tx.customer_id.notnull(), tx.ordered_at < _end_bound(day))
+@cached("customer_channels")
+def _customer_channels(transactions: Any, *, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per identified customer who bought up to the end of the ``as_of`` day: distinct known
+    ``channels`` bought in, purchase ``orders``, ``revenue``, ``first_purchase`` and
+    ``last_purchase``. Three analyses start from it (:func:`multichannel`,
+    :func:`complaint_churn`, :func:`service_usage`); the run cache computes it once for them."""
+    tx = as_table(transactions)
+    tx = tx.filter(tx.customer_id.notnull(), tx.ordered_at < _end_bound(as_of))
     purchase = tx.amount.isnull() | (tx.amount >= 0)
     known = purchase & tx.channel.notnull() & (tx.channel != "unknown")
     agg = tx.group_by("customer_id").aggregate(
@@ -147,7 +152,7 @@ def multichannel(transactions: Any, *, as_of: Any = None, active_days: int = 365
     """
     check_range("active_days", active_days, low=1)
     day = resolve_as_of(transactions, as_of)
-    cust = _customer_channels(as_table(transactions), day)
+    cust = _customer_channels(transactions, as_of=day)
     cust["group"] = np.where(cust["channels"] >= 2, "multi", "single")
     cut = day - pd.Timedelta(days=int(active_days))
     cust["eligible"] = cust["first_purchase"] < cut
@@ -352,7 +357,7 @@ def complaint_churn(
     tp = as_table(touchpoints, table="touchpoints")
     tp = tp.filter(tp.kind == kind, tp.occurred_at < _end_bound(day), tp.customer_id.notnull())
     who = set(execute(tp.select("customer_id").distinct())["customer_id"].astype(str))
-    cust = _customer_channels(as_table(transactions), day)
+    cust = _customer_channels(transactions, as_of=day)
     cut = day - pd.Timedelta(days=int(churn_days))
     cust = cust[cust["first_purchase"] < cut].copy()
     cust["churned"] = cust["last_purchase"] < cut
@@ -436,7 +441,7 @@ def service_usage(
     check_range("active_days", active_days, low=1)
     day = resolve_as_of(transactions, as_of)
     tx = as_table(transactions)
-    cust = _customer_channels(tx, day)
+    cust = _customer_channels(transactions, as_of=day)
     t2 = tx.filter(tx.customer_id.notnull(), tx.ordered_at < _end_bound(day))
     coupon = execute(
         t2.group_by("customer_id").aggregate(
