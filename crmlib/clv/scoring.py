@@ -21,10 +21,10 @@ from crmlib.clv.fitted import TransactionModel
 from crmlib.clv.gamma_gamma import GammaGammaModel
 from crmlib.clv.rows import check_summary
 from crmlib.clv.settings import NON_REPEATER_RULES, load_params
-from crmlib.clv.summaries import TIME_UNITS, weeks_in_units
+from crmlib.clv.summaries import TIME_UNITS, day_values, weeks_in_units
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
-from crmlib.data import as_table, execute
+from crmlib.data import execute
 from crmlib.data.privacy import spreadsheet_safe
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
@@ -249,11 +249,11 @@ def historical_value(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> 
     """
     as_of = renamed_keyword("historical_value", kwargs, "observation_end", "as_of", as_of)
     end = as_day(require_as_of("historical_value", as_of, kwargs), "as_of")
-    table = as_table(transactions)
-    cid = table.customer_id.strip()
-    rows = table.filter(cid.notnull(), cid != "", table.ordered_at.date() <= end.date())
-    rows = rows.mutate(customer_id=cid)
-    expr = rows.group_by("customer_id").aggregate(historical_value=rows.amount.sum())
+    # the lines summed per customer and day (as_table already trimmed the ids and made a
+    # blank one anonymous), then per customer
+    days = day_values(transactions)
+    days = days.filter(days.customer_id.notnull(), days.day <= end.date())
+    expr = days.group_by("customer_id").aggregate(historical_value=days.value.sum())
     out = execute(expr.order_by("customer_id"))
     out["customer_id"] = out["customer_id"].astype(str)
     out["historical_value"] = out["historical_value"].fillna(0.0).astype(float)

@@ -35,7 +35,7 @@ from crmlib.data.orders import orders as order_table
 from crmlib.data.results import cached
 from crmlib.errors import DataError
 
-__all__ = ["TIME_UNITS", "purchase_days", "summary", "weeks_in_units"]
+__all__ = ["TIME_UNITS", "day_values", "purchase_days", "summary", "weeks_in_units"]
 
 #: Time units of the summaries: days, or weeks of 7 days.
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}
@@ -65,11 +65,7 @@ def purchase_days(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> Any
     as_of = renamed_keyword("purchase_days", kwargs, "observation_end", "as_of", as_of)
     end = as_day(require_as_of("purchase_days", as_of, kwargs), "as_of")
     table = as_table(transactions)
-    store = order_store.find(table)
-    if store is not None:  # a loaded dataset's lines, summed per customer and day once
-        (days,) = store.tables((DAYS_FILE,), _write_days)
-    else:
-        days = _day_values(table)
+    days = day_values(table)
     days = days.filter(days.customer_id.notnull(), days.day <= end.date())
     orders = order_table(table, as_of=end)
     bought = orders.filter(orders.purchase).select("customer_id", "day").distinct()
@@ -80,9 +76,24 @@ def purchase_days(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> Any
 DAYS_FILE = "customer_days.parquet"
 
 
+def day_values(transactions: Any) -> Any:
+    """Every dated line's amount (a missing one counts as 0) summed per ``customer_id`` (null:
+    anonymous) and ``day``: ``value`` (Ibis expression). A loaded dataset's are formed once and
+    read from :mod:`crmlib.data.order_store`.
+
+    Parameters
+    ----------
+    transactions
+        Canonical transactions (DataFrame, file path or Ibis table).
+    """
+    lines = as_table(transactions)
+    store = order_store.find(lines)
+    if store is not None:
+        return store.tables((DAYS_FILE,), _write_days)[0]
+    return _day_values(lines)
+
+
 def _day_values(lines: Any) -> Any:
-    """``customer_id`` (null: anonymous), ``day`` and ``value``: the day's lines summed (a
-    missing amount counts as 0)."""
     lines = lines.filter(lines.ordered_at.notnull())
     days = lines.group_by(customer_id=lines.customer_id, day=lines.ordered_at.date())
     return days.aggregate(value=lines.amount.fill_null(0.0).sum())

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from crmlib.clv import summaries
+from crmlib.clv.scoring import historical_value
 from crmlib.data import as_table, execute, load_dataset, order_store
 from crmlib.data.orders import ORDERS_FILE, PARTS_FILE, orders
 
@@ -123,3 +124,20 @@ def test_data_without_a_cache_forms_its_orders_from_the_lines(tmp_path: Path) ->
     )
     assert order_store.find(as_table(data.transactions)) is None
     assert len(execute(orders(data.transactions))) == 6
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [
+        ("2024-03-05", {"c1": 170.5, "c2": 50.0}),
+        ("2024-03-10", {"c1": 170.5, "c2": 0.0, "c4": 105.0}),
+    ],
+)
+def test_historical_value_sums_every_line_of_the_customer(
+    dataset: Any, as_of: str, expected: dict[str, float]
+) -> None:
+    stored = historical_value(dataset.transactions, as_of=as_of)
+    table = as_table(dataset.transactions)
+    formed = historical_value(table.filter(table.ordered_at.notnull()), as_of=as_of)
+    assert dict(zip(stored["customer_id"], stored["historical_value"], strict=True)) == expected
+    pd.testing.assert_frame_equal(stored, formed)
