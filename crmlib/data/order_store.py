@@ -48,20 +48,20 @@ class OrderStore:
     lines: ir.Table  # the dataset's cleaned transactions, as ``as_table`` returns them
     folder: Path
     fingerprint: str
-    _read: dict[str, ir.Table] = field(default_factory=dict)
+    _opened: dict[str, ir.Table] = field(default_factory=dict)  # this process's views
 
     def tables(self, names: tuple[str, ...], write: Writer) -> tuple[ir.Table, ...]:
         """The stored tables ``names`` (Parquet file names); when one is missing, ``write``
         forms them all from :attr:`lines` first, once across processes."""
-        if any(name not in self._read for name in names):
+        if any(name not in self._opened for name in names):
             self._write(names, write)
             con = backend_of(self.lines)
             for name in names:
-                self._read[name] = con.read_parquet(
+                self._opened[name] = con.read_parquet(
                     str(self.folder / name),
                     table_name=f"crm_{name.removesuffix('.parquet')}_{self.fingerprint}",
                 )
-        return tuple(self._read[name] for name in names)
+        return tuple(self._opened[name] for name in names)
 
     def _write(self, names: tuple[str, ...], write: Writer) -> None:
         lock = self.folder / f"{names[0].removesuffix('.parquet')}.lock"
