@@ -281,7 +281,6 @@ def run_pack(
         results = _run_notebooks(
             pack,
             staging,
-            order=_longest_first(pack, reports_dir),
             language=language,
             as_of=as_of,
             jobs=jobs,
@@ -349,30 +348,10 @@ def run_pack(
     return result
 
 
-def _longest_first(pack: Pack, reports_dir: Path) -> list[str]:
-    """The pack's notebooks in the order to start them: longest first, by the seconds each
-    took in the pack's last run (pack order among those it did not time, after them).
-
-    With two notebooks at a time, the long ones started first let both workers end together;
-    started last, one of them runs alone at the end while the other waits. The first run of a
-    pack, with no earlier run, keeps the pack's order.
-    """
-    names = [spec.name for spec in pack.notebooks]
-    seconds: dict[str, float] = {}
-    for run in archive.list_runs(reports_dir):  # newest first
-        if run.get("pack") == pack.name:
-            for nb in run.get("notebooks") or []:
-                if isinstance(nb, dict) and isinstance(nb.get("seconds"), int | float):
-                    seconds[str(nb.get("name"))] = float(nb["seconds"])
-            break
-    return sorted(names, key=lambda name: (name not in seconds, -seconds.get(name, 0.0)))
-
-
 def _run_notebooks(
     pack: Pack,
     run_dir: Path,
     *,
-    order: list[str] | None = None,
     language: str,
     as_of: str,
     jobs: int | None,
@@ -429,9 +408,7 @@ def _run_notebooks(
         ) as bar,
         ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crmwb") as pool,
     ):
-        start = {name: i for i, name in enumerate(order or [])}
-        specs = sorted(pack.notebooks, key=lambda spec: start.get(spec.name, len(start)))
-        pending: set[Future] = {pool.submit(one, spec) for spec in specs}
+        pending: set[Future] = {pool.submit(one, spec) for spec in pack.notebooks}
         try:
             _collect(
                 pending, results, bar, label=label, progress=progress, lock=lock, running=running

@@ -539,23 +539,3 @@ def test_a_summary_learns_which_reports_its_run_holds(tmp_path, monkeypatch):
     }
     assert received["00_executive_summary"]["pack_notebooks"] == ",".join(notebooks)
     assert "pack_notebooks" not in received["01_data_quality"], "only where it is declared"
-
-
-def test_the_longest_notebooks_of_the_last_run_start_first(tmp_path, fake_pack, monkeypatch):
-    started: list[str] = []
-    took = {"ok": 1.0, "failing": 30.0}
-
-    def timed(notebook, output, **kwargs):
-        started.append(Path(notebook).stem)
-        result = _fake_execute(notebook, output, **kwargs)
-        result.seconds = took[result.name]
-        return result
-
-    monkeypatch.setattr(runner, "execute_notebook", timed)
-    reports = tmp_path / "reports"
-    runner.run_pack(fake_pack, as_of="2026-11-20", jobs=1, **_options(reports))
-    assert started == ["ok", "failing"]  # no earlier run: the pack's order
-    started.clear()
-    second = runner.run_pack(fake_pack, as_of="2026-11-21", jobs=1, **_options(reports))
-    assert started == ["failing", "ok"]  # the one that took 30 s last time goes first
-    assert [nb["name"] for nb in second.run["notebooks"]] == ["ok", "failing"]  # pages: pack order
