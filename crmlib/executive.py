@@ -32,7 +32,7 @@ from crmlib.data import resolve_as_of
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 from crmlib.kpis import compare_periods, dataset_tables, load_kpis
-from crmlib.membership import isin
+from crmlib.membership import isin, positions
 
 __all__ = [
     "PLACEHOLDER",
@@ -142,9 +142,19 @@ def value_at_risk(
                        time_unit=analysis.settings["time_unit"])  # fmt: skip
     then = clv.score(summ, model=analysis.model, spend_model=analysis.spend_model,
                      params=analysis.settings)  # fmt: skip
-    columns = ["customer_id", "clv", "p_alive"] + (["T", "recency"] if rule == "hiatus" else [])
-    both = then[columns].merge(
-        analysis.scores[columns], on="customer_id", suffixes=("_then", "_now")
+    columns = ["clv", "p_alive"] + (["T", "recency"] if rule == "hiatus" else [])
+    # the customers scored at both dates, in the earlier scores' order (an inner merge on the
+    # ids, without the merge's copies of 3M text ids)
+    now = analysis.scores
+    at = positions(then["customer_id"], now["customer_id"])
+    kept = np.flatnonzero(at >= 0)
+    both = pd.concat(
+        [
+            then[["customer_id"]].iloc[kept].reset_index(drop=True),
+            then[columns].iloc[kept].add_suffix("_then").reset_index(drop=True),
+            now[columns].iloc[at[kept]].add_suffix("_now").reset_index(drop=True),
+        ],
+        axis=1,
     )
     cut = both["clv_then"].quantile(1 - top_share) if len(both) else np.inf
     if rule == "p_alive":

@@ -184,7 +184,7 @@ def summary(
         monetary = np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), 0.0)
     out = pd.DataFrame(
         {
-            "customer_id": raw["customer_id"].astype(str).to_numpy(),
+            "customer_id": raw["customer_id"].astype(str),  # Arrow text, not 3M objects
             "frequency": frequency,
             "recency": ((last_day - first_day).dt.days.to_numpy() / unit),
             "T": ((pd.Timestamp(cut) - first_day).dt.days.to_numpy() / unit),
