@@ -72,7 +72,12 @@ def connection() -> Any:
         threads = os.environ.get(THREADS_ENV, "").strip()
         if threads and not (threads.isdigit() and int(threads) > 0):
             raise ConfigError(f"{THREADS_ENV} must be a whole number >= 1; got {threads!r}")
-        _CONNECTION = ibis.duckdb.connect(**({"threads": int(threads)} if threads else {}))
+        config: dict[str, Any] = {"threads": int(threads)} if threads else {}
+        # memory the queries freed goes back to the system between queries (a background
+        # thread purges the allocator's caches), not held until the process ends: a notebook
+        # after a 3M-customer query held about 400 MB less (tests/benchmarks/bench_pack.py)
+        config["allocator_background_threads"] = True
+        _CONNECTION = ibis.duckdb.connect(**config)
     return _CONNECTION
 
 
