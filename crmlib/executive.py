@@ -143,19 +143,13 @@ def value_at_risk(
     then = clv.score(summ, model=analysis.model, spend_model=analysis.spend_model,
                      params=analysis.settings)  # fmt: skip
     columns = ["clv", "p_alive"] + (["T", "recency"] if rule == "hiatus" else [])
-    # the customers scored at both dates, in the earlier scores' order (an inner merge on the
-    # ids, without the merge's copies of 3M text ids)
-    now = analysis.scores
-    at = positions(then["customer_id"], now["customer_id"])
+    # customers scored at both dates, in the earlier order: an inner merge on the ids without
+    # the merge's copies of 3M text ids
+    at = positions(then["customer_id"], analysis.scores["customer_id"])
     kept = np.flatnonzero(at >= 0)
-    both = pd.concat(
-        [
-            then[["customer_id"]].iloc[kept].reset_index(drop=True),
-            then[columns].iloc[kept].add_suffix("_then").reset_index(drop=True),
-            now[columns].iloc[at[kept]].add_suffix("_now").reset_index(drop=True),
-        ],
-        axis=1,
-    )
+    parts = [then[["customer_id"]].iloc[kept], then[columns].iloc[kept].add_suffix("_then"),
+             analysis.scores[columns].iloc[at[kept]].add_suffix("_now")]  # fmt: skip
+    both = pd.concat([p.reset_index(drop=True) for p in parts], axis=1)
     cut = both["clv_then"].quantile(1 - top_share) if len(both) else np.inf
     if rule == "p_alive":
         drifting = both["p_alive_now"] <= both["p_alive_then"] - min_drop
