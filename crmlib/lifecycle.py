@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -213,13 +214,14 @@ def stage_summary(
     last = pd.Period(as_of_ts, freq=freq)
     own = cfg["rule"] == "own_gap"
     counts, moves, latest = [], [], []
-    orders = identified_orders(transactions, as_of=as_of_ts)
-    n_customers = int(execute(orders.aggregate(n=orders.customer_id.nunique()))["n"].iloc[0])
-    chunks = max(1, math.ceil(n_customers / int(customers_per_chunk)))
-    # each order's chunk computed once, and the orders kept in chunk order: a chunk's rows
-    # then sit together, and the engine reads only the blocks that hold them
-    orders = orders.mutate(chunk=(orders.customer_id.hash() % chunks).abs()).order_by("chunk")
-    with temporary(orders) as orders:
+    with ExitStack() as stack:
+        formed = stack.enter_context(orders_once(transactions, as_of=as_of_ts))
+        n_customers = int(execute(formed.aggregate(n=formed.customer_id.nunique()))["n"].iloc[0])
+        chunks = max(1, math.ceil(n_customers / int(customers_per_chunk)))
+        # each order's chunk computed once, and the orders kept in chunk order: a chunk's rows
+        # then sit together, and the engine reads only the blocks that hold them
+        chunked = formed.mutate(chunk=(formed.customer_id.hash() % chunks).abs())
+        orders = stack.enter_context(temporary(chunked.order_by("chunk")))
         levels = None
         if cfg["rule"] == "percentile":
             gaps = purchase_day_table(orders).gap_days.name("gap_days")
