@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,6 +107,34 @@ def _events(
         buyers=buyers.astype(np.int64),
         n_customers=n_customers,
         ids=ids,
+    )
+
+
+@cached("purchase_events")
+def _event_table(transactions: Transactions, *, level: str, as_of: Any) -> pd.DataFrame:
+    """:func:`_events` of every item as a frame of 32-bit columns ``cust``, ``day``, ``code``
+    (items, buyers and the member count in ``attrs``), kept in the run cache: the rules of
+    different windows (the executive summary's 30 days, the cross-sell page's 60) share this
+    pass over the order lines, which is most of their time."""
+    ev = _events(transactions, level, as_of)
+    table = pd.DataFrame({"cust": ev.cust.astype(np.int32), "day": ev.day.astype(np.int32),
+                          "code": ev.code.astype(np.int32)})  # fmt: skip
+    table.attrs = {"items": [str(i) for i in ev.items], "buyers": ev.buyers.tolist(),
+                   "n_customers": ev.n_customers}  # fmt: skip
+    return table
+
+
+def _all_events(transactions: Transactions, level: str, as_of: Any) -> _Events:
+    """The :class:`_Events` of every item, through the run cache (:func:`_event_table`)."""
+    table = _event_table(transactions, level=level, as_of=as_of)
+    items = np.asarray(table.attrs["items"], dtype=object)
+    return _Events(
+        cust=table["cust"].to_numpy(np.int64),
+        day=table["day"].to_numpy(np.int64),
+        code=table["code"].to_numpy(np.int64),
+        items=items,
+        buyers=np.asarray(table.attrs["buyers"], dtype=np.int64).reshape(len(items)),
+        n_customers=int(table.attrs["n_customers"]),
     )
 
 
@@ -290,7 +319,7 @@ def _rules_table(
     """Every rule of :func:`sequential_rules` at any lift, strongest lift first, with its
     ``attrs``; the lift threshold is applied by the caller, so that the executive summary
     (any lift above 1) and the cross-sell page (its own threshold) share one computation."""
-    ev = _events(transactions, level, as_of)
+    ev = _all_events(transactions, level, as_of)
     table = _sequential_core(ev, within_days, min_customers)
     table = table.sort_values(
         ["lift", "n_both", "antecedent", "consequent"],

@@ -363,6 +363,28 @@ def test_the_summary_and_the_cross_sell_notebook_share_the_sequential_rules(data
     assert len(_files(dataset, "sequential_rules")) == 2
 
 
+def test_rules_of_different_windows_share_one_pass_over_the_lines(
+    dataset: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary's 30-day and the cross-sell page's 60-day rules read the members' purchase
+    days once (``purchase_events``) and equal what each window gives with the cache off."""
+    from crmlib import basket
+
+    tx = dataset.transactions
+    before = _calls_and_hits("purchase_events")
+    shared = {w: basket.sequential_rules(tx, within_days=w, level="sku", min_customers=20)
+              for w in (30, 60)}  # fmt: skip
+    after = _calls_and_hits("purchase_events")
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+    assert len(_files(dataset, "purchase_events")) == 1
+    monkeypatch.setenv(results.ENV, "0")
+    for window, table in shared.items():
+        alone = basket.sequential_rules(tx, within_days=window, level="sku", min_customers=20)
+        assert len(alone) > 0
+        pd.testing.assert_frame_equal(table, alone)
+        assert table.attrs == alone.attrs
+
+
 def test_an_empty_report_date_and_the_same_day_share_one_result(dataset: Any) -> None:
     """Notebook 02 asks for the RFM table with an empty as_of, 03 with the day it resolved."""
     from crmlib.data import resolve_as_of
