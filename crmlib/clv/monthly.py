@@ -109,6 +109,12 @@ class Run:
             out[k] = np.bincount(codes, weights=values[k], minlength=n)
         return out
 
+    def _sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Each of ``n`` customers independently with probability ``share``, in order: the
+        number taken is binomial and the chosen ones a uniform subset of that size, which is the
+        same law as a coin per customer without drawing ``n`` random numbers per draw."""
+        return np.sort(rng.choice(n, size=rng.binomial(n, self.share), replace=False))
+
     def draw(self, theta: Sequence[float], phi: Sequence[float], index: int | None) -> dict:
         """Everything one parameter set gives; ``index`` numbers the draw (its random stream),
         None for the point estimate (no simulated outcome)."""
@@ -141,7 +147,7 @@ class Run:
         and segment, for one parameter set (a sample of customers, scaled to the base)."""
         rng = np.random.default_rng([self.seed, index])
         d, lay = self.data, self.layout
-        pick = slice(None) if self.share >= 1 else np.flatnonzero(rng.random(len(d.x)) < self.share)
+        pick = slice(None) if self.share >= 1 else self._sample(rng, len(d.x))
         x, tx, T, m = d.x[pick], d.tx[pick], d.T[pick], d.m[pick]
         r, alpha, a, b = theta
         p, q, v = phi
