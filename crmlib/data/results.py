@@ -61,6 +61,7 @@ from filelock import FileLock, Timeout
 
 from crmlib.config import PARAMS_FOLDER, project_dir
 from crmlib.data.dates import resolve_as_of
+from crmlib.data.memory import release_memory
 from crmlib.data.schema import SCHEMAS
 
 __all__ = ["ENV", "LOG_ENV", "cached", "enabled", "register", "code_version", "statistics"]
@@ -413,6 +414,7 @@ def cached(name: str, *, report_date: tuple[str, str] | None = None) -> Callable
                     value = function(*args, **kwargs)
                     stats["compute_s"] += time.perf_counter() - started
                     _write(base, value)
+                    release_memory()  # the computation's freed temporaries, back to the system
                     _log(name, key, False, time.perf_counter() - started)
                     _remember(value, name, key)
                     return value
