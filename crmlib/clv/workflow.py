@@ -54,7 +54,6 @@ class Analysis:
         return self.as_of
 
 
-@cached("clv.analyse")
 def analyse(
     transactions: Any,
     *,
@@ -77,8 +76,16 @@ def analyse(
     -------
     Analysis
     """
-    settings = load_params(params)
-    end = observation_end(transactions, as_of=as_of)
+    # the run cache keys the resolved date and settings: the executive summary (defaults) and
+    # notebook 03 (its parameters spelled out, the same values) share one fit
+    return _analyse(transactions, as_of=observation_end(transactions, as_of=as_of),
+                    settings=load_params(params))  # fmt: skip
+
+
+@cached("clv.analyse")
+def _analyse(transactions: Any, *, as_of: pd.Timestamp, settings: dict[str, Any]) -> Analysis:
+    """:func:`analyse` on a resolved date and settings."""
+    end = as_of
     data = summary(transactions, as_of=end, time_unit=settings["time_unit"])
     model = fit(data, model=settings["model"], penalizer=settings["penalizer"])
     warn = settings["warnings"]

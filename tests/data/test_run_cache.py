@@ -385,6 +385,26 @@ def test_rules_of_different_windows_share_one_pass_over_the_lines(
         assert table.attrs == alone.attrs
 
 
+def test_default_and_spelled_out_settings_share_one_clv_fit(dataset: Any) -> None:
+    """The summary fits the CLV models with the defaults, notebook 03 with its parameters
+    spelled out (the same values) and the resolved date: one fit serves both; another
+    setting is another fit."""
+    from crmlib import clv
+    from crmlib.data import resolve_as_of
+
+    tx = dataset.transactions
+    before = _calls_and_hits("clv.analyse")
+    defaults = clv.analyse(tx)
+    spelled = clv.analyse(tx, as_of=resolve_as_of(tx, ""),
+                          params={"model": "bgnbd", "time_unit": "W", "horizon_months": 12})  # fmt: skip
+    after = _calls_and_hits("clv.analyse")
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+    pd.testing.assert_frame_equal(defaults.scores, spelled.scores)
+    other = clv.analyse(tx, params={"horizon_months": 6})
+    assert _calls_and_hits("clv.analyse")[1] - before[1] == 1
+    assert not other.scores["clv"].equals(defaults.scores["clv"])
+
+
 def test_an_empty_report_date_and_the_same_day_share_one_result(dataset: Any) -> None:
     """Notebook 02 asks for the RFM table with an empty as_of, 03 with the day it resolved."""
     from crmlib.data import resolve_as_of
