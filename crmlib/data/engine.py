@@ -62,6 +62,7 @@ _CONNECTION: Any = None
 #: Environment variable: threads of the embedded DuckDB connection (default: every core). DuckDB
 #: adds floating-point numbers in parallel in an order that varies from run to run, so sums may
 #: differ in their last bits (about 1e-13) between two runs; one thread makes them repeatable.
+#: ``crmwb run`` sets it for notebooks run side by side (:func:`crmlib.report.runner.engine_threads`).
 THREADS_ENV = "CRMWB_DUCKDB_THREADS"
 
 

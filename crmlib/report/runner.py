@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from crmlib.compat import moved
 from crmlib.data import fingerprint, load_dataset, resolve_as_of
+from crmlib.data.engine import THREADS_ENV
 from crmlib.errors import CrmError, ReportError
 from crmlib.i18n import check_language
 from crmlib.report import archive, changes
@@ -63,6 +64,7 @@ __all__ = [
     "RunStopped",
     "data_fingerprint",
     "data_as_of",
+    "engine_threads",
     "run",
     "run_pack",
 ]
@@ -360,6 +362,7 @@ def _run_notebooks(
     label: str,
 ) -> list[NotebookResult]:
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(pack.notebooks)))
+    env = engine_threads(jobs)
     running: list[str] = []
     lock = threading.Lock()
 
@@ -388,6 +391,7 @@ def _run_notebooks(
                 grace=grace,
                 log_file=run_dir / "logs" / f"{spec.name}.log",
                 memory_limit=spec.memory_limit,
+                env=env,
             )
         finally:
             with lock:
@@ -422,6 +426,19 @@ def _run_notebooks(
                 wait(pending, timeout=0.5)
             raise
     return [results[spec.name] for spec in pack.notebooks]
+
+
+def engine_threads(jobs: int) -> dict[str, str]:
+    """The environment that gives each of ``jobs`` notebooks running at once its share of the
+    cores for the embedded engine (``CRMWB_DUCKDB_THREADS``, at least 1); empty when one
+    notebook runs at a time or the variable is already set.
+
+    Each DuckDB connection otherwise starts a thread per core, and two notebooks' queries on
+    two cores then compete: the monthly pack at 3M customers took 226 s with every kernel on
+    two threads and 206 s with one each (``tests/benchmarks/bench_pack.py``, cold cache)."""
+    if jobs <= 1 or os.environ.get(THREADS_ENV, "").strip():
+        return {}
+    return {THREADS_ENV: str(max(1, (os.cpu_count() or 1) // jobs))}
 
 
 def _collect(

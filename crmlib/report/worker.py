@@ -295,6 +295,7 @@ def execute_notebook(
     grace: float = GRACE,
     log_file: str | Path | None = None,
     memory_limit: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> NotebookResult:
     """Execute ``notebook`` into ``output`` in a worker process and export it to HTML.
 
@@ -321,6 +322,9 @@ def execute_notebook(
         Bytes the worker and its kernel may hold together (resident memory, sampled every
         :data:`POLL` seconds); both are stopped when they hold more, and the notebook is marked
         failed with the limit in its error. None: no limit.
+    env
+        Environment variables for the worker and its kernel, on top of this process's (the
+        runner gives each notebook its share of the cores: ``CRMWB_DUCKDB_THREADS``).
 
     Returns
     -------
@@ -359,6 +363,7 @@ def execute_notebook(
             stdout=log_fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
         with _LIVE_LOCK:
             _LIVE.add(proc)

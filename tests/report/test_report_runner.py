@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -91,6 +92,27 @@ def test_failures_are_contained_with_readable_reasons(mixed):
     assert by_name["slow"]["seconds"] < 55
     assert result.run["status"] == "failed"
     assert not result.ok
+
+
+def test_notebooks_run_side_by_side_share_the_cores(mixed, monkeypatch):
+    """Two notebooks at a time: each kernel's embedded engine gets half the cores (at least
+    one thread), unless CRMWB_DUCKDB_THREADS is set; one at a time keeps every core."""
+    result, _, _ = mixed
+    nb = nbformat.read(result.run_dir / "ok.ipynb", as_version=4)
+    outputs = "".join(
+        out.get("data", {}).get("text/plain", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+    share = max(1, (os.cpu_count() or 1) // 2)
+    if not os.environ.get("CRMWB_DUCKDB_THREADS"):
+        assert re.search(rf"engine threads\s+{share}\s+env", outputs), outputs
+    monkeypatch.delenv("CRMWB_DUCKDB_THREADS", raising=False)
+    assert runner.engine_threads(2) == {"CRMWB_DUCKDB_THREADS": str(share)}
+    assert runner.engine_threads(1) == {}
+    monkeypatch.setenv("CRMWB_DUCKDB_THREADS", "3")
+    assert runner.engine_threads(2) == {}
 
 
 def test_every_notebook_keeps_its_executed_copy_and_html(mixed):
