@@ -94,17 +94,22 @@ def test_failures_are_contained_with_readable_reasons(mixed):
     assert not result.ok
 
 
-def test_notebooks_run_side_by_side_share_the_cores(mixed, monkeypatch):
-    """Two notebooks at a time: each kernel's embedded engine gets half the cores (at least
-    one thread), unless CRMWB_DUCKDB_THREADS is set; one at a time keeps every core."""
-    result, _, _ = mixed
-    nb = nbformat.read(result.run_dir / "ok.ipynb", as_version=4)
-    outputs = "".join(
+def _plain_outputs(notebook: Path) -> str:
+    """The plain-text outputs of an executed notebook's code cells, joined."""
+    nb = nbformat.read(notebook, as_version=4)
+    return "".join(
         out.get("data", {}).get("text/plain", "")
         for cell in nb.cells
         if cell.cell_type == "code"
         for out in cell.get("outputs", [])
     )
+
+
+def test_notebooks_run_side_by_side_share_the_cores(mixed, monkeypatch):
+    """Two notebooks at a time: each kernel's embedded engine gets half the cores (at least
+    one thread), unless CRMWB_DUCKDB_THREADS is set; one at a time keeps every core."""
+    result, _, _ = mixed
+    outputs = _plain_outputs(result.run_dir / "ok.ipynb")
     share = max(1, (os.cpu_count() or 1) // 2)
     if not os.environ.get("CRMWB_DUCKDB_THREADS"):
         assert re.search(rf"engine threads\s+{share}\s+env", outputs), outputs
@@ -132,13 +137,7 @@ def test_every_notebook_keeps_its_executed_copy_and_html(mixed):
 
 def test_parameters_reach_the_notebook_with_their_types(mixed):
     result, _, _ = mixed
-    nb = nbformat.read(result.run_dir / "ok.ipynb", as_version=4)
-    outputs = "".join(
-        out.get("data", {}).get("text/plain", "")
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-    )
+    outputs = _plain_outputs(result.run_dir / "ok.ipynb")
     # the id stayed the text "007" (papermill's -p would have made it the number 7)
     assert re.search(r"customer_id\s+007\s+str", outputs)
     assert re.search(r"language\s+zh\s+str", outputs)
