@@ -220,7 +220,17 @@ def test_worker_killed_from_outside_is_reported_and_its_notebook_kept(tmp_path):
 
 
 def _fake_execute(
-    notebook, output, *, parameters, timeout, cwd, grace, log_file, html=None, memory_limit=None
+    notebook,
+    output,
+    *,
+    parameters,
+    timeout,
+    cwd,
+    grace,
+    log_file,
+    html=None,
+    memory_limit=None,
+    env=None,
 ):
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
