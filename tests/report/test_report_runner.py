@@ -219,19 +219,7 @@ def test_worker_killed_from_outside_is_reported_and_its_notebook_kept(tmp_path):
 # --- publishing: a fake executor stands in for papermill so these tests take no kernel time ---
 
 
-def _fake_execute(
-    notebook,
-    output,
-    *,
-    parameters,
-    timeout,
-    cwd,
-    grace,
-    log_file,
-    html=None,
-    memory_limit=None,
-    env=None,
-):
+def _fake_execute(notebook, output, *, parameters, **options):  # the runner's other options unused
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     nb = nbformat.read(notebook, as_version=4)
