@@ -87,7 +87,7 @@ class _Source:
 #: id(table) -> where it came from, for the tables of loaded datasets
 _TABLES: dict[int, _Source] = {}
 #: id(result) -> (weak reference, name, key) of what cached calls returned in this process
-_RESULTS: dict[int, tuple[Any, str, str]] = {}
+_RESULTS: dict[int, tuple[Any, str, str, Path]] = {}
 #: per cached name: calls, hits, seconds computing, seconds reading
 _STATS: dict[str, dict[str, float]] = {}
 
@@ -225,20 +225,22 @@ def _token(value: Any, roots: list[Path]) -> Any:
         return ["dataset", source.fingerprint, tables]
     made = _RESULTS.get(id(value))
     if made is not None and made[0]() is value:  # e.g. a fitted analysis handed to the next step
+        roots.append(made[3])  # kept beside the data it was computed from
         return ["result", made[1], made[2]]
     raise _Unkeyable(type(value).__name__)
 
 
-def _remember(value: Any, name: str, key: str) -> None:
-    """Note that ``value`` is the result of cached call ``name``/``key``, so that a later
-    cached call taking it as an argument can name it (objects that no hash of their content
-    describes, such as fitted models)."""
+def _remember(value: Any, name: str, key: str, root: Path) -> None:
+    """Note that ``value`` is the result of cached call ``name``/``key`` stored under the data
+    folder ``root``, so that a later cached call taking it as an argument can name it (objects
+    that no hash of their content describes, such as fitted models) and store its own result
+    beside it."""
     ident = id(value)
     try:
         ref = weakref.ref(value, lambda _: _RESULTS.pop(ident, None))
     except TypeError:
         return
-    _RESULTS[ident] = (ref, name, key)
+    _RESULTS[ident] = (ref, name, key, root)
 
 
 def _held(value: Any) -> dict[str, tuple[str, str]]:
@@ -257,7 +259,7 @@ def _key(name: str, arguments: Mapping[str, Any]) -> tuple[Path, str]:
     roots: list[Path] = []
     token = _token(dict(arguments), roots)
     if not roots:
-        raise _Unkeyable("no table of a loaded dataset among the arguments")
+        raise _Unkeyable("no table of a loaded dataset nor cached result among the arguments")
     payload = json.dumps([name, token, code_version(), _LIBRARIES, _params_version()],
                          sort_keys=True)  # fmt: skip
     return roots[0] / "results", hashlib.sha256(payload.encode()).hexdigest()[:24]
@@ -351,7 +353,7 @@ def _read(base: Path) -> Any:
             # a result it holds is named as when it was computed, so that a cached call taking
             # it (the outlook's forecast from the value at risk's analysis) finds its entry
             for attr, (name, key) in held.items():
-                _remember(value.attrs[attr], name, key)
+                _remember(value.attrs[attr], name, key, base.parent.parent)
             return value
     except Exception:  # noqa: BLE001 - a damaged or foreign file is recomputed, not fatal
         for path in (parquet, pkl):
@@ -362,9 +364,10 @@ def _read(base: Path) -> Any:
 def cached(name: str, *, report_date: tuple[str, str] | None = None) -> Callable[[F], F]:
     """Decorator: keep the results of the decorated analysis in the run cache (module text).
 
-    Calls whose arguments hold no table of a loaded dataset, or something the cache cannot
-    identify (an Ibis expression built in the notebook, an open connection), are computed as
-    without the cache.
+    Calls whose arguments hold neither a table of a loaded dataset nor a result of another
+    cached call (which is stored beside its data), or hold something the cache cannot identify
+    (an Ibis expression built in the notebook, an open connection), are computed as without
+    the cache.
 
     Parameters
     ----------
@@ -409,14 +412,14 @@ def cached(name: str, *, report_date: tuple[str, str] | None = None) -> Callable
                         stats["hits"] += 1
                         stats["read_s"] += time.perf_counter() - started
                         _log(name, key, True, time.perf_counter() - started)
-                        _remember(value, name, key)
+                        _remember(value, name, key, folder.parent)
                         return value
                     value = function(*args, **kwargs)
                     stats["compute_s"] += time.perf_counter() - started
                     _write(base, value)
                     release_memory()  # the computation's freed temporaries, back to the system
                     _log(name, key, False, time.perf_counter() - started)
-                    _remember(value, name, key)
+                    _remember(value, name, key, folder.parent)
                     return value
             except Timeout:
                 return function(*args, **kwargs)
