@@ -35,7 +35,11 @@ class Outlook:
 
 
 def revenue_outlook(
-    summary: Summary, data: Any, *, run_dir: str | Path | None = None
+    summary: Summary,
+    data: Any,
+    *,
+    run_dir: str | Path | None = None,
+    segments: pd.DataFrame | None = None,
 ) -> Outlook | NotMeasured:
     """The outlook of ``summary`` (:func:`crmlib.executive.executive_summary` of ``data``).
 
@@ -48,6 +52,10 @@ def revenue_outlook(
         channel, the customers).
     run_dir
         This run's folder, whose siblings hold the pack's earlier forecasts; empty: no record.
+    segments
+        ``customer_id, segment``: the breakdown notebook 03 forecasts by (its named RFM
+        segments). The outlook quotes the base either way; with the same segments as notebook
+        03 the two pages share one computation of the forecast (the run cache).
 
     Returns
     -------
@@ -58,8 +66,8 @@ def revenue_outlook(
     if analysis is None:
         return not_measured("no_data")
     tables = dataset_tables(data)
-    projection = clv.plan(analysis, customers=tables.get("customers"), customer_intervals=False,
-                          drivers=False)  # fmt: skip
+    projection = clv.plan(analysis, customers=tables.get("customers"), segments=segments,
+                          customer_intervals=False, drivers=False)  # fmt: skip
     record = clv.track_record(tables["transactions"], run_dir=run_dir, as_of=analysis.as_of,
                               level=projection.bands.level)  # fmt: skip
     return Outlook(projection.bands, record)

@@ -42,7 +42,7 @@ from crmlib.clv.bgnbd import BetaGeoModel, alive_after_first, alive_probability
 from crmlib.clv.draws import ParameterDraws, parameter_draws
 from crmlib.clv.fitted import TransactionModel
 from crmlib.clv.gamma_gamma import GammaGammaModel, conditional_spend
-from crmlib.clv.monthly import Customers, Layout, Run, arrange
+from crmlib.clv.monthly import Customers, Run, arrange
 from crmlib.clv.rows import check_summary, compress
 from crmlib.clv.scoring import months_to_units
 from crmlib.clv.settings import load_params
@@ -51,7 +51,16 @@ from crmlib.errors import ConfigError
 from crmlib.measure import NotMeasured, not_measured
 from crmlib.membership import lookup_labels
 
-__all__ = ["ALL", "Uncertainty", "intervals", "segment_codes", "with_intervals"]
+__all__ = [
+    "ALL",
+    "Drawn",
+    "Uncertainty",
+    "draw_forecast",
+    "from_draws",
+    "intervals",
+    "segment_codes",
+    "with_intervals",
+]
 
 #: Segment label of the whole base in the forecast tables.
 ALL = "all"
@@ -170,6 +179,59 @@ def intervals(
         With ``why_not`` set and empty tables when a fit's covariance could not be estimated
         (``not_identifiable``) or the model is not BG/NBD (``no_intervals``).
     """
+    drawn = draw_forecast(
+        summary, model=model, spend_model=spend_model, params=params, segments=segments,
+        segment=segment, as_of=as_of, segment_models=segment_models,
+    )  # fmt: skip
+    return from_draws(drawn, summary, customers=customers)
+
+
+@dataclass
+class _Part:
+    """One group of customers fitted by one pair of models: its rows of the summary, its
+    parameter draws, the point and per-draw arrays of :meth:`Run.draw` and each customer's
+    (frequency, age) group, which the customers' intervals need."""
+
+    rows: np.ndarray
+    draws: ParameterDraws
+    point: dict
+    stacked: dict
+    group: np.ndarray
+    unit: str
+
+
+@dataclass
+class Drawn:
+    """The costly step of :func:`intervals` (:func:`draw_forecast`): every parameter draw run
+    over the base. :func:`from_draws` turns it into the tables, with or without the customers'
+    intervals, so that a forecast and a forecast with customer intervals share it."""
+
+    parts: list[_Part]
+    names: list[str]
+    sizes: np.ndarray
+    horizons: list[tuple[int, int]]
+    discount: np.ndarray
+    dates: tuple[list, list]
+    level: float
+    bands: tuple[float, ...]
+    draws: int
+    settings: dict[str, Any]
+    why_not: NotMeasured | None = None
+
+
+def draw_forecast(
+    summary: pd.DataFrame,
+    *,
+    model: BetaGeoModel,
+    spend_model: GammaGammaModel,
+    params: Mapping[str, Any] | str | Path | None = None,
+    segments: pd.DataFrame | None = None,
+    segment: str = "segment",
+    as_of: Any = None,
+    segment_models: Mapping[str, tuple[TransactionModel, GammaGammaModel]] | None = None,
+) -> Drawn:
+    """The parameter draws of :func:`intervals` run over ``summary`` (its arguments, without
+    ``customers``); :func:`from_draws` makes the tables."""
     settings = load_params(params)
     opts = settings["intervals"]
     level = float(opts["level"])
@@ -193,49 +255,77 @@ def intervals(
         seed=int(opts["seed"]),
     )
     if segment_models is None:
-        parts = [(np.arange(len(x)), model, spend_model, codes, max(len(names), 1))]
+        groups = [(np.arange(len(x)), model, spend_model, codes, max(len(names), 1))]
     else:
-        parts = [
+        groups = [
             (np.flatnonzero(codes == s), *segment_models.get(name, (model, spend_model)),
              np.zeros(int((codes == s).sum()), dtype=np.int64), 1)
             for s, name in enumerate(names)
         ]  # fmt: skip
+    drawn = Drawn(
+        parts=[],
+        names=names,
+        sizes=np.bincount(codes, minlength=max(len(names), 1)),
+        horizons=horizons,
+        discount=discount,
+        dates=_month_dates(as_of, months, settings["days_per_month"]),
+        level=level,
+        bands=bands,
+        draws=grid.draws,
+        settings=settings,
+    )
+    with ThreadPoolExecutor(max_workers=_threads()) as pool:
+        for number, (rows, part_model, part_spend, part_codes, n_seg) in enumerate(groups):
+            done = _compute(summary.iloc[rows], part_model, part_spend, part_codes, n_seg,
+                            grid=grid, part=number, pool=pool)  # fmt: skip
+            if isinstance(done, NotMeasured):
+                drawn.why_not, drawn.parts = done, []
+                return drawn
+            drawn.parts.append(_Part(rows, *done))
+    return drawn
+
+
+def from_draws(drawn: Drawn, summary: pd.DataFrame, *, customers: bool = True) -> Uncertainty:
+    """The tables of :func:`intervals` from its draws over ``summary`` (the same summary
+    :func:`draw_forecast` took); ``customers``: with the per-customer intervals."""
     result = Uncertainty(
         customers=pd.DataFrame(),
         forecast=pd.DataFrame(),
         horizons=pd.DataFrame(),
-        level=level,
-        bands=bands,
+        level=drawn.level,
+        bands=drawn.bands,
         draws=0,
-        settings=settings,
+        settings=drawn.settings,
+        why_not=drawn.why_not,
     )
-    computed = []
-    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        for number, (rows, part_model, part_spend, part_codes, n_seg) in enumerate(parts):
-            done = _compute(
-                summary.iloc[rows], part_model, part_spend, part_codes, n_seg,
-                grid=grid, part=number, pool=pool, settings=settings,
-                customers=customers, level=level,
-            )  # fmt: skip
-            if isinstance(done, NotMeasured):
-                result.why_not = done
-                return result
-            computed.append(done)
-    point = {k: np.concatenate([c[0][k] for c in computed], axis=-1) for k in _MONTHLY[:2]}
-    stacked = {k: np.concatenate([c[1][k] for c in computed], axis=-1) for k in _MONTHLY}
-    result.draws = grid.draws
+    if drawn.why_not is not None:
+        return result
+    parts = drawn.parts
+    point = {k: np.concatenate([p.point[k] for p in parts], axis=-1) for k in _MONTHLY[:2]}
+    stacked = {k: np.concatenate([p.stacked[k] for p in parts], axis=-1) for k in _MONTHLY}
+    result.draws = drawn.draws
     if customers:
-        table = pd.concat([c[2] for c in computed], ignore_index=True)
-        order = np.concatenate([rows for rows, *_ in parts])
+        with ThreadPoolExecutor(max_workers=_threads()) as pool:
+            table = pd.concat(
+                [_customer_table(summary.iloc[p.rows], p, settings=drawn.settings,
+                                 level=drawn.level, pool=pool) for p in parts],
+                ignore_index=True,
+            )  # fmt: skip
+        order = np.concatenate([p.rows for p in parts])
         result.customers = table.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
-    labels = [ALL] + names if names else [ALL]
-    sizes = np.bincount(codes, minlength=max(len(names), 1))
-    dates = _month_dates(as_of, months, settings["days_per_month"])
+    labels = [ALL] + drawn.names if drawn.names else [ALL]
     result.forecast = _forecast_table(
-        point, stacked, labels, sizes, level=level, bands=bands, dates=dates
+        point, stacked, labels, drawn.sizes, level=drawn.level, bands=drawn.bands,
+        dates=drawn.dates,
+    )  # fmt: skip
+    result.horizons = _horizon_table(
+        point, stacked, labels, drawn.horizons, drawn.discount, level=drawn.level
     )
-    result.horizons = _horizon_table(point, stacked, labels, horizons, discount, level=level)
     return result
+
+
+def _threads() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 #: Per-draw arrays of months × segments that add up across separately fitted segments.
@@ -264,12 +354,9 @@ def _compute(
     grid: _Grid,
     part: int,
     pool: ThreadPoolExecutor,
-    settings: Mapping[str, Any],
-    customers: bool,
-    level: float,
-) -> tuple[dict, dict, pd.DataFrame] | NotMeasured:
-    """The point and per-draw monthly arrays of one group of customers fitted by one pair of
-    models (and their customers' intervals), or why not."""
+) -> tuple[ParameterDraws, dict, dict, np.ndarray, str] | NotMeasured:
+    """The draws, the point and per-draw monthly arrays of one group of customers fitted by
+    one pair of models and its customers' groups, or why not."""
     if not isinstance(model, BetaGeoModel):
         return not_measured("no_intervals", model=model.kind)
     # separately fitted segments get independent draws: a seed of their own
@@ -287,13 +374,7 @@ def _compute(
     point = run.draw(theta_hat, phi_hat, None)
     drawn = list(pool.map(run.draw, draws.purchase, draws.spend, range(draws.n)))
     stacked = {k: np.stack([d[k] for d in drawn]) for k in drawn[0]}
-    del drawn
-    table = pd.DataFrame()
-    if customers:
-        unit = getattr(model, "time_unit_", "W")
-        table = _customer_table(summary, draws, stacked, arranged, settings=settings, unit=unit,
-                                level=level, pool=pool)  # fmt: skip
-    return point, stacked, table
+    return draws, point, stacked, arranged.group, getattr(model, "time_unit_", "W")
 
 
 def _with_total(values: np.ndarray, named: bool) -> np.ndarray:
@@ -402,12 +483,9 @@ def _bounds(values: np.ndarray, probabilities: Sequence[float]) -> np.ndarray:
 
 def _customer_table(
     summary: pd.DataFrame,
-    draws: ParameterDraws,
-    stacked: dict,
-    arranged: Layout,
+    part: _Part,
     *,
     settings: Mapping[str, Any],
-    unit: str,
     level: float,
     pool: ThreadPoolExecutor,
 ) -> pd.DataFrame:
@@ -417,12 +495,13 @@ def _customer_table(
     m = pd.to_numeric(summary["monetary_value"], errors="coerce").fillna(0.0).to_numpy(float)
     (ux, utx, uT, um), _, inverse = compress(x, tx, T, m)
     ugroup = np.empty(len(ux), dtype=np.int64)
-    ugroup[inverse] = arranged.group
-    theta = tuple(draws.purchase.T[:, None, :])  # each (1, draws)
-    phi = tuple(draws.spend.T[:, None, :])
-    at_horizon, discounted = stacked["at_horizon"].T, stacked["discounted"].T  # groups × draws
+    ugroup[inverse] = part.group
+    theta = tuple(part.draws.purchase.T[:, None, :])  # each (1, draws)
+    phi = tuple(part.draws.spend.T[:, None, :])
+    # groups × draws
+    at_horizon, discounted = part.stacked["at_horizon"].T, part.stacked["discounted"].T
     rule = settings["non_repeater_p_alive"]
-    hiatus = weeks_in_units(settings["hiatus_weeks"], unit)
+    hiatus = weeks_in_units(settings["hiatus_weeks"], part.unit)
     probabilities = [(1 - level) / 2, (1 + level) / 2]
     bounds = {name: np.empty((2, len(ux))) for name in _MEASURES}
 

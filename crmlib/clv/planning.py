@@ -11,7 +11,7 @@ import pandas as pd
 
 from crmlib.clv.bgnbd import BetaGeoModel
 from crmlib.clv.covariates import CovariateFit, covariate_effects
-from crmlib.clv.forecast import Uncertainty, intervals
+from crmlib.clv.forecast import Drawn, Uncertainty, draw_forecast, from_draws
 from crmlib.clv.segment_fits import SegmentFits, fit_by_segment
 from crmlib.clv.workflow import Analysis
 from crmlib.data import execute
@@ -88,6 +88,18 @@ def plan(
         columns=settings["covariates"] if drivers else [],
         significance=settings["significance"],
     )
+    fits, drawn = _forecast(analysis, customers=customers, segments=segments)
+    return Plan(from_draws(drawn, analysis.summary, customers=customer_intervals), effects, fits)
+
+
+@cached("clv.forecast")
+def _forecast(
+    analysis: Analysis, *, customers: Any, segments: pd.DataFrame | None
+) -> tuple[SegmentFits | NotMeasured | None, Drawn]:
+    """The fits per group and the forecast's draws of :func:`plan`: one computation for every
+    plan of the same analysis and breakdown, with or without drivers and customer intervals
+    (the executive summary's outlook and notebook 03's forecast)."""
+    settings = analysis.settings
     options = settings["segment_fits"]
     fits: SegmentFits | NotMeasured | None = None
     if options["enabled"] and not isinstance(analysis.model, BetaGeoModel):
@@ -101,10 +113,10 @@ def plan(
             significance=settings["significance"],
         )  # fmt: skip
     common = {"model": analysis.model, "spend_model": analysis.spend_model, "params": settings,
-              "as_of": analysis.as_of, "customers": customer_intervals}  # fmt: skip
+              "as_of": analysis.as_of}  # fmt: skip
     if isinstance(fits, SegmentFits) and fits.differ:
-        bands = intervals(analysis.summary, segments=groups, segment=options["by"],
-                          segment_models=fits.models, **common)  # fmt: skip
+        drawn = draw_forecast(analysis.summary, segments=groups, segment=options["by"],
+                              segment_models=fits.models, **common)  # fmt: skip
     else:
-        bands = intervals(analysis.summary, segments=segments, **common)
-    return Plan(bands, effects, fits)
+        drawn = draw_forecast(analysis.summary, segments=segments, **common)
+    return fits, drawn

@@ -418,3 +418,30 @@ def test_an_empty_report_date_and_the_same_day_share_one_result(dataset: Any) ->
     pd.testing.assert_frame_equal(empty, resolved)
     rfm.rfm_table(tx, as_of="2024-06-30")  # another day: another result
     assert _calls_and_hits("rfm_table")[1] - before[1] == 1
+
+
+def test_the_outlook_and_the_lifetime_value_notebook_share_one_forecast(dataset: Any) -> None:
+    """Notebook 03 plans with drivers and customer intervals, the executive summary's outlook
+    with neither: one draw of the forecast serves both (the data here has no customers table,
+    so the analysis alone names where it is kept), and both quote the same base."""
+    from crmlib import clv
+    from crmlib.clv.workflow import rfm_segments
+
+    tx = dataset.transactions
+    analysis = clv.analyse(tx)
+    segments = rfm_segments(tx, as_of=analysis.as_of)
+    before = _calls_and_hits("clv.forecast")
+    page = clv.plan(analysis, customers=None, segments=segments)
+    outlook = clv.plan(analysis, customers=None, segments=segments, drivers=False,
+                       customer_intervals=False)  # fmt: skip
+    after = _calls_and_hits("clv.forecast")
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+    assert len(page.bands.customers) == len(analysis.summary)
+    assert outlook.bands.customers.empty
+    pd.testing.assert_frame_equal(outlook.bands.horizons, page.bands.horizons)
+    pd.testing.assert_frame_equal(outlook.bands.forecast, page.bands.forecast)
+    uncached = clv.intervals(analysis.summary, model=analysis.model,
+                             spend_model=analysis.spend_model, params=analysis.settings,
+                             segments=segments, as_of=analysis.as_of)  # fmt: skip
+    pd.testing.assert_frame_equal(page.bands.forecast, uncached.forecast)
+    pd.testing.assert_frame_equal(page.bands.customers, uncached.customers)
