@@ -20,7 +20,7 @@ Modules: :mod:`~crmlib.clv.summaries` (per-customer histories), :mod:`~crmlib.cl
 :mod:`~crmlib.clv.scoring` (predictions, CLV and the customer lists),
 :mod:`~crmlib.clv.validation` (backtest), :mod:`~crmlib.clv.covariates` (static covariates with
 a likelihood-ratio test), :mod:`~crmlib.clv.segment_fits` (a fit per segment, tested for equality), :mod:`~crmlib.clv.forecast` (intervals and the
-monthly cash-flow forecast, on :mod:`~crmlib.clv.draws` and :mod:`~crmlib.clv.curves`), :mod:`~crmlib.clv.workflow` (the one-call analysis),
+monthly cash-flow forecast, on :mod:`~crmlib.clv.draws` and :mod:`~crmlib.clv.curves`; the customers' intervals in :mod:`~crmlib.clv.customer_bands`), :mod:`~crmlib.clv.workflow` (the one-call analysis),
 :mod:`~crmlib.clv.settings` (``clv.yaml``) and :mod:`~crmlib.clv.dates`.
 """
 

@@ -38,15 +38,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.clv.bgnbd import BetaGeoModel, alive_after_first, alive_probability
+from crmlib.clv.bgnbd import BetaGeoModel
+from crmlib.clv.customer_bands import MEASURES, Part, chosen_customers, customer_table
 from crmlib.clv.draws import ParameterDraws, parameter_draws
 from crmlib.clv.fitted import TransactionModel
-from crmlib.clv.gamma_gamma import GammaGammaModel, conditional_spend
+from crmlib.clv.gamma_gamma import GammaGammaModel
 from crmlib.clv.monthly import Customers, Run, arrange
-from crmlib.clv.rows import check_summary, compress
+from crmlib.clv.rows import check_summary
 from crmlib.clv.scoring import months_to_units
 from crmlib.clv.settings import load_params
-from crmlib.clv.summaries import weeks_in_units
 from crmlib.errors import ConfigError
 from crmlib.measure import NotMeasured, not_measured
 from crmlib.membership import lookup_labels
@@ -64,9 +64,6 @@ __all__ = [
 
 #: Segment label of the whole base in the forecast tables.
 ALL = "all"
-#: Customers scored per chunk for their intervals (draws × chunk values per measure).
-_CHUNK = 20_000
-_MEASURES = ("expected_purchases", "p_alive", "expected_spend", "clv")
 
 
 @dataclass
@@ -90,6 +87,10 @@ class Uncertainty:
     draws: int
     why_not: NotMeasured | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    drawn: Drawn | None = field(default=None, repr=False)
+    """The draws the tables were made from (:func:`draw_forecast`): with them
+    :func:`with_intervals` computes the intervals of the customers it is given when
+    ``customers`` was not computed for the whole base."""
 
     @property
     def measured(self) -> bool:
@@ -187,26 +188,12 @@ def intervals(
 
 
 @dataclass
-class _Part:
-    """One group of customers fitted by one pair of models: its rows of the summary, its
-    parameter draws, the point and per-draw arrays of :meth:`Run.draw` and each customer's
-    (frequency, age) group, which the customers' intervals need."""
-
-    rows: np.ndarray
-    draws: ParameterDraws
-    point: dict
-    stacked: dict
-    group: np.ndarray
-    unit: str
-
-
-@dataclass
 class Drawn:
     """The costly step of :func:`intervals` (:func:`draw_forecast`): every parameter draw run
     over the base. :func:`from_draws` turns it into the tables, with or without the customers'
     intervals, so that a forecast and a forecast with customer intervals share it."""
 
-    parts: list[_Part]
+    parts: list[Part]
     names: list[str]
     sizes: np.ndarray
     horizons: list[tuple[int, int]]
@@ -281,7 +268,7 @@ def draw_forecast(
             if isinstance(done, NotMeasured):
                 drawn.why_not, drawn.parts = done, []
                 return drawn
-            drawn.parts.append(_Part(rows, *done))
+            drawn.parts.append(Part(rows, *done))
     return drawn
 
 
@@ -300,6 +287,7 @@ def from_draws(drawn: Drawn, summary: pd.DataFrame, *, customers: bool = True) -
     )
     if drawn.why_not is not None:
         return result
+    result.drawn = drawn
     parts = drawn.parts
     point = {k: np.concatenate([p.point[k] for p in parts], axis=-1) for k in _MONTHLY[:2]}
     stacked = {k: np.concatenate([p.stacked[k] for p in parts], axis=-1) for k in _MONTHLY}
@@ -307,7 +295,7 @@ def from_draws(drawn: Drawn, summary: pd.DataFrame, *, customers: bool = True) -
     if customers:
         with ThreadPoolExecutor(max_workers=_threads()) as pool:
             table = pd.concat(
-                [_customer_table(summary.iloc[p.rows], p, settings=drawn.settings,
+                [customer_table(summary.iloc[p.rows], p, settings=drawn.settings,
                                  level=drawn.level, pool=pool) for p in parts],
                 ignore_index=True,
             )  # fmt: skip
@@ -473,76 +461,28 @@ def _horizon_table(
     return out.drop(columns="_base").reset_index(drop=True)
 
 
-def _bounds(values: np.ndarray, probabilities: Sequence[float]) -> np.ndarray:
-    """Per row of ``values`` (customers × draws), its quantiles at ``probabilities`` as
-    :func:`_quantiles` takes them (the ⌈p·n⌉-th smallest draw); shape (len(probabilities), rows)."""
-    n = values.shape[1]
-    kth = [max(0, int(np.ceil(p * n)) - 1) for p in probabilities]
-    return np.partition(values, kth, axis=1)[:, kth].T
-
-
-def _customer_table(
-    summary: pd.DataFrame,
-    part: _Part,
-    *,
-    settings: Mapping[str, Any],
-    level: float,
-    pool: ThreadPoolExecutor,
+def with_intervals(
+    table: pd.DataFrame, bands: Uncertainty, *, summary: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Per-customer intervals, computed on the distinct (x, t_x, T, m) rows in chunks, each a
-    customers × draws array per measure."""
-    x, tx, T = check_summary(summary)
-    m = pd.to_numeric(summary["monetary_value"], errors="coerce").fillna(0.0).to_numpy(float)
-    (ux, utx, uT, um), _, inverse = compress(x, tx, T, m)
-    ugroup = np.empty(len(ux), dtype=np.int64)
-    ugroup[inverse] = part.group
-    theta = tuple(part.draws.purchase.T[:, None, :])  # each (1, draws)
-    phi = tuple(part.draws.spend.T[:, None, :])
-    # groups × draws
-    at_horizon, discounted = part.stacked["at_horizon"].T, part.stacked["discounted"].T
-    rule = settings["non_repeater_p_alive"]
-    hiatus = weeks_in_units(settings["hiatus_weeks"], part.unit)
-    probabilities = [(1 - level) / 2, (1 + level) / 2]
-    bounds = {name: np.empty((2, len(ux))) for name in _MEASURES}
-
-    def chunk(start: int) -> None:
-        part = slice(start, start + _CHUNK)
-        cx, ctx, cT, cm = (v[part, None] for v in (ux, utx, uT, um))
-        cg = ugroup[part]
-        alive = alive_probability(theta, cx, ctx, cT)
-        shown = alive
-        if rule == "first_purchase_dropout":
-            shown = np.where(cx == 0, alive_after_first(theta, cT), alive)
-        elif rule == "hiatus":
-            shown = np.where(cx == 0, np.where(cT > hiatus, 0.0, 1.0), alive)
-        spend = conditional_spend(phi, cx, cm)
-        values = {
-            "expected_purchases": alive * at_horizon[cg],
-            "p_alive": np.broadcast_to(shown, alive.shape),
-            "expected_spend": np.broadcast_to(spend, alive.shape),
-            "clv": alive * discounted[cg] * spend,
-        }
-        for name, value in values.items():
-            bounds[name][:, part] = _bounds(value, probabilities)
-
-    list(pool.map(chunk, range(0, len(ux), _CHUNK)))
-    out = pd.DataFrame({"customer_id": summary["customer_id"].astype(str).to_numpy()})
-    for name in _MEASURES:
-        out[f"{name}_lower"] = bounds[name][0][inverse]
-        out[f"{name}_upper"] = bounds[name][1][inverse]
-    return out
-
-
-def with_intervals(table: pd.DataFrame, bands: Uncertainty) -> pd.DataFrame:
     """``table`` (one row per customer, with ``customer_id``) with the interval columns
     ``<measure>_lower`` and ``<measure>_upper`` of :func:`intervals` placed after each measure
-    it holds (``clv``, ``p_alive``, ``expected_purchases``, ``expected_spend``); unchanged when
-    the intervals were not computed."""
-    if bands.customers.empty or "customer_id" not in table.columns:
+    it holds (``clv``, ``p_alive``, ``expected_purchases``, ``expected_spend``).
+
+    The intervals come from ``bands.customers``; when the bands were made without them
+    (``customers=False``), give ``summary``, the customer summary the bands were computed
+    from: the intervals of ``table``'s customers alone are then computed from the bands'
+    draws, equal to those of the whole base. Unchanged when neither is available."""
+    if "customer_id" not in table.columns:
         return table
-    held = [name for name in _MEASURES if name in table.columns]
+    known = bands.customers
+    if known.empty and summary is not None and bands.drawn is not None:
+        known = chosen_customers(bands.drawn.parts, summary, table["customer_id"],
+                                 settings=bands.settings, level=bands.level)  # fmt: skip
+    if known.empty:
+        return table
+    held = [name for name in MEASURES if name in table.columns]
     extra = [f"{name}_{side}" for name in held for side in ("lower", "upper")]
-    lookup = bands.customers.set_index("customer_id")[extra]
+    lookup = known.set_index("customer_id")[extra]
     joined = lookup.reindex(table["customer_id"].astype(str).to_numpy())
     out = table.copy()
     order: list[str] = []

@@ -186,3 +186,27 @@ def test_a_tiny_base_gives_finite_ranges_or_says_why(seed):
         assert np.isfinite(numbers).all()
     else:
         assert out.why_not.reason == "not_identifiable" and out.customers.empty
+
+
+@pytest.mark.parametrize("separate_fits", [False, True])
+def test_listed_customers_intervals_equal_the_whole_bases(fitted, separate_fits):
+    """A page lists twenty customers: their intervals, computed alone from the bands' draws,
+    are exactly those of the whole base, also when segments have their own models (each
+    customer then sits in its segment's part of the draws)."""
+    _, data, model, spend = fitted
+    models = {"repeat": (model, spend), "once": (model, spend)} if separate_fits else None
+    common = {"model": model, "spend_model": spend, "params": FEW,
+              "segments": _segments(data), "segment_models": models}  # fmt: skip
+    whole = clv.intervals(data, customers=True, **common)
+    bare = clv.intervals(data, customers=False, **common)
+    assert bare.customers.empty
+    rng = np.random.default_rng(5)
+    listed = data.iloc[rng.choice(len(data), size=20, replace=False)][["customer_id"]]
+    listed = pd.concat([listed, pd.DataFrame({"customer_id": ["not-a-customer"]})])
+    listed = listed.assign(clv=1.0, p_alive=0.5).reset_index(drop=True)
+    expected = clv.with_intervals(listed, whole)
+    assert expected["clv_lower"].iloc[:20].notna().all()
+    assert expected["clv_lower"].iloc[20:].isna().all()
+    pd.testing.assert_frame_equal(clv.with_intervals(listed, bare, summary=data), expected)
+    # without the summary the customers' intervals cannot be computed: the table as it was
+    pd.testing.assert_frame_equal(clv.with_intervals(listed, bare), listed)
