@@ -89,18 +89,23 @@ class PurchaseLikelihood:
     def __init__(
         self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, z: np.ndarray, w: np.ndarray
     ) -> None:
-        self.x, self.tx, self.T, self.w = (np.asarray(v, dtype=float) for v in (x, tx, T, w))
+        x, tx, T, w = (np.asarray(v, dtype=float) for v in (x, tx, T, w))
+        # repeaters first: the soft term ln(1 + e^D) is theirs alone, computed on a slice
+        order = np.argsort(x <= 0, kind="stable")
+        self.x, self.tx, self.T, self.w = x[order], tx[order], T[order], w[order]
         self.k = z.shape[1]
-        self.groups = _Levels(self.x, np.asarray(z, dtype=float))
-        self.repeat = self.x > 0
-        self.b_x1 = np.where(self.repeat, self.x - 1, 0.0)  # b + x − 1 = b + this, for repeaters
+        self.groups = _Levels(self.x, np.asarray(z, dtype=float)[order])
+        self.n_repeat = int((self.x > 0).sum())
         self.cell_w = np.bincount(self.groups.cell, weights=self.w)
+        self.w_level = self.groups.per_level(self.w)
+        self.wx = self.w * self.x
 
     def __call__(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
-        g, k, x, w = self.groups, self.k, self.x, self.w
+        g, k, R, w = self.groups, self.k, self.n_repeat, self.w
         r, alpha, a, b = np.exp(phi[:4])
         alpha_l = alpha * np.exp(-(g.z @ phi[4 : 4 + k]))
         a_l = a * np.exp(g.z @ phi[4 + k :])
+        n_levels, n_cells = len(a_l), len(g.cell_x)
         # the gamma terms, once per (level, frequency) cell
         cx, ca = g.cell_x, a_l[g.cell_level]
         cell_ll = (
@@ -110,36 +115,43 @@ class PurchaseLikelihood:
         cell_dr = digamma(r + cx) - digamma(r)
         cell_da = digamma(ca + b) - digamma(ca + b + cx)
         cell_db = digamma(ca + b) + digamma(b + cx) - digamma(b) - digamma(ca + b + cx)
+        # b + x − 1 and the soft term's ln a_i − ln(b + x − 1), also once per cell
+        cell_bx1 = np.where(cx > 0, b + cx - 1, 1.0)
+        cell_c = np.log(ca) - np.log(cell_bx1)
         # per row: the logarithms of the ages
         alpha_i = alpha_l[g.level]
-        rx = r + x
         aT, atx = alpha_i + self.T, alpha_i + self.tx
-        log_aT, log_atx = np.log(aT), np.log(atx)
-        log_alpha_l = np.log(alpha_l)
-        bx1 = b + self.b_x1
+        log_aT = np.log(aT)
+        span = log_aT - np.log(atx)  # ln((α_i + T) / (α_i + t_x))
+        rx = r + self.x
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            diff = np.log(a_l)[g.level] - np.log(bx1) + rx * (log_aT - log_atx)
-            soft = np.where(self.repeat, np.logaddexp(0.0, diff), 0.0)
-            sigma = np.where(self.repeat, 0.5 * (1 + np.tanh(diff / 2)), 0.0)
-        ws = w * sigma
+            diff = cell_c[g.cell[:R]] + rx[:R] * span[:R]
+            soft = np.logaddexp(0.0, diff)
+            sigma = np.exp(diff - soft)  # e^D / (1 + e^D)
+        ws = w[:R] * sigma
+        cell_ws = np.bincount(g.cell[:R], weights=ws, minlength=n_cells)
+        log_alpha_l = np.log(alpha_l)
+        w_log_aT = w @ log_aT
         ll = (
             self.cell_w @ cell_ll
-            + r * (g.per_level(w) @ log_alpha_l)
-            - w @ (rx * log_aT)
-            + w @ soft
+            + r * (self.w_level @ log_alpha_l)
+            - r * w_log_aT
+            - self.wx @ log_aT
+            + w[:R] @ soft
         )
-        d_r = (
-            self.cell_w @ cell_dr
-            + g.per_level(w) @ log_alpha_l
-            - w @ log_aT
-            + ws @ (log_aT - log_atx)
-        )
-        via_alpha = (w * (r / alpha_i - rx / aT) + ws * rx * (1 / aT - 1 / atx)) * alpha_i
-        via_alpha_l = g.per_level(via_alpha)
+        d_r = self.cell_w @ cell_dr + self.w_level @ log_alpha_l - w_log_aT + ws @ span[:R]
+        # d/d ln α_i per row, (w (r/α_i − (r+x)/(α_i+T)) + wσ (r+x) (1/(α_i+T) − 1/(α_i+t_x))) α_i,
+        # summed per level, where α_i is the level's
+        inv_aT = 1.0 / aT
+        inner = w * inv_aT
+        inner[:R] -= ws * (inv_aT[:R] - 1.0 / atx[:R])
+        via_alpha_l = r * self.w_level - alpha_l * g.per_level(rx * inner)
         via_a_l = np.bincount(
-            g.cell_level, weights=self.cell_w * cell_da, minlength=len(a_l)
-        ) * a_l + g.per_level(ws)  # the soft term's σ / a_i, times a_i for d/d ln a
-        d_b = self.cell_w @ cell_db - ws @ (1.0 / np.where(self.repeat, bx1, 1.0))
+            g.cell_level, weights=self.cell_w * cell_da, minlength=n_levels
+        ) * a_l + np.bincount(
+            g.cell_level, weights=cell_ws, minlength=n_levels
+        )  # the soft term's σ / a_i, times a_i for d/d ln a
+        d_b = self.cell_w @ cell_db - cell_ws @ (1.0 / cell_bx1)
         grad = np.concatenate(
             [
                 [r * d_r, via_alpha_l.sum(), via_a_l.sum(), b * d_b],
