@@ -64,6 +64,7 @@ __all__ = [
     "RunStopped",
     "data_fingerprint",
     "data_as_of",
+    "BLAS_THREADS_ENV",
     "engine_threads",
     "run",
     "run_pack",
@@ -428,17 +429,27 @@ def _run_notebooks(
     return [results[spec.name] for spec in pack.notebooks]
 
 
+#: The numerical libraries' thread settings (OpenBLAS, OpenMP, MKL) given the same share.
+BLAS_THREADS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def engine_threads(jobs: int) -> dict[str, str]:
     """The environment that gives each of ``jobs`` notebooks running at once its share of the
-    cores for the embedded engine (``CRMWB_DUCKDB_THREADS``, at least 1); empty when one
-    notebook runs at a time or the variable is already set.
+    cores (at least 1) for the embedded engine (``CRMWB_DUCKDB_THREADS``) and for numpy's
+    linear algebra (:data:`BLAS_THREADS_ENV`); empty when one notebook runs at a time. A
+    variable already set is left as it is.
 
     Each DuckDB connection otherwise starts a thread per core, and two notebooks' queries on
     two cores then compete: the monthly pack at 3M customers took 226 s with every kernel on
-    two threads and 206 s with one each (``tests/benchmarks/bench_pack.py``, cold cache)."""
-    if jobs <= 1 or os.environ.get(THREADS_ENV, "").strip():
+    two threads and 206 s with one each (``tests/benchmarks/bench_pack.py``, cold cache).
+    OpenBLAS likewise splits every long dot product over all cores and spins while it waits:
+    beside another notebook, notebook 03 took 88.7 s with two BLAS threads and 62.8 s with
+    one (its covariate fit 42.5 s and 19.5 s)."""
+    if jobs <= 1:
         return {}
-    return {THREADS_ENV: str(max(1, (os.cpu_count() or 1) // jobs))}
+    share = str(max(1, (os.cpu_count() or 1) // jobs))
+    names = (THREADS_ENV, *BLAS_THREADS_ENV)
+    return {name: share for name in names if not os.environ.get(name, "").strip()}
 
 
 def _collect(

@@ -106,18 +106,23 @@ def _plain_outputs(notebook: Path) -> str:
 
 
 def test_notebooks_run_side_by_side_share_the_cores(mixed, monkeypatch):
-    """Two notebooks at a time: each kernel's embedded engine gets half the cores (at least
-    one thread), unless CRMWB_DUCKDB_THREADS is set; one at a time keeps every core."""
+    """Two notebooks at a time: each kernel's embedded engine and linear algebra get half the
+    cores (at least one thread), except where the user set the variable; one at a time keeps
+    every core."""
     result, _, _ = mixed
     outputs = _plain_outputs(result.run_dir / "ok.ipynb")
     share = max(1, (os.cpu_count() or 1) // 2)
     if not os.environ.get("CRMWB_DUCKDB_THREADS"):
         assert re.search(rf"engine threads\s+{share}\s+env", outputs), outputs
-    monkeypatch.delenv("CRMWB_DUCKDB_THREADS", raising=False)
-    assert runner.engine_threads(2) == {"CRMWB_DUCKDB_THREADS": str(share)}
+    names = ("CRMWB_DUCKDB_THREADS", *runner.BLAS_THREADS_ENV)
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    assert runner.engine_threads(2) == dict.fromkeys(names, str(share))
     assert runner.engine_threads(1) == {}
     monkeypatch.setenv("CRMWB_DUCKDB_THREADS", "3")
-    assert runner.engine_threads(2) == {}
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert runner.engine_threads(2) == {"OPENBLAS_NUM_THREADS": str(share),
+                                        "MKL_NUM_THREADS": str(share)}  # fmt: skip
 
 
 def test_every_notebook_keeps_its_executed_copy_and_html(mixed):
