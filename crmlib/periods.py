@@ -111,7 +111,19 @@ def period_end(periods: pd.PeriodIndex | pd.Series) -> np.ndarray:
         Periods of one frequency.
     """
     idx = pd.PeriodIndex(periods)
-    return ((idx + 1).to_timestamp() - pd.Timedelta(days=1)).values.astype("datetime64[D]")
+
+    def ends(of: pd.PeriodIndex) -> np.ndarray:
+        return ((of + 1).to_timestamp() - pd.Timedelta(days=1)).values.astype("datetime64[D]")
+
+    ordinals = idx.asi8
+    if len(idx) < 1000 or idx.hasnans:
+        return ends(idx)
+    # millions of rows over a few dozen periods: each distinct period's end once, then looked up
+    low, high = int(ordinals.min()), int(ordinals.max())
+    if high - low > len(idx):
+        return ends(idx)
+    span = pd.PeriodIndex.from_ordinals(np.arange(low, high + 1), freq=idx.freq)
+    return ends(span)[ordinals - low]
 
 
 def freq_of(periods: pd.Series) -> str:
