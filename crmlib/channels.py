@@ -450,12 +450,14 @@ def service_usage(
     tx = as_table(transactions)
     cust = _customer_channels(transactions, as_of=day)
     t2 = tx.filter(tx.customer_id.notnull(), tx.ordered_at < _end_bound(day))
+    # orders with a coupon per customer who used one (the others get none below): grouping
+    # only the coupon lines, not every line of the base
+    with_coupon = t2.filter(t2.coupon_code.notnull() & (t2.coupon_code != ""))
     coupon = execute(
-        t2.group_by("customer_id").aggregate(
-            coupons=t2.order_id.nunique(where=t2.coupon_code.notnull() & (t2.coupon_code != ""))
-        )
+        with_coupon.group_by("customer_id").aggregate(coupons=with_coupon.order_id.nunique())
     )
     cust = cust.merge(coupon, on="customer_id", how="left")
+    cust["coupons"] = cust["coupons"].fillna(0).astype("int64")
     # engine results come in no fixed order; groups are listed in order of first appearance
     cust = cust.sort_values("customer_id", kind="stable", ignore_index=True)
     cut = day - pd.Timedelta(days=int(active_days))
