@@ -115,12 +115,29 @@ def _customer_channels(transactions: Any, *, as_of: pd.Timestamp) -> pd.DataFram
     tx = tx.filter(tx.customer_id.notnull(), tx.ordered_at < _end_bound(as_of))
     purchase = tx.amount.isnull() | (tx.amount >= 0)
     known = purchase & tx.channel.notnull() & (tx.channel != "unknown")
-    agg = tx.group_by("customer_id").aggregate(
-        channels=tx.channel.nunique(where=known),
-        orders=tx.order_id.nunique(where=purchase),
+    # in two steps, lines to orders to customers, and the distinct channels apart: distinct
+    # counts per customer over every line were a third slower on the embedded engine
+    per_order = tx.group_by(["customer_id", "order_id"]).aggregate(
+        bought=purchase.any(),
         revenue=tx.amount.sum(),
-        first_purchase=tx.ordered_at.min(where=purchase),
-        last_purchase=tx.ordered_at.max(where=purchase),
+        first=tx.ordered_at.min(where=purchase),
+        last=tx.ordered_at.max(where=purchase),
+    )
+    per_customer = per_order.group_by("customer_id").aggregate(
+        orders=per_order.count(where=per_order.bought & per_order.order_id.notnull()),
+        revenue=per_order.revenue.sum(),
+        first_purchase=per_order["first"].min(),
+        last_purchase=per_order["last"].max(),
+    )
+    pairs = tx.filter(known).select("customer_id", "channel").distinct()
+    channels = pairs.group_by("customer_id").aggregate(channels=pairs.count())
+    agg = per_customer.left_join(channels, "customer_id").select(
+        per_customer.customer_id,
+        channels=ibis.coalesce(channels.channels, 0),
+        orders=per_customer.orders,
+        revenue=per_customer.revenue,
+        first_purchase=per_customer.first_purchase,
+        last_purchase=per_customer.last_purchase,
     )
     out = execute(agg.filter(agg.orders > 0))
     out["revenue"] = out["revenue"].astype(float).fillna(0.0)
