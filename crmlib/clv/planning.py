@@ -77,7 +77,9 @@ def plan(
         customers (e.g. named RFM segments); when the groups of ``segment_fits.by`` differ, the
         forecast is broken down by those groups instead, each with its own models.
     customer_intervals
-        Compute per-customer intervals too.
+        Compute per-customer intervals for the whole base too. Without them the bands keep
+        their draws, and :func:`crmlib.clv.with_intervals` given the analysis's summary computes
+        the intervals of the customers a page lists (the same figures, in milliseconds).
     drivers
         Test the covariates (False: ``drivers`` is ``no_data``, for a forecast alone).
     """
