@@ -113,15 +113,26 @@ def chosen_customers(
     level: float,
 ) -> pd.DataFrame:
     """The rows of :func:`customer_table` of the customers ``ids`` only (those the summary
-    holds), from the ``parts`` of the draws over ``summary``."""
+    holds; no row, but the columns, when it holds none), from the ``parts`` of the draws over
+    ``summary``."""
     hits = np.flatnonzero(isin(summary["customer_id"], set(ids.astype(str))))
-    tables = []
+    tables = [
+        pd.DataFrame(
+            {"customer_id": pd.Series(dtype=str)}
+            | {f"{name}_{side}": pd.Series(dtype=float) for name in MEASURES
+               for side in ("lower", "upper")}
+        )
+    ]  # fmt: skip
     with ThreadPoolExecutor(max_workers=1) as pool:
         for part in parts:
-            at = np.clip(np.searchsorted(part.rows, hits), 0, max(len(part.rows) - 1, 0))
-            inside = part.rows[at] == hits if len(part.rows) else np.zeros(len(hits), bool)
+            if not len(part.rows):
+                continue
+            at = np.clip(np.searchsorted(part.rows, hits), 0, len(part.rows) - 1)
+            inside = part.rows[at] == hits
+            if not inside.any():
+                continue
             chosen = Part(hits[inside], part.draws, part.point, part.stacked,
                           part.group[at[inside]], part.unit)  # fmt: skip
             tables.append(customer_table(summary.iloc[chosen.rows], chosen, settings=settings,
                                          level=level, pool=pool))  # fmt: skip
-    return pd.concat(tables, ignore_index=True)
+    return pd.concat(tables[1:], ignore_index=True) if len(tables) > 1 else tables[0]

@@ -478,7 +478,7 @@ def with_intervals(
     if known.empty and summary is not None and bands.drawn is not None:
         known = chosen_customers(bands.drawn.parts, summary, table["customer_id"],
                                  settings=bands.settings, level=bands.level)  # fmt: skip
-    if known.empty:
+    if "customer_id" not in known.columns:  # no intervals computed, nor computable here
         return table
     held = [name for name in MEASURES if name in table.columns]
     extra = [f"{name}_{side}" for name in held for side in ("lower", "upper")]

@@ -86,7 +86,8 @@ class _Source:
 
 #: id(table) -> where it came from, for the tables of loaded datasets
 _TABLES: dict[int, _Source] = {}
-#: id(result) -> (weak reference, name, key) of what cached calls returned in this process
+#: id(result) -> (weak reference, name, key, data folder) of what cached calls returned in this
+#: process
 _RESULTS: dict[int, tuple[Any, str, str, Path]] = {}
 #: per cached name: calls, hits, seconds computing, seconds reading
 _STATS: dict[str, dict[str, float]] = {}

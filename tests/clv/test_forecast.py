@@ -208,5 +208,9 @@ def test_listed_customers_intervals_equal_the_whole_bases(fitted, separate_fits)
     assert expected["clv_lower"].iloc[:20].notna().all()
     assert expected["clv_lower"].iloc[20:].isna().all()
     pd.testing.assert_frame_equal(clv.with_intervals(listed, bare, summary=data), expected)
+    # one customer (the other segment's part has none listed), and nobody the summary holds
+    for few in (listed.iloc[[0]], listed.iloc[[20]]):
+        pd.testing.assert_frame_equal(clv.with_intervals(few, bare, summary=data),
+                                      clv.with_intervals(few, whole))  # fmt: skip
     # without the summary the customers' intervals cannot be computed: the table as it was
     pd.testing.assert_frame_equal(clv.with_intervals(listed, bare), listed)
