@@ -491,8 +491,8 @@ def service_usage(
         if cust["points"].notna().any():
             has = np.where(cust["points"].fillna(0) > 0, "with_points", "no_points")
             groups.append(("points", has))
-    if cust["coupons"].fillna(0).gt(0).any():
-        used = np.where(cust["coupons"].fillna(0) > 0, "coupon_user", "no_coupon")
+    if cust["coupons"].gt(0).any():
+        used = np.where(cust["coupons"] > 0, "coupon_user", "no_coupon")
         groups.append(("coupon", used))
     if not groups:
         return pd.DataFrame(columns=list(_USAGE_COLUMNS))

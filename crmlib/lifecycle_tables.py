@@ -110,9 +110,16 @@ def stage_counts(stages: pd.DataFrame | StageSummary) -> pd.DataFrame:
             "customers": tally.astype("int64"),
         }
     )
-    total = np.repeat(tally.reshape(-1, n).sum(axis=1), n)
-    counts["share"] = counts["customers"] / pd.Series(total).where(total > 0)
+    counts["share"] = _shares(tally, n)
     return counts
+
+
+def _shares(tally: np.ndarray, n: int) -> np.ndarray:
+    """Each count of ``tally`` (groups of ``n`` in a row) as a share of its group's total; NaN
+    where the group is empty."""
+    total = np.repeat(tally.reshape(-1, n).sum(axis=1), n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, tally / total, np.nan)
 
 
 def _stage_codes(stage: pd.Series) -> np.ndarray:
@@ -185,8 +192,7 @@ def stage_transitions(
             "customers": tally.astype("int64"),
         }
     )
-    total = np.repeat(tally.reshape(-1, n).sum(axis=1), n)
-    table["share_of_from"] = table["customers"] / pd.Series(total).where(total > 0)
+    table["share_of_from"] = _shares(tally, n)
     table["from_period"] = from_p
     table["to_period"] = to_p
     return table

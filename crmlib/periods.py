@@ -115,10 +115,10 @@ def period_end(periods: pd.PeriodIndex | pd.Series) -> np.ndarray:
     def ends(of: pd.PeriodIndex) -> np.ndarray:
         return ((of + 1).to_timestamp() - pd.Timedelta(days=1)).values.astype("datetime64[D]")
 
-    ordinals = idx.asi8
-    if len(idx) < 1000 or idx.hasnans:
+    if idx.empty or idx.hasnans:
         return ends(idx)
     # millions of rows over a few dozen periods: each distinct period's end once, then looked up
+    ordinals = idx.asi8
     low, high = int(ordinals.min()), int(ordinals.max())
     if high - low > len(idx):
         return ends(idx)

@@ -54,7 +54,6 @@ def _groups(customers: Any, column: str) -> pd.DataFrame | NotMeasured:
     return table
 
 
-@cached("clv.plan")
 def plan(
     analysis: Analysis,
     *,
@@ -82,16 +81,24 @@ def plan(
         the intervals of the customers a page lists (the same figures, in milliseconds).
     drivers
         Test the covariates (False: ``drivers`` is ``no_data``, for a forecast alone).
+
+    Notes
+    -----
+    The run cache keeps the two costly steps, the covariates' test and the forecast's draws
+    (shared by every plan of the same analysis and breakdown); the tables are made from the
+    draws at each call, in milliseconds without the whole base's customer intervals.
     """
-    settings = analysis.settings
-    effects = covariate_effects(
-        analysis.summary,
-        customers=customers,
-        columns=settings["covariates"] if drivers else [],
-        significance=settings["significance"],
-    )
+    effects = _drivers(analysis, customers=customers) if drivers else not_measured("no_data")
     fits, drawn = _forecast(analysis, customers=customers, segments=segments)
     return Plan(from_draws(drawn, analysis.summary, customers=customer_intervals), effects, fits)
+
+
+@cached("clv.drivers")
+def _drivers(analysis: Analysis, *, customers: Any) -> CovariateFit | NotMeasured:
+    """The covariates of the analysis's settings tested (:func:`covariate_effects`)."""
+    settings = analysis.settings
+    return covariate_effects(analysis.summary, customers=customers,
+                             columns=settings["covariates"], significance=settings["significance"])  # fmt: skip
 
 
 @cached("clv.forecast")

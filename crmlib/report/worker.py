@@ -324,7 +324,8 @@ def execute_notebook(
         failed with the limit in its error. None: no limit.
     env
         Environment variables for the worker and its kernel, on top of this process's (the
-        runner gives each notebook its share of the cores: ``CRMWB_DUCKDB_THREADS``).
+        runner gives each notebook its share of the cores: ``CRMWB_DUCKDB_THREADS`` and the
+        linear-algebra libraries' thread counts).
 
     Returns
     -------

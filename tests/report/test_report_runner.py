@@ -112,8 +112,9 @@ def test_notebooks_run_side_by_side_share_the_cores(mixed, monkeypatch):
     result, _, _ = mixed
     outputs = _plain_outputs(result.run_dir / "ok.ipynb")
     share = max(1, (os.cpu_count() or 1) // 2)
-    if not os.environ.get("CRMWB_DUCKDB_THREADS"):
-        assert re.search(rf"engine threads\s+{share}\s+env", outputs), outputs
+    for name, shown in (("CRMWB_DUCKDB_THREADS", "engine"), ("OPENBLAS_NUM_THREADS", "blas")):
+        if not os.environ.get(name):  # what the kernel received
+            assert re.search(rf"{shown} threads\s+{share}\s+env", outputs), outputs
     names = ("CRMWB_DUCKDB_THREADS", *runner.BLAS_THREADS_ENV)
     for name in names:
         monkeypatch.delenv(name, raising=False)
