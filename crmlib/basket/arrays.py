@@ -1,4 +1,5 @@
-"""Sort-based helpers on int64 arrays shared by the basket miner and the "A then B" rules.
+"""Array helpers shared by the basket miner and the "A then B" rules: sort-based runs and
+distinct values of int64 arrays, and items as integer codes.
 
 Sort-based on purpose: ``np.unique`` on large int64 arrays takes a hash path in numpy 2.3+ that
 is many times slower than a sort.
@@ -6,9 +7,12 @@ is many times slower than a sort.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-__all__ = ["runs", "distinct"]
+import numpy as np
+import pandas as pd
+
+__all__ = ["runs", "distinct", "item_codes"]
 
 
 def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -35,3 +39,23 @@ def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def distinct(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values of an int64 array (sort-based, see :func:`runs`)."""
     return runs(np.sort(values))[0]
+
+
+def item_codes(items: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each line's item as a code into the sorted distinct item names.
+
+    One pass over the lines' item column as the engine returned it (Arrow text, dictionary
+    encoded by :func:`pandas.factorize`), instead of a second query for the distinct items.
+
+    Parameters
+    ----------
+    items
+        The lines' item names, none missing.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The int64 code of each line, and the item names (object array) in sorted order.
+    """
+    codes, names = pd.factorize(items, sort=True)
+    return codes.astype(np.int64, copy=False), np.asarray(pd.Index(names).astype(str), dtype=object)

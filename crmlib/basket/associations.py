@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from crmlib.basket.arrays import distinct
+from crmlib.basket.arrays import item_codes
 from crmlib.basket.itemsets import candidate_rules, frequent_itemsets, min_basket_count
 from crmlib.basket.names import ITEM_NAMES, item_names
 from crmlib.basket.params import BASKETS, ITEM_JOIN, RULE_ARROW, defaults, pick
@@ -101,10 +101,10 @@ def incidence(
 ) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Basket × item incidence matrix (CSR, 0/1) and the item names of its columns.
 
-    Baskets and items travel from the database as 64-bit hashes, so only integers cross into
-    Python; repeated lines merge in the sparse matrix. Item hashes are checked against the item
-    names (one small grouped query); two basket keys share a hash with probability about
-    n² / 2⁶⁵ (3e-8 for a million baskets).
+    Baskets travel from the database as 64-bit hashes (two basket keys share a hash with
+    probability about n² / 2⁶⁵, 3e-8 for a million baskets), items as their names, coded in
+    Python (:func:`~crmlib.basket.arrays.item_codes`); repeated lines merge in the sparse
+    matrix.
 
     Parameters
     ----------
@@ -119,16 +119,8 @@ def incidence(
         The matrix (baskets × items) and the item names of its columns, sorted.
     """
     lines = _basket_lines(transactions, level=level, basket=basket, as_of=as_of)
-    per_item = execute(lines.group_by(["item", lines.item.hash().name("h")]).aggregate())
-    per_item = per_item.sort_values("item", ignore_index=True)
-    items = per_item["item"].astype(str).to_numpy(dtype=object)
-    hashes = per_item["h"].to_numpy(dtype=np.int64)
-    if len(distinct(hashes)) == len(hashes):
-        res = execute(lines.select(key=lines.basket.hash(), i=lines.item.hash()))
-        i_codes = pd.Index(hashes).get_indexer(res["i"].to_numpy(dtype=np.int64))
-    else:
-        res = execute(lines.select(key=lines.basket.hash(), i=lines.item))
-        i_codes = np.searchsorted(items, res["i"].astype(str).to_numpy(dtype=object))
+    res = execute(lines.select(key=lines.basket.hash(), i=lines.item))
+    i_codes, items = item_codes(res["i"])
     b_codes, _ = pd.factorize(res["key"].to_numpy(dtype=np.int64))
     n_b = int(b_codes.max()) + 1 if len(b_codes) else 0
     x = sparse.csr_matrix(

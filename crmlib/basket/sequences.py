@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.basket.arrays import distinct, runs
+from crmlib.basket.arrays import distinct, item_codes, runs
 from crmlib.basket.names import ITEM_NAMES, item_names
 from crmlib.basket.params import pick
 from crmlib.basket.purchases import Transactions, known_customer, purchase_lines, unmapped_item
@@ -50,22 +50,18 @@ def _events(
 ) -> _Events:
     """Distinct (member, item, purchase day) of members' purchases, built in the database.
 
-    Only integers cross into Python: members and items travel as 64-bit hashes (items are
-    checked for hash collisions against their names; two members share a hash with probability
-    about n² / 2⁶⁵, 3e-8 for a million members), already sorted by member and day.
+    One query: members travel as 64-bit hashes (two members share a hash with probability
+    about n² / 2⁶⁵, 3e-8 for a million members), items as their names, coded in Python
+    (:func:`~crmlib.basket.arrays.item_codes`).
     """
     tx, item = purchase_lines(transactions, level=level, as_of=as_of)
     tx = tx.filter(known_customer(tx))
     if only is not None:
         tx = tx.filter(item.isin(list(only)))
     base = tx.select(customer_id=tx.customer_id, item=item, day=tx.ordered_at.date().epoch_days())
-    per_item = execute(base.group_by(["item", base.item.hash().name("h")]).aggregate())
-    per_item = per_item.sort_values("item", ignore_index=True)
-    items = per_item["item"].astype(str).to_numpy(dtype=object)
-    hashes = per_item["h"].to_numpy(dtype=np.int64)
-    exact = len(np.unique(hashes)) == len(hashes)
     member = base.customer_id if with_ids else base.customer_id.hash()
-    ev = execute(base.select(c=member, i=base.item.hash() if exact else base.item, d=base.day))
+    ev = execute(base.select(c=member, i=base.item, d=base.day))
+    code, items = item_codes(ev["i"])
     n_items = len(items)
     if ev.empty:
         empty = np.empty(0, dtype=np.int64)
@@ -76,13 +72,9 @@ def _events(
     else:
         cust, _ = pd.factorize(ev["c"].to_numpy(dtype=np.int64))
         ids = None
-    if exact:
-        code = pd.Index(hashes).get_indexer(ev["i"].to_numpy(dtype=np.int64))
-    else:
-        code = np.searchsorted(items, ev["i"].astype(str).to_numpy(dtype=object))
     day = ev["d"].to_numpy(dtype=np.int64)
     del ev
-    cust, code = cust.astype(np.int64), code.astype(np.int64)
+    cust = cust.astype(np.int64)
     n_customers = int(cust.max()) + 1
     first_day = int(day.min())
     span = int(day.max()) - first_day + 1
