@@ -63,6 +63,7 @@ _PACK_KEYS = (
     "description",
     "email",
     "notebooks",
+    "start_first",
     "parameters",
     "timeout",
     "memory_limit",
@@ -116,6 +117,14 @@ class Pack:
     description: str | dict[str, str] = ""
     root: Path = field(default_factory=project_root)
     email: dict[str, Any] = field(default_factory=dict)
+    start_first: tuple[str, ...] = ()
+
+    def start_order(self) -> tuple[NotebookSpec, ...]:
+        """The notebooks in the order the runner starts them: those of :attr:`start_first`
+        in its order, then the others in reading order (:attr:`notebooks`, the order of the
+        reports and of run.json)."""
+        first = [self.notebook(name) for name in self.start_first]
+        return (*first, *(nb for nb in self.notebooks if nb.name not in self.start_first))
 
     def title(self, language: str | None = None) -> str:
         """The pack's description in ``language`` (default the pack's), without the final
@@ -165,6 +174,13 @@ def build_pack(
         raise ConfigError(f"{where}lists no notebooks")
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}lists a notebook twice: {names}")
+    start_first = check_names(spec.get("start_first"), "start_first", where)
+    stray = [nb for nb in start_first if nb not in names]
+    if stray or len(set(start_first)) != len(start_first):
+        raise ConfigError(
+            f"{where}start_first must name notebooks of the pack, each once; got {start_first} "
+            f"(notebooks: {', '.join(names)})"
+        )
     paths = {}
     for nb in names:
         try:
@@ -245,6 +261,7 @@ def build_pack(
         description=description,
         root=root,
         email=email,
+        start_first=tuple(start_first),
     )
 
 

@@ -413,7 +413,8 @@ def _run_notebooks(
         ) as bar,
         ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crmwb") as pool,
     ):
-        pending: set[Future] = {pool.submit(one, spec) for spec in pack.notebooks}
+        # submitted in start order: the pool starts them as workers come free
+        pending: set[Future] = {pool.submit(one, spec) for spec in pack.start_order()}
         try:
             _collect(
                 pending, results, bar, label=label, progress=progress, lock=lock, running=running

@@ -74,6 +74,13 @@ def test_valid_pack_merges_defaults_overrides_and_timeouts(tmp_path):
     assert ok.path == FIXTURES / "ok.ipynb"
 
 
+def test_start_first_starts_those_notebooks_first_and_keeps_the_reading_order(tmp_path):
+    pack = _load(tmp_path, notebooks=["ok", "failing", "slow"], start_first=["slow"])
+    assert [nb.name for nb in pack.notebooks] == ["ok", "failing", "slow"]
+    assert [nb.name for nb in pack.start_order()] == ["slow", "ok", "failing"]
+    assert [nb.name for nb in _load(tmp_path).start_order()] == ["ok", "failing"]
+
+
 def test_timeout_defaults_and_plain_number(tmp_path):
     assert {nb.timeout for nb in _load(tmp_path, timeout=None).notebooks} == {DEFAULT_TIMEOUT}
     assert {nb.timeout for nb in _load(tmp_path, timeout=45).notebooks} == {45.0}
@@ -115,6 +122,9 @@ def test_timeout_defaults_and_plain_number(tmp_path):
         ({"recipients": {"success": ["not-an-address"]}}, ["not-an-address"]),
         ({"recipients": {"sucess": ["a@example.com"]}}, ["'success' and 'failure'"]),
         ({"schedul": "0 7 * * 1"}, ["unknown setting", "schedul"]),
+        ({"start_first": ["slow"]}, ["start_first", "'slow'", "ok, failing"]),
+        ({"start_first": ["ok", "ok"]}, ["start_first", "each once"]),
+        ({"start_first": {"ok": 1}}, ["start_first must be a list of names"]),
     ],
 )
 def test_invalid_pack_names_pack_notebook_and_parameter(tmp_path, settings, names):

@@ -271,6 +271,26 @@ def test_rerun_replaces_the_period_and_a_crash_keeps_the_old_run(tmp_path, fake_
     assert [r["path"] for r in archive.list_runs(reports)] == ["fake/2026-11-20"]
 
 
+def test_the_runner_starts_notebooks_in_start_order_and_lists_them_in_reading_order(
+    tmp_path, monkeypatch
+):
+    started = []
+
+    def record(notebook, output, **options):
+        started.append(Path(notebook).stem)
+        return _fake_execute(notebook, output, **options)
+
+    monkeypatch.setattr(runner, "execute_notebook", record)
+    monkeypatch.setattr(runner, "_write_email", lambda run_dir: None)
+    pack = build_pack(
+        "fake", {"notebooks": ["ok", "failing", "slow"], "start_first": ["slow", "failing"],
+                 "period": "day"}, notebooks_dir=FIXTURES, root=ROOT,
+    )  # fmt: skip
+    result = runner.run_pack(pack, as_of="2026-11-20", jobs=1, **_options(tmp_path / "reports"))
+    assert started == ["slow", "failing", "ok"]
+    assert [nb["name"] for nb in result.run["notebooks"]] == ["ok", "failing", "slow"]
+
+
 KILLED_RUN = """
 import os, sys
 from pathlib import Path
