@@ -42,6 +42,8 @@ from crmlib.report.limits import format_size
 
 __all__ = [
     "GRACE",
+    "KERNEL_START_ATTEMPTS",
+    "KERNEL_START_FAILED",
     "MAX_ERROR",
     "POLL",
     "STATUSES",
@@ -123,6 +125,12 @@ def short_error(text: str, *, limit: int = MAX_ERROR) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: How many times a worker starts a notebook's kernel that dies before its first reply.
+KERNEL_START_ATTEMPTS = 3
+#: nbclient's message for a kernel that died before replying to its first request.
+KERNEL_START_FAILED = "Kernel died before replying to kernel_info"
+
+
 def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Execute and export one notebook in this process (the worker side)."""
     # jsonschema (imported by nbformat) loads rfc3987_syntax when it is installed, which compiles
@@ -138,15 +146,24 @@ def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:
     status, error = "ok", None
     os.environ[REPORT_RUN_ENV] = "1"  # the kernel inherits it: pages leave out analyst extras
     try:
-        papermill.execute_notebook(
-            spec["input"],
-            spec["output"],
-            parameters=dict(spec["parameters"]),
-            execution_timeout=timeout,
-            cwd=spec["cwd"],
-            progress_bar=False,
-            log_output=False,
-        )
+        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+            try:
+                papermill.execute_notebook(
+                    spec["input"],
+                    spec["output"],
+                    parameters=dict(spec["parameters"]),
+                    execution_timeout=timeout,
+                    cwd=spec["cwd"],
+                    progress_bar=False,
+                    log_output=False,
+                )
+                break
+            except RuntimeError as exc:
+                # the kernel died before its first reply, so no cell ran: typically a port the
+                # kernel manager picked was taken by another process before the kernel bound it
+                if KERNEL_START_FAILED not in str(exc) or attempt == KERNEL_START_ATTEMPTS:
+                    raise
+                print(f"kernel failed to start ({exc}); starting it again", file=sys.stderr)
     except PapermillExecutionError as exc:
         status, error = "failed", cell_error(exc)
     except CellTimeoutError:

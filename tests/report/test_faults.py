@@ -425,3 +425,39 @@ def test_worker_error_helper_keeps_messages_that_have_one():
     assert worker.cell_error(empty).startswith(
         "cell [7] raised StopIteration (no message) in _safe_first_finite (matplotlib/cbook.py:1749)"
     )
+
+
+def _kernel_that_fails_to_start(times: int):
+    """A stand-in for ``papermill.execute_notebook`` whose kernel dies before its first reply
+    ``times`` times (nbclient's message when a port it picked was taken), then runs."""
+    calls = []
+
+    def execute(source, output, **options):
+        calls.append(output)
+        if len(calls) <= times:
+            raise RuntimeError(worker.KERNEL_START_FAILED)
+        nbformat.write(nbformat.read(source, as_version=4), output)
+
+    return execute, calls
+
+
+@pytest.mark.parametrize(
+    ("failures", "status"), [(1, "ok"), (worker.KERNEL_START_ATTEMPTS, "failed")]
+)
+def test_a_kernel_that_dies_before_its_first_reply_is_started_again(
+    tmp_path, monkeypatch, failures, status
+):
+    import papermill
+
+    execute, calls = _kernel_that_fails_to_start(failures)
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    spec = {"input": str(FIXTURES / "ok.ipynb"), "output": str(tmp_path / "ok.ipynb"),
+            "html": str(tmp_path / "ok.html"), "parameters": {}, "timeout": 60,
+            "cwd": str(tmp_path)}  # fmt: skip
+    result = worker._execute_here(spec)
+    assert result["status"] == status
+    assert len(calls) == min(failures + 1, worker.KERNEL_START_ATTEMPTS)
+    if status == "ok":
+        assert result["error"] is None and Path(result["html"]).is_file()
+    else:  # no more attempts: the run says why
+        assert worker.KERNEL_START_FAILED in result["error"]
