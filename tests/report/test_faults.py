@@ -451,6 +451,9 @@ def test_a_kernel_that_dies_before_its_first_reply_is_started_again(
 
     execute, calls = _kernel_that_fails_to_start(failures)
     monkeypatch.setattr(papermill, "execute_notebook", execute)
+    # the worker marks its process as a report run; this test runs it in pytest's own process,
+    # and notebooks that later tests run must not inherit the mark
+    monkeypatch.setenv(worker.REPORT_RUN_ENV, "")  # restored (unset) after the test
     spec = {"input": str(FIXTURES / "ok.ipynb"), "output": str(tmp_path / "ok.ipynb"),
             "html": str(tmp_path / "ok.html"), "parameters": {}, "timeout": 60,
             "cwd": str(tmp_path)}  # fmt: skip
