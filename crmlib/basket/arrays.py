@@ -58,4 +58,6 @@ def item_codes(items: Any) -> tuple[np.ndarray, np.ndarray]:
         The int64 code of each line, and the item names (object array) in sorted order.
     """
     codes, names = pd.factorize(items, sort=True)
+    if len(codes) and codes.min() < 0:  # a code of -1 would index the last item
+        raise ValueError(f"{int((codes < 0).sum())} lines have no item; filter them first")
     return codes.astype(np.int64, copy=False), np.asarray(pd.Index(names).astype(str), dtype=object)

@@ -175,8 +175,7 @@ def build_pack(
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}lists a notebook twice: {names}")
     start_first = check_names(spec.get("start_first"), "start_first", where)
-    stray = [nb for nb in start_first if nb not in names]
-    if stray or len(set(start_first)) != len(start_first):
+    if not set(start_first) <= set(names) or len(set(start_first)) != len(start_first):
         raise ConfigError(
             f"{where}start_first must name notebooks of the pack, each once; got {start_first} "
             f"(notebooks: {', '.join(names)})"

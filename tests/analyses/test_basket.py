@@ -578,3 +578,12 @@ def test_demo_planted_pairs_are_found(demo_params, demo_truth) -> None:
             pair["then"],
             pair["first"],
         ) in strongest
+
+
+def test_item_codes_are_the_sorted_names_and_refuse_a_missing_item():
+    from crmlib.basket.arrays import item_codes
+
+    codes, names = item_codes(pd.Series(["b", "a", "b", "c"], dtype="string[pyarrow]"))
+    assert codes.tolist() == [1, 0, 1, 2] and names.tolist() == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="1 lines have no item"):
+        item_codes(pd.Series(["b", None, "a"]))
