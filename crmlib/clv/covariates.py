@@ -42,6 +42,7 @@ from crmlib.config import check_range
 from crmlib.data import execute
 from crmlib.errors import ConfigError, DataError
 from crmlib.measure import DEFAULT_MIN_BASE, NotMeasured, not_measured
+from crmlib.membership import positions
 
 __all__ = [
     "BEHAVIOURS",
@@ -58,6 +59,90 @@ LogLikelihood = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 #: What an effect acts on, in the order of the effects table.
 BEHAVIOURS: tuple[str, ...] = ("purchase", "dropout", "spend")
+
+
+@dataclass(frozen=True)
+class _Coded:
+    """One customer column as a code per customer into the rows of a small block of design
+    columns: the column's part of the design matrix is ``block[codes]``."""
+
+    codes: np.ndarray
+    block: np.ndarray
+    names: list[str]
+    reference: str | None = None
+
+    def rows(self, codes: np.ndarray | None = None) -> np.ndarray:
+        """The design columns of the customers ``codes`` (default: every customer)."""
+        return self.block[self.codes if codes is None else codes]
+
+
+def _code_column(
+    values: pd.Series, column: str, *, at: np.ndarray | None, min_customers: int
+) -> _Coded:
+    """:class:`_Coded` for one column of :func:`design_matrix`; ``at`` gives each customer's
+    row of ``values`` (-1: no row, a missing value), None when ``values`` has one per customer.
+
+    The column's values are coded once (``pandas.factorize``), so a text column of millions of
+    customers is never turned into as many Python strings or indicator columns."""
+    codes, uniques = pd.factorize(values)
+    if at is not None:
+        codes = np.where(at >= 0, codes[np.maximum(at, 0)], -1)
+    missing = codes < 0
+    present = uniques.take(np.unique(codes[~missing])) if len(uniques) else uniques
+    if pd.api.types.is_bool_dtype(values) or set(present) == {0, 1}:
+        if missing.any():
+            raise ConfigError(f"covariate {column!r} has missing values")
+        block = np.asarray(uniques, dtype=float)[:, None]  # an indicator, used as it is
+        return _Coded(codes, block, [column])
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = np.asarray(uniques, dtype=float)
+        series = pd.Series(numbers[codes] if len(numbers) else np.full(len(codes), np.nan))
+        spread = series.std()
+        if not np.isfinite(spread) or spread == 0 or missing.any():
+            raise ConfigError(f"covariate {column!r} is constant or has missing values")
+        return _Coded(codes, ((numbers - series.mean()) / spread)[:, None], [column])
+    # text: one level per distinct text ("(missing)" for no value), numbered as they appear
+    seen = pd.unique(codes)
+    labels = ["(missing)" if c < 0 else str(uniques[c]) for c in seen]
+    level_codes, names = pd.factorize(pd.Series(labels, dtype=object))  # equal texts merge
+    level_of = np.empty(len(uniques) + 1, dtype=np.intp)  # by code + 1 (-1: missing)
+    level_of[seen + 1] = level_codes
+    levels = level_of[codes + 1]
+    counts = pd.Series(np.bincount(levels, minlength=len(names)), index=names)
+    rare = counts.index[counts < min_customers]
+    if len(rare):
+        pooled, names = pd.factorize(
+            pd.Series(names, dtype=object).where(~pd.Index(names).isin(rare), "(other)")
+        )
+        levels = pooled[levels]
+        counts = pd.Series(np.bincount(levels, minlength=len(names)), index=names)
+    if len(counts) < 2:
+        raise ConfigError(f"covariate {column!r} takes a single value ({counts.index[0]!r})")
+    # the most common level is the reference (ties: the first seen, as Series.value_counts)
+    reference = str(counts.sort_values(ascending=False, kind="stable").index[0])
+    kept = sorted(name for name in counts.index if name != reference)
+    block = np.asarray(names, dtype=object)[:, None] == np.asarray(kept, dtype=object)[None, :]
+    return _Coded(levels, block.astype(float), [f"{column}={level}" for level in kept], reference)
+
+
+def _coded_columns(
+    table: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    at: np.ndarray | None = None,
+    min_customers: int = DEFAULT_MIN_BASE,
+) -> list[_Coded]:
+    for column in columns:
+        if column not in table.columns:
+            raise ConfigError(
+                f"covariate {column!r} is not a customer column; available: {list(table.columns)}"
+            )
+    return [_code_column(table[c], c, at=at, min_customers=min_customers) for c in columns]
+
+
+def _references(columns: Sequence[str], coded: list[_Coded]) -> dict[str, str]:
+    """The reference level of each text column."""
+    return {col: c.reference for col, c in zip(columns, coded, strict=True) if c.reference}
 
 
 def design_matrix(
@@ -78,38 +163,13 @@ def design_matrix(
     ConfigError
         When a column is missing or takes a single value.
     """
-    parts, references = [], {}
-    for column in columns:
-        if column not in table.columns:
-            raise ConfigError(
-                f"covariate {column!r} is not a customer column; available: {list(table.columns)}"
-            )
-        values = table[column]
-        if pd.api.types.is_bool_dtype(values) or set(values.dropna().unique()) == {0, 1}:
-            if values.isna().any():
-                raise ConfigError(f"covariate {column!r} has missing values")
-            parts.append(values.astype(float).rename(column))  # an indicator, used as it is
-            continue
-        if pd.api.types.is_numeric_dtype(values):
-            numbers = values.astype(float)
-            spread = numbers.std()
-            if not np.isfinite(spread) or spread == 0 or numbers.isna().any():
-                raise ConfigError(f"covariate {column!r} is constant or has missing values")
-            parts.append(((numbers - numbers.mean()) / spread).rename(column))
-            continue
-        levels = values.astype(object).where(values.notna(), "(missing)").astype(str)
-        counts = levels.value_counts()
-        rare = counts.index[counts < min_customers]
-        if len(rare):
-            levels = levels.where(~levels.isin(rare), "(other)")
-            counts = levels.value_counts()
-        if len(counts) < 2:
-            raise ConfigError(f"covariate {column!r} takes a single value ({counts.index[0]!r})")
-        references[column] = str(counts.index[0])  # the most common level is the reference
-        for level in sorted(counts.index[1:]):
-            parts.append((levels == level).astype(float).rename(f"{column}={level}"))
-    out = pd.concat(parts, axis=1).set_axis(table.index)
-    out.attrs["references"] = references
+    coded = _coded_columns(table, columns, min_customers=min_customers)
+    out = pd.DataFrame(
+        np.hstack([c.rows() for c in coded]),
+        columns=[name for c in coded for name in c.names],
+        index=table.index,
+    )
+    out.attrs["references"] = _references(columns, coded)
     return out
 
 
@@ -208,24 +268,26 @@ def fit_covariates(
         raise ConfigError("parameter 'columns' names no covariate")
     x, tx, T = check_summary(summary)
     if customers is None:
-        table = summary
+        coded = _coded_columns(summary.reset_index(drop=True), columns)
     else:
-        unique = customers.drop_duplicates("customer_id")
-        lookup = unique.set_index(unique["customer_id"].astype(str).to_numpy())
-        missing = [c for c in columns if c not in lookup.columns]
+        missing = [c for c in columns if c not in customers.columns]
         if missing:
             raise ConfigError(f"covariates {missing} are not customer columns")
-        table = lookup.reindex(summary["customer_id"].astype(str).to_numpy())[list(columns)]
-    design = design_matrix(table.reset_index(drop=True), columns)
-    z_all = design.to_numpy(float)
-    names = list(design.columns)
+        # each summary customer's row of the table (the first where an id repeats); ids compare
+        # as text, and a customer without a row has missing values
+        ids = customers["customer_id"]
+        ids = ids if pd.api.types.is_string_dtype(ids.dtype) else ids.astype(str)
+        at = positions(summary["customer_id"].astype(str), ids)
+        coded = _coded_columns(customers, columns, at=at)
+    names = [name for c in coded for name in c.names]
     k = len(names)
 
     plain = fit(summary, model="bgnbd")
-    cols = [x, tx, T] + [z_all[:, j] for j in range(k)]
-    unique, w, _ = compress(*cols)
+    # unique rows over the codes, not the design's float columns: the same rows, in the same
+    # order (each code stands for one row of its block), without a design matrix per customer
+    unique, w, _ = compress(x, tx, T, *[c.codes for c in coded])
     ux, utx, uT = unique[:3]
-    uz = np.column_stack(unique[3:]) if k else np.empty((len(ux), 0))
+    uz = np.hstack([c.rows(u) for c, u in zip(coded, unique[3:], strict=True)])
 
     ll_purchase = PurchaseLikelihood(ux, utx, uT, uz, w)
 
@@ -244,7 +306,8 @@ def fit_covariates(
     m = pd.to_numeric(summary["monetary_value"], errors="coerce").fillna(0.0).to_numpy(float)
     keep = (x > 0) & (m > 0)
     spend: GammaGammaModel = fit_spend(summary, min_repeaters=0)
-    sx, sm, sz = x[keep], m[keep], z_all[keep]
+    sx, sm = x[keep], m[keep]
+    sz = np.hstack([c.rows(c.codes[keep]) for c in coded])
 
     ll_spend = SpendLikelihood(sx, sm, sz, np.ones(len(sx)))
 
@@ -259,7 +322,7 @@ def fit_covariates(
     tests.append(_test("spend", ll_s_with, ll_s_without, k, len(sx), significance))
     params.update(zip(PARAM_NAMES["gamma_gamma"], np.exp(phi_s[:3]).tolist(), strict=True))
     return CovariateFit(pd.DataFrame(rows), pd.DataFrame(tests), params, names, significance,
-                        references=dict(design.attrs["references"]))  # fmt: skip
+                        references=_references(columns, coded))  # fmt: skip
 
 
 def _test(model: str, with_: float, without: float, df: int, n: int, level: float) -> dict:

@@ -189,3 +189,25 @@ def test_covariate_rows_group_as_numpy_unique_does(z: np.ndarray) -> None:
     want_rows, want_level = np.unique(z, axis=0, return_inverse=True)
     np.testing.assert_array_equal(rows, want_rows)
     np.testing.assert_array_equal(level, want_level.reshape(-1))
+
+
+def test_a_customer_table_gives_each_summary_customer_its_first_row(planted):
+    """Covariates from a separate customer table (text ids, shuffled, an id listed twice) give
+    the fit on the summary's own columns; a customer the table lacks has missing values."""
+    own = planted.assign(customer_id=[f"c{i}" for i in range(len(planted))])
+    table = own[["customer_id", "member", "channel"]].sample(frac=1.0, random_state=3)
+    table["customer_id"] = table["customer_id"].astype("string[pyarrow]")
+    twice = table.iloc[[0]].assign(member=1.0 - table["member"].iloc[0], channel="app")
+    table = pd.concat([table, twice], ignore_index=True)  # the later row is not used
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = fit_covariates(own, columns=["member", "channel"])
+        joined = fit_covariates(own, columns=["member", "channel"], customers=table)
+    pd.testing.assert_frame_equal(joined.effects, direct.effects)
+    assert joined.params == direct.params and joined.references == {"channel": "store"}
+    lacking = table[table["customer_id"] != "c0"]
+    with pytest.raises(ConfigError, match="'member' has missing values"):
+        fit_covariates(own, columns=["member", "channel"], customers=lacking)
+    design = design_matrix(own.head(50).assign(channel=[None] + ["store"] * 49), ["channel"],
+                           min_customers=1)  # fmt: skip
+    assert list(design.columns) == ["channel=(missing)"] and design.iloc[0, 0] == 1.0
