@@ -44,8 +44,8 @@ def coupon_source(transactions: Any, redemptions: Any = None) -> str | None:
             return "coupon_redemptions"
     tx = as_table(transactions)
     coded = tx.coupon_code.notnull() & (tx.coupon_code.strip() != "")
-    n = execute(tx.aggregate(n=coded.sum()))["n"].fillna(0).iloc[0]
-    return "coupon_code" if n > 0 else None
+    # one coded line settles it: the engine stops at the first instead of counting 10M lines
+    return "coupon_code" if len(execute(tx.filter(coded).select("coupon_code").limit(1))) else None
 
 
 def unmeasured_reason(redemptions: Any = None) -> NotMeasured:
