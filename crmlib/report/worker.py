@@ -29,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +131,23 @@ KERNEL_START_ATTEMPTS = 3
 KERNEL_START_FAILED = "Kernel died before replying to kernel_info"
 
 
+@contextlib.contextmanager
+def _without(module: str) -> Iterator[None]:
+    """Imports within make ``module`` look not installed, unless this process has it already.
+
+    papermill imports pyarrow (and numpy with it) only for HDFS paths, which runs never use:
+    about 70 MB held in every worker beside its notebook's kernel. Later imports find it again
+    (the error path masks data with :mod:`crmlib.data`, which needs it)."""
+    blocked = module not in sys.modules
+    if blocked:
+        sys.modules[module] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if blocked and sys.modules.get(module, ...) is None:
+            del sys.modules[module]
+
+
 def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Execute and export one notebook in this process (the worker side)."""
     # jsonschema (imported by nbformat) loads rfc3987_syntax when it is installed, which compiles
@@ -138,7 +155,8 @@ def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:
     # so this process, which only runs and exports notebooks, does without it.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     # slow to import, and only the worker process needs them
-    import papermill
+    with _without("pyarrow"):
+        import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 

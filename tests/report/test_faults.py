@@ -464,3 +464,17 @@ def test_a_kernel_that_dies_before_its_first_reply_is_started_again(
         assert result["error"] is None and Path(result["html"]).is_file()
     else:  # no more attempts: the run says why
         assert worker.KERNEL_START_FAILED in result["error"]
+
+
+def test_a_worker_imports_papermill_without_pyarrow_and_can_still_import_it_later():
+    """papermill pulls pyarrow in only for HDFS paths; a worker (a fresh process) leaves it out,
+    about 70 MB beside every kernel, yet its error path can still import the data layer."""
+    code = (
+        "import sys\nfrom crmlib.report import worker\n"
+        "with worker._without('pyarrow'):\n    import papermill\n"
+        "print(sys.modules.get('pyarrow') is not None)\n"
+        "import crmlib.data\nprint(sys.modules['pyarrow'].__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert done.stdout.split() == ["False", "pyarrow"], done.stderr
