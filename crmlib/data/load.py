@@ -36,7 +36,7 @@ from crmlib.currency import Currency, use_currency
 from crmlib.data.cleaning import MALFORMED_COLUMNS, QUARANTINE_COLUMNS, clean_table
 from crmlib.data.dates import future_cutoff
 from crmlib.data.dbclean import clean_remote, remote_sources
-from crmlib.data.engine import connect_engine, connection
+from crmlib.data.engine import connect_engine, connection, mark_cleaned
 from crmlib.data.params import DATA_PARAMS, fingerprint_of, resolve_params
 from crmlib.data import order_store, results
 from crmlib.data.privacy import mask_delimited, mask_personal
@@ -325,11 +325,12 @@ def load_dataset(
     fp = fingerprint_of(resolved)
     if resolved["engine"]["backend"] != "duckdb":  # the tables stay on the server: no cache
         report, remote = _clean_database(resolved, quarantine_dir=qdir, strict=True)
+        remote = {name: mark_cleaned(t) for name, t in remote.items()}
         return Dataset(**remote, quality=report, source=resolved, fingerprint=fp)
     con = connection()
     if not cache:
         report, where = _clean_all(resolved, quarantine_dir=qdir, out_dir=None, strict=True)
-        tables = {name: con.table(tname) for name, tname in where.items()}
+        tables = {name: mark_cleaned(con.table(tname)) for name, tname in where.items()}
         return Dataset(**tables, quality=report, source=resolved, fingerprint=fp)
 
     root = Path(resolved["cache_dir"])
@@ -362,7 +363,9 @@ def load_dataset(
     )
     _publish_quarantine(report, qdir)
     tables = {
-        name: con.read_parquet(str(final / f"{name}.parquet"), table_name=f"crm_{name}_{fp}")
+        name: mark_cleaned(
+            con.read_parquet(str(final / f"{name}.parquet"), table_name=f"crm_{name}_{fp}")
+        )
         for name in report.tables
     }
     dataset = Dataset(**tables, quality=report, source=resolved, fingerprint=fp)

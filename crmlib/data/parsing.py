@@ -15,6 +15,8 @@ finite (``NaN``, ``inf``, ``Infinity``) is no number.
 
 from __future__ import annotations
 
+import string
+
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -185,9 +187,11 @@ def parse_timestamp(
 
 
 def parse_customer_id(raw: str, rtype: str, *, missing_values: Sequence[str]) -> str:
-    """SQL: the customer id as text, NULL for blanks and ``missing_values`` (compared after
-    trimming, case-insensitively): an anonymous sale."""
-    s = as_text(raw, rtype)
+    """SQL: the customer id as text trimmed of ASCII whitespace, NULL for blanks and
+    ``missing_values`` (compared after trimming, case-insensitively): an anonymous sale."""
+    # trimmed of tabs and line breaks too, as Ibis's strip() trims: a loaded table's ids are
+    # then final, and analyses read them as they are (crmlib.data.engine.as_table)
+    s = f"NULLIF(trim({as_text(raw, rtype)}, {sql_literal(string.whitespace)}), '')"
     tokens = ", ".join(sql_literal(v.strip().lower()) for v in missing_values)
     return f"(CASE WHEN lower({s}) IN ({tokens}) THEN NULL ELSE {s} END)" if tokens else s
 

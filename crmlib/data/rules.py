@@ -20,7 +20,7 @@ from crmlib.errors import ConfigError
 __all__ = ["CLEANING_VERSION", "DEFAULTS", "CHOICES", "check_rules", "read_channels"]
 
 #: Bump when the cleaning rules change, so cached tables of an older version are not reused.
-CLEANING_VERSION = "6"
+CLEANING_VERSION = "7"
 
 #: Default cleaning rules (override any of them under ``cleaning:`` in ``params/data.yaml``).
 DEFAULTS: dict[str, Any] = {

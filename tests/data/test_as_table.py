@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from crmlib import kpis, rfm
-from crmlib.data import as_table, execute
+from crmlib.data import as_table, execute, load_dataset
 from crmlib.errors import DataError
 
 
@@ -69,6 +69,26 @@ def test_missing_customer_values_can_be_given():
     )
     got = execute(as_table(tx, missing_customer_values=["x"]))["customer_id"]
     assert got.tolist()[0] == "0" and got.iloc[1:].isna().all()  # a blank id stays anonymous
+
+
+def test_a_loaded_table_keeps_the_ids_its_loader_made(tmp_path):
+    """The loader's own missing values decide: with ``guest`` as the only one, ``0`` is a
+    customer in the analyses as in the loaded table (as_table does not apply its defaults)."""
+    (tmp_path / "tx.csv").write_text(
+        "customer_id,order_id,ordered_at,amount\n0,1,2024-03-05,10\nguest,2,2024-03-05,30\n",
+        encoding="utf-8",
+    )
+    data = load_dataset({"transactions": {"path": str(tmp_path / "tx.csv")},
+                         "cleaning": {"missing_customer_values": ["guest"]},
+                         "cache_dir": str(tmp_path / "cache"),
+                         "quarantine_dir": str(tmp_path / "quarantine")})  # fmt: skip
+    ids = execute(as_table(data.transactions))["customer_id"]
+    assert ids.iloc[0] == "0" and pd.isna(ids.iloc[1])
+    share = rfm.member_share(data.transactions, as_of="2024-03-05").set_index("buyer")
+    assert share.loc["member", "share_revenue"] == pytest.approx(0.25)  # "0": 10 of 40
+    # naming the values still applies them
+    named = execute(as_table(data.transactions, missing_customer_values=["0"]))["customer_id"]
+    assert named.isna().all()
 
 
 def test_the_anonymous_rule_applies_to_ibis_tables_and_other_tables():

@@ -227,6 +227,14 @@ def test_missing_customer_values_are_anonymous_sales(tmp_path):
     assert q.flagged == {"anonymous_sale": 1}
 
 
+def test_customer_ids_are_trimmed_of_tabs_and_line_breaks_as_analyses_trim_them(tmp_path):
+    # the loaded ids are final: as_table reads a loaded table's ids without trimming again
+    body = '"\tC7 ",O1,2024-03-05,1,store\n"C8\r\n",O2,2024-03-05,1,store\n" \t",O3,2024-03-05,1,store\n'
+    kept, q, _ = clean(tmp_path, body)
+    assert kept["customer_id"].tolist() == ["C7", "C8", None]
+    assert q.flagged == {"anonymous_sale": 1}
+
+
 def test_missing_customer_id_rejects_a_customers_row(tmp_path):
     kept, q, quarantine = clean(
         tmp_path, "C1,Ann\nNULL,Bob\n", header="customer_id,name\n", table="customers"
