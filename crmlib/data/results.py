@@ -249,7 +249,7 @@ def _held(value: Any) -> dict[str, tuple[str, str]]:
     risk carries its CLV analysis, say): attribute name -> (name, key) of that call."""
     attrs = getattr(value, "attrs", None)
     held = {}
-    for attr, item in (attrs.items() if isinstance(attrs, dict) else ()):
+    for attr, item in attrs.items() if isinstance(attrs, dict) else ():
         made = _RESULTS.get(id(item))
         if made is not None and made[0]() is item:
             held[str(attr)] = (made[1], made[2])
