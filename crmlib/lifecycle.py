@@ -219,8 +219,10 @@ def stage_summary(
         n_customers = int(execute(formed.aggregate(n=formed.customer_id.nunique()))["n"].iloc[0])
         chunks = max(1, math.ceil(n_customers / int(customers_per_chunk)))
         # each order's chunk computed once, and the orders kept in chunk order: a chunk's rows
-        # then sit together, and the engine reads only the blocks that hold them
-        chunked = formed.mutate(chunk=(formed.customer_id.hash() % chunks).abs())
+        # then sit together, and the engine reads only the blocks that hold them; only the
+        # columns the stages read are kept (without the order ids: 400 -> 260 MB at 3M customers)
+        kept = formed.select("customer_id", "ordered_at", "day", "amount", "purchase")
+        chunked = kept.mutate(chunk=(kept.customer_id.hash() % chunks).abs())
         orders = stack.enter_context(temporary(chunked.order_by("chunk")))
         levels = None
         if cfg["rule"] == "percentile":
