@@ -126,6 +126,22 @@ def test_notebooks_run_side_by_side_share_the_cores(mixed, monkeypatch):
                                         "MKL_NUM_THREADS": str(share)}  # fmt: skip
 
 
+def test_kernels_allocate_arrow_memory_from_the_c_allocator(mixed, monkeypatch):
+    """Arrow's own pool keeps what it freed; a run's kernels use the C allocator, which gives
+    large buffers back at once, unless the user chose a pool."""
+    result, _, _ = mixed
+    if not os.environ.get(runner.ARROW_POOL_ENV):  # what the kernel received
+        assert re.search(r"arrow pool\s+system\s+env", _plain_outputs(result.run_dir / "ok.ipynb"))
+    monkeypatch.delenv(runner.ARROW_POOL_ENV, raising=False)
+    for name in ("CRMWB_DUCKDB_THREADS", *runner.BLAS_THREADS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert runner.notebook_environment(1) == {runner.ARROW_POOL_ENV: "system"}
+    assert runner.notebook_environment(2) == {**runner.engine_threads(2),
+                                              runner.ARROW_POOL_ENV: "system"}  # fmt: skip
+    monkeypatch.setenv(runner.ARROW_POOL_ENV, "jemalloc")
+    assert runner.ARROW_POOL_ENV not in runner.notebook_environment(2)
+
+
 def test_every_notebook_keeps_its_executed_copy_and_html(mixed):
     result, _, _ = mixed
     for nb in result.run["notebooks"]:
