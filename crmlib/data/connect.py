@@ -4,7 +4,7 @@
 :func:`connect_engine` turns the ``engine:`` settings of ``params/data.yaml`` into an Ibis
 backend, one per URL and password in a process; the password comes only from
 ``CRMWB_DATABASE_PASSWORD`` (the environment or the project's git-ignored ``.env``).
-:func:`crmlib.data.engine` re-exports these names.
+:mod:`crmlib.data.engine` re-exports these names.
 """
 
 from __future__ import annotations
