@@ -16,7 +16,6 @@ finite (``NaN``, ``inf``, ``Infinity``) is no number.
 from __future__ import annotations
 
 import string
-
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any

@@ -136,7 +136,7 @@ def _without(module: str) -> Iterator[None]:
     """Imports within make ``module`` look not installed, unless this process has it already.
 
     papermill imports pyarrow (and numpy with it) only for HDFS paths, which runs never use:
-    about 70 MB held in every worker beside its notebook's kernel. Later imports find it again
+    about 40 MB held in every worker beside its notebook's kernel. Later imports find it again
     (the error path masks data with :mod:`crmlib.data`, which needs it)."""
     blocked = module not in sys.modules
     if blocked:

@@ -468,7 +468,7 @@ def test_a_kernel_that_dies_before_its_first_reply_is_started_again(
 
 def test_a_worker_imports_papermill_without_pyarrow_and_can_still_import_it_later():
     """papermill pulls pyarrow in only for HDFS paths; a worker (a fresh process) leaves it out,
-    about 70 MB beside every kernel, yet its error path can still import the data layer."""
+    about 40 MB beside every kernel, yet its error path can still import the data layer."""
     code = (
         "import sys\nfrom crmlib.report import worker\n"
         "with worker._without('pyarrow'):\n    import papermill\n"
