@@ -268,7 +268,7 @@ def fit_covariates(
         raise ConfigError("parameter 'columns' names no covariate")
     x, tx, T = check_summary(summary)
     if customers is None:
-        coded = _coded_columns(summary.reset_index(drop=True), columns)
+        coded = _coded_columns(summary, columns)  # codes are by position, whatever the index
     else:
         missing = [c for c in columns if c not in customers.columns]
         if missing:

@@ -227,11 +227,14 @@ def test_missing_customer_values_are_anonymous_sales(tmp_path):
     assert q.flagged == {"anonymous_sale": 1}
 
 
-def test_customer_ids_are_trimmed_of_tabs_and_line_breaks_as_analyses_trim_them(tmp_path):
+def test_text_is_trimmed_of_tabs_and_line_breaks_as_analyses_trim_it(tmp_path):
     # the loaded ids are final: as_table reads a loaded table's ids without trimming again
-    body = '"\tC7 ",O1,2024-03-05,1,store\n"C8\r\n",O2,2024-03-05,1,store\n" \t",O3,2024-03-05,1,store\n'
+    body = ('"\tC7 ",O1,2024-03-05,1,store\n"C8\r\n","O2\t",2024-03-05,1,"\tweb"\n'
+            '" \t",O3,2024-03-05,1,store\n')  # fmt: skip
     kept, q, _ = clean(tmp_path, body)
     assert kept["customer_id"].tolist() == ["C7", "C8", None]
+    assert kept["order_id"].tolist() == ["O1", "O2", "O3"]
+    assert kept["channel"].tolist() == ["store", "web", "store"]  # a known channel, not unknown
     assert q.flagged == {"anonymous_sale": 1}
 
 
