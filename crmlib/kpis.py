@@ -246,31 +246,32 @@ def _order_figures(
             )
         )
     ).iloc[0]
+    # one pass per customer over the member purchases: their first purchase, whether they
+    # bought in the year before ``y1`` and in the year after, and the cohort acquired from
+    # ``y2`` to ``y1`` with whether it bought again within a year of its first purchase day
     mem = od.filter(od.member & od.purchase)
     per = mem.group_by("customer_id").aggregate(
         first=mem.ordered_at.min(),
         in_prev=((mem.ordered_at >= _ts(y2)) & (mem.ordered_at < _ts(y1))).any(),
         in_last=(mem.ordered_at >= _ts(y1)).any(),
     )
-    cust = execute(
+    per = per.mutate(first_day=per["first"].date())
+    cohort = per.filter(
+        (per.first_day >= ibis.literal(y2.date())) & (per.first_day < ibis.literal(y1.date()))
+    ).select("customer_id", "first_day")
+    j = mem.join(cohort, "customer_id")
+    rep = j.group_by("customer_id").aggregate(
+        again=((j.day > j.first_day) & (j.day <= j.first_day + ibis.interval(days=365))).any()
+    )
+    both = execute(
         per.aggregate(
             customers=per.count(),
             new=(per["first"] >= _ts(start)).sum(),
             prev=per.in_prev.sum(),
             kept=(per.in_prev & per.in_last).sum(),
-        )
+        ).cross_join(rep.aggregate(n=rep.count(), again=rep.again.sum()))
     ).iloc[0]
-    # repeat within a year of the first purchase day, cohort acquired 12-24 months before
-    days = mem.select("customer_id", day=mem.ordered_at.date()).distinct()
-    firsts = days.group_by("customer_id").aggregate(first_day=days.day.min())
-    cohort = firsts.filter(
-        (firsts.first_day >= ibis.literal(y2.date())) & (firsts.first_day < ibis.literal(y1.date()))
-    )
-    j = days.join(cohort, "customer_id")
-    rep = j.group_by("customer_id").aggregate(
-        again=((j.day > j.first_day) & (j.day <= j.first_day + ibis.interval(days=365))).any()
-    )
-    rep_row = execute(rep.aggregate(n=rep.count(), again=rep.again.sum())).iloc[0]
+    cust, rep_row = both[["customers", "new", "prev", "kept"]], both[["n", "again"]]
     return agg, cust, rep_row
 
 
