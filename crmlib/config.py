@@ -36,6 +36,7 @@ __all__ = [
     "read_yaml",
     "YAML_LOADER",
     "REPORT_RUN_ENV",
+    "THREADS_ENV",
     "merge",
     "project_dir",
     "resolve_path",
@@ -104,6 +105,12 @@ def check_range(
 #: Set (to any value) in the environment of a report run's kernels (``crmwb run``): tables show
 #: no tidy data and no parameter form is built.
 REPORT_RUN_ENV = "CRMWB_REPORT_RUN"
+
+#: Environment variable: threads of the embedded DuckDB connection (default: every core). DuckDB
+#: adds floating-point numbers in parallel in an order that varies from run to run, so sums may
+#: differ in their last bits (about 1e-13) between two runs; one thread makes them repeatable.
+#: ``crmwb run`` sets it for notebooks run side by side (:func:`crmlib.report.runner.engine_threads`).
+THREADS_ENV = "CRMWB_DUCKDB_THREADS"
 
 #: libyaml's safe loader where PyYAML was built with it (several times faster on the label and
 #: params files every kernel reads), else PyYAML's own; both build only plain Python values.

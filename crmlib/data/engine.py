@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 from ibis.backends.duckdb.converter import DuckDBPandasData
 
+from crmlib.config import THREADS_ENV
 from crmlib.data.connect import (
     connect_engine,
     engine_label,
@@ -59,11 +60,6 @@ __all__ = [
 ]
 
 _CONNECTION: Any = None
-#: Environment variable: threads of the embedded DuckDB connection (default: every core). DuckDB
-#: adds floating-point numbers in parallel in an order that varies from run to run, so sums may
-#: differ in their last bits (about 1e-13) between two runs; one thread makes them repeatable.
-#: ``crmwb run`` sets it for notebooks run side by side (:func:`crmlib.report.runner.engine_threads`).
-THREADS_ENV = "CRMWB_DUCKDB_THREADS"
 
 
 def connection() -> Any:

@@ -6,6 +6,7 @@
 :mod:`.settings`           each setting of a pack checked (period, schedule, email, ...)
 :mod:`.parameters`         notebook parameters checked against the ``parameters`` cell
 :mod:`.runner`             run a pack (notebooks in parallel, published whole)
+:mod:`.data_day`           the data's report day, which names a run
 :mod:`.worker`             one notebook in its own process, with time limits
 :mod:`.export`             executed notebook -> self-contained HTML without code
 :mod:`.archive`            run folders, all ``run.json`` I/O, locks, ``reports/index.html``

@@ -292,20 +292,17 @@ def _probe_engine(params: Path) -> None:
         required column, or its query fails: named by engine, host and table, never with the
         password.
     """
-    from crmlib.config import read_yaml
+    from crmlib.report.data_day import engine_backend
+
+    # a file it cannot read is reported by the notebooks, as on the embedded engine; and the
+    # process that runs the notebooks imports the data layer only for a remote engine
+    if engine_backend(params) == "duckdb":
+        return
     from crmlib.data import REQUIRED, connect_engine, execute
     from crmlib.data.dbclean import remote_sources
     from crmlib.data.params import resolve_params
     from crmlib.errors import DataError
 
-    try:
-        raw = read_yaml(params)
-    except CrmError:
-        return  # the notebooks report a file they cannot read, as on the embedded engine
-    engine = raw.get("engine") if isinstance(raw, dict) else None
-    backend = engine.get("backend") if isinstance(engine, dict) else engine
-    if backend in (None, "duckdb"):
-        return
     resolved = resolve_params(str(params))
     for source in remote_sources(resolved, connect_engine(resolved["engine"])):
         name = source.table
@@ -329,6 +326,9 @@ def _probe_engine(params: Path) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from crmlib.report.worker import without_iri_grammar
+
+    without_iri_grammar()  # before the runner imports nbformat: a second sooner to the notebooks
     from crmlib.report.runner import PackBusyError, RunStopped, run
 
     # a data source on a database or Spark engine is reached before any notebook starts: an
@@ -453,6 +453,9 @@ def _cmd_send(args: argparse.Namespace) -> int:
 
 
 def _cmd_schedule(args: argparse.Namespace) -> int:
+    from crmlib.report.worker import without_iri_grammar
+
+    without_iri_grammar()
     from crmlib.report import schedule
 
     return int(schedule.run_scheduler(Path(args.packs), once=args.once, crontab=args.crontab) or 0)

@@ -137,7 +137,9 @@ def inspect_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
     ConfigError
         When the notebook cannot be read or has no cell tagged ``parameters``.
     """
-    import papermill  # slow to import; only needed once a notebook is checked
+    from crmlib.report.worker import import_papermill  # slow: only once a notebook is checked
+
+    papermill = import_papermill()
 
     try:
         found = papermill.inspect_notebook(str(notebook))

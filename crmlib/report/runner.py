@@ -12,7 +12,6 @@ after (:func:`crmlib.report.email.delivery.send_run`) when asked.
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import logging
 import os
@@ -30,14 +29,11 @@ from filelock import Timeout as LockTimeout
 from tqdm.auto import tqdm
 
 from crmlib.compat import moved
-from crmlib.data import fingerprint, load_dataset, resolve_as_of
-from crmlib.data.engine import THREADS_ENV
+from crmlib.config import THREADS_ENV
 from crmlib.errors import CrmError, ReportError
 from crmlib.i18n import check_language
 from crmlib.report import archive, changes
-from crmlib.report.email import write_email
-from crmlib.report.email.delivery import send_run
-from crmlib.report.email.mailsafe import mask_run_folder
+from crmlib.report.data_day import report_day
 from crmlib.report.packs import Pack, default_pack, load_packs, resolve_targets
 from crmlib.report.parameters import check_date, inspect_parameters
 from crmlib.report.project import REPORTS_YAML, notebooks_dir_of, packs_file, project_root
@@ -143,6 +139,8 @@ def data_fingerprint(
         return None
     root = project_root(root)
     path = Path(data_params) if Path(data_params).is_absolute() else root / data_params
+    from crmlib.data import fingerprint  # after the notebooks: the run process stays light
+
     try:
         return str(fingerprint(str(path)))
     except (CrmError, OSError) as exc:
@@ -155,19 +153,15 @@ def data_as_of(data_params: str | Path | None, *, root: str | Path | None = None
 
     A run without ``as_of`` is named after the period of this day, not after the day the run
     was made (which stays in ``run.json`` as ``started_at``). None when the data cannot be
-    read here; the notebooks then report the error themselves.
+    read here; the notebooks then report the error themselves. Data on the embedded engine is
+    read in a child process (:func:`crmlib.report.data_day.report_day`).
     """
     if not data_params:
         return None
     root = project_root(root)
     path = Path(data_params) if Path(data_params).is_absolute() else root / data_params
-
-    def day() -> dt.date:
-        return resolve_as_of(load_dataset(str(path)).transactions).date()
-
-    try:  # in a copy of the context: loading makes the data's currency current, and the
-        # process that runs the packs (a scheduler, several projects) must not keep it
-        return contextvars.copy_context().run(day)
+    try:
+        return report_day(path)
     except (CrmError, OSError) as exc:
         log.warning("no data period for %s: %s", path, exc)
         return None
@@ -175,6 +169,8 @@ def data_as_of(data_params: str | Path | None, *, root: str | Path | None = None
 
 def _write_email(run_dir: Path) -> dict[str, Any] | None:
     """Write the run's email into its folder; what ``run.json["email"]`` should then hold."""
+    from crmlib.report.email import write_email  # with the data layer, for masking: after the run
+
     try:
         html = write_email(run_dir)
     except Exception as exc:  # the reports stand without their digest; say why it is missing
@@ -190,6 +186,8 @@ def _write_email(run_dir: Path) -> dict[str, Any] | None:
 
 
 def _send(run_dir: Path, *, dry_run: bool) -> str | None:
+    from crmlib.report.email.delivery import send_run
+
     try:
         result = send_run(run_dir, dry_run=dry_run)
     except CrmError as exc:
@@ -294,6 +292,8 @@ def run_pack(
             label=f"{pack.name} {period}",
         )
         if not pack.email.get("allow_personal_data", False):
+            from crmlib.report.email.mailsafe import mask_run_folder  # imports the data layer
+
             mask_run_folder(staging)  # the pages the email attaches or links, notebooks, logs
         digest = pack.notebook(pack.digest)
         run = {

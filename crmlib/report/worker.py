@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from crmlib.config import REPORT_RUN_ENV
@@ -50,10 +51,12 @@ __all__ = [
     "NotebookResult",
     "cell_error",
     "execute_notebook",
+    "import_papermill",
     "kill_tree",
     "run_spec",
     "short_error",
     "stop_workers",
+    "without_iri_grammar",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,10 +137,8 @@ KERNEL_START_FAILED = "Kernel died before replying to kernel_info"
 @contextlib.contextmanager
 def _without(module: str) -> Iterator[None]:
     """Imports within make ``module`` look not installed, unless this process has it already.
-
-    papermill imports pyarrow (and numpy with it) only for HDFS paths, which runs never use:
-    about 40 MB held in every worker beside its notebook's kernel. Later imports find it again
-    (the error path masks data with :mod:`crmlib.data`, which needs it)."""
+    Later imports find it again (a worker's error path masks data with :mod:`crmlib.data`, which
+    needs pyarrow)."""
     blocked = module not in sys.modules
     if blocked:
         sys.modules[module] = None  # type: ignore[assignment]
@@ -148,15 +149,33 @@ def _without(module: str) -> Iterator[None]:
             del sys.modules[module]
 
 
-def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Execute and export one notebook in this process (the worker side)."""
-    # jsonschema (imported by nbformat) loads rfc3987_syntax when it is installed, which compiles
-    # an IRI grammar at import: 1.3 s in every worker. No notebook schema checks an IRI format,
-    # so this process, which only runs and exports notebooks, does without it.
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-    # slow to import, and only the worker process needs them
+def import_papermill() -> ModuleType:
+    """papermill, imported without pyarrow where this process has not imported it yet.
+
+    papermill imports pyarrow (and numpy with it) only for HDFS paths, which runs never use:
+    about 40 MB that the processes of a run (the ``crmwb`` command, which reads the notebooks'
+    parameters, and each worker) would hold beside the kernels (:func:`_without`)."""
     with _without("pyarrow"):
         import papermill
+    return papermill
+
+
+def without_iri_grammar() -> None:
+    """Let this process import nbformat without the IRI grammar.
+
+    jsonschema (imported by nbformat) loads rfc3987_syntax when it is installed, which compiles
+    an IRI grammar at import: about 1 s in every process that reads or writes a notebook. No
+    notebook schema checks an IRI format, so the processes of a run (the ``crmwb`` command and
+    its workers, which only run, read and export notebooks) do without it. Called before
+    nbformat is imported; a library user's process is left alone.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Execute and export one notebook in this process (the worker side)."""
+    without_iri_grammar()
+    papermill = import_papermill()  # slow to import, and only the worker process needs it
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from crmlib.report import runner
 from crmlib.report.email.parts import common_context
@@ -52,6 +56,26 @@ def test_a_complete_last_day_keeps_its_month(tmp_path, monkeypatch):
     monkeypatch.chdir(project)
     day = runner.data_as_of("params/data.yaml", root=project)
     assert day == dt.date(2018, 1, 1) and period_name("month", day) == "2018-01"
+
+
+def test_the_run_process_reads_the_day_without_importing_the_data_layer(tmp_path):
+    """The day is read in a child process, and the notebooks' parameters without pyarrow: the
+    process that runs the notebooks imports neither pandas, the engine nor pyarrow, which would
+    stay resident beside the kernels for the whole run."""
+    project = _project(tmp_path, "2018-01-01 04:01:00")
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "07_benchmarks.ipynb"
+    code = (
+        "import sys; from crmlib.report import runner; "
+        "from crmlib.report.parameters import inspect_parameters; "
+        "day = runner.data_as_of('params/data.yaml', root=sys.argv[1]); "
+        "assert 'as_of' in inspect_parameters(sys.argv[2]); "
+        "print(day, sorted(m for m in ('pandas', 'ibis', 'duckdb', 'pyarrow', 'crmlib.data') "
+        "if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CRMWB_PROJECT_DIR"}
+    done = subprocess.run([sys.executable, "-c", code, str(project), str(notebook)],
+                          cwd=project, env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    assert done.stdout.strip() == "2017-12-31 []"
 
 
 def test_unreadable_data_gives_no_period(tmp_path):

@@ -20,6 +20,8 @@ from kpi_pages import assert_one_number_per_kpi
 
 from crmlib.errors import ReportError
 from crmlib.report import archive, runner, worker
+from crmlib.report import email as email_package
+from crmlib.report.email import delivery
 from crmlib.report.packs import build_pack, load_packs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -388,7 +390,7 @@ def test_email_digest_is_built_in_the_run_and_its_failure_does_not_lose_it(tmp_p
         archive.write_json(run_dir / "run.json", {**run, "email": {"subject": "Weekly"}})
         return run_dir / "email.html"
 
-    monkeypatch.setattr(runner, "write_email", write_email)
+    monkeypatch.setattr(email_package, "write_email", write_email)
     done = runner.run_pack(pack, as_of="2026-11-20", reports_dir=tmp_path, progress=False)
     assert done.run["email"] == {"subject": "Weekly", "html": "email.html"}
     assert (done.run_dir / "email.html").read_text() == "<p>fake 2026-11-20</p>"
@@ -397,7 +399,7 @@ def test_email_digest_is_built_in_the_run_and_its_failure_does_not_lose_it(tmp_p
     def broken(run_dir):
         raise RuntimeError("template missing")
 
-    monkeypatch.setattr(runner, "write_email", broken)
+    monkeypatch.setattr(email_package, "write_email", broken)
     kept = runner.run_pack(pack, as_of="2026-11-21", reports_dir=tmp_path, progress=False)
     assert kept.run["email"] == {"html": None, "error": "RuntimeError: template missing"}
     assert archive.read_run(kept.run_dir) == kept.run
@@ -416,7 +418,7 @@ def test_fixed_as_of_names_the_folder_and_send_follows_publishing(tmp_path, fake
         sent.append((archive.read_run(run_dir)["run_id"], dry_run))  # published before sending
         return types.SimpleNamespace(ok=False, error="smtp refused")
 
-    monkeypatch.setattr(runner, "send_run", send_run)
+    monkeypatch.setattr(delivery, "send_run", send_run)
     result = runner.run_pack(pack, reports_dir=tmp_path, progress=False, dry_run_email=True)
     assert result.run_dir == tmp_path / "fixed" / "2026-10"
     assert result.run["as_of"] == "2026-10-31"
