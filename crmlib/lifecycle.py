@@ -244,6 +244,7 @@ def stage_summary(
             counts.append(stage_counts(rows))
             moves.append(stage_transitions(rows, from_period=last - 1, to_period=last))
             latest.append(latest_stages(rows, period=last))
+            del rows  # else the rows of this chunk stay alive while the next one's are formed
     if not latest:
         empty = _stage_rows(
             pd.DataFrame({"orders": []}), pd.DataFrame(), cfg=cfg, as_of=as_of_ts, levels=None
