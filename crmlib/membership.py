@@ -68,6 +68,8 @@ def positions(values: pd.Series | pd.Index, keys: pd.Series | pd.Index) -> np.nd
     if _is_text(values) and _is_text(keys):
         have = pa.array(values, from_pandas=True).cast(pa.large_string())
         within = pa.array(keys, from_pandas=True).cast(pa.large_string())
+        if _same_unique(have, within):  # a summary and a table of the same customers: 15 ms,
+            return np.arange(len(have), dtype=np.intp)  # not 1.3 s of hashing at 3M
         found = pc.index_in(have, value_set=within, skip_nulls=True)  # the first equal key
         return np.asarray(found.fill_null(-1), dtype=np.intp)
     keys = pd.Index(keys)
@@ -113,6 +115,17 @@ def lookup_labels(
     place = {name: k for k, name in enumerate(categories)}
     recode = np.array([place.get(name, -1) for name in names], dtype=np.intp)
     return pd.Categorical.from_codes(recode[rows], categories=categories)
+
+
+def _same_unique(have: pa.Array, within: pa.Array) -> bool:
+    """Whether ``have`` equals ``within`` element for element, without a missing value, and
+    ``within`` is strictly increasing (so each key is unique): then each value is at its own
+    position. False as soon as the lengths differ; an array holding a null is never the same."""
+    if len(have) != len(within) or len(have) < 2 or have.null_count or within.null_count:
+        return False
+    if not pc.all(pc.equal(have, within)).as_py():
+        return False
+    return bool(pc.all(pc.less(within[:-1], within[1:])).as_py())
 
 
 def _is_text(values: pd.Series | pd.Index) -> bool:

@@ -92,3 +92,26 @@ def test_labels_of_an_empty_table() -> None:
     got = lookup_labels(pd.Series(["x", "y"], dtype="str"), table, key="id", column="label",
                         missing="none")  # fmt: skip
     assert list(got) == ["none", "none"]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ["a", "b", "c", "d"],  # the same ids in the same order: each at its own position
+        ["a", "b", "b", "d"],  # a key listed twice: the first one counts
+        ["b", "a", "c", "d"],  # not in increasing order
+        ["a", "b", "c", None],  # a missing key
+        ["a", "b", "c"],  # another length
+    ],
+    ids=["same", "duplicate", "unsorted", "missing", "shorter"],
+)
+def test_positions_of_a_table_of_the_same_ids_are_those_hashing_gives(keys) -> None:
+    """The shortcut for a summary and a table of the same customers in the same order gives
+    what looking each id up gives, and is not taken when any condition fails."""
+    values = pd.Series(["a", "b", "c", "d"] if len(keys) == 4 else ["a", "b", "c"], dtype="str")
+    if keys[1] == keys[2]:
+        values = pd.Series(keys, dtype="str")
+    table = pd.Series(keys, dtype="str")
+    wanted = [next((i for i, k in enumerate(keys) if k == v), -1) if isinstance(v, str) else -1
+              for v in values]  # fmt: skip
+    np.testing.assert_array_equal(positions(values, table), wanted)
