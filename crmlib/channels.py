@@ -26,7 +26,7 @@ from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute, parse_day, resolve_as_of
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError
-from crmlib.membership import isin
+from crmlib.membership import isin, positions
 from crmlib.stats import wilson_interval
 
 __all__ = [
@@ -473,8 +473,10 @@ def service_usage(
     coupon = execute(
         with_coupon.group_by("customer_id").aggregate(coupons=with_coupon.order_id.nunique())
     )
-    cust = cust.merge(coupon, on="customer_id", how="left")
-    cust["coupons"] = cust["coupons"].fillna(0).astype("int64")
+    # one count per customer who used one, placed by id: a left merge on 3M text ids cost 1 s
+    at = positions(cust["customer_id"], coupon["customer_id"])
+    used = coupon["coupons"].to_numpy(dtype=np.int64)
+    cust["coupons"] = np.where(at >= 0, used[np.maximum(at, 0)] if len(used) else 0, 0)
     # engine results come in no fixed order; groups are listed in order of first appearance
     cust = cust.sort_values("customer_id", kind="stable", ignore_index=True)
     cut = day - pd.Timedelta(days=int(active_days))
