@@ -13,6 +13,11 @@ timed runs (``load_dataset``, timed separately). Then, each a fresh ``crmwb run 
 * ``cold``: the cache on and empty: the notebooks of the run share what they compute;
 * ``warm``: the cache full (the same day rerun, or an analyst opening the notebooks later).
 
+The runs go in that order. The order tables kept beside the cleaned tables
+(:mod:`crmlib.data.order_store`, formed once per dataset whether the run cache is on or off)
+are formed during the baseline run, which therefore includes them; the cold and warm runs find
+them formed, as every later run on the same data does.
+
 Reported per run: wall seconds of the command, the peak of the summed resident memory of its
 whole process tree (the runner, the notebook workers and their kernels, polled every 0.2 s),
 and per notebook its seconds and its own peak (the runner's ``run.json``); the ratios against
