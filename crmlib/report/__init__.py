@@ -8,6 +8,7 @@
 :mod:`.runner`             run a pack (notebooks in parallel, published whole)
 :mod:`.data_day`           the data's report day, which names a run
 :mod:`.worker`             one notebook in its own process, with time limits
+:mod:`.imports`            papermill and nbformat imported light in the run's processes
 :mod:`.export`             executed notebook -> self-contained HTML without code
 :mod:`.archive`            run folders, all ``run.json`` I/O, locks, ``reports/index.html``
 :mod:`.email`              the email of a run: digest, mail-safe HTML, MIME, SMTP delivery

@@ -326,7 +326,7 @@ def _probe_engine(params: Path) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from crmlib.report.worker import without_iri_grammar
+    from crmlib.report.imports import without_iri_grammar
 
     without_iri_grammar()  # before the runner imports nbformat: a second sooner to the notebooks
     from crmlib.report.runner import PackBusyError, RunStopped, run
@@ -453,7 +453,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
 
 
 def _cmd_schedule(args: argparse.Namespace) -> int:
-    from crmlib.report.worker import without_iri_grammar
+    from crmlib.report.imports import without_iri_grammar
 
     without_iri_grammar()
     from crmlib.report import schedule

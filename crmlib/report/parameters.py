@@ -137,7 +137,7 @@ def inspect_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
     ConfigError
         When the notebook cannot be read or has no cell tagged ``parameters``.
     """
-    from crmlib.report.worker import import_papermill  # slow: only once a notebook is checked
+    from crmlib.report.imports import import_papermill  # slow: only once a notebook is checked
 
     papermill = import_papermill()
 

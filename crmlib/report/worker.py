@@ -29,16 +29,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from crmlib.config import REPORT_RUN_ENV
 from crmlib.errors import CrmError
 from crmlib.report import archive
 from crmlib.report.export import export_html, tidy_executed
+from crmlib.report.imports import import_papermill, without_iri_grammar
 from crmlib.report.limits import format_size
 
 __all__ = [
@@ -51,12 +51,10 @@ __all__ = [
     "NotebookResult",
     "cell_error",
     "execute_notebook",
-    "import_papermill",
     "kill_tree",
     "run_spec",
     "short_error",
     "stop_workers",
-    "without_iri_grammar",
 ]
 
 log = logging.getLogger(__name__)
@@ -132,44 +130,6 @@ def short_error(text: str, *, limit: int = MAX_ERROR) -> str:
 KERNEL_START_ATTEMPTS = 3
 #: nbclient's message for a kernel that died before replying to its first request.
 KERNEL_START_FAILED = "Kernel died before replying to kernel_info"
-
-
-@contextlib.contextmanager
-def _without(module: str) -> Iterator[None]:
-    """Imports within make ``module`` look not installed, unless this process has it already.
-    Later imports find it again (a worker's error path masks data with :mod:`crmlib.data`, which
-    needs pyarrow)."""
-    blocked = module not in sys.modules
-    if blocked:
-        sys.modules[module] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        if blocked and sys.modules.get(module, ...) is None:
-            del sys.modules[module]
-
-
-def import_papermill() -> ModuleType:
-    """papermill, imported without pyarrow where this process has not imported it yet.
-
-    papermill imports pyarrow (and numpy with it) only for HDFS paths, which runs never use:
-    about 40 MB that the processes of a run (the ``crmwb`` command, which reads the notebooks'
-    parameters, and each worker) would hold beside the kernels (:func:`_without`)."""
-    with _without("pyarrow"):
-        import papermill
-    return papermill
-
-
-def without_iri_grammar() -> None:
-    """Let this process import nbformat without the IRI grammar.
-
-    jsonschema (imported by nbformat) loads rfc3987_syntax when it is installed, which compiles
-    an IRI grammar at import: about 1 s in every process that reads or writes a notebook. No
-    notebook schema checks an IRI format, so the processes of a run (the ``crmwb`` command and
-    its workers, which only run, read and export notebooks) do without it. Called before
-    nbformat is imported; a library user's process is left alone.
-    """
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 def _execute_here(spec: Mapping[str, Any]) -> dict[str, Any]:

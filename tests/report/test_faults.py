@@ -471,7 +471,7 @@ def test_a_worker_imports_papermill_without_pyarrow_and_can_still_import_it_late
     about 40 MB beside every kernel, yet its error path can still import the data layer."""
     code = (
         "import sys\nfrom crmlib.report import worker\n"
-        "papermill = worker.import_papermill()\n"
+        "from crmlib.report.imports import import_papermill\npapermill = import_papermill()\n"
         "print(sys.modules.get('pyarrow') is not None)\n"
         "import crmlib.data\nprint(sys.modules['pyarrow'].__name__)\n"
     )
