@@ -135,12 +135,12 @@ def data_fingerprint(
     data_params: str | Path | None, *, root: str | Path | None = None
 ) -> str | None:
     """:func:`crmlib.data.fingerprint` of the run's data params, None when it cannot be taken."""
+    from crmlib.data import fingerprint  # called after the notebooks: the run process stays light
+
     if not data_params:
         return None
     root = project_root(root)
     path = Path(data_params) if Path(data_params).is_absolute() else root / data_params
-    from crmlib.data import fingerprint  # after the notebooks: the run process stays light
-
     try:
         return str(fingerprint(str(path)))
     except (CrmError, OSError) as exc:
