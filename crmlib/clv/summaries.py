@@ -19,6 +19,7 @@ The aggregation runs as one Ibis expression (DuckDB by default); the result is p
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,14 @@ from crmlib.data.orders import orders as order_table
 from crmlib.data.results import cached
 from crmlib.errors import DataError
 
-__all__ = ["TIME_UNITS", "day_values", "purchase_days", "summary", "weeks_in_units"]
+__all__ = [
+    "TIME_UNITS",
+    "day_values",
+    "purchase_days",
+    "purchase_history",
+    "summary",
+    "weeks_in_units",
+]
 
 #: Time units of the summaries: days, or weeks of 7 days.
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}
@@ -70,6 +78,41 @@ def purchase_days(transactions: Any, *, as_of: Any = None, **kwargs: Any) -> Any
     orders = order_table(table, as_of=end)
     bought = orders.filter(orders.purchase).select("customer_id", "day").distinct()
     return days.join(bought, ["customer_id", "day"]).select("customer_id", "day", "value")
+
+
+def purchase_history(transactions: Any, *, as_of: Any) -> Any:
+    """:func:`purchase_days` up to ``as_of`` with each customer's ``first_day`` (first purchase
+    day up to ``as_of``): what the summaries, the backtest's tracking and the forecast's track
+    record read (Ibis expression).
+
+    A loaded dataset's are formed once per ``as_of`` and read from
+    :mod:`crmlib.data.order_store` (``purchase_days_<YYYYMMDD>.parquet``): a run reads them
+    for its summary, its backtest's calibration summary and tracking, and its track record.
+
+    Parameters
+    ----------
+    transactions
+        Canonical transactions (DataFrame, file path or Ibis table).
+    as_of
+        Last day (inclusive); later transactions are ignored.
+    """
+    end = as_day(as_of, "as_of")
+    lines = as_table(transactions)
+    store = order_store.find(lines)
+    if store is not None:
+        name = f"purchase_days_{end:%Y%m%d}.parquet"
+        return store.tables((name,), partial(_write_history, end=end))[0]
+    return _history(lines, end)
+
+
+def _history(lines: Any, end: pd.Timestamp) -> Any:
+    days = purchase_days(lines, as_of=end)
+    return days.mutate(first_day=days.day.min().over(ibis.window(group_by="customer_id")))
+
+
+def _write_history(lines: Any, paths: Mapping[str, Path], *, end: pd.Timestamp) -> None:
+    (path,) = paths.values()
+    backend_of(lines).to_parquet(_history(lines, end), str(path))
 
 
 #: Every dated line's amount summed per customer and day, kept for a loaded dataset.
@@ -152,9 +195,7 @@ def summary(
             "calibration_end must be before as_of",
             value=f"{cal.date()} >= {end.date()}",
         )
-    days = purchase_days(transactions, as_of=end)
-    first = days.day.min().over(ibis.window(group_by="customer_id"))
-    days = days.mutate(first_day=first)
+    days = purchase_history(transactions, as_of=end)
     cut = (cal or end).date()
     in_cal = days.day <= cut
     repeat = in_cal & (days.day > days.first_day)

@@ -5,7 +5,7 @@ later runs compare it with what those customers actually brought since.
 :func:`track_record` reads the forecasts of the pack's earlier runs and, for each, sums the
 revenue that the customers of that day (first purchase on or before it) brought in the forecast
 months that are complete by the analysis date: a record that grows with every run. Revenue is
-the net value of purchase days (:func:`crmlib.clv.summaries.purchase_days`), as the models count
+the net value of purchase days (:func:`crmlib.clv.summaries.purchase_history`), as the models count
 it; months are the forecast's own (30.4375 days by default), never a partial one.
 """
 
@@ -15,13 +15,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import ibis
 import numpy as np
 import pandas as pd
 
 from crmlib.clv.dates import as_day
 from crmlib.clv.forecast import ALL, Uncertainty
-from crmlib.clv.summaries import purchase_days
+from crmlib.clv.summaries import purchase_history
 from crmlib.data import execute
 from crmlib.measure import mark_frame, not_measured
 
@@ -102,9 +101,8 @@ def track_record(
     earlier = [t for t in earlier if (t["end"] <= day).any()]
     if not earlier:
         return mark_frame(empty, not_measured("no_data"))
-    days = purchase_days(transactions, as_of=day)
-    first = days.day.min().over(ibis.window(group_by="customer_id"))
-    days = execute(days.mutate(first_day=first).select("day", "first_day", "value"))
+    days = purchase_history(transactions, as_of=day)
+    days = execute(days.select("day", "first_day", "value"))
     days["day"] = pd.to_datetime(days["day"])
     days["first_day"] = pd.to_datetime(days["first_day"])
     rows = []

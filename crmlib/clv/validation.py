@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ibis
 import numpy as np
 import pandas as pd
 
@@ -30,7 +29,7 @@ from crmlib.clv.models import fit
 from crmlib.clv.rows import compress
 from crmlib.clv.scoring import p_alive_by_rule
 from crmlib.clv.settings import load_params
-from crmlib.clv.summaries import TIME_UNITS, purchase_days, summary, weeks_in_units
+from crmlib.clv.summaries import TIME_UNITS, purchase_history, summary, weeks_in_units
 from crmlib.compat import renamed_keyword
 from crmlib.data import execute
 from crmlib.data.results import cached
@@ -134,9 +133,7 @@ def tracking(
     cal = as_day(calibration_end, "calibration_end")
     end = as_day(as_of, "as_of")
     unit = TIME_UNITS[getattr(model, "time_unit_", "W")]
-    days = purchase_days(transactions, as_of=end)
-    first = days.day.min().over(ibis.window(group_by="customer_id"))
-    days = days.mutate(first_day=first)
+    days = purchase_history(transactions, as_of=end)
     cohort = days.filter(days.first_day <= cal.date())
     counts = cohort.group_by(["day", "first_day"]).aggregate(
         n=cohort.count(), repeat=(cohort.day > cohort.first_day).sum()

@@ -9,6 +9,8 @@ and written beside its cleaned tables::
     <cache_dir>/<fingerprint>/orders.parquet          (crmlib.data.orders)
     <cache_dir>/<fingerprint>/order_parts.parquet     (crmlib.data.orders)
     <cache_dir>/<fingerprint>/customer_days.parquet   (crmlib.clv.summaries)
+    <cache_dir>/<fingerprint>/purchase_days_<YYYYMMDD>.parquet   (crmlib.clv.summaries, one
+                                                      per analysis day)
 
 The module that defines a table also forms it (:meth:`OrderStore.tables` calls its writer);
 this one keeps the files: written under a file lock, so notebooks running in parallel form

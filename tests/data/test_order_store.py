@@ -116,6 +116,34 @@ def test_clv_summaries_read_the_stored_day_values(dataset: Any) -> None:
     )
 
 
+@pytest.mark.parametrize("as_of", AS_OF[1:])
+def test_stored_purchase_histories_equal_those_formed_from_the_lines(
+    dataset: Any, as_of: str
+) -> None:
+    stored = summaries.purchase_history(dataset.transactions, as_of=as_of)
+    assert "crm_purchase_days_" in str(stored.compile())  # read from the store, one per day
+    table = as_table(dataset.transactions)
+    formed = summaries.purchase_history(table.filter(table.ordered_at.notnull()), as_of=as_of)
+    assert "crm_purchase_days_" not in str(formed.compile())
+    columns = ["customer_id", "day", "value", "first_day"]
+    pd.testing.assert_frame_equal(
+        execute(stored).sort_values(["customer_id", "day"], ignore_index=True)[columns],
+        execute(formed).sort_values(["customer_id", "day"], ignore_index=True)[columns],
+    )
+
+
+def test_a_purchase_history_counts_an_order_as_it_stood_on_its_day(dataset: Any) -> None:
+    def first_days(as_of: str) -> dict[str, str]:
+        rows = execute(summaries.purchase_history(dataset.transactions, as_of=as_of))
+        days = pd.to_datetime(rows["first_day"]).dt.strftime("%Y-%m-%d")
+        return dict(zip(rows["customer_id"], days, strict=True))
+
+    # o3 (c2, 03-02) is a purchase until its full return on 03-09; the free order o4 (03-03)
+    # then is c2's first purchase
+    assert first_days("2024-03-08")["c2"] == "2024-03-02"
+    assert first_days("2024-03-10")["c2"] == "2024-03-03"
+
+
 def test_data_without_a_cache_forms_its_orders_from_the_lines(tmp_path: Path) -> None:
     (tmp_path / "tx.csv").write_text(LINES, encoding="utf-8")
     data = load_dataset(
