@@ -36,9 +36,15 @@ def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return values[start], start, counts
 
 
-def distinct(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of an int64 array (sort-based, see :func:`runs`)."""
-    return runs(np.sort(values))[0]
+def distinct(values: np.ndarray, *, nearly_sorted: bool = False) -> np.ndarray:
+    """Sorted distinct values of an int64 array (sort-based, see :func:`runs`).
+
+    ``nearly_sorted``: the values come in long ordered stretches (keys led by a member code
+    that the rows are already ordered by); numpy's stable sort (timsort) then merges the
+    stretches, about ten times faster than its default sort on 9M such keys, which it
+    otherwise beats slightly on values in random order.
+    """
+    return runs(np.sort(values, kind="stable" if nearly_sorted else "quicksort"))[0]
 
 
 def item_codes(items: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -90,7 +90,10 @@ def _events(
         new = np.ones(len(cust), dtype=bool)
         new[1:] = (cust[1:] != cust[:-1]) | (day[1:] != day[:-1]) | (code[1:] != code[:-1])
         cust, day, code = cust[new], day[new], code[new]
-    buyers = np.bincount(distinct(cust * n_items + code) % n_items, minlength=n_items)
+    # cust ascends here: the (member, item) keys are ordered but within each member's rows
+    buyers = np.bincount(
+        distinct(cust * n_items + code, nearly_sorted=True) % n_items, minlength=n_items
+    )
     return _Events(
         cust=cust,
         day=day,
@@ -179,7 +182,9 @@ def _follow_pairs(
         # keep the shortest gap per (member, pair)
         width = n_items * n_items * (within_days + 1)
         if (int(c.max()) + 1) * width < 2**62:
-            key = np.sort((c * n_items * n_items + pair) * (within_days + 1) + gap)
+            # ordered by member already (c ascends): timsort merges the members' runs
+            key = (c * n_items * n_items + pair) * (within_days + 1) + gap
+            key = np.sort(key, kind="stable")
             c, rest = key // width, key % width
             pair, gap = rest // (within_days + 1), rest % (within_days + 1)
         else:
