@@ -234,7 +234,7 @@ def stage_summary(
                 chunk = orders.filter(orders.chunk == part)
             rows = _stage_rows(
                 customer_periods(chunk, freq=freq),
-                purchase_days(chunk, own_median=own),
+                purchase_days(chunk, own_median=own, sort=False),  # ordered by code below
                 cfg=cfg,
                 as_of=as_of_ts,
                 levels=levels,
@@ -309,7 +309,11 @@ def _stage_rows(
         pd.concat([cp["customer_id"], days["customer_id"]], ignore_index=True), sort=True
     )
     cp = cp.assign(code=codes[: len(cp)])
-    days = days.assign(code=codes[len(cp) :])
+    # purchase days in customer and day order, by the integer codes (the last day of each
+    # period is taken below)
+    day_code = codes[len(cp) :]
+    order = np.lexsort((days["day"].to_numpy(), day_code))
+    days = days.drop(columns="customer_id").take(order).assign(code=day_code[order])
     days["period"] = period_of(days["day"], freq=freq)
     if cfg["rule"] != "own_gap":
         days["own_median_gap"] = np.nan

@@ -223,7 +223,9 @@ def purchase_day_table(orders: ir.Table, *, own_median: bool = False) -> ir.Tabl
     return days
 
 
-def purchase_days(orders: ir.Table, *, own_median: bool = False) -> pd.DataFrame:
+def purchase_days(
+    orders: ir.Table, *, own_median: bool = False, sort: bool = True
+) -> pd.DataFrame:
     """Distinct purchase days per customer with the gap to the previous one (Ibis windows).
 
     Parameters
@@ -232,18 +234,23 @@ def purchase_days(orders: ir.Table, *, own_median: bool = False) -> pd.DataFrame
         :func:`identified_orders` of the transactions.
     own_median
         Also return ``own_median_gap``: the median of the customer's gaps up to each day.
+    sort
+        Sort the rows by customer and day; ``False`` leaves them in the engine's order, for a
+        caller that orders them by integer customer codes (sorting by text ids costs about
+        0.1 s per 100,000 customers).
 
     Returns
     -------
     pandas.DataFrame
         ``customer_id``, ``day``, ``day_number`` (1 = first purchase day), ``gap_days`` (missing
-        on the first day) and, with ``own_median``, ``own_median_gap``; sorted by customer and day.
+        on the first day) and, with ``own_median``, ``own_median_gap``; sorted by customer and day
+        unless ``sort`` is False.
     """
     days = purchase_day_table(orders, own_median=own_median)
     # the day as a timestamp: a date column reaches pandas as millions of Python date objects
     df = execute(days.mutate(day=days.day.cast("timestamp")))
     df["day"] = df["day"].astype("datetime64[s]")
-    return df.sort_values(["customer_id", "day"], ignore_index=True)
+    return df.sort_values(["customer_id", "day"], ignore_index=True) if sort else df
 
 
 def last_complete_period(as_of: Any, *, freq: str = "M") -> pd.Period:
