@@ -223,9 +223,7 @@ def purchase_day_table(orders: ir.Table, *, own_median: bool = False) -> ir.Tabl
     return days
 
 
-def purchase_days(
-    orders: ir.Table, *, own_median: bool = False, sort: bool = True
-) -> pd.DataFrame:
+def purchase_days(orders: ir.Table, *, own_median: bool = False, sort: bool = True) -> pd.DataFrame:
     """Distinct purchase days per customer with the gap to the previous one (Ibis windows).
 
     Parameters
