@@ -21,6 +21,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from crmlib.basket.arrays import distinct
 from crmlib.campaigns import uplift_interval
 from crmlib.config import check_choice, check_range
 from crmlib.data import as_table, execute, parse_day, resolve_as_of
@@ -252,7 +253,8 @@ def _base_rates(
     row = np.repeat(np.arange(len(day)), n)
     j = j_lo[row] + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
     keep = first_of[row] < s_rel[j]
-    bought = np.unique(code[row][keep] * len(s_rel) + j[keep]) % len(s_rel)
+    # (customer, month start) pairs: the rows ascend by customer, so the keys come nearly sorted
+    bought = distinct(code[row][keep] * len(s_rel) + j[keep], nearly_sorted=True) % len(s_rel)
     buyers = np.bincount(bought, minlength=len(s_rel))
     acquired = np.searchsorted(np.sort(first), s_rel, side="left")
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,5 +1,6 @@
-"""Array helpers shared by the basket miner and the "A then B" rules: sort-based runs and
-distinct values of int64 arrays, and items as integer codes.
+"""Array helpers shared by the basket miner and the "A then B" rules (the touchpoints' base
+rates use :func:`distinct` too): sort-based runs and distinct values of int64 arrays, and items
+as integer codes.
 
 Sort-based on purpose: ``np.unique`` on large int64 arrays takes a hash path in numpy 2.3+ that
 is many times slower than a sort.
