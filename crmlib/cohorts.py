@@ -24,6 +24,7 @@ import pandas as pd
 from crmlib.compat import renamed_keyword
 from crmlib.config import check_choice, check_range
 from crmlib.data import SCHEMAS, as_table, execute, resolve_as_of
+from crmlib.data.orders import order_key
 from crmlib.data.privacy import spreadsheet_safe
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
@@ -411,7 +412,11 @@ def acquisition_segments(
     column: str = "channel",
     as_of: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Segment customers by a transaction column of their first order line (e.g. first channel).
+    """Segment customers by a transaction column of their first order (e.g. first channel).
+
+    The first order is the earliest (then the smallest order id). A column that can differ
+    between the lines of one order (a category) takes the first line's value in the order of
+    the values, a missing value last, so that every engine picks the same line.
 
     Parameters
     ----------
@@ -432,11 +437,25 @@ def acquisition_segments(
     as_of_ts = resolve_as_of(transactions, as_of)
     tbl = identified_lines(transactions)
     tbl = tbl.filter(tbl.ordered_at.notnull() & (tbl.ordered_at.date() <= as_of_ts.date()))
-    w = ibis.window(group_by="customer_id", order_by=["ordered_at", "order_id"])
-    first = tbl.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x._rn == 0)
-    df = execute(first.select("customer_id", value=first[column].cast("string")))
+    # one aggregate per customer, the value at the smallest (time, order, missing, value) key:
+    # about half the time of numbering every line in a window; no key field is null (a row
+    # with one is left out of PostgreSQL's ordered aggregate)
+    value = tbl[column].cast("string")
+    key = ibis.struct(
+        {
+            "at": tbl.ordered_at,
+            "order": order_key(tbl),
+            "missing": value.isnull(),
+            "value": value.fill_null(""),
+        }
+    )
+    first = tbl.group_by("customer_id").aggregate(value=value.fill_null("").argmin(key))
+    df = execute(first.order_by("customer_id"))  # the engine sorts faster than pandas
     df[column] = df["value"].fillna("unknown").replace("", "unknown")
-    return df[["customer_id", column]].sort_values("customer_id", ignore_index=True)
+    df = df[["customer_id", column]]
+    if not df["customer_id"].is_monotonic_increasing:  # another engine's collation
+        df = df.sort_values("customer_id", ignore_index=True)
+    return df
 
 
 def interval_summary(

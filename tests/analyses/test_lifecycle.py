@@ -313,6 +313,25 @@ def test_purchase_intervals_and_summary_by_segment(tx):
     assert summary.loc["web", "p90"] == pytest.approx(np.quantile([30, 30, 31], 0.9))
 
 
+def test_acquisition_segment_of_an_order_of_several_categories_is_the_first_value() -> None:
+    """The first order of X holds lines of three categories (one missing) at the same moment;
+    every line order of the source gives the same segment: the first known value."""
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["X", "X", "X", "X", "Y", "Y"],
+            "order_id": ["o2", "o1", "o1", "o1", "o3", "o3"],
+            "ordered_at": pd.to_datetime(
+                ["2024-02-01", "2024-01-05", "2024-01-05", "2024-01-05", "2024-01-07", "2024-01-07"]
+            ),  # fmt: skip
+            "amount": [5.0, 10.0, 20.0, 30.0, 8.0, 9.0],
+            "category": ["Apparel", "Shoes", None, "Bags", None, None],
+        }
+    )
+    for order in ([0, 1, 2, 3, 4, 5], [3, 2, 1, 0, 5, 4], [2, 0, 3, 1, 4, 5]):
+        seg = cohorts.acquisition_segments(lines.iloc[order], column="category", as_of=AS_OF)
+        assert seg.to_dict("list") == {"customer_id": ["X", "Y"], "category": ["Bags", "unknown"]}
+
+
 def test_bad_rules_raise_config_errors(tx):
     with pytest.raises(ConfigError, match="churned_days"):
         lc.load_rules(at_risk_days=100, churned_days=50)

@@ -82,6 +82,10 @@ CASES: dict[str, Callable[[Dataset], Any]] = {
     "cohorts.order_milestones": lambda ds: cohorts.order_milestones(ds.transactions),
     "cohorts.purchase_intervals": lambda ds: cohorts.purchase_intervals(ds.transactions),
     "cohorts.acquisition_segments": lambda ds: cohorts.acquisition_segments(ds.transactions),
+    # orders whose lines differ in category: every engine picks the same line
+    "cohorts.acquisition_segments.category": lambda ds: cohorts.acquisition_segments(
+        ds.transactions, column="category"
+    ),
     "trends.period_trends": _trend_frame,
     "trends.category_mix": lambda ds: trends.category_mix(ds.transactions),
     "trends.decompose_revenue": lambda ds: trends.decompose_revenue(_trend_frame(ds)),
