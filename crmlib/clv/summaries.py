@@ -210,6 +210,11 @@ def summary(
         aggregates["holdout_value"] = days.value.sum(where=~in_cal)
     per_customer = days.group_by("customer_id").aggregate(**aggregates)
     per_customer = per_customer.filter(per_customer.first_day <= cut)
+    # the spans in whole days from the engine: dates reach pandas as Python date objects
+    per_customer = per_customer.mutate(
+        recency_days=per_customer.last_day.delta(per_customer.first_day, unit="day"),
+        age_days=ibis.literal(cut).delta(per_customer.first_day, unit="day"),
+    ).drop("first_day", "last_day")
     raw = execute(per_customer.order_by("customer_id"))
     if raw.empty:
         raise DataError(
@@ -217,8 +222,6 @@ def summary(
             f"{cut}; check the dates and the customer_id column",
             column="customer_id",
         )
-    first_day = pd.to_datetime(raw["first_day"])
-    last_day = pd.to_datetime(raw["last_day"])
     frequency = raw["n_days"].to_numpy(dtype=np.int64) - 1
     repeat_value = raw["repeat_value"].fillna(0.0).to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -227,8 +230,8 @@ def summary(
         {
             "customer_id": raw["customer_id"].astype(str),  # Arrow text, not 3M objects
             "frequency": frequency,
-            "recency": ((last_day - first_day).dt.days.to_numpy() / unit),
-            "T": ((pd.Timestamp(cut) - first_day).dt.days.to_numpy() / unit),
+            "recency": raw["recency_days"].to_numpy(dtype=float) / unit,
+            "T": raw["age_days"].to_numpy(dtype=float) / unit,
             "monetary_value": monetary,
         }
     )
