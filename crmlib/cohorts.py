@@ -29,7 +29,7 @@ from crmlib.data.privacy import spreadsheet_safe
 from crmlib.data.results import cached
 from crmlib.errors import ConfigError, DataError
 from crmlib.lifecycle import load_rules
-from crmlib.membership import lookup_labels
+from crmlib.membership import ascending, lookup_labels
 from crmlib.periods import (
     PERIODS,
     identified_lines,
@@ -453,7 +453,7 @@ def acquisition_segments(
     df = execute(first.order_by("customer_id"))  # the engine sorts faster than pandas
     df[column] = df["value"].fillna("unknown").replace("", "unknown")
     df = df[["customer_id", column]]
-    if not df["customer_id"].is_monotonic_increasing:  # another engine's collation
+    if not ascending(df["customer_id"]):  # another engine's collation
         df = df.sort_values("customer_id", ignore_index=True)
     return df
 

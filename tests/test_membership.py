@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlib.membership import isin, lookup_labels, positions
+from crmlib.membership import ascending, isin, lookup_labels, positions
 
 STRINGS = pd.Series(["C1", None, "C2", "C3", np.nan, "C1"], dtype="str")
 
@@ -115,3 +115,24 @@ def test_positions_of_a_table_of_the_same_ids_are_those_hashing_gives(keys) -> N
     wanted = [next((i for i, k in enumerate(keys) if k == v), -1) if isinstance(v, str) else -1
               for v in values]  # fmt: skip
     np.testing.assert_array_equal(positions(values, table), wanted)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["a", "b", "b", "c"],
+        ["a", "c", "b"],
+        ["b", "a"],
+        ["a", None, "b"],
+        ["é", "z"],
+        ["z", "é"],
+        ["x"],
+        [],
+        [1, 2, 2, 5],
+        [3, 1],
+    ],
+)
+@pytest.mark.parametrize("dtype", ["str", "object"])
+def test_ascending_as_pandas_is_monotonic_increasing(values, dtype) -> None:
+    series = pd.Series(values, dtype=dtype if all(isinstance(v, str) for v in values) else None)
+    assert ascending(series) == series.is_monotonic_increasing
