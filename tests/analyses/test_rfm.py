@@ -768,3 +768,39 @@ def test_old_segments_keywords_still_work_with_a_deprecation_warning(tmp_path):
         segments.load_scheme("two", params=path, params_file=path)
     with pytest.raises(TypeError, match="unexpected keyword argument 'rules'"):
         segments.load_scheme("two", rules=path)
+
+
+def test_member_share_counts_orders_as_every_analysis_does() -> None:
+    """Hand-counted: members c1 (orders o1 of two lines, o2 returned in full) and c2 (o1 too: an
+    order id is its customer's; two undated-id lines at one time: one order); anonymous sales
+    with an empty, a blank and an "N/A" id (two ids, three orders); a line after as_of."""
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c1", "c1", "c2", "c2", "c2", "", "  ", "N/A", "c1"],
+            "order_id": ["o1", "o1", "o2", "o2", "o1", None, None, "a1", "a2", "a3", "o9"],
+            "ordered_at": pd.to_datetime(
+                [
+                    "2024-05-01 10:00",
+                    "2024-05-01 10:00",
+                    "2024-05-02 09:00",
+                    "2024-05-03 09:00",
+                    "2024-05-04 12:00",
+                    "2024-05-05 08:00",
+                    "2024-05-05 08:00",
+                    "2024-05-06 10:00",
+                    "2024-05-06 11:00",
+                    "2024-05-07 10:00",
+                    "2024-07-01 10:00",
+                ]
+            ),  # fmt: skip
+            "amount": [10.0, 5.0, 20.0, -20.0, 7.0, 3.0, 4.0, 6.0, 8.0, 2.0, 99.0],
+        }
+    )
+    share = rfm.member_share(lines, as_of="2024-06-30").set_index("buyer")
+    assert share.loc["member", "orders"] == 4  # c1: o1, o2; c2: o1, the order of 05-05
+    assert share.loc["anonymous", "orders"] == 3
+    assert share.loc["member", "lines"] == 7 and share.loc["anonymous", "lines"] == 3
+    assert share.loc["member", "revenue"] == pytest.approx(29.0)
+    assert share.loc["anonymous", "revenue"] == pytest.approx(16.0)
+    assert share.loc["member", "share_orders"] == pytest.approx(4 / 7)
+    assert share.loc["member", "share_revenue"] == pytest.approx(29 / 45)
