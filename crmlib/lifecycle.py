@@ -232,7 +232,9 @@ def stage_summary(
             chunk = orders
             if chunks > 1:
                 chunk = orders.filter(orders.chunk == part)
-            rows = _stage_rows(
+            # customers as integers until the latest rows: text ids for every period of a
+            # chunk's customers were taken, compared and dropped again
+            rows, ids = _stage_grid(
                 customer_periods(chunk, freq=freq),
                 purchase_days(chunk, own_median=own, sort=False),  # ordered by code below
                 cfg=cfg,
@@ -243,8 +245,10 @@ def stage_summary(
                 continue
             counts.append(stage_counts(rows))
             moves.append(stage_transitions(rows, from_period=last - 1, to_period=last))
-            latest.append(latest_stages(rows, period=last))
-            del rows  # else the rows of this chunk stay alive while the next one's are formed
+            now = latest_stages(rows, period=last)
+            now["customer_id"] = ids.take(now["customer_id"].to_numpy())
+            latest.append(now)
+            del rows, now  # else this chunk's rows stay alive while the next one's are formed
     if not latest:
         empty = _stage_rows(
             pd.DataFrame({"orders": []}), pd.DataFrame(), cfg=cfg, as_of=as_of_ts, levels=None
@@ -293,15 +297,31 @@ def _stage_rows(
 ) -> pd.DataFrame:
     """The stage rows of the customers in ``cp`` and ``days`` (all their periods and purchase
     days); ``levels`` are the base-wide percentile thresholds (:func:`_percentile_levels`)."""
+    grid, ids = _stage_grid(cp, days, cfg=cfg, as_of=as_of, levels=levels)
+    grid["customer_id"] = ids.take(grid["customer_id"].to_numpy())
+    return grid
+
+
+def _stage_grid(
+    cp: pd.DataFrame,
+    days: pd.DataFrame,
+    *,
+    cfg: Mapping[str, Any],
+    as_of: pd.Timestamp,
+    levels: tuple[float, float] | None,
+) -> tuple[pd.DataFrame, pd.Index]:
+    """:func:`_stage_rows` with each row's customer as an integer (0, 1, …, in the order of
+    their ids), and the ids of those integers: a chunk's counts and flows need no text ids,
+    and only its latest period's rows are given them (:func:`stage_summary`)."""
     freq = PERIODS[cfg["period"]]
     cp = cp[cp["orders"] > 0]
     if cp.empty:
         out = pd.DataFrame({c: pd.Series(dtype="float64") for c in _COLUMNS})
-        out["customer_id"] = out["customer_id"].astype("str")
+        out["customer_id"] = out["customer_id"].astype("int64")
         out["period"] = pd.Series(dtype=f"period[{freq}]")
         out["stage"] = pd.Categorical([], categories=STAGES, ordered=True)
         out["purchased"] = out["purchased"].astype(bool)
-        return out
+        return out, pd.Index([], dtype="str")
 
     # customers as integer codes in the order of their ids (grouping and looking up text ids
     # of a million customers costs seconds; the ids come back once, on the finished grid)
@@ -335,10 +355,7 @@ def _stage_rows(
     owner = np.repeat(np.arange(len(first)), counts)
     ords = np.arange(n_rows) - start[owner] + first_ord[owner]
     grid = pd.DataFrame(
-        {
-            "customer_id": ids.take(first.index.to_numpy()[owner]),
-            "period": pd.PeriodIndex.from_ordinals(ords, freq=freq),
-        }
+        {"customer_id": owner, "period": pd.PeriodIndex.from_ordinals(ords, freq=freq)}
     )
     grid["is_first"] = first_ord[owner] == ords
 
@@ -397,7 +414,7 @@ def _stage_rows(
     grid["stage"] = pd.Categorical.from_codes(stage, categories=STAGES, ordered=True)
     grid["last_purchase"] = grid["day"]
     grid["purchase_days"] = grid["day_number"].astype("int64")
-    return grid[_COLUMNS]
+    return grid[_COLUMNS], ids.take(first.index.to_numpy())
 
 
 def _percentile_levels(gaps: pd.Series, cfg: Mapping[str, Any]) -> tuple[float, float] | None:
