@@ -233,17 +233,20 @@ def _purchase_days(transactions: Any, day: pd.Timestamp) -> pd.DataFrame:
         tx.ordered_at < _end_bound(day),
         tx.amount.isnull() | (tx.amount >= 0),
     )
-    return execute(tx.select("customer_id", day=tx.ordered_at.date()).distinct())
+    # customers as 64-bit hashes and days as day numbers: integers reach pandas in
+    # milliseconds, 10M text ids and dates take seconds (two customers share a hash with
+    # probability about n² / 2⁶⁵, 2e-7 for 3M customers)
+    days = tx.select(customer=tx.customer_id.hash(), day=tx.ordered_at.date().epoch_days())
+    return execute(days.distinct())
 
 
-def _base_rates(
-    key: np.ndarray, scale: int, starts: pd.DatetimeIndex, origin: Any, window_days: int
-) -> np.ndarray:
-    """Per month start s: among customers whose first purchase is before s, the share buying
-    on a day in [s, s + window_days). ``key`` holds the purchase days as sorted
-    ``customer code × scale + days after origin``; each day is matched to the (at most few)
-    month starts whose window holds it."""
-    s_rel = np.asarray((starts - origin).days, dtype=np.int64)
+def _base_rates(key: np.ndarray, scale: int, s_rel: np.ndarray, window_days: int) -> np.ndarray:
+    """Per month start s (``s_rel``: sorted days after the origin): among customers whose first
+    purchase is before s, the share buying on a day in [s, s + window_days). ``key`` holds the
+    purchase days as sorted ``customer code × scale + days after origin``; each day is matched
+    to the (at most few) month starts whose window holds it."""
+    if not len(key):  # nobody bought: no base
+        return np.full(len(s_rel), np.nan)
     code, day = key // scale, key % scale
     opens = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])  # each customer's first day
     first = day[opens]
@@ -298,25 +301,23 @@ def touchpoint_effects(
     tp = as_table(touchpoints, table="touchpoints")
     last_touch = day - pd.Timedelta(days=int(window_days))
     tp = tp.filter(tp.customer_id.notnull(), tp.occurred_at < _end_bound(last_touch))
-    touches = execute(tp.select("customer_id", "kind", touch_day=tp.occurred_at.date()))
+    touch_day = tp.occurred_at.date().epoch_days()  # as _purchase_days: integers
+    touches = execute(tp.select(customer=tp.customer_id.hash(), kind=tp.kind, touch=touch_day))
     if touches.empty:
         return pd.DataFrame(
             columns=["kind", "touches", "customers", "purchase_rate", "base_rate", "lift"]
         )
-    touches["touch_day"] = pd.to_datetime(touches["touch_day"])
     touches["kind"] = touches["kind"].fillna("unknown").astype(str)
     days = _purchase_days(transactions, day)
-    days["day"] = pd.to_datetime(days["day"])
-    # customers as integer codes (looking up a million text ids one by one costs seconds)
-    codes = pd.factorize(
-        pd.concat([days["customer_id"], touches["customer_id"]], ignore_index=True)
-    )[0].astype(np.int64)
+    # customers as small integer codes, for keys of customer and day
+    hashes = [days["customer"].to_numpy(np.int64), touches["customer"].to_numpy(np.int64)]
+    codes = pd.factorize(np.concatenate(hashes))[0].astype(np.int64)
     d_code, t_code = codes[: len(days)], codes[len(days) :]
     scale = 100_000  # days in the key space per customer
-    origin = min(days["day"].min(), touches["touch_day"].min())
-    d_num = (days["day"] - origin).dt.days.to_numpy(np.int64)
-    key = np.sort(d_code * scale + d_num)
-    t_num = (touches["touch_day"] - origin).dt.days.to_numpy(np.int64)
+    touch = touches["touch"].to_numpy(np.int64)
+    origin = int(min(days["day"].min(), touch.min())) if len(days) else int(touch.min())
+    key = np.sort(d_code * scale + (days["day"].to_numpy(np.int64) - origin))
+    t_num = touch - origin
     needle = t_code * scale + t_num
     # searched in sorted order, each search starts where the last one ended: at 3M customers
     # five times faster than in the touches' order
@@ -328,10 +329,11 @@ def touchpoint_effects(
     touches["bought"] = bought
     touches["customer_code"] = t_code  # counted as integers, not as text
     # base: per month start, share of acquired customers buying in the window after it
-    months = touches["touch_day"].dt.to_period("M").dt.start_time
-    starts = pd.DatetimeIndex(sorted(months.unique()))
-    base = dict(zip(starts, _base_rates(key, scale, starts, origin, window_days), strict=True))
-    touches["base"] = months.map(base).to_numpy(float)
+    month = touch.astype("datetime64[D]").astype("datetime64[M]").astype("datetime64[D]")
+    month = month.astype(np.int64) - origin  # each touch's month start, days after the origin
+    starts = np.sort(pd.unique(month))
+    rates = _base_rates(key, scale, starts, window_days)
+    touches["base"] = rates[np.searchsorted(starts, month)]
     g = touches.groupby("kind").agg(
         touches=("bought", "size"),
         customers=("customer_code", "nunique"),

@@ -418,3 +418,27 @@ def test_names_that_moved_still_work_with_a_deprecation_warning():
         assert cp.FUNNEL_STEPS == ch.FUNNEL_STEPS
     with pytest.raises(AttributeError):
         cp.no_such_name  # noqa: B018
+
+
+def test_touchpoint_effects_without_any_purchase_have_no_base() -> None:
+    """Only returns in the lines: no customer ever bought, so there is no base rate to compare
+    with (NaN, shown as "–"), and no touch was followed by a purchase."""
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "order_id": ["1", "2"],
+            "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "amount": [-5.0, -3.0],
+        }
+    )
+    touches = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "occurred_at": pd.to_datetime(["2023-12-01", "2023-12-02"]),
+            "kind": ["inquiry", "complaint"],
+            "channel": ["web", "web"],
+        }
+    )
+    out = ch.touchpoint_effects(touches, lines, as_of="2024-03-01").set_index("kind")
+    assert out["purchase_rate"].tolist() == [0.0, 0.0]
+    assert out["base_rate"].isna().all() and out["lift"].isna().all()
