@@ -139,7 +139,8 @@ def member_responses(
         ``campaign_id, customer_id, group, sent_at, responded`` (bool), ``orders`` (orders with a
         purchase in the window), ``revenue`` (net, returns included), ``coupon_orders`` and
         ``complete`` (the member's window ``sent_at + response_days`` has closed by the end of
-        the ``as_of`` day; otherwise the figures cover only part of it).
+        the ``as_of`` day; otherwise the figures cover only part of it); one row per member
+        row, sorted by campaign, customer, send time and group (in the engine's text order).
         ``attrs["members"]`` counts what happened to the member rows: ``read``, ``used``,
         ``sent_at_from_campaign`` (no ``sent_at``: the campaign's ``starts_at`` was used),
         ``dropped_no_send_date`` (neither date known), ``dropped_missing_customer``,
@@ -230,8 +231,11 @@ def member_responses(
             .left_join(redeemed, key)
             .select(*key, "orders", "revenue", coupon_orders=redeemed.redemptions)
         )
-    base = execute(m.select(*key))
-    out = base.merge(execute(agg), on=key, how="left")
+    # joined and sorted by the engine: a pandas merge on the four keys of 2.4M members took
+    # 1.5 s, its sort 0.7 s
+    base = m.select(*key)
+    both = base.left_join(agg, key).select(base, *(c for c in agg.columns if c not in key))
+    out = execute(both.order_by(["campaign_id", "customer_id", "sent_at", "group"]))
     for col in ("orders", "coupon_orders"):
         out[col] = out[col].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].astype("float64").fillna(0.0)
@@ -239,8 +243,7 @@ def member_responses(
     out["complete"] = _window_closed(out["sent_at"], response_days, day)
     cols = ["campaign_id", "customer_id", "group", "sent_at", "responded", "orders", "revenue",
             "coupon_orders", "complete"]  # fmt: skip
-    out = out[cols].sort_values(["campaign_id", "customer_id"], kind="stable")
-    out = out.reset_index(drop=True)
+    out = out[cols].reset_index(drop=True)
     tally["used"] = len(out)
     out.attrs.update(members=tally, as_of=day, response_days=float(response_days),
                      coupon_source=source, coupon_reason=unmeasured_reason(redemptions))  # fmt: skip
