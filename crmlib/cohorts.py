@@ -275,19 +275,18 @@ def order_milestones(
     )
     numbered = numbered.filter(numbered.order_number <= cfg["max_order"])
     numbered = numbered.mutate(gap_days=numbered.next_day.delta(numbered.day, unit="day"))
-    df = execute(numbered.select("customer_id", "order_number", "day", "gap_days"))
     window = float(cfg["window_days"])
-    cutoff = as_of_ts - pd.Timedelta(days=window)
-    eligible = pd.to_datetime(df["day"]) <= cutoff
-    reordered = eligible & df["gap_days"].notna() & (df["gap_days"] <= window)
+    cutoff = ibis.literal((as_of_ts - pd.Timedelta(days=window)).to_pydatetime())
+    eligible = numbered.day.cast("timestamp") <= cutoff
+    reordered = eligible & numbered.gap_days.notnull() & (numbered.gap_days <= window)
+    # counted by the engine: a row per order number reaches pandas, not one per order
+    counted = numbered.group_by("order_number").aggregate(
+        reached=numbered.count(), eligible=numbered.count(where=eligible),
+        reordered=numbered.count(where=reordered),
+    )  # fmt: skip
+    df = execute(counted).set_index("order_number")
     ns = pd.RangeIndex(1, cfg["max_order"] + 1, name="order_number")
-    out = pd.DataFrame(
-        {
-            "reached": df.groupby("order_number").size().reindex(ns, fill_value=0),
-            "eligible": eligible.groupby(df["order_number"]).sum().reindex(ns, fill_value=0),
-            "reordered": reordered.groupby(df["order_number"]).sum().reindex(ns, fill_value=0),
-        }
-    ).astype("int64")
+    out = df.reindex(ns, fill_value=0)[["reached", "eligible", "reordered"]].astype("int64")
     out["probability"] = out["reordered"] / out["eligible"].where(out["eligible"] > 0)
     out["ci_low"], out["ci_high"] = wilson_interval(
         out["reordered"], out["eligible"], confidence=cfg["confidence"]
