@@ -165,7 +165,7 @@ def customer_stages(
         cp = customer_periods(orders, freq=PERIODS[cfg["period"]])
         days = purchase_days(orders, own_median=cfg["rule"] == "own_gap")
     levels = _percentile_levels(days["gap_days"], cfg)
-    return _stage_rows(cp, days, cfg=cfg, as_of=as_of_ts, levels=levels)
+    return _named(*_stage_grid(cp, days, cfg=cfg, as_of=as_of_ts, levels=levels))
 
 
 @cached("stage_summary")
@@ -245,13 +245,14 @@ def stage_summary(
                 continue
             counts.append(stage_counts(rows))
             moves.append(stage_transitions(rows, from_period=last - 1, to_period=last))
-            now = latest_stages(rows, period=last)
-            now["customer_id"] = ids.take(now["customer_id"].to_numpy())
+            now = _named(latest_stages(rows, period=last), ids)
             latest.append(now)
             del rows, now  # else this chunk's rows stay alive while the next one's are formed
     if not latest:
-        empty = _stage_rows(
-            pd.DataFrame({"orders": []}), pd.DataFrame(), cfg=cfg, as_of=as_of_ts, levels=None
+        empty = _named(
+            *_stage_grid(
+                pd.DataFrame({"orders": []}), pd.DataFrame(), cfg=cfg, as_of=as_of_ts, levels=None
+            )
         )
         return StageSummary(stage_counts(empty), no_transitions(last), empty, last, chunks)
     return StageSummary(
@@ -287,19 +288,10 @@ _COLUMNS = [
 ]
 
 
-def _stage_rows(
-    cp: pd.DataFrame,
-    days: pd.DataFrame,
-    *,
-    cfg: Mapping[str, Any],
-    as_of: pd.Timestamp,
-    levels: tuple[float, float] | None,
-) -> pd.DataFrame:
-    """The stage rows of the customers in ``cp`` and ``days`` (all their periods and purchase
-    days); ``levels`` are the base-wide percentile thresholds (:func:`_percentile_levels`)."""
-    grid, ids = _stage_grid(cp, days, cfg=cfg, as_of=as_of, levels=levels)
-    grid["customer_id"] = ids.take(grid["customer_id"].to_numpy())
-    return grid
+def _named(rows: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """``rows`` of :func:`_stage_grid` with each customer's integer replaced by its text id."""
+    rows["customer_id"] = ids.take(rows["customer_id"].to_numpy())
+    return rows
 
 
 def _stage_grid(
@@ -310,9 +302,11 @@ def _stage_grid(
     as_of: pd.Timestamp,
     levels: tuple[float, float] | None,
 ) -> tuple[pd.DataFrame, pd.Index]:
-    """:func:`_stage_rows` with each row's customer as an integer (0, 1, …, in the order of
-    their ids), and the ids of those integers: a chunk's counts and flows need no text ids,
-    and only its latest period's rows are given them (:func:`stage_summary`)."""
+    """The stage rows of the customers in ``cp`` and ``days`` (all their periods and purchase
+    days; ``levels`` are the base-wide percentile thresholds, :func:`_percentile_levels`), each
+    row's customer as an integer (0, 1, …, in the order of their ids), and the ids of those
+    integers (:func:`_named` puts them in): a chunk's counts and flows need no text ids, and
+    only its latest period's rows are given them (:func:`stage_summary`)."""
     freq = PERIODS[cfg["period"]]
     cp = cp[cp["orders"] > 0]
     if cp.empty:
